@@ -1,0 +1,92 @@
+/* adam.c: Adam and AdamW over one contiguous parameter block.
+ *
+ * The update is torch.optim.Adam's (weight decay added to the gradient) or
+ * torch.optim.AdamW's (decoupled: p *= 1 - lr*wd first):
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
+ * The bias corrections are computed once per step, in double. */
+#include "cgan.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#ifdef CG_DOUBLE
+#define SQRT_REAL sqrt
+#else
+#define SQRT_REAL sqrtf
+#endif
+
+struct cg_adam {
+    size_t n;
+    int64_t t;
+    cg_adam_config cfg;
+    cg_real *m, *v;
+};
+
+cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err)
+{
+    *out = NULL;
+    if (!(cfg->lr > 0) || !isfinite(cfg->lr)) {
+        cg_set_error(err, "learning rate must be positive and finite, got %g", cfg->lr);
+        return CG_EINVAL;
+    }
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1) || !(cfg->beta2 >= 0 && cfg->beta2 < 1)) {
+        cg_set_error(err, "betas must lie in [0, 1), got (%g, %g)", cfg->beta1, cfg->beta2);
+        return CG_EINVAL;
+    }
+    if (!(cfg->eps > 0) || !(cfg->weight_decay >= 0) || !isfinite(cfg->weight_decay)) {
+        cg_set_error(err, "eps must be positive and weight decay non-negative");
+        return CG_EINVAL;
+    }
+    cg_adam *a = calloc(1, sizeof *a);
+    if (!a) goto fail;
+    a->n = n_params;
+    a->cfg = *cfg;
+    a->m = calloc(n_params ? n_params : 1, sizeof *a->m);
+    a->v = calloc(n_params ? n_params : 1, sizeof *a->v);
+    if (!a->m || !a->v) goto fail;
+    *out = a;
+    return CG_OK;
+fail:
+    cg_adam_free(a);
+    cg_set_error(err, "out of memory allocating Adam state for %zu parameters", n_params);
+    return CG_ENOMEM;
+}
+
+void cg_adam_free(cg_adam *a)
+{
+    if (!a) return;
+    free(a->m);
+    free(a->v);
+    free(a);
+}
+
+void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads)
+{
+    const cg_adam_config *c = &a->cfg;
+    a->t++;
+    double bc1 = 1.0 - pow(c->beta1, (double)a->t);
+    double bc2 = 1.0 - pow(c->beta2, (double)a->t);
+    cg_real step = (cg_real)(c->lr / bc1);
+    cg_real inv_sqrt_bc2 = (cg_real)(1.0 / sqrt(bc2));
+    cg_real b1 = (cg_real)c->beta1, b2 = (cg_real)c->beta2;
+    cg_real eps = (cg_real)c->eps, wd = (cg_real)c->weight_decay;
+    cg_real shrink = (cg_real)(1.0 - c->lr * c->weight_decay);
+    cg_real *m = a->m, *v = a->v;
+    for (size_t i = 0; i < a->n; i++) {
+        cg_real g = grads[i];
+        if (c->decoupled)
+            params[i] *= shrink;
+        else
+            g += wd * params[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        params[i] -= step * m[i] / (SQRT_REAL(v[i]) * inv_sqrt_bc2 + eps);
+    }
+}
+
+int64_t cg_adam_steps(const cg_adam *a) { return a->t; }
+void cg_adam_set_steps(cg_adam *a, int64_t t) { a->t = t; }
+cg_real *cg_adam_m(cg_adam *a) { return a->m; }
+cg_real *cg_adam_v(cg_adam *a) { return a->v; }
+const cg_adam_config *cg_adam_get_config(const cg_adam *a) { return &a->cfg; }

@@ -1,0 +1,195 @@
+/* cgan.h: the public API of the cgan C core.
+ *
+ * The core holds the building blocks of every model in cgan (dense layers,
+ * activations, losses, multilayer networks, Adam, a seeded RNG) and the
+ * adversarial training loops built from them.  It has no Python in it and can
+ * be built and tested on its own.
+ *
+ * Conventions
+ *  - Storage and compute are in cg_real: float, or double when CG_DOUBLE is
+ *    defined at compile time (the C gradient checks use the double build).
+ *    Reductions (losses, means) accumulate in double.
+ *  - Matrices are row-major and dense.  Shapes are given in each comment.
+ *  - Kernels are forward/backward pairs; outputs come first, then const
+ *    inputs, then sizes.  Backward functions ADD into gradient buffers.
+ *  - Functions that can fail return a cg_status and write a message into a
+ *    caller-owned buffer `err` of CG_ERR_LEN bytes (err may be NULL).
+ *  - Nothing here prints, exits, aborts, asserts on input or keeps global
+ *    state.  Each model owns its own RNG.
+ */
+#ifndef CGAN_H
+#define CGAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef CG_DOUBLE
+typedef double cg_real;
+#else
+typedef float cg_real;
+#endif
+
+#define CG_ERR_LEN 256
+#define CG_VERSION "0.1.0"
+
+typedef enum {
+    CG_OK = 0,
+    CG_EINVAL = 1,      /* an argument is out of range */
+    CG_ENOMEM = 2,      /* an allocation failed */
+    CG_EFLOAT = 3,      /* training produced a NaN or inf */
+    CG_EINTERNAL = 4,   /* a bug: a state the core should never reach */
+    CG_ESNAPSHOT = 5    /* a snapshot is truncated, corrupt or of another version */
+} cg_status;
+
+const char *cg_status_name(cg_status s);
+
+/* ------------------------------------------------------------------ RNG */
+/* xoshiro256** seeded through splitmix64; one state per model. */
+typedef struct { uint64_t s[4]; } cg_rng;
+
+void cg_rng_seed(cg_rng *rng, uint64_t seed);
+uint64_t cg_rng_u64(cg_rng *rng);
+double cg_rng_uniform(cg_rng *rng);                 /* in [0, 1) */
+double cg_rng_normal(cg_rng *rng);                  /* N(0, 1) */
+uint64_t cg_rng_below(cg_rng *rng, uint64_t n);     /* uniform in [0, n), unbiased; n >= 1 */
+void cg_rng_fill_uniform(cg_rng *rng, cg_real *out, size_t n, double lo, double hi);
+void cg_rng_fill_normal(cg_rng *rng, cg_real *out, size_t n, double mean, double sd);
+/* minibatch indices drawn with replacement from [0, n_rows) */
+void cg_rng_indices(cg_rng *rng, int64_t *out, size_t count, int64_t n_rows);
+
+/* ------------------------------------------------------------ matmul */
+/* C[m,n] (+)= A[m,k] B[k,n] with optional transposes of A and B
+ * (trans_a: A is stored as [k,m]; trans_b: B is stored as [n,k]).
+ * accumulate = 0 overwrites C, 1 adds into it.  Blocked and packed; the
+ * micro-kernel is chosen at run time for the CPU. */
+void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
+             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate);
+
+/* ---------------------------------------------------------- kernels */
+/* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */
+void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
+                      size_t n, size_t in, size_t out);
+/* dX[n,in] += dY W^T; dW[in,out] += X^T dY; db[out] += sum_rows dY.
+ * Any of dX, dW, db may be NULL to skip it. */
+void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
+                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out);
+
+typedef enum {
+    CG_ACT_IDENTITY = 0,
+    CG_ACT_RELU = 1,
+    CG_ACT_LEAKY_RELU = 2,   /* slope `param` for x < 0 */
+    CG_ACT_ELU = 3,          /* param * (exp(x) - 1) for x < 0 */
+    CG_ACT_TANH = 4,
+    CG_ACT_SIGMOID = 5,
+    CG_ACT_COUNT = 6
+} cg_activation;
+
+/* y[n] = f(x[n]); y may alias x. */
+void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param);
+/* dx[n] += dy[n] * f'(x); y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
+void cg_activation_backward(cg_real *dx, const cg_real *dy, const cg_real *x, const cg_real *y,
+                            size_t n, cg_activation act, double param);
+
+/* Inverted dropout: mask[n] is 0 or 1/(1-p), y = x * mask.  p in [0, 1). */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng);
+/* dx[n] += dy * mask */
+void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n);
+
+/* ------------------------------------------------------------ losses */
+/* Each loss returns scale * sum_i w_i * l_i (w may be NULL for all ones) and,
+ * when grad is not NULL, adds d(loss)/d(input) into grad.  scale is usually
+ * 1/n.  Sums run in double. */
+
+/* l_i = (pred_i - target_i)^2, over n values */
+double cg_mse_loss(cg_real *grad, const cg_real *pred, const cg_real *target,
+                   const cg_real *w, size_t n, double scale);
+/* l_i = BCE(sigmoid(z_i), y_i), computed from logits without overflow */
+double cg_bce_logits_loss(cg_real *grad, const cg_real *z, const cg_real *y,
+                          const cg_real *w, size_t n, double scale);
+/* z[n,k] logits, labels[n] in [0,k): l_i = -log softmax(z_i)[labels_i] */
+double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels,
+                          const cg_real *w, size_t n, size_t k, double scale);
+/* Wasserstein critic loss: scale * (sum f(fake) - sum f(real)).
+ * grads are added for both score vectors (either may be NULL). */
+double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
+                           const cg_real *real, size_t n_real,
+                           const cg_real *fake, size_t n_fake, double scale);
+
+/* --------------------------------------------------------------- MLP */
+/* A multilayer perceptron: sizes[0] inputs, sizes[n_layers] outputs, with an
+ * activation (and optional dropout) after each dense layer.  All parameters
+ * sit in one block: for each layer W[in,out] then b[out].  grads has the
+ * same layout.  Activations are cached for backward up to `capacity` rows. */
+typedef struct cg_mlp cg_mlp;
+
+typedef struct {
+    int n_layers;
+    const int *sizes;              /* n_layers + 1 entries, each >= 1 */
+    const int *activations;        /* n_layers entries of cg_activation */
+    const double *act_params;      /* n_layers entries, or NULL for defaults */
+    const double *dropout;         /* n_layers entries in [0,1), or NULL */
+} cg_mlp_spec;
+
+cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err);
+void cg_mlp_free(cg_mlp *m);
+/* Grows the activation cache to hold `capacity` rows. */
+cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err);
+/* Xavier-uniform weights, zero biases. */
+void cg_mlp_init(cg_mlp *m, cg_rng *rng);
+
+size_t cg_mlp_n_params(const cg_mlp *m);
+int cg_mlp_n_layers(const cg_mlp *m);
+int cg_mlp_size(const cg_mlp *m, int i);           /* sizes[i] */
+int cg_mlp_activation(const cg_mlp *m, int i);
+double cg_mlp_act_param(const cg_mlp *m, int i);
+double cg_mlp_dropout(const cg_mlp *m, int i);
+cg_real *cg_mlp_params(cg_mlp *m);
+cg_real *cg_mlp_grads(cg_mlp *m);
+void cg_mlp_zero_grad(cg_mlp *m);
+
+/* Forward X[n, sizes[0]] -> returns a pointer to the internal output buffer
+ * [n, sizes[n_layers]], valid until the next forward.  train != 0 applies
+ * dropout with draws from rng.  n must not exceed the reserved capacity
+ * (returns NULL then; call cg_mlp_reserve first). */
+const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng);
+/* Backward from dOut[n, out] of the last forward: adds parameter gradients
+ * into grads and, when dX is not NULL, adds input gradients into dX[n, in]. */
+void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut);
+
+/* -------------------------------------------------------------- Adam */
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    int decoupled;      /* 1: AdamW (decoupled weight decay), 0: L2 added to the gradient */
+} cg_adam_config;
+
+typedef struct cg_adam cg_adam;
+cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err);
+void cg_adam_free(cg_adam *a);
+/* One step over the whole block, with torch.optim.Adam/AdamW's formulas. */
+void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads);
+int64_t cg_adam_steps(const cg_adam *a);
+cg_real *cg_adam_m(cg_adam *a);
+cg_real *cg_adam_v(cg_adam *a);
+void cg_adam_set_steps(cg_adam *a, int64_t t);
+const cg_adam_config *cg_adam_get_config(const cg_adam *a);
+
+/* ------------------------------------------------- a supervised loop */
+/* Minibatch regression of Y[n, out] on X[n, in] with MSE and Adam, for
+ * n_iter steps of batch_size rows drawn with replacement.  Writes the
+ * minibatch loss of each step into losses[n_iter] (may be NULL). */
+cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
+                         const cg_real *X, const cg_real *Y, size_t n,
+                         size_t batch_size, size_t n_iter, double *losses, char *err);
+
+/* helpers shared by the training loops */
+void cg_set_error(char *err, const char *fmt, ...);
+int cg_all_finite(const cg_real *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

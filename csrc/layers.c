@@ -1,0 +1,186 @@
+/* layers.c: dense layers, activations, dropout and losses, each a
+ * forward/backward pair over flat arrays.
+ *
+ * Backward functions add (+=) into gradient buffers, so a value used twice
+ * (a generator output fed to both a loss and a discriminator) collects both
+ * contributions.  Losses return scale * sum(w_i * l_i) summed in double. */
+#include "cgan.h"
+
+#include <math.h>
+
+/* Y[n,out] = X[n,in] W[in,out] + b[out] */
+void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
+                      size_t n, size_t in, size_t out)
+{
+    if (b) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < out; j++) Y[i * out + j] = b[j];
+        cg_gemm(Y, X, W, n, out, in, 0, 0, 1);
+    } else {
+        cg_gemm(Y, X, W, n, out, in, 0, 0, 0);
+    }
+}
+
+/* dX[n,in] += dY[n,out] W^T;  dW[in,out] += X^T dY;  db[out] += sum_i dY[i,:] */
+void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
+                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out)
+{
+    if (dX) cg_gemm(dX, dY, W, n, in, out, 0, 1, 1);
+    if (dW) cg_gemm(dW, X, dY, in, out, n, 1, 0, 1);
+    if (db) {
+        for (size_t j = 0; j < out; j++) {
+            double s = 0;
+            for (size_t i = 0; i < n; i++) s += dY[i * out + j];
+            db[j] += (cg_real)s;
+        }
+    }
+}
+
+/* y[n] = f(x[n]) */
+void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param)
+{
+    cg_real a = (cg_real)param;
+    switch (act) {
+    case CG_ACT_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        break;
+    case CG_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * x[i];
+        break;
+    case CG_ACT_ELU:
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * (cg_real)expm1(x[i]);
+        break;
+    case CG_ACT_TANH:
+        for (size_t i = 0; i < n; i++) y[i] = (cg_real)tanh(x[i]);
+        break;
+    case CG_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) {
+            /* exp of a non-positive number only: no overflow for large |x| */
+            double e = exp(-fabs((double)x[i]));
+            y[i] = (cg_real)(x[i] >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+        }
+        break;
+    default:
+        if (y != x)
+            for (size_t i = 0; i < n; i++) y[i] = x[i];
+        break;
+    }
+}
+
+/* dx[n] += dy[n] * f'(x[n]), with y = f(x) */
+void cg_activation_backward(cg_real *dx, const cg_real *dy, const cg_real *x, const cg_real *y,
+                            size_t n, cg_activation act, double param)
+{
+    cg_real a = (cg_real)param;
+    switch (act) {
+    case CG_ACT_RELU:
+        for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;
+        break;
+    case CG_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : a * dy[i];
+        break;
+    case CG_ACT_ELU:
+        /* for x <= 0, f'(x) = a exp(x) = f(x) + a */
+        for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : dy[i] * (y[i] + a);
+        break;
+    case CG_ACT_TANH:
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);
+        break;
+    case CG_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) dx[i] += dy[i];
+        break;
+    }
+}
+
+/* y[n] = x[n] * mask[n], mask = Bernoulli(1-p) / (1-p) */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng)
+{
+    cg_real keep = (cg_real)(1.0 / (1.0 - p));
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = cg_rng_uniform(rng) >= p ? keep : 0;
+        y[i] = x[i] * mask[i];
+    }
+}
+
+/* dx[n] += dy[n] * mask[n] */
+void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * mask[i];
+}
+
+/* ------------------------------------------------------------ losses */
+
+/* pred[n], target[n], w[n] or NULL */
+double cg_mse_loss(cg_real *grad, const cg_real *pred, const cg_real *target,
+                   const cg_real *w, size_t n, double scale)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        double d = (double)pred[i] - target[i];
+        s += wi * d * d;
+        if (grad) grad[i] += (cg_real)(2.0 * scale * wi * d);
+    }
+    return scale * s;
+}
+
+/* z[n] logits, y[n] targets in [0,1]:
+ * l = max(z,0) - z y + log(1 + exp(-|z|)),  dl/dz = sigmoid(z) - y */
+double cg_bce_logits_loss(cg_real *grad, const cg_real *z, const cg_real *y,
+                          const cg_real *w, size_t n, double scale)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        double zi = z[i], yi = y[i];
+        double e = exp(-fabs(zi));
+        s += wi * ((zi > 0 ? zi : 0) - zi * yi + log1p(e));
+        if (grad) {
+            double sig = zi >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+            grad[i] += (cg_real)(scale * wi * (sig - yi));
+        }
+    }
+    return scale * s;
+}
+
+/* z[n,k] logits, labels[n] in [0,k): l = logsumexp(z_i) - z_i[label] */
+double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels,
+                          const cg_real *w, size_t n, size_t k, double scale)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cg_real *zi = z + i * k;
+        double wi = w ? w[i] : 1.0;
+        double mx = zi[0];
+        for (size_t j = 1; j < k; j++) mx = zi[j] > mx ? zi[j] : mx;
+        double se = 0;
+        for (size_t j = 0; j < k; j++) se += exp(zi[j] - mx);
+        double lse = mx + log(se);
+        s += wi * (lse - zi[labels[i]]);
+        if (grad) {
+            for (size_t j = 0; j < k; j++) {
+                double p = exp(zi[j] - lse);
+                grad[i * k + j] += (cg_real)(scale * wi * (p - ((int32_t)j == labels[i])));
+            }
+        }
+    }
+    return scale * s;
+}
+
+/* real[n_real], fake[n_fake] critic scores: loss = scale (sum fake - sum real) */
+double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
+                           const cg_real *real, size_t n_real,
+                           const cg_real *fake, size_t n_fake, double scale)
+{
+    double sr = 0, sf = 0;
+    for (size_t i = 0; i < n_real; i++) sr += real[i];
+    for (size_t i = 0; i < n_fake; i++) sf += fake[i];
+    if (grad_real)
+        for (size_t i = 0; i < n_real; i++) grad_real[i] -= (cg_real)scale;
+    if (grad_fake)
+        for (size_t i = 0; i < n_fake; i++) grad_fake[i] += (cg_real)scale;
+    return scale * (sf - sr);
+}
