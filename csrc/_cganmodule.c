@@ -1,0 +1,1100 @@
+/* _cganmodule.c: the CPython binding of the cgan core (the only file that
+ * includes Python.h).
+ *
+ * Its job: check every argument and name it in the error, convert array-likes
+ * to contiguous float32 once (never writing into the caller's array), allocate
+ * outputs while holding the GIL, release the GIL around every core call, and
+ * map core status codes to Python exceptions. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_22_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "cgan.h"
+
+#if defined(CG_DOUBLE)
+#error "the binding is built against the float32 core only"
+#endif
+
+/* ------------------------------------------------------------ errors */
+
+static PyObject *raise_status(cg_status st, const char *msg)
+{
+    PyObject *type = PyExc_RuntimeError;
+    switch (st) {
+    case CG_EINVAL: type = PyExc_ValueError; break;
+    case CG_ENOMEM: type = PyExc_MemoryError; break;
+    case CG_EFLOAT: type = PyExc_FloatingPointError; break;
+    case CG_ESNAPSHOT: type = PyExc_ValueError; break;
+    default: break;
+    }
+    PyErr_SetString(type, msg && msg[0] ? msg : cg_status_name(st));
+    return NULL;
+}
+
+/* ---------------------------------------------------- argument checks */
+
+/* An integer in [lo, hi], from any object supporting __index__. */
+static int get_int(PyObject *obj, const char *name, long long lo, long long hi, long long *out)
+{
+    if (PyBool_Check(obj) || PyFloat_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, got %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyObject *idx = PyNumber_Index(obj);
+    if (!idx) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, got %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(idx, &overflow);
+    Py_DECREF(idx);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (overflow || v < lo || v > hi) {
+        PyErr_Format(PyExc_ValueError, "%s must be between %lld and %lld, got %S", name, lo, hi, obj);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_seed(PyObject *obj, uint64_t *out)
+{
+    if (PyBool_Check(obj) || PyFloat_Check(obj) || !PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "seed must be an integer, got %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyObject *idx = PyNumber_Index(obj);
+    if (!idx) return -1;
+    unsigned long long v = PyLong_AsUnsignedLongLong(idx);
+    Py_DECREF(idx);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "seed must be an integer in [0, 2**64), got %S", obj);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int get_real(PyObject *obj, const char *name, double lo, double hi, int open_lo, int open_hi,
+                    double *out)
+{
+    if (PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a number, got bool", name);
+        return -1;
+    }
+    double v = PyFloat_AsDouble(obj);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a number, got %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (!isfinite(v) || (open_lo ? v <= lo : v < lo) || (open_hi ? v >= hi : v > hi)) {
+        PyErr_Format(PyExc_ValueError, "%s must lie in %c%g, %g%c, got %R", name, open_lo ? '(' : '[',
+                     lo, hi, open_hi ? ')' : ']', obj);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Convert an array-like to a C-contiguous float32 array of `ndim` dimensions
+ * with no empty axis and only finite values.  The result may be the caller's
+ * own array (already float32 and contiguous); it is only ever read. */
+static PyArrayObject *as_real(PyObject *obj, const char *name, int ndim)
+{
+    PyArrayObject *raw = NULL, *wide = NULL, *out = NULL;
+    if (obj == Py_None) {
+        PyErr_Format(PyExc_TypeError, "%s must be an array of numbers, got None", name);
+        return NULL;
+    }
+    raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!raw) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_Format(PyExc_ValueError, "%s could not be read as an array: %S", name, v ? v : Py_None);
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+        }
+        return NULL;
+    }
+    char kind = PyArray_DESCR(raw)->kind;
+    if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+        PyErr_Format(PyExc_TypeError, "%s must hold real numbers (float, int or bool), got dtype %S", name,
+                     (PyObject *)PyArray_DESCR(raw));
+        goto error;
+    }
+    if (PyArray_NDIM(raw) != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s must be %d-dimensional, got %d dimension%s", name, ndim,
+                     PyArray_NDIM(raw), PyArray_NDIM(raw) == 1 ? "" : "s");
+        goto error;
+    }
+    for (int d = 0; d < ndim; d++) {
+        if (PyArray_DIM(raw, d) == 0) {
+            PyErr_Format(PyExc_ValueError, "%s has no %s", name, d == 0 ? "rows" : "columns");
+            goto error;
+        }
+    }
+    npy_intp size = PyArray_SIZE(raw);
+    if (kind == 'f' && PyArray_ITEMSIZE(raw) > 4) {
+        /* Cast float64 ourselves so that values beyond float32's range are
+         * reported as such instead of turning silently into inf. */
+        wide = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_DOUBLE, NPY_ARRAY_IN_ARRAY);
+        if (!wide) goto error;
+        out = (PyArrayObject *)PyArray_SimpleNew(ndim, PyArray_DIMS(raw), NPY_FLOAT32);
+        if (!out) goto error;
+        const double *src = (const double *)PyArray_DATA(wide);
+        float *dst = (float *)PyArray_DATA(out);
+        npy_intp bad = -1;
+        for (npy_intp i = 0; i < size; i++) {
+            double v = src[i];
+            if (!(fabs(v) <= FLT_MAX)) {
+                bad = i;
+                break;
+            }
+            dst[i] = (float)v;
+        }
+        if (bad >= 0) {
+            PyErr_Format(PyExc_ValueError, "%s contains %s at flat index %zd", name,
+                         isnan(src[bad]) ? "NaN" : isinf(src[bad]) ? "inf" : "a value beyond float32's range",
+                         (Py_ssize_t)bad);
+            goto error;
+        }
+    } else {
+        out = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_FLOAT32,
+                                                NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        if (!out) goto error;
+        if (kind == 'f') {
+            const float *p = (const float *)PyArray_DATA(out);
+            for (npy_intp i = 0; i < size; i++) {
+                if (!isfinite(p[i])) {
+                    PyErr_Format(PyExc_ValueError, "%s contains %s at flat index %zd", name,
+                                 isnan(p[i]) ? "NaN" : "inf", (Py_ssize_t)i);
+                    goto error;
+                }
+            }
+        }
+    }
+    Py_DECREF(raw);
+    Py_XDECREF(wide);
+    return out;
+error:
+    Py_XDECREF(raw);
+    Py_XDECREF(wide);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* Optional 1-d weights of length n: None -> NULL with *arr = NULL. */
+static int as_weights(PyObject *obj, const char *name, npy_intp n, PyArrayObject **arr)
+{
+    *arr = NULL;
+    if (obj == NULL || obj == Py_None) return 0;
+    *arr = as_real(obj, name, 1);
+    if (!*arr) return -1;
+    if (PyArray_DIM(*arr, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd entries but the data have %zd rows", name,
+                     (Py_ssize_t)PyArray_DIM(*arr, 0), (Py_ssize_t)n);
+        Py_CLEAR(*arr);
+        return -1;
+    }
+    const float *w = (const float *)PyArray_DATA(*arr);
+    for (npy_intp i = 0; i < n; i++) {
+        if (w[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "%s must be non-negative", name);
+            Py_CLEAR(*arr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 1-d integer labels in [0, k), as int32. */
+static PyArrayObject *as_labels(PyObject *obj, const char *name, npy_intp n, long k)
+{
+    PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    PyArrayObject *out = NULL;
+    if (!raw) return NULL;
+    char kind = PyArray_DESCR(raw)->kind;
+    if (kind != 'i' && kind != 'u' && kind != 'b') {
+        PyErr_Format(PyExc_TypeError, "%s must hold integer class labels, got dtype %S", name,
+                     (PyObject *)PyArray_DESCR(raw));
+        goto error;
+    }
+    if (PyArray_NDIM(raw) != 1 || PyArray_DIM(raw, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "%s must be 1-dimensional with %zd entries", name, (Py_ssize_t)n);
+        goto error;
+    }
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_INT64,
+                                                            NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (!wide) goto error;
+    out = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_INT32);
+    if (!out) {
+        Py_DECREF(wide);
+        goto error;
+    }
+    const int64_t *src = (const int64_t *)PyArray_DATA(wide);
+    int32_t *dst = (int32_t *)PyArray_DATA(out);
+    for (npy_intp i = 0; i < n; i++) {
+        if (src[i] < 0 || src[i] >= k) {
+            PyErr_Format(PyExc_ValueError, "%s must lie in [0, %ld), got %lld at index %zd", name, k,
+                         (long long)src[i], (Py_ssize_t)i);
+            Py_DECREF(wide);
+            goto error;
+        }
+        dst[i] = (int32_t)src[i];
+    }
+    Py_DECREF(wide);
+    Py_DECREF(raw);
+    return out;
+error:
+    Py_XDECREF(raw);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static int parse_activation(PyObject *obj, const char *name, int *out)
+{
+    static const char *names[CG_ACT_COUNT] = {"identity", "relu", "leaky_relu", "elu", "tanh", "sigmoid"};
+    if (!PyUnicode_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a string, got %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    const char *s = PyUnicode_AsUTF8(obj);
+    if (!s) return -1;
+    for (int i = 0; i < CG_ACT_COUNT; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "%s must be one of 'identity', 'relu', 'leaky_relu', 'elu', 'tanh', 'sigmoid'; got %R",
+                 name, obj);
+    return -1;
+}
+
+static double default_act_param(int act) { return act == CG_ACT_LEAKY_RELU ? 0.2 : 1.0; }
+
+static PyArrayObject *new_array(int ndim, npy_intp *dims, int zero)
+{
+    return (PyArrayObject *)(zero ? PyArray_ZEROS(ndim, dims, NPY_FLOAT32, 0)
+                                  : PyArray_SimpleNew(ndim, dims, NPY_FLOAT32));
+}
+
+#define F32(a) ((float *)PyArray_DATA(a))
+
+/* ----------------------------------------------------------- kernels */
+
+static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "W", "b", NULL};
+    PyObject *ox, *ow, *ob = Py_None;
+    PyArrayObject *X = NULL, *W = NULL, *b = NULL, *Y = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:dense_forward", kwlist, &ox, &ow, &ob)) return NULL;
+    if (!(X = as_real(ox, "X", 2)) || !(W = as_real(ow, "W", 2))) goto error;
+    npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), out = PyArray_DIM(W, 1);
+    if (PyArray_DIM(W, 0) != in) {
+        PyErr_Format(PyExc_ValueError, "W has %zd rows but X has %zd columns", (Py_ssize_t)PyArray_DIM(W, 0),
+                     (Py_ssize_t)in);
+        goto error;
+    }
+    if (ob != Py_None) {
+        if (!(b = as_real(ob, "b", 1))) goto error;
+        if (PyArray_DIM(b, 0) != out) {
+            PyErr_Format(PyExc_ValueError, "b has %zd entries but W has %zd columns",
+                         (Py_ssize_t)PyArray_DIM(b, 0), (Py_ssize_t)out);
+            goto error;
+        }
+    }
+    npy_intp dims[2] = {n, out};
+    if (!(Y = new_array(2, dims, 0))) goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_dense_forward(F32(Y), F32(X), F32(W), b ? F32(b) : NULL, (size_t)n, (size_t)in, (size_t)out);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(X);
+    Py_DECREF(W);
+    Py_XDECREF(b);
+    return (PyObject *)Y;
+error:
+    Py_XDECREF(X);
+    Py_XDECREF(W);
+    Py_XDECREF(b);
+    Py_XDECREF(Y);
+    return NULL;
+}
+
+static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"dY", "X", "W", NULL};
+    PyObject *ody, *ox, *ow;
+    PyArrayObject *dY = NULL, *X = NULL, *W = NULL, *dX = NULL, *dW = NULL, *db = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:dense_backward", kwlist, &ody, &ox, &ow)) return NULL;
+    if (!(dY = as_real(ody, "dY", 2)) || !(X = as_real(ox, "X", 2)) || !(W = as_real(ow, "W", 2))) goto error;
+    npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), out = PyArray_DIM(W, 1);
+    if (PyArray_DIM(W, 0) != in) {
+        PyErr_Format(PyExc_ValueError, "W has %zd rows but X has %zd columns", (Py_ssize_t)PyArray_DIM(W, 0),
+                     (Py_ssize_t)in);
+        goto error;
+    }
+    if (PyArray_DIM(dY, 0) != n || PyArray_DIM(dY, 1) != out) {
+        PyErr_Format(PyExc_ValueError, "dY must have shape (%zd, %zd), got (%zd, %zd)", (Py_ssize_t)n,
+                     (Py_ssize_t)out, (Py_ssize_t)PyArray_DIM(dY, 0), (Py_ssize_t)PyArray_DIM(dY, 1));
+        goto error;
+    }
+    npy_intp dx_dims[2] = {n, in}, dw_dims[2] = {in, out}, db_dims[1] = {out};
+    if (!(dX = new_array(2, dx_dims, 1)) || !(dW = new_array(2, dw_dims, 1)) || !(db = new_array(1, db_dims, 1)))
+        goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_dense_backward(F32(dX), F32(dW), F32(db), F32(dY), F32(X), F32(W), (size_t)n, (size_t)in, (size_t)out);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(dY);
+    Py_DECREF(X);
+    Py_DECREF(W);
+    return Py_BuildValue("(NNN)", dX, dW, db);
+error:
+    Py_XDECREF(dY);
+    Py_XDECREF(X);
+    Py_XDECREF(W);
+    Py_XDECREF(dX);
+    Py_XDECREF(dW);
+    Py_XDECREF(db);
+    return NULL;
+}
+
+static int parse_act_args(PyObject *oact, PyObject *oparam, int *act, double *param)
+{
+    if (parse_activation(oact, "activation", act) < 0) return -1;
+    *param = default_act_param(*act);
+    if (oparam != Py_None && get_real(oparam, "param", 0, 1e6, 0, 0, param) < 0) return -1;
+    return 0;
+}
+
+static PyObject *py_activation_forward(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"x", "activation", "param", NULL};
+    PyObject *ox, *oact, *oparam = Py_None;
+    PyArrayObject *x = NULL, *y = NULL;
+    int act;
+    double param;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:activation_forward", kwlist, &ox, &oact, &oparam))
+        return NULL;
+    if (parse_act_args(oact, oparam, &act, &param) < 0) return NULL;
+    if (!(x = as_real(ox, "x", 1))) return NULL;
+    npy_intp n = PyArray_DIM(x, 0);
+    if (!(y = new_array(1, &n, 0))) goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_activation_forward(F32(y), F32(x), (size_t)n, (cg_activation)act, param);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    return (PyObject *)y;
+error:
+    Py_XDECREF(x);
+    return NULL;
+}
+
+static PyObject *py_activation_backward(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"dy", "x", "activation", "param", NULL};
+    PyObject *ody, *ox, *oact, *oparam = Py_None;
+    PyArrayObject *dy = NULL, *x = NULL, *y = NULL, *dx = NULL;
+    int act;
+    double param;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:activation_backward", kwlist, &ody, &ox, &oact, &oparam))
+        return NULL;
+    if (parse_act_args(oact, oparam, &act, &param) < 0) return NULL;
+    if (!(dy = as_real(ody, "dy", 1)) || !(x = as_real(ox, "x", 1))) goto error;
+    npy_intp n = PyArray_DIM(x, 0);
+    if (PyArray_DIM(dy, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "dy has %zd entries but x has %zd", (Py_ssize_t)PyArray_DIM(dy, 0),
+                     (Py_ssize_t)n);
+        goto error;
+    }
+    if (!(y = new_array(1, &n, 0)) || !(dx = new_array(1, &n, 1))) goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_activation_forward(F32(y), F32(x), (size_t)n, (cg_activation)act, param);
+    cg_activation_backward(F32(dx), F32(dy), F32(x), F32(y), (size_t)n, (cg_activation)act, param);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(dy);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    return (PyObject *)dx;
+error:
+    Py_XDECREF(dy);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(dx);
+    return NULL;
+}
+
+static PyObject *py_dropout_forward(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"x", "p", "seed", NULL};
+    PyObject *ox, *op, *oseed;
+    PyArrayObject *x = NULL, *y = NULL, *mask = NULL;
+    double p;
+    uint64_t seed;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:dropout_forward", kwlist, &ox, &op, &oseed)) return NULL;
+    if (get_real(op, "p", 0, 1, 0, 1, &p) < 0 || get_seed(oseed, &seed) < 0) return NULL;
+    if (!(x = as_real(ox, "x", 1))) return NULL;
+    npy_intp n = PyArray_DIM(x, 0);
+    if (!(y = new_array(1, &n, 0)) || !(mask = new_array(1, &n, 0))) goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_rng rng;
+    cg_rng_seed(&rng, seed);
+    cg_dropout_forward(F32(y), F32(mask), F32(x), (size_t)n, p, &rng);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
+    return Py_BuildValue("(NN)", y, mask);
+error:
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(mask);
+    return NULL;
+}
+
+/* losses: (pred, target, weight) -> (loss, grad), mean over rows */
+typedef double (*pointwise_loss)(cg_real *, const cg_real *, const cg_real *, const cg_real *, size_t, double);
+
+static PyObject *pointwise_loss_call(PyObject *args, PyObject *kw, const char *fmt, pointwise_loss f,
+                                     const char *pred_name, int target_in_unit)
+{
+    static char *kwlist[] = {"prediction", "target", "weight", NULL};
+    PyObject *op, *ot, *ow = Py_None;
+    PyArrayObject *p = NULL, *t = NULL, *w = NULL, *g = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &op, &ot, &ow)) return NULL;
+    if (!(p = as_real(op, pred_name, 1)) || !(t = as_real(ot, "target", 1))) goto error;
+    npy_intp n = PyArray_DIM(p, 0);
+    if (PyArray_DIM(t, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "target has %zd entries but %s has %zd", (Py_ssize_t)PyArray_DIM(t, 0),
+                     pred_name, (Py_ssize_t)n);
+        goto error;
+    }
+    if (target_in_unit) {
+        const float *tv = F32(t);
+        for (npy_intp i = 0; i < n; i++) {
+            if (tv[i] < 0 || tv[i] > 1) {
+                PyErr_SetString(PyExc_ValueError, "target must lie in [0, 1]");
+                goto error;
+            }
+        }
+    }
+    if (as_weights(ow, "weight", n, &w) < 0) goto error;
+    if (!(g = new_array(1, &n, 1))) goto error;
+    double loss;
+    Py_BEGIN_ALLOW_THREADS
+    loss = f(F32(g), F32(p), F32(t), w ? F32(w) : NULL, (size_t)n, 1.0 / (double)n);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(p);
+    Py_DECREF(t);
+    Py_XDECREF(w);
+    return Py_BuildValue("(dN)", loss, g);
+error:
+    Py_XDECREF(p);
+    Py_XDECREF(t);
+    Py_XDECREF(w);
+    Py_XDECREF(g);
+    return NULL;
+}
+
+static PyObject *py_mse_loss(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return pointwise_loss_call(args, kw, "OO|O:mse_loss", cg_mse_loss, "prediction", 0);
+}
+
+static PyObject *py_bce_logits_loss(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return pointwise_loss_call(args, kw, "OO|O:bce_logits_loss", cg_bce_logits_loss, "prediction", 1);
+}
+
+static PyObject *py_softmax_ce_loss(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"logits", "labels", "weight", NULL};
+    PyObject *oz, *ol, *ow = Py_None;
+    PyArrayObject *z = NULL, *lab = NULL, *w = NULL, *g = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:softmax_ce_loss", kwlist, &oz, &ol, &ow)) return NULL;
+    if (!(z = as_real(oz, "logits", 2))) return NULL;
+    npy_intp n = PyArray_DIM(z, 0), k = PyArray_DIM(z, 1);
+    if (!(lab = as_labels(ol, "labels", n, (long)k))) goto error;
+    if (as_weights(ow, "weight", n, &w) < 0) goto error;
+    if (!(g = new_array(2, PyArray_DIMS(z), 1))) goto error;
+    double loss;
+    Py_BEGIN_ALLOW_THREADS
+    loss = cg_softmax_ce_loss(F32(g), F32(z), (const int32_t *)PyArray_DATA(lab), w ? F32(w) : NULL, (size_t)n,
+                              (size_t)k, 1.0 / (double)n);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(z);
+    Py_DECREF(lab);
+    Py_XDECREF(w);
+    return Py_BuildValue("(dN)", loss, g);
+error:
+    Py_XDECREF(z);
+    Py_XDECREF(lab);
+    Py_XDECREF(w);
+    Py_XDECREF(g);
+    return NULL;
+}
+
+static PyObject *py_wasserstein_loss(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"real", "fake", NULL};
+    PyObject *orl, *ofk;
+    PyArrayObject *r = NULL, *f = NULL, *gr = NULL, *gf = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:wasserstein_loss", kwlist, &orl, &ofk)) return NULL;
+    if (!(r = as_real(orl, "real", 1)) || !(f = as_real(ofk, "fake", 1))) goto error;
+    npy_intp n = PyArray_DIM(r, 0);
+    if (PyArray_DIM(f, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "fake has %zd scores but real has %zd", (Py_ssize_t)PyArray_DIM(f, 0),
+                     (Py_ssize_t)n);
+        goto error;
+    }
+    if (!(gr = new_array(1, &n, 1)) || !(gf = new_array(1, &n, 1))) goto error;
+    double loss;
+    Py_BEGIN_ALLOW_THREADS
+    loss = cg_wasserstein_loss(F32(gr), F32(gf), F32(r), (size_t)n, F32(f), (size_t)n, 1.0 / (double)n);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(r);
+    Py_DECREF(f);
+    return Py_BuildValue("(dNN)", loss, gr, gf);
+error:
+    Py_XDECREF(r);
+    Py_XDECREF(f);
+    Py_XDECREF(gr);
+    Py_XDECREF(gf);
+    return NULL;
+}
+
+/* --------------------------------------------------------------- RNG */
+
+#define MAX_DRAWS ((long long)1 << 32)
+
+static PyObject *py_rng_draw(PyObject *args, PyObject *kw, int which)
+{
+    static char *kwlist[] = {"seed", "size", "high", NULL};
+    PyObject *oseed, *osize, *ohigh = NULL;
+    uint64_t seed;
+    long long size, high = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, which == 2 ? "OOO:rng_indices" : "OO:rng_draw", kwlist, &oseed,
+                                     &osize, &ohigh))
+        return NULL;
+    if (get_seed(oseed, &seed) < 0 || get_int(osize, "size", 0, MAX_DRAWS, &size) < 0) return NULL;
+    if (which == 2 && get_int(ohigh, "high", 1, (long long)1 << 62, &high) < 0) return NULL;
+    npy_intp n = (npy_intp)size;
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, &n, which == 2 ? NPY_INT64 : NPY_FLOAT32);
+    if (!out) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    cg_rng rng;
+    cg_rng_seed(&rng, seed);
+    if (which == 0)
+        cg_rng_fill_uniform(&rng, F32(out), (size_t)n, 0.0, 1.0);
+    else if (which == 1)
+        cg_rng_fill_normal(&rng, F32(out), (size_t)n, 0.0, 1.0);
+    else
+        cg_rng_indices(&rng, (int64_t *)PyArray_DATA(out), (size_t)n, (int64_t)high);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
+static PyObject *py_rng_uniform(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return py_rng_draw(args, kw, 0);
+}
+static PyObject *py_rng_normal(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return py_rng_draw(args, kw, 1);
+}
+static PyObject *py_rng_indices(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return py_rng_draw(args, kw, 2);
+}
+
+/* -------------------------------------------------------------- Adam */
+
+static int parse_adam(PyObject *olr, PyObject *ob1, PyObject *ob2, PyObject *oeps, PyObject *owd, int decoupled,
+                      cg_adam_config *cfg)
+{
+    cfg->lr = 1e-3;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    cfg->eps = 1e-8;
+    cfg->weight_decay = 0.0;
+    cfg->decoupled = decoupled;
+    if (olr && get_real(olr, "learning_rate", 0, 10, 1, 0, &cfg->lr) < 0) return -1;
+    if (ob1 && get_real(ob1, "beta1", 0, 1, 0, 1, &cfg->beta1) < 0) return -1;
+    if (ob2 && get_real(ob2, "beta2", 0, 1, 0, 1, &cfg->beta2) < 0) return -1;
+    if (oeps && get_real(oeps, "eps", 0, 1, 1, 0, &cfg->eps) < 0) return -1;
+    if (owd && get_real(owd, "weight_decay", 0, 1e3, 0, 0, &cfg->weight_decay) < 0) return -1;
+    return 0;
+}
+
+static PyObject *py_adam_run(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"params", "grads", "learning_rate", "beta1", "beta2", "eps", "weight_decay",
+                             "decoupled", NULL};
+    PyObject *op, *og, *olr = NULL, *ob1 = NULL, *ob2 = NULL, *oeps = NULL, *owd = NULL;
+    int decoupled = 0;
+    PyArrayObject *p = NULL, *g = NULL, *out = NULL;
+    cg_adam *adam = NULL;
+    char err[CG_ERR_LEN] = "";
+    cg_adam_config cfg;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOOOOp:adam_run", kwlist, &op, &og, &olr, &ob1, &ob2, &oeps,
+                                     &owd, &decoupled))
+        return NULL;
+    if (parse_adam(olr, ob1, ob2, oeps, owd, decoupled, &cfg) < 0) return NULL;
+    if (!(p = as_real(op, "params", 1)) || !(g = as_real(og, "grads", 2))) goto error;
+    npy_intp n = PyArray_DIM(p, 0), steps = PyArray_DIM(g, 0);
+    if (PyArray_DIM(g, 1) != n) {
+        PyErr_Format(PyExc_ValueError, "grads has %zd columns but params has %zd entries",
+                     (Py_ssize_t)PyArray_DIM(g, 1), (Py_ssize_t)n);
+        goto error;
+    }
+    out = (PyArrayObject *)PyArray_NewCopy(p, NPY_CORDER);
+    if (!out) goto error;
+    cg_status st = cg_adam_create(&adam, (size_t)n, &cfg, err);
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp s = 0; s < steps; s++) cg_adam_step(adam, F32(out), F32(g) + s * n);
+    Py_END_ALLOW_THREADS
+    cg_adam_free(adam);
+    Py_DECREF(p);
+    Py_DECREF(g);
+    return (PyObject *)out;
+error:
+    cg_adam_free(adam);
+    Py_XDECREF(p);
+    Py_XDECREF(g);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* --------------------------------------------------------------- MLP */
+
+typedef struct {
+    PyObject_HEAD
+    cg_mlp *mlp;
+    cg_adam *adam;
+    cg_rng rng;
+    PyObject *last_input;   /* keeps the float32 input of the last forward alive for backward */
+    npy_intp last_n;
+    int busy;
+} MLPObject;
+
+static int mlp_acquire(MLPObject *self)
+{
+    if (!self->mlp) {
+        PyErr_SetString(PyExc_RuntimeError, "MLP is not initialised");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "MLP is in use by another thread");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+static void MLP_dealloc(MLPObject *self)
+{
+    cg_mlp_free(self->mlp);
+    cg_adam_free(self->adam);
+    Py_XDECREF(self->last_input);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sizes", "activations", "seed", "activation_params", "dropout", NULL};
+    PyObject *osizes, *oacts, *oseed, *oparams = Py_None, *odrop = Py_None;
+    PyObject *sizes_seq = NULL, *acts_seq = NULL, *params_seq = NULL, *drop_seq = NULL;
+    int *sizes = NULL, *acts = NULL;
+    double *aparams = NULL, *drop = NULL;
+    uint64_t seed;
+    char err[CG_ERR_LEN] = "";
+    int rc = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:MLP", kwlist, &osizes, &oacts, &oseed, &oparams, &odrop))
+        return -1;
+    if (get_seed(oseed, &seed) < 0) return -1;
+    if (!(sizes_seq = PySequence_Fast(osizes, "sizes must be a sequence of integers"))) goto done;
+    if (!(acts_seq = PySequence_Fast(oacts, "activations must be a sequence of strings"))) goto done;
+    Py_ssize_t ns = PySequence_Fast_GET_SIZE(sizes_seq), L = ns - 1;
+    if (L < 1 || L > 64) {
+        PyErr_Format(PyExc_ValueError, "sizes must have between 2 and 65 entries, got %zd", ns);
+        goto done;
+    }
+    if (PySequence_Fast_GET_SIZE(acts_seq) != L) {
+        PyErr_Format(PyExc_ValueError, "activations must have %zd entries (one per layer), got %zd", L,
+                     PySequence_Fast_GET_SIZE(acts_seq));
+        goto done;
+    }
+    sizes = PyMem_Calloc((size_t)ns, sizeof(int));
+    acts = PyMem_Calloc((size_t)L, sizeof(int));
+    aparams = PyMem_Calloc((size_t)L, sizeof(double));
+    drop = PyMem_Calloc((size_t)L, sizeof(double));
+    if (!sizes || !acts || !aparams || !drop) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        long long v;
+        if (get_int(PySequence_Fast_GET_ITEM(sizes_seq, i), "each entry of sizes", 1, 1 << 20, &v) < 0) goto done;
+        sizes[i] = (int)v;
+    }
+    for (Py_ssize_t l = 0; l < L; l++) {
+        if (parse_activation(PySequence_Fast_GET_ITEM(acts_seq, l), "each entry of activations", &acts[l]) < 0)
+            goto done;
+        aparams[l] = default_act_param(acts[l]);
+    }
+    if (oparams != Py_None) {
+        if (!(params_seq = PySequence_Fast(oparams, "activation_params must be a sequence"))) goto done;
+        if (PySequence_Fast_GET_SIZE(params_seq) != L) {
+            PyErr_Format(PyExc_ValueError, "activation_params must have %zd entries", L);
+            goto done;
+        }
+        for (Py_ssize_t l = 0; l < L; l++)
+            if (get_real(PySequence_Fast_GET_ITEM(params_seq, l), "activation_params", 0, 1e6, 0, 0,
+                         &aparams[l]) < 0)
+                goto done;
+    }
+    if (odrop != Py_None) {
+        if (!(drop_seq = PySequence_Fast(odrop, "dropout must be a sequence"))) goto done;
+        if (PySequence_Fast_GET_SIZE(drop_seq) != L) {
+            PyErr_Format(PyExc_ValueError, "dropout must have %zd entries", L);
+            goto done;
+        }
+        for (Py_ssize_t l = 0; l < L; l++)
+            if (get_real(PySequence_Fast_GET_ITEM(drop_seq, l), "dropout", 0, 1, 0, 1, &drop[l]) < 0) goto done;
+    }
+    cg_mlp_spec spec = {(int)L, sizes, acts, aparams, drop};
+    cg_mlp *m = NULL;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_mlp_create(&m, &spec, 1, err);
+    if (st == CG_OK) {
+        cg_rng_seed(&self->rng, seed);
+        cg_mlp_init(m, &self->rng);
+    }
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    cg_mlp_free(self->mlp);
+    cg_adam_free(self->adam);
+    self->adam = NULL;
+    self->mlp = m;
+    Py_CLEAR(self->last_input);
+    self->last_n = 0;
+    rc = 0;
+done:
+    Py_XDECREF(sizes_seq);
+    Py_XDECREF(acts_seq);
+    Py_XDECREF(params_seq);
+    Py_XDECREF(drop_seq);
+    PyMem_Free(sizes);
+    PyMem_Free(acts);
+    PyMem_Free(aparams);
+    PyMem_Free(drop);
+    return rc;
+}
+
+static PyObject *MLP_get_n_params(MLPObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->mlp) return PyLong_FromLong(0);
+    return PyLong_FromSize_t(cg_mlp_n_params(self->mlp));
+}
+
+static PyObject *copy_block(MLPObject *self, int grads)
+{
+    if (!self->mlp) {
+        PyErr_SetString(PyExc_RuntimeError, "MLP is not initialised");
+        return NULL;
+    }
+    npy_intp n = (npy_intp)cg_mlp_n_params(self->mlp);
+    PyArrayObject *out = new_array(1, &n, 0);
+    if (!out) return NULL;
+    memcpy(F32(out), grads ? cg_mlp_grads(self->mlp) : cg_mlp_params(self->mlp), (size_t)n * sizeof(float));
+    return (PyObject *)out;
+}
+
+static PyObject *MLP_get_params(MLPObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    return copy_block(self, 0);
+}
+
+static PyObject *MLP_get_grads(MLPObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    return copy_block(self, 1);
+}
+
+static PyObject *MLP_set_params(MLPObject *self, PyObject *arg)
+{
+    if (mlp_acquire(self) < 0) return NULL;
+    PyArrayObject *p = as_real(arg, "params", 1);
+    self->busy = 0;
+    if (!p) return NULL;
+    npy_intp n = (npy_intp)cg_mlp_n_params(self->mlp);
+    if (PyArray_DIM(p, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "params must have %zd entries, got %zd", (Py_ssize_t)n,
+                     (Py_ssize_t)PyArray_DIM(p, 0));
+        Py_DECREF(p);
+        return NULL;
+    }
+    memcpy(cg_mlp_params(self->mlp), F32(p), (size_t)n * sizeof(float));
+    Py_DECREF(p);
+    Py_RETURN_NONE;
+}
+
+static PyObject *MLP_zero_grad(MLPObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (mlp_acquire(self) < 0) return NULL;
+    cg_mlp_zero_grad(self->mlp);
+    self->busy = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "train", NULL};
+    PyObject *ox;
+    int train = 0;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:forward", kwlist, &ox, &train)) return NULL;
+    if (mlp_acquire(self) < 0) return NULL;
+    PyArrayObject *X = NULL, *Y = NULL;
+    cg_mlp *m = self->mlp;
+    int L = cg_mlp_n_layers(m);
+    if (!(X = as_real(ox, "X", 2))) goto error;
+    npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), dims[2] = {n, cg_mlp_size(m, L)};
+    if (in != cg_mlp_size(m, 0)) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns but the network takes %d inputs", (Py_ssize_t)in,
+                     cg_mlp_size(m, 0));
+        goto error;
+    }
+    if (n > ((npy_intp)1 << 31)) {
+        PyErr_Format(PyExc_ValueError, "X has too many rows (%zd)", (Py_ssize_t)n);
+        goto error;
+    }
+    if (!(Y = new_array(2, dims, 0))) goto error;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_mlp_reserve(m, (size_t)n, err);
+    if (st == CG_OK) {
+        const cg_real *out = cg_mlp_forward(m, F32(X), (size_t)n, train, &self->rng);
+        memcpy(F32(Y), out, (size_t)(dims[0] * dims[1]) * sizeof(float));
+    }
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    Py_XSETREF(self->last_input, (PyObject *)X);
+    self->last_n = n;
+    self->busy = 0;
+    return (PyObject *)Y;
+error:
+    self->busy = 0;
+    Py_XDECREF(X);
+    Py_XDECREF(Y);
+    return NULL;
+}
+
+static PyObject *MLP_backward(MLPObject *self, PyObject *arg)
+{
+    if (mlp_acquire(self) < 0) return NULL;
+    PyArrayObject *dY = NULL, *dX = NULL;
+    cg_mlp *m = self->mlp;
+    int L = cg_mlp_n_layers(m);
+    if (!self->last_input) {
+        PyErr_SetString(PyExc_RuntimeError, "backward needs a forward call first");
+        goto error;
+    }
+    if (!(dY = as_real(arg, "dY", 2))) goto error;
+    if (PyArray_DIM(dY, 0) != self->last_n || PyArray_DIM(dY, 1) != cg_mlp_size(m, L)) {
+        PyErr_Format(PyExc_ValueError, "dY must have shape (%zd, %d), the shape of the last forward output",
+                     (Py_ssize_t)self->last_n, cg_mlp_size(m, L));
+        goto error;
+    }
+    npy_intp dims[2] = {self->last_n, cg_mlp_size(m, 0)};
+    if (!(dX = new_array(2, dims, 1))) goto error;
+    Py_BEGIN_ALLOW_THREADS
+    cg_mlp_backward(m, F32(dX), F32(dY));
+    Py_END_ALLOW_THREADS
+    Py_DECREF(dY);
+    self->busy = 0;
+    return (PyObject *)dX;
+error:
+    self->busy = 0;
+    Py_XDECREF(dY);
+    Py_XDECREF(dX);
+    return NULL;
+}
+
+static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", NULL};
+    PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL;
+    PyArrayObject *X = NULL, *Y = NULL, *losses = NULL;
+    long long bs, n_iter;
+    char err[CG_ERR_LEN] = "";
+    cg_adam_config cfg;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|OO:fit_mse", kwlist, &ox, &oy, &obs, &oit, &olr, &owd))
+        return NULL;
+    if (parse_adam(olr, NULL, NULL, NULL, owd, 1, &cfg) < 0) return NULL;
+    if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;
+    if (get_int(oit, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;
+    if (mlp_acquire(self) < 0) return NULL;
+    cg_mlp *m = self->mlp;
+    int L = cg_mlp_n_layers(m);
+    if (!(X = as_real(ox, "X", 2)) || !(Y = as_real(oy, "Y", 2))) goto error;
+    npy_intp n = PyArray_DIM(X, 0);
+    if (PyArray_DIM(X, 1) != cg_mlp_size(m, 0)) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns but the network takes %d inputs",
+                     (Py_ssize_t)PyArray_DIM(X, 1), cg_mlp_size(m, 0));
+        goto error;
+    }
+    if (PyArray_DIM(Y, 0) != n || PyArray_DIM(Y, 1) != cg_mlp_size(m, L)) {
+        PyErr_Format(PyExc_ValueError, "Y must have shape (%zd, %d), got (%zd, %zd)", (Py_ssize_t)n,
+                     cg_mlp_size(m, L), (Py_ssize_t)PyArray_DIM(Y, 0), (Py_ssize_t)PyArray_DIM(Y, 1));
+        goto error;
+    }
+    if (bs > n) {
+        PyErr_Format(PyExc_ValueError, "batch_size (%lld) is larger than the number of rows (%zd)", bs,
+                     (Py_ssize_t)n);
+        goto error;
+    }
+    npy_intp nl = (npy_intp)n_iter;
+    if (!(losses = (PyArrayObject *)PyArray_ZEROS(1, &nl, NPY_FLOAT64, 0))) goto error;
+    if (!self->adam) {
+        cg_status st0 = cg_adam_create(&self->adam, cg_mlp_n_params(m), &cfg, err);
+        if (st0 != CG_OK) {
+            raise_status(st0, err);
+            goto error;
+        }
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_mlp_fit_mse(m, self->adam, &self->rng, F32(X), F32(Y), (size_t)n, (size_t)bs, (size_t)n_iter,
+                        (double *)PyArray_DATA(losses), err);
+    Py_END_ALLOW_THREADS
+    /* the cache now refers to a batch buffer that is gone */
+    Py_CLEAR(self->last_input);
+    self->last_n = 0;
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    Py_DECREF(X);
+    Py_DECREF(Y);
+    self->busy = 0;
+    return (PyObject *)losses;
+error:
+    self->busy = 0;
+    Py_XDECREF(X);
+    Py_XDECREF(Y);
+    Py_XDECREF(losses);
+    return NULL;
+}
+
+static PyMethodDef MLP_methods[] = {
+    {"forward", (PyCFunction)(void (*)(void))MLP_forward, METH_VARARGS | METH_KEYWORDS,
+     "forward(X, train=False) -> output (n, sizes[-1]); keeps what backward needs."},
+    {"backward", (PyCFunction)MLP_backward, METH_O,
+     "backward(dY) -> dX; adds parameter gradients into the gradient block."},
+    {"zero_grad", (PyCFunction)MLP_zero_grad, METH_NOARGS, "Set the gradient block to zero."},
+    {"get_params", (PyCFunction)MLP_get_params, METH_NOARGS, "A copy of the parameter block."},
+    {"get_grads", (PyCFunction)MLP_get_grads, METH_NOARGS, "A copy of the gradient block."},
+    {"set_params", (PyCFunction)MLP_set_params, METH_O, "Overwrite the parameter block."},
+    {"fit_mse", (PyCFunction)(void (*)(void))MLP_fit_mse, METH_VARARGS | METH_KEYWORDS,
+     "fit_mse(X, Y, batch_size, n_iter, learning_rate=1e-3, weight_decay=0) -> losses.\n"
+     "Minibatch MSE regression with AdamW, run in C."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef MLP_getset[] = {
+    {"n_params", (getter)MLP_get_n_params, NULL, "number of parameters", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject MLPType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cgan._cgan.MLP",
+    .tp_basicsize = sizeof(MLPObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "MLP(sizes, activations, seed, activation_params=None, dropout=None)\n\n"
+              "A multilayer perceptron of the cgan core with one contiguous parameter block.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)MLP_init,
+    .tp_dealloc = (destructor)MLP_dealloc,
+    .tp_methods = MLP_methods,
+    .tp_getset = MLP_getset,
+};
+
+/* ------------------------------------------------------------ module */
+
+#define KW_METHOD(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, doc}
+
+static PyMethodDef module_methods[] = {
+    KW_METHOD(dense_forward, "dense_forward(X, W, b=None) -> X @ W + b"),
+    KW_METHOD(dense_backward, "dense_backward(dY, X, W) -> (dX, dW, db)"),
+    KW_METHOD(activation_forward, "activation_forward(x, activation, param=None) -> f(x)"),
+    KW_METHOD(activation_backward, "activation_backward(dy, x, activation, param=None) -> dy * f'(x)"),
+    KW_METHOD(dropout_forward, "dropout_forward(x, p, seed) -> (y, mask)"),
+    KW_METHOD(mse_loss, "mse_loss(prediction, target, weight=None) -> (loss, grad); mean over entries"),
+    KW_METHOD(bce_logits_loss, "bce_logits_loss(prediction, target, weight=None) -> (loss, grad) from logits"),
+    KW_METHOD(softmax_ce_loss, "softmax_ce_loss(logits, labels, weight=None) -> (loss, grad)"),
+    KW_METHOD(wasserstein_loss, "wasserstein_loss(real, fake) -> (mean(fake) - mean(real), grad_real, grad_fake)"),
+    KW_METHOD(rng_uniform, "rng_uniform(seed, size) -> float32 draws in [0, 1)"),
+    KW_METHOD(rng_normal, "rng_normal(seed, size) -> float32 standard normal draws"),
+    KW_METHOD(rng_indices, "rng_indices(seed, size, high) -> int64 draws in [0, high), with replacement"),
+    KW_METHOD(adam_run, "adam_run(params, grads, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
+                        "weight_decay=0, decoupled=False) -> params after len(grads) steps"),
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_cgan",
+                                       "The C core of cgan: kernels, networks and training loops.", -1,
+                                       module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__cgan(void)
+{
+    import_array();
+    if (PyType_Ready(&MLPType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (!m) return NULL;
+    Py_INCREF(&MLPType);
+    if (PyModule_AddObject(m, "MLP", (PyObject *)&MLPType) < 0) {
+        Py_DECREF(&MLPType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddStringConstant(m, "__version__", CG_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
