@@ -1055,6 +1055,350 @@ static PyTypeObject MLPType = {
     .tp_getset = MLP_getset,
 };
 
+/* ------------------------------------------------------------ GANITE */
+
+typedef struct {
+    PyObject_HEAD
+    cg_ganite *model;
+    PyObject *X, *T, *Y;   /* training data in core layout, kept alive while attached */
+    int busy;
+} GaniteObject;
+
+static int ganite_acquire(GaniteObject *self)
+{
+    if (!self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "GANITE core is not initialised");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "this GANITE model is in use by another thread");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+static void Ganite_dealloc(GaniteObject *self)
+{
+    cg_ganite_free(self->model);
+    Py_XDECREF(self->X);
+    Py_XDECREF(self->T);
+    Py_XDECREF(self->Y);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Ganite_init(GaniteObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"n_features", "n_treatments", "hidden_size", "n_hidden", "noise_dim",
+                             "binary_outcome", "batch_size", "d_steps", "alpha", "beta", "learning_rate",
+                             "weight_decay", "seed", NULL};
+    PyObject *o[13];
+    long long v[8];
+    static const char *names[8] = {"n_features", "n_treatments", "hidden_size", "n_hidden",
+                                   "noise_dim", "binary_outcome", "batch_size", "d_steps"};
+    static const long long lo[8] = {1, 2, 1, 1, 0, 0, 1, 1};
+    static const long long hi[8] = {1 << 20, 1024, 1 << 16, 64, 4096, 1, 1 << 24, 1000};
+    cg_ganite_config cfg;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOOOO:Ganite", kwlist, &o[0], &o[1], &o[2], &o[3], &o[4],
+                                     &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12]))
+        return -1;
+    for (int i = 0; i < 8; i++)
+        if (get_int(o[i], names[i], lo[i], hi[i], &v[i]) < 0) return -1;
+    cfg.n_features = (int)v[0];
+    cfg.n_treatments = (int)v[1];
+    cfg.hidden_size = (int)v[2];
+    cfg.n_hidden = (int)v[3];
+    cfg.noise_dim = (int)v[4];
+    cfg.binary_outcome = (int)v[5];
+    cfg.batch_size = (int)v[6];
+    cfg.d_steps = (int)v[7];
+    if (get_real(o[8], "alpha", 0, 1e6, 0, 0, &cfg.alpha) < 0) return -1;
+    if (get_real(o[9], "beta", 0, 1e6, 0, 0, &cfg.beta) < 0) return -1;
+    if (get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg.learning_rate) < 0) return -1;
+    if (get_real(o[11], "weight_decay", 0, 1e3, 0, 0, &cfg.weight_decay) < 0) return -1;
+    if (get_seed(o[12], &cfg.seed) < 0) return -1;
+    cg_ganite *g = NULL;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_ganite_create(&g, &cfg, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        return -1;
+    }
+    cg_ganite_free(self->model);
+    self->model = g;
+    Py_CLEAR(self->X);
+    Py_CLEAR(self->T);
+    Py_CLEAR(self->Y);
+    return 0;
+}
+
+/* X (n,d) float32, T (n,) labels in [0,K), Y (n,) float32 */
+static int ganite_rows(GaniteObject *self, PyObject *ox, PyObject *ot, PyObject *oy, PyArrayObject **X,
+                       PyArrayObject **T, PyArrayObject **Y)
+{
+    const cg_ganite_config *cfg = cg_ganite_get_config(self->model);
+    *X = *T = *Y = NULL;
+    if (!(*X = as_real(ox, "X", 2))) goto error;
+    npy_intp n = PyArray_DIM(*X, 0);
+    if (PyArray_DIM(*X, 1) != cfg->n_features) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns but the model was built for %d",
+                     (Py_ssize_t)PyArray_DIM(*X, 1), cfg->n_features);
+        goto error;
+    }
+    if (!ot) return 0;
+    if (!(*T = as_labels(ot, "T", n, cfg->n_treatments))) goto error;
+    if (!(*Y = as_real(oy, "Y", 1))) goto error;
+    if (PyArray_DIM(*Y, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "Y has %zd entries but X has %zd rows", (Py_ssize_t)PyArray_DIM(*Y, 0),
+                     (Py_ssize_t)n);
+        goto error;
+    }
+    return 0;
+error:
+    Py_CLEAR(*X);
+    Py_CLEAR(*T);
+    Py_CLEAR(*Y);
+    return -1;
+}
+
+static PyObject *Ganite_set_data(GaniteObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "T", "Y", NULL};
+    PyObject *ox, *ot, *oy;
+    PyArrayObject *X, *T, *Y;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:set_data", kwlist, &ox, &ot, &oy)) return NULL;
+    if (ganite_acquire(self) < 0) return NULL;
+    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y) < 0) {
+        self->busy = 0;
+        return NULL;
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_ganite_set_data(self->model, F32(X), (const int32_t *)PyArray_DATA(T), F32(Y),
+                            (size_t)PyArray_DIM(X, 0), err);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != CG_OK) {
+        Py_DECREF(X);
+        Py_DECREF(T);
+        Py_DECREF(Y);
+        return raise_status(st, err);
+    }
+    Py_XSETREF(self->X, (PyObject *)X);
+    Py_XSETREF(self->T, (PyObject *)T);
+    Py_XSETREF(self->Y, (PyObject *)Y);
+    double mean, sd;
+    cg_ganite_outcome_scale(self->model, &mean, &sd);
+    return Py_BuildValue("(dd)", mean, sd);
+}
+
+static PyObject *Ganite_train(GaniteObject *self, PyObject *arg, int ite)
+{
+    long long n_iter;
+    char err[CG_ERR_LEN] = "";
+    if (get_int(arg, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;
+    if (ganite_acquire(self) < 0) return NULL;
+    if (!self->X) {
+        self->busy = 0;
+        PyErr_SetString(PyExc_RuntimeError, "no training data: call set_data first");
+        return NULL;
+    }
+    npy_intp n = (npy_intp)n_iter;
+    PyArrayObject *a = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0);
+    PyArrayObject *b = ite ? NULL : (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0);
+    if (!a || (!ite && !b)) {
+        self->busy = 0;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return NULL;
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    if (ite)
+        st = cg_ganite_train_ite(self->model, (size_t)n_iter, (double *)PyArray_DATA(a), err);
+    else
+        st = cg_ganite_train_counterfactual(self->model, (size_t)n_iter, (double *)PyArray_DATA(a),
+                                            (double *)PyArray_DATA(b), err);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != CG_OK) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return raise_status(st, err);
+    }
+    if (ite) return (PyObject *)a;
+    return Py_BuildValue("(NN)", a, b);
+}
+
+static PyObject *Ganite_train_counterfactual(GaniteObject *self, PyObject *arg) { return Ganite_train(self, arg, 0); }
+static PyObject *Ganite_train_ite(GaniteObject *self, PyObject *arg) { return Ganite_train(self, arg, 1); }
+
+static PyObject *Ganite_predict(GaniteObject *self, PyObject *arg)
+{
+    PyArrayObject *X, *T, *Y, *out = NULL;
+    char err[CG_ERR_LEN] = "";
+    if (ganite_acquire(self) < 0) return NULL;
+    if (ganite_rows(self, arg, NULL, NULL, &X, &T, &Y) < 0) {
+        self->busy = 0;
+        return NULL;
+    }
+    npy_intp dims[2] = {PyArray_DIM(X, 0), cg_ganite_get_config(self->model)->n_treatments};
+    if (!(out = new_array(2, dims, 0))) {
+        self->busy = 0;
+        Py_DECREF(X);
+        return NULL;
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_ganite_predict(self->model, F32(out), F32(X), (size_t)dims[0], err);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    Py_DECREF(X);
+    if (st != CG_OK) {
+        Py_DECREF(out);
+        return raise_status(st, err);
+    }
+    return (PyObject *)out;
+}
+
+static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "T", "Y", "n_samples", NULL};
+    PyObject *ox, *ot, *oy, *os;
+    PyArrayObject *X, *T, *Y, *out = NULL;
+    long long ns;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO:sample", kwlist, &ox, &ot, &oy, &os)) return NULL;
+    if (get_int(os, "n_samples", 1, 1 << 20, &ns) < 0) return NULL;
+    if (ganite_acquire(self) < 0) return NULL;
+    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y) < 0) {
+        self->busy = 0;
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(X, 0), K = cg_ganite_get_config(self->model)->n_treatments;
+    npy_intp dims[3] = {(npy_intp)ns, n, K};
+    if ((double)ns * (double)n * (double)K > 4e9) {
+        PyErr_Format(PyExc_ValueError, "n_samples * rows * arms = %.3g values is too many to hold at once",
+                     (double)ns * (double)n * (double)K);
+        goto error;
+    }
+    if (!(out = new_array(3, dims, 0))) goto error;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_ganite_sample(self->model, F32(out), F32(X), (const int32_t *)PyArray_DATA(T), F32(Y), (size_t)n,
+                          (size_t)ns, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    self->busy = 0;
+    Py_DECREF(X);
+    Py_DECREF(T);
+    Py_DECREF(Y);
+    return (PyObject *)out;
+error:
+    self->busy = 0;
+    Py_XDECREF(X);
+    Py_XDECREF(T);
+    Py_XDECREF(Y);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static PyObject *Ganite_snapshot(GaniteObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    char err[CG_ERR_LEN] = "";
+    if (ganite_acquire(self) < 0) return NULL;
+    size_t size = cg_ganite_snapshot_size(self->model);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!bytes) {
+        self->busy = 0;
+        return NULL;
+    }
+    cg_status st = cg_ganite_snapshot(self->model, PyBytes_AS_STRING(bytes), size, err);
+    self->busy = 0;
+    if (st != CG_OK) {
+        Py_DECREF(bytes);
+        return raise_status(st, err);
+    }
+    return bytes;
+}
+
+static PyObject *Ganite_restore(PyObject *cls, PyObject *arg)
+{
+    Py_buffer view;
+    char err[CG_ERR_LEN] = "";
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "snapshot must be bytes, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    cg_ganite *g = NULL;
+    cg_status st = cg_ganite_restore(&g, view.buf, (size_t)view.len, err);
+    PyBuffer_Release(&view);
+    if (st != CG_OK) return raise_status(st, err);
+    GaniteObject *obj = (GaniteObject *)((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
+    if (!obj) {
+        cg_ganite_free(g);
+        return NULL;
+    }
+    obj->model = g;
+    return (PyObject *)obj;
+}
+
+static PyObject *Ganite_get_config(GaniteObject *self, void *closure)
+{
+    (void)closure;
+    if (!self->model) Py_RETURN_NONE;
+    const cg_ganite_config *c = cg_ganite_get_config(self->model);
+    double mean, sd;
+    cg_ganite_outcome_scale(self->model, &mean, &sd);
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:d,s:d,s:d,s:K,s:d,s:d}", "n_features",
+                         c->n_features, "n_treatments", c->n_treatments, "hidden_size", c->hidden_size, "n_hidden",
+                         c->n_hidden, "noise_dim", c->noise_dim, "binary_outcome", c->binary_outcome, "batch_size",
+                         c->batch_size, "d_steps", c->d_steps, "alpha", c->alpha, "beta", c->beta, "learning_rate",
+                         c->learning_rate, "weight_decay", c->weight_decay, "seed", (unsigned long long)c->seed,
+                         "outcome_mean", mean, "outcome_sd", sd);
+}
+
+static PyMethodDef Ganite_methods[] = {
+    {"set_data", (PyCFunction)(void (*)(void))Ganite_set_data, METH_VARARGS | METH_KEYWORDS,
+     "set_data(X, T, Y) -> (outcome_mean, outcome_sd); attaches the training rows."},
+    {"train_counterfactual", (PyCFunction)Ganite_train_counterfactual, METH_O,
+     "train_counterfactual(n_iter) -> (generator_loss, discriminator_loss) per iteration."},
+    {"train_ite", (PyCFunction)Ganite_train_ite, METH_O, "train_ite(n_iter) -> ITE-network loss per iteration."},
+    {"predict", (PyCFunction)Ganite_predict, METH_O, "predict(X) -> (n, K) potential outcomes from the ITE network."},
+    {"sample", (PyCFunction)(void (*)(void))Ganite_sample, METH_VARARGS | METH_KEYWORDS,
+     "sample(X, T, Y, n_samples) -> (n_samples, n, K) draws from the generator."},
+    {"snapshot", (PyCFunction)Ganite_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
+    {"restore", (PyCFunction)Ganite_restore, METH_O | METH_CLASS, "Ganite.restore(snapshot) -> Ganite."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Ganite_getset[] = {
+    {"config", (getter)Ganite_get_config, NULL, "the configuration and outcome scaling", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject GaniteType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cgan._cgan.Ganite",
+    .tp_basicsize = sizeof(GaniteObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Ganite(n_features, n_treatments, hidden_size, n_hidden, noise_dim, binary_outcome, batch_size,\n"
+              "       d_steps, alpha, beta, learning_rate, weight_decay, seed)\n\n"
+              "The GANITE training loops of the cgan core.  cgan.GANITE is the estimator users call.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Ganite_init,
+    .tp_dealloc = (destructor)Ganite_dealloc,
+    .tp_methods = Ganite_methods,
+    .tp_getset = Ganite_getset,
+};
+
 /* ------------------------------------------------------------ module */
 
 #define KW_METHOD(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, doc}
@@ -1083,12 +1427,18 @@ static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_cgan",
 PyMODINIT_FUNC PyInit__cgan(void)
 {
     import_array();
-    if (PyType_Ready(&MLPType) < 0) return NULL;
+    if (PyType_Ready(&MLPType) < 0 || PyType_Ready(&GaniteType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     Py_INCREF(&MLPType);
     if (PyModule_AddObject(m, "MLP", (PyObject *)&MLPType) < 0) {
         Py_DECREF(&MLPType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&GaniteType);
+    if (PyModule_AddObject(m, "Ganite", (PyObject *)&GaniteType) < 0) {
+        Py_DECREF(&GaniteType);
         Py_DECREF(m);
         return NULL;
     }

@@ -91,7 +91,7 @@ typedef enum {
 /* y[n] = f(x[n]); y may alias x. */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param);
 /* dx[n] += dy[n] * f'(x); y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
-void cg_activation_backward(cg_real *dx, const cg_real *dy, const cg_real *x, const cg_real *y,
+void cg_activation_backward(cg_real *restrict dx, const cg_real *restrict dy, const cg_real *restrict x, const cg_real *restrict y,
                             size_t n, cg_activation act, double param);
 
 /* Inverted dropout: mask[n] is 0 or 1/(1-p), y = x * mask.  p in [0, 1). */
@@ -159,6 +159,9 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
 /* Backward from dOut[n, out] of the last forward: adds parameter gradients
  * into grads and, when dX is not NULL, adds input gradients into dX[n, in]. */
 void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut);
+/* As cg_mlp_backward; param_grads = 0 skips the parameter gradients (used
+ * when a generator is trained through a frozen discriminator). */
+void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads);
 
 /* -------------------------------------------------------------- Adam */
 typedef struct {
@@ -184,6 +187,65 @@ const cg_adam_config *cg_adam_get_config(const cg_adam *a);
 cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
                          const cg_real *X, const cg_real *Y, size_t n,
                          size_t batch_size, size_t n_iter, double *losses, char *err);
+
+/* ------------------------------------------------------------ GANITE */
+/* GANITE (Yoon, Jordon & van der Schaar, 2018) for K >= 2 treatment arms.
+ *
+ * Counterfactual block: a generator G(x, onehot(t), y, z) -> K potential
+ * outcomes, and a discriminator D(x, ybar) that guesses which of the K entries
+ * of ybar is the factual one (ybar holds the observed y at t and G's values
+ * elsewhere).  D has one logit for K = 2 and K softmax logits otherwise.
+ *   D loss = CE(D(x, ybar), t)
+ *   G loss = supervised(G_t, y) - alpha * D loss
+ * ITE block: I(x) -> K outcomes, fitted to ybar, with the factual entry
+ * weighted by beta.
+ * Continuous outcomes are standardised internally; binary outcomes are
+ * modelled as logits (G and I) with cross-entropy losses. */
+typedef struct {
+    int n_features;        /* d >= 1 */
+    int n_treatments;      /* K >= 2 */
+    int hidden_size;       /* width of each hidden layer */
+    int n_hidden;          /* hidden layers per network (>= 1) */
+    int noise_dim;         /* dimensions of G's noise; 0 gives a deterministic G */
+    int binary_outcome;    /* 1: y in {0, 1} */
+    int batch_size;
+    int d_steps;           /* discriminator steps per generator step */
+    double alpha, beta;
+    double learning_rate;
+    double weight_decay;   /* AdamW decoupled weight decay */
+    uint64_t seed;
+} cg_ganite_config;
+
+typedef struct cg_ganite cg_ganite;
+
+cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err);
+void cg_ganite_free(cg_ganite *g);
+const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g);
+/* Attach training data X[n,d], T[n] in [0,K), Y[n].  Not copied: the arrays
+ * must stay alive and unchanged while training.  Fixes the outcome scaling. */
+cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, const cg_real *Y,
+                             size_t n, char *err);
+/* n_iter more iterations of the counterfactual block (d_steps D steps and one
+ * G step each); per-iteration losses go to g_loss/d_loss (either may be NULL). */
+cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_loss, double *d_loss,
+                                         char *err);
+/* n_iter more iterations of the ITE block. */
+cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err);
+/* out[n,K]: I's potential outcomes on the outcome scale (probabilities for a
+ * binary outcome). */
+cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err);
+/* out[n_samples, n, K]: draws of the potential outcomes from G given the
+ * observed (X, T, Y); the factual entry is the observed Y.  Binary outcomes
+ * are drawn as Bernoulli(G's probability). */
+cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const int32_t *T,
+                           const cg_real *Y, size_t n, size_t n_samples, char *err);
+/* Versioned snapshot of the whole state (config, scaling, parameters, Adam
+ * moments, RNG).  size() gives the byte count; save writes it; load creates
+ * a model from it. */
+size_t cg_ganite_snapshot_size(const cg_ganite *g);
+cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *err);
+cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err);
+void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
 
 /* helpers shared by the training loops */
 void cg_set_error(char *err, const char *fmt, ...);

@@ -1,9 +1,10 @@
 /* gemm.c: the matrix product under every dense layer.
  *
  * C[m,n] (+)= op(A)[m,k] op(B)[k,n], row-major, in the style of BLIS: B is
- * packed into KC x NR panels (transposing on the fly when asked), A is read in
- * place a few rows at a time, and a 6 x NR register-blocked micro-kernel does
- * the flops.  The micro-kernel is written with GCC vector extensions and
+ * packed into KC x NR panels (transposing on the fly when asked; a small
+ * untransposed B is read in place instead, as packing would cost as much as
+ * the product), A is read in place a few rows at a time, and a 6 x NR
+ * register-blocked micro-kernel does the flops.  The micro-kernel is written with GCC vector extensions and
  * compiled twice through target_clones (AVX with FMA, and the baseline ISA); the
  * loader picks one at run time, so wheels stay portable.
  *
@@ -21,6 +22,8 @@
 #define NR (2 * VL)
 #define KC 256
 #define NC (6 * NR)
+/* an untransposed B up to this size is read in place rather than packed */
+#define DIRECT_BYTES (256 * 1024)
 
 typedef cg_real vreal __attribute__((vector_size(VBYTES)));
 typedef cg_real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(cg_real))));
@@ -52,11 +55,12 @@ static void pack_b(cg_real *restrict bp, const cg_real *B, size_t n, size_t k, i
     }
 }
 
-/* One MR x NR tile: c[mr, nr] (+)= a[MR rows, kc] * bp[kc, NR].
+/* One MR x NR tile: c[mr, nr] (+)= a[MR rows, kc] * bp[kc, NR], where row p
+ * of the B panel starts at bp + p*bs (bs = NR when packed).
  * a(i, p) = a[i*rs + p*cs] for all MR rows (the caller pads short tiles). */
 static inline __attribute__((always_inline)) void
 micro_kernel(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
-             const cg_real *restrict bp, cg_real *restrict c, size_t ldc,
+             const cg_real *restrict bp, size_t bs, cg_real *restrict c, size_t ldc,
              size_t mr, size_t nr, int accumulate)
 {
     vreal c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
@@ -64,9 +68,9 @@ micro_kernel(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
     const cg_real *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs;
     const cg_real *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
     for (size_t p = 0; p < kc; p++) {
-        vreal b0 = *(const vreal *)(bp);
-        vreal b1 = *(const vreal *)(bp + VL);
-        bp += NR;
+        vreal b0 = *(const vreal_u *)(bp);
+        vreal b1 = *(const vreal_u *)(bp + VL);
+        bp += bs;
         size_t o = p * cs;
         cg_real x;
         x = a0[o]; c00 += x * b0; c01 += x * b1;
@@ -89,18 +93,30 @@ micro_kernel(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
             }
         }
     } else {
-        cg_real tile[MR][NR];
-        memcpy(tile, acc, sizeof tile);
-        for (size_t i = 0; i < mr; i++)
-            for (size_t j = 0; j < nr; j++)
-                c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i][j] : tile[i][j];
+        /* Ragged edge: whole vectors where they fit, lanes for the rest. */
+        size_t jv = nr >= VL ? VL : 0;
+        for (size_t i = 0; i < mr; i++) {
+            cg_real *row = c + i * ldc;
+            if (jv) {
+                vreal_u *r0 = (vreal_u *)row;
+                r0[0] = accumulate ? r0[0] + acc[i][0] : acc[i][0];
+            }
+            vreal tail = jv ? acc[i][1] : acc[i][0];
+            if (accumulate)
+                for (size_t j = jv; j < nr; j++) row[j] += tail[j - jv];
+            else
+                for (size_t j = jv; j < nr; j++) row[j] = tail[j - jv];
+        }
     }
 }
 
-/* All tiles of C[m, nc] against one packed block of B. */
+/* All tiles of C[m, nc] against one block of B.  Full-width panels of an
+ * untransposed B are read in place (bdirect + j, row stride ldb); the others
+ * come from the packed buffer. */
 CG_CLONES
 static void macro_kernel(size_t m, size_t nc, size_t kc, const cg_real *A, size_t rs, size_t cs,
-                         const cg_real *bpack, cg_real *C, size_t ldc, int accumulate)
+                         const cg_real *bpack, const cg_real *bdirect, size_t ldb,
+                         cg_real *C, size_t ldc, int accumulate)
 {
     cg_real apad[MR * KC];
     for (size_t i = 0; i < m; i += MR) {
@@ -119,8 +135,13 @@ static void macro_kernel(size_t m, size_t nc, size_t kc, const cg_real *A, size_
         }
         for (size_t j = 0; j < nc; j += NR) {
             size_t nr = nc - j < NR ? nc - j : NR;
-            micro_kernel(kc, a, ars, acs, bpack + (j / NR) * kc * NR, C + i * ldc + j, ldc, mr, nr,
-                         accumulate);
+            const cg_real *bp = bpack + (j / NR) * kc * NR;
+            size_t bs = NR;
+            if (bdirect && nr == NR) {
+                bp = bdirect + j;
+                bs = ldb;
+            }
+            micro_kernel(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
         }
     }
 }
@@ -140,8 +161,18 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
         size_t nc = n - jc < NC ? n - jc : NC;
         for (size_t pc = 0; pc < k; pc += KC) {
             size_t kc = k - pc < KC ? k - pc : KC;
-            pack_b(bpack, B, n, k, trans_b, pc, kc, jc, nc);
-            macro_kernel(m, nc, kc, A + pc * cs, rs, cs, bpack, C + jc, n,
+            const cg_real *bdirect = NULL;
+            if (!trans_b && k * n * sizeof(cg_real) <= DIRECT_BYTES) {
+                /* B is small enough to stay in cache unpacked: only the
+                 * ragged last panel needs packing */
+                bdirect = B + pc * n + jc;
+                size_t full = nc / NR * NR;
+                if (full < nc)
+                    pack_b(bpack + (full / NR) * kc * NR, B, n, k, 0, pc, kc, jc + full, nc - full);
+            } else {
+                pack_b(bpack, B, n, k, trans_b, pc, kc, jc, nc);
+            }
+            macro_kernel(m, nc, kc, A + pc * cs, rs, cs, bpack, bdirect, n, C + jc, n,
                          pc == 0 ? accumulate : 1);
         }
     }

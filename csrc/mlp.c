@@ -175,9 +175,10 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
         m->b_off[l] = off;
         off += (size_t)m->sizes[l + 1];
     }
-    if (cg_mlp_reserve(m, capacity ? capacity : 1, err) != CG_OK) {
+    cg_status st = cg_mlp_reserve(m, capacity ? capacity : 1, err);
+    if (st != CG_OK) {
         cg_mlp_free(m);
-        return CG_ENOMEM;
+        return st;
     }
     *out = m;
     return CG_OK;
@@ -235,6 +236,11 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
 /* dOut[n, sizes[L]] -> grads +=, dX[n, sizes[0]] += */
 void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut)
 {
+    cg_mlp_backward_ex(m, dX, dOut, 1);
+}
+
+void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads)
+{
     size_t n = m->n_last;
     const cg_real *dA = dOut;
     int which = 0;
@@ -262,8 +268,11 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut)
             dprev = dX;
         }
         const cg_real *prev = l > 0 ? m->a[l - 1] : m->input;
-        cg_dense_backward(dprev, m->grads + m->w_off[l], m->grads + m->b_off[l], dZ, prev,
-                          m->params + m->w_off[l], n, in, out);
+        if (param_grads)
+            cg_dense_backward(dprev, m->grads + m->w_off[l], m->grads + m->b_off[l], dZ, prev,
+                              m->params + m->w_off[l], n, in, out);
+        else
+            cg_dense_backward(dprev, NULL, NULL, dZ, prev, m->params + m->w_off[l], n, in, out);
         dA = dprev;
     }
 }

@@ -1,0 +1,605 @@
+/* ganite.c: the GANITE training loops (counterfactual block, then ITE block).
+ *
+ * Shapes (B = batch rows, d = features, K = arms, z = noise_dim):
+ *   G: [x (d) | onehot(t) (K) | y (1) | noise (z)] -> K values (logits if binary)
+ *   D: [x (d) | ybar (K)] -> 1 logit (K = 2) or K logits
+ *   I: x (d) -> K values (logits if binary)
+ * ybar[i,k] is the observed y when k == t_i and G's value otherwise.
+ *
+ * The model keeps pointers to the training data set by cg_ganite_set_data
+ * and draws minibatches with replacement from its own RNG.  All buffers are
+ * allocated in create; prediction and sampling run in chunks so that memory
+ * does not grow with n. */
+#include "cgan.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 1024
+
+struct cg_ganite {
+    cg_ganite_config cfg;
+    cg_mlp *G, *D, *I;
+    cg_adam *optG, *optD, *optI;
+    cg_rng rng;
+    double ymean, ysd;
+    int64_t iters_cf, iters_ite;
+    const cg_real *X;
+    const int32_t *T;
+    const cg_real *Y;
+    size_t n;
+    size_t cap, gin_w, din_w, dout_w;
+    int64_t *idx;
+    int32_t *tb;
+    cg_real *xb, *yb, *tt, *gin, *gval, *ybar, *din, *dlog, *ddin, *dgout, *wI, *gI;
+};
+
+static cg_real sigmoid(double z)
+{
+    double e = exp(-fabs(z));
+    return (cg_real)(z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e));
+}
+
+void cg_ganite_free(cg_ganite *g)
+{
+    if (!g) return;
+    cg_mlp_free(g->G);
+    cg_mlp_free(g->D);
+    cg_mlp_free(g->I);
+    cg_adam_free(g->optG);
+    cg_adam_free(g->optD);
+    cg_adam_free(g->optI);
+    free(g->idx);
+    free(g->tb);
+    free(g->xb);
+    free(g->yb);
+    free(g->tt);
+    free(g->gin);
+    free(g->gval);
+    free(g->ybar);
+    free(g->din);
+    free(g->dlog);
+    free(g->ddin);
+    free(g->dgout);
+    free(g->wI);
+    free(g->gI);
+    free(g);
+}
+
+static cg_status make_net(cg_mlp **out, int in, int hidden, int n_hidden, int outw, size_t cap, char *err)
+{
+    int sizes[66], acts[65];
+    sizes[0] = in;
+    for (int l = 0; l < n_hidden; l++) {
+        sizes[l + 1] = hidden;
+        acts[l] = CG_ACT_RELU;
+    }
+    sizes[n_hidden + 1] = outw;
+    acts[n_hidden] = CG_ACT_IDENTITY;
+    cg_mlp_spec spec = {n_hidden + 1, sizes, acts, NULL, NULL};
+    return cg_mlp_create(out, &spec, cap, err);
+}
+
+cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err)
+{
+    *out = NULL;
+    const cg_ganite_config *c = cfg;
+    if (c->n_features < 1 || c->n_features > (1 << 20)) {
+        cg_set_error(err, "n_features must be between 1 and 2^20, got %d", c->n_features);
+        return CG_EINVAL;
+    }
+    if (c->n_treatments < 2 || c->n_treatments > 1024) {
+        cg_set_error(err, "the number of treatments must be between 2 and 1024, got %d", c->n_treatments);
+        return CG_EINVAL;
+    }
+    if (c->hidden_size < 1 || c->hidden_size > (1 << 16)) {
+        cg_set_error(err, "hidden_size must be between 1 and 65536, got %d", c->hidden_size);
+        return CG_EINVAL;
+    }
+    if (c->n_hidden < 1 || c->n_hidden > 64) {
+        cg_set_error(err, "the number of hidden layers must be between 1 and 64, got %d", c->n_hidden);
+        return CG_EINVAL;
+    }
+    if (c->noise_dim < 0 || c->noise_dim > 4096) {
+        cg_set_error(err, "noise_dim must be between 0 and 4096, got %d", c->noise_dim);
+        return CG_EINVAL;
+    }
+    if (c->batch_size < 1 || c->batch_size > (1 << 24)) {
+        cg_set_error(err, "batch_size must be between 1 and 2^24, got %d", c->batch_size);
+        return CG_EINVAL;
+    }
+    if (c->d_steps < 1 || c->d_steps > 1000) {
+        cg_set_error(err, "d_steps must be between 1 and 1000, got %d", c->d_steps);
+        return CG_EINVAL;
+    }
+    if (!(c->alpha >= 0) || !isfinite(c->alpha) || !(c->beta >= 0) || !isfinite(c->beta)) {
+        cg_set_error(err, "alpha and beta must be finite and non-negative");
+        return CG_EINVAL;
+    }
+    cg_status st = CG_ENOMEM;
+    cg_ganite *g = calloc(1, sizeof *g);
+    if (!g) {
+        cg_set_error(err, "out of memory creating GANITE");
+        return CG_ENOMEM;
+    }
+    g->cfg = *c;
+    g->ysd = 1.0;
+    int d = c->n_features, K = c->n_treatments;
+    g->gin_w = (size_t)d + K + 1 + c->noise_dim;
+    g->din_w = (size_t)d + K;
+    g->dout_w = K == 2 ? 1 : (size_t)K;
+    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+    cg_adam_config ac = {c->learning_rate, 0.9, 0.999, 1e-8, c->weight_decay, 1};
+    if ((st = make_net(&g->G, (int)g->gin_w, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
+    if ((st = make_net(&g->D, (int)g->din_w, c->hidden_size, c->n_hidden, (int)g->dout_w, g->cap, err)) != CG_OK)
+        goto fail;
+    if ((st = make_net(&g->I, d, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
+    if ((st = cg_adam_create(&g->optG, cg_mlp_n_params(g->G), &ac, err)) != CG_OK) goto fail;
+    if ((st = cg_adam_create(&g->optD, cg_mlp_n_params(g->D), &ac, err)) != CG_OK) goto fail;
+    if ((st = cg_adam_create(&g->optI, cg_mlp_n_params(g->I), &ac, err)) != CG_OK) goto fail;
+    size_t B = g->cap;
+    g->idx = malloc(B * sizeof *g->idx);
+    g->tb = malloc(B * sizeof *g->tb);
+    g->xb = malloc(B * (size_t)d * sizeof(cg_real));
+    g->yb = malloc(B * sizeof(cg_real));
+    g->tt = malloc(B * sizeof(cg_real));
+    g->gin = malloc(B * g->gin_w * sizeof(cg_real));
+    g->gval = malloc(B * (size_t)K * sizeof(cg_real));
+    g->ybar = malloc(B * (size_t)K * sizeof(cg_real));
+    g->din = malloc(B * g->din_w * sizeof(cg_real));
+    g->dlog = malloc(B * g->dout_w * sizeof(cg_real));
+    g->ddin = malloc(B * g->din_w * sizeof(cg_real));
+    g->dgout = malloc(B * (size_t)K * sizeof(cg_real));
+    g->wI = malloc(B * (size_t)K * sizeof(cg_real));
+    g->gI = malloc(B * (size_t)K * sizeof(cg_real));
+    if (!g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
+        !g->dlog || !g->ddin || !g->dgout || !g->wI || !g->gI) {
+        st = CG_ENOMEM;
+        cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", B);
+        goto fail;
+    }
+    cg_rng_seed(&g->rng, c->seed);
+    cg_mlp_init(g->G, &g->rng);
+    cg_mlp_init(g->D, &g->rng);
+    cg_mlp_init(g->I, &g->rng);
+    *out = g;
+    return CG_OK;
+fail:
+    cg_ganite_free(g);
+    return st;
+}
+
+const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g) { return &g->cfg; }
+
+void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd)
+{
+    *mean = g->ymean;
+    *sd = g->ysd;
+}
+
+cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, const cg_real *Y, size_t n,
+                             char *err)
+{
+    int K = g->cfg.n_treatments;
+    if (n == 0) {
+        cg_set_error(err, "the training data have no rows");
+        return CG_EINVAL;
+    }
+    if ((size_t)g->cfg.batch_size > n) {
+        cg_set_error(err, "batch_size (%d) is larger than the number of rows (%zu)", g->cfg.batch_size, n);
+        return CG_EINVAL;
+    }
+    double s = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (T[i] < 0 || T[i] >= K) {
+            cg_set_error(err, "treatment code %d at row %zu is outside [0, %d)", (int)T[i], i, K);
+            return CG_EINVAL;
+        }
+        if (!isfinite(Y[i])) {
+            cg_set_error(err, "outcome at row %zu is not finite", i);
+            return CG_EINVAL;
+        }
+        if (g->cfg.binary_outcome && Y[i] != 0 && Y[i] != 1) {
+            cg_set_error(err, "a binary outcome must be 0 or 1, got %g at row %zu", (double)Y[i], i);
+            return CG_EINVAL;
+        }
+        s += Y[i];
+    }
+    if (!cg_all_finite(X, n * (size_t)g->cfg.n_features)) {
+        cg_set_error(err, "X contains NaN or inf");
+        return CG_EINVAL;
+    }
+    double mean = s / (double)n;
+    for (size_t i = 0; i < n; i++) ss += (Y[i] - mean) * (Y[i] - mean);
+    double sd = sqrt(ss / (double)n);
+    if (g->cfg.binary_outcome) {
+        g->ymean = 0;
+        g->ysd = 1;
+    } else {
+        g->ymean = mean;
+        g->ysd = sd > 1e-12 * (fabs(mean) + 1) ? sd : 1.0;
+    }
+    g->X = X;
+    g->T = T;
+    g->Y = Y;
+    g->n = n;
+    return CG_OK;
+}
+
+/* Draw B training rows into xb, tb, yb (y on the internal scale). */
+static void gather_batch(cg_ganite *g, size_t B)
+{
+    size_t d = (size_t)g->cfg.n_features;
+    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n);
+    for (size_t i = 0; i < B; i++) {
+        size_t r = (size_t)g->idx[i];
+        memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
+        g->tb[i] = g->T[r];
+        g->yb[i] = (cg_real)((g->Y[r] - g->ymean) / g->ysd);
+        g->tt[i] = (cg_real)g->tb[i];
+    }
+}
+
+/* G on rows (x, t, y): returns G's raw output [B,K]; fills gval (values on
+ * the internal scale, probabilities if binary) and ybar. */
+static const cg_real *generator_forward(cg_ganite *g, const cg_real *xb, const int32_t *tb, const cg_real *yb,
+                                        size_t B, int train)
+{
+    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, w = g->gin_w;
+    size_t nz = (size_t)g->cfg.noise_dim;
+    for (size_t i = 0; i < B; i++) {
+        cg_real *row = g->gin + i * w;
+        memcpy(row, xb + i * d, d * sizeof(cg_real));
+        for (size_t k = 0; k < K; k++) row[d + k] = (int32_t)k == tb[i];
+        row[d + K] = yb[i];
+        cg_rng_fill_normal(&g->rng, row + d + K + 1, nz, 0.0, 1.0);
+    }
+    const cg_real *out = cg_mlp_forward(g->G, g->gin, B, train, &g->rng);
+    for (size_t i = 0; i < B; i++) {
+        for (size_t k = 0; k < K; k++) {
+            cg_real v = out[i * K + k];
+            g->gval[i * K + k] = g->cfg.binary_outcome ? sigmoid(v) : v;
+            g->ybar[i * K + k] = (int32_t)k == tb[i] ? yb[i] : g->gval[i * K + k];
+        }
+    }
+    return out;
+}
+
+/* D on (x, ybar); returns its loss and, when grad is given, writes
+ * d(loss)/d(logits) (scaled by `sign`) into g->dlog. */
+static double discriminator_loss(cg_ganite *g, size_t B, double sign)
+{
+    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
+    for (size_t i = 0; i < B; i++) {
+        memcpy(g->din + i * g->din_w, g->xb + i * d, d * sizeof(cg_real));
+        memcpy(g->din + i * g->din_w + d, g->ybar + i * K, K * sizeof(cg_real));
+    }
+    const cg_real *logits = cg_mlp_forward(g->D, g->din, B, 1, &g->rng);
+    memset(g->dlog, 0, B * g->dout_w * sizeof(cg_real));
+    if (K == 2) return cg_bce_logits_loss(g->dlog, logits, g->tt, NULL, B, sign / (double)B) / sign;
+    return cg_softmax_ce_loss(g->dlog, logits, g->tb, NULL, B, K, sign / (double)B) / sign;
+}
+
+cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_loss, double *d_loss, char *err)
+{
+    if (!g->X) {
+        cg_set_error(err, "no training data: call set_data first");
+        return CG_EINVAL;
+    }
+    size_t B = (size_t)g->cfg.batch_size, K = (size_t)g->cfg.n_treatments, d = (size_t)g->cfg.n_features;
+    double alpha = g->cfg.alpha;
+    for (size_t it = 0; it < n_iter; it++) {
+        double ld = 0;
+        for (int s = 0; s < g->cfg.d_steps; s++) {
+            gather_batch(g, B);
+            generator_forward(g, g->xb, g->tb, g->yb, B, 1);
+            ld = discriminator_loss(g, B, 1.0);
+            cg_mlp_zero_grad(g->D);
+            cg_mlp_backward(g->D, NULL, g->dlog);
+            cg_adam_step(g->optD, cg_mlp_params(g->D), cg_mlp_grads(g->D));
+        }
+        /* generator step: minimise supervised - alpha * D loss */
+        gather_batch(g, B);
+        const cg_real *gout = generator_forward(g, g->xb, g->tb, g->yb, B, 1);
+        double ldg = alpha > 0 ? discriminator_loss(g, B, -alpha) : 0.0;
+        memset(g->dgout, 0, B * K * sizeof(cg_real));
+        if (alpha > 0) {
+            memset(g->ddin, 0, B * g->din_w * sizeof(cg_real));
+            cg_mlp_backward_ex(g->D, g->ddin, g->dlog, 0);
+            for (size_t i = 0; i < B; i++) {
+                for (size_t k = 0; k < K; k++) {
+                    if ((int32_t)k == g->tb[i]) continue;
+                    cg_real gv = g->ddin[i * g->din_w + d + k];
+                    if (g->cfg.binary_outcome) {
+                        cg_real p = g->gval[i * K + k];
+                        gv *= p * (1 - p);
+                    }
+                    g->dgout[i * K + k] = gv;
+                }
+            }
+        }
+        double sup = 0;
+        double inv = 1.0 / (double)B;
+        for (size_t i = 0; i < B; i++) {
+            size_t j = i * K + (size_t)g->tb[i];
+            if (g->cfg.binary_outcome)
+                sup += cg_bce_logits_loss(g->dgout + j, gout + j, g->yb + i, NULL, 1, inv);
+            else
+                sup += cg_mse_loss(g->dgout + j, gout + j, g->yb + i, NULL, 1, inv);
+        }
+        double lg = sup - alpha * ldg;
+        if (!isfinite(lg) || !isfinite(ld)) {
+            cg_set_error(err, "GANITE losses became non-finite at iteration %lld; lower learning_rate",
+                         (long long)g->iters_cf);
+            return CG_EFLOAT;
+        }
+        cg_mlp_zero_grad(g->G);
+        cg_mlp_backward(g->G, NULL, g->dgout);
+        cg_adam_step(g->optG, cg_mlp_params(g->G), cg_mlp_grads(g->G));
+        if (g_loss) g_loss[it] = lg;
+        if (d_loss) d_loss[it] = ld;
+        g->iters_cf++;
+    }
+    return CG_OK;
+}
+
+cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err)
+{
+    if (!g->X) {
+        cg_set_error(err, "no training data: call set_data first");
+        return CG_EINVAL;
+    }
+    size_t B = (size_t)g->cfg.batch_size, K = (size_t)g->cfg.n_treatments;
+    for (size_t it = 0; it < n_iter; it++) {
+        gather_batch(g, B);
+        generator_forward(g, g->xb, g->tb, g->yb, B, 0);
+        for (size_t i = 0; i < B; i++)
+            for (size_t k = 0; k < K; k++) g->wI[i * K + k] = (int32_t)k == g->tb[i] ? (cg_real)g->cfg.beta : 1;
+        const cg_real *out = cg_mlp_forward(g->I, g->xb, B, 1, &g->rng);
+        memset(g->gI, 0, B * K * sizeof(cg_real));
+        double loss = g->cfg.binary_outcome
+                          ? cg_bce_logits_loss(g->gI, out, g->ybar, g->wI, B * K, 1.0 / (double)B)
+                          : cg_mse_loss(g->gI, out, g->ybar, g->wI, B * K, 1.0 / (double)B);
+        if (!isfinite(loss)) {
+            cg_set_error(err, "the ITE loss became non-finite at iteration %lld; lower learning_rate",
+                         (long long)g->iters_ite);
+            return CG_EFLOAT;
+        }
+        cg_mlp_zero_grad(g->I);
+        cg_mlp_backward(g->I, NULL, g->gI);
+        cg_adam_step(g->optI, cg_mlp_params(g->I), cg_mlp_grads(g->I));
+        if (i_loss) i_loss[it] = loss;
+        g->iters_ite++;
+    }
+    return CG_OK;
+}
+
+cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err)
+{
+    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
+    if (!cg_all_finite(X, n * d)) {
+        cg_set_error(err, "X contains NaN or inf");
+        return CG_EINVAL;
+    }
+    for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
+        size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
+        const cg_real *o = cg_mlp_forward(g->I, X + r0 * d, rows, 0, NULL);
+        for (size_t j = 0; j < rows * K; j++)
+            out[r0 * K + j] = g->cfg.binary_outcome ? sigmoid(o[j]) : (cg_real)(o[j] * g->ysd + g->ymean);
+    }
+    if (!cg_all_finite(out, n * K)) {
+        cg_set_error(err, "predictions are not finite; the model diverged");
+        return CG_EFLOAT;
+    }
+    return CG_OK;
+}
+
+cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const int32_t *T, const cg_real *Y,
+                           size_t n, size_t n_samples, char *err)
+{
+    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
+    for (size_t i = 0; i < n; i++) {
+        if (T[i] < 0 || (size_t)T[i] >= K) {
+            cg_set_error(err, "treatment code %d at row %zu is outside [0, %zu)", (int)T[i], i, K);
+            return CG_EINVAL;
+        }
+        if (g->cfg.binary_outcome && Y[i] != 0 && Y[i] != 1) {
+            cg_set_error(err, "a binary outcome must be 0 or 1, got %g at row %zu", (double)Y[i], i);
+            return CG_EINVAL;
+        }
+    }
+    if (!cg_all_finite(X, n * d) || !cg_all_finite(Y, n)) {
+        cg_set_error(err, "X or Y contains NaN or inf");
+        return CG_EINVAL;
+    }
+    for (size_t s = 0; s < n_samples; s++) {
+        for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
+            size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
+            for (size_t i = 0; i < rows; i++) g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean) / g->ysd);
+            generator_forward(g, X + r0 * d, T + r0, g->yb, rows, 0);
+            cg_real *dst = out + (s * n + r0) * K;
+            for (size_t i = 0; i < rows; i++) {
+                for (size_t k = 0; k < K; k++) {
+                    cg_real v;
+                    if ((int32_t)k == T[r0 + i])
+                        v = Y[r0 + i];
+                    else if (g->cfg.binary_outcome)
+                        v = cg_rng_uniform(&g->rng) < g->gval[i * K + k];
+                    else
+                        v = (cg_real)(g->gval[i * K + k] * g->ysd + g->ymean);
+                    dst[i * K + k] = v;
+                }
+            }
+        }
+    }
+    if (!cg_all_finite(out, n_samples * n * K)) {
+        cg_set_error(err, "samples are not finite; the model diverged");
+        return CG_EFLOAT;
+    }
+    return CG_OK;
+}
+
+/* ---------------------------------------------------------- snapshot */
+
+#define SNAP_MAGIC "CGANGNT"
+#define SNAP_VERSION 1u
+#define SNAP_ENDIAN 0x01020304u
+
+typedef struct {
+    unsigned char *p;
+    size_t left;
+    int ok;
+} cursor;
+
+static void put(cursor *c, const void *src, size_t len)
+{
+    if (!c->ok || len > c->left) {
+        c->ok = 0;
+        return;
+    }
+    if (c->p) memcpy(c->p, src, len), c->p += len;
+    c->left -= len;
+}
+
+static void get(cursor *c, void *dst, size_t len)
+{
+    if (!c->ok || len > c->left) {
+        c->ok = 0;
+        memset(dst, 0, len);
+        return;
+    }
+    memcpy(dst, c->p, len);
+    c->p += len;
+    c->left -= len;
+}
+
+static void put_i32(cursor *c, int32_t v) { put(c, &v, sizeof v); }
+static void put_i64(cursor *c, int64_t v) { put(c, &v, sizeof v); }
+static void put_f64(cursor *c, double v) { put(c, &v, sizeof v); }
+
+static void write_all(const cg_ganite *g, cursor *c)
+{
+    const cg_ganite_config *k = &g->cfg;
+    put(c, SNAP_MAGIC, 8);
+    put_i32(c, (int32_t)SNAP_VERSION);
+    put_i32(c, (int32_t)SNAP_ENDIAN);
+    put_i32(c, (int32_t)sizeof(cg_real));
+    int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
+                       k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
+    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
+    put_f64(c, k->alpha);
+    put_f64(c, k->beta);
+    put_f64(c, k->learning_rate);
+    put_f64(c, k->weight_decay);
+    put_i64(c, (int64_t)k->seed);
+    put_f64(c, g->ymean);
+    put_f64(c, g->ysd);
+    put_i64(c, g->iters_cf);
+    put_i64(c, g->iters_ite);
+    put(c, g->rng.s, sizeof g->rng.s);
+    cg_mlp *nets[3] = {g->G, g->D, g->I};
+    cg_adam *opts[3] = {g->optG, g->optD, g->optI};
+    for (int i = 0; i < 3; i++) {
+        size_t np = cg_mlp_n_params(nets[i]);
+        put_i64(c, (int64_t)np);
+        put(c, cg_mlp_params(nets[i]), np * sizeof(cg_real));
+        put_i64(c, cg_adam_steps(opts[i]));
+        put(c, cg_adam_m(opts[i]), np * sizeof(cg_real));
+        put(c, cg_adam_v(opts[i]), np * sizeof(cg_real));
+    }
+}
+
+size_t cg_ganite_snapshot_size(const cg_ganite *g)
+{
+    cursor c = {NULL, (size_t)-1, 1};
+    write_all(g, &c);
+    return (size_t)-1 - c.left;
+}
+
+cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *err)
+{
+    cursor c = {buf, size, 1};
+    write_all(g, &c);
+    if (!c.ok) {
+        cg_set_error(err, "snapshot buffer of %zu bytes is too small", size);
+        return CG_EINVAL;
+    }
+    return CG_OK;
+}
+
+cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err)
+{
+    *out = NULL;
+    cursor c = {(unsigned char *)buf, size, 1};
+    char magic[8];
+    int32_t version, endian, real_size, ints[8];
+    int64_t seed;
+    cg_ganite_config k;
+    get(&c, magic, 8);
+    get(&c, &version, 4);
+    get(&c, &endian, 4);
+    get(&c, &real_size, 4);
+    if (!c.ok || memcmp(magic, SNAP_MAGIC, 8) != 0) {
+        cg_set_error(err, "not a cgan GANITE snapshot");
+        return CG_ESNAPSHOT;
+    }
+    if ((uint32_t)version != SNAP_VERSION || (uint32_t)endian != SNAP_ENDIAN || real_size != (int32_t)sizeof(cg_real)) {
+        cg_set_error(err, "snapshot version %d (byte order %#x, real size %d) is not supported by this build",
+                     (int)version, (unsigned)endian, (int)real_size);
+        return CG_ESNAPSHOT;
+    }
+    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.n_features = ints[0];
+    k.n_treatments = ints[1];
+    k.hidden_size = ints[2];
+    k.n_hidden = ints[3];
+    k.noise_dim = ints[4];
+    k.binary_outcome = ints[5];
+    k.batch_size = ints[6];
+    k.d_steps = ints[7];
+    get(&c, &k.alpha, 8);
+    get(&c, &k.beta, 8);
+    get(&c, &k.learning_rate, 8);
+    get(&c, &k.weight_decay, 8);
+    get(&c, &seed, 8);
+    k.seed = (uint64_t)seed;
+    if (!c.ok) {
+        cg_set_error(err, "snapshot is truncated");
+        return CG_ESNAPSHOT;
+    }
+    cg_ganite *g = NULL;
+    char inner[CG_ERR_LEN] = "";
+    cg_status st = cg_ganite_create(&g, &k, inner);
+    if (st != CG_OK) {
+        cg_set_error(err, "snapshot holds an invalid configuration: %s", inner);
+        return st == CG_ENOMEM ? CG_ENOMEM : CG_ESNAPSHOT;
+    }
+    get(&c, &g->ymean, 8);
+    get(&c, &g->ysd, 8);
+    get(&c, &g->iters_cf, 8);
+    get(&c, &g->iters_ite, 8);
+    get(&c, g->rng.s, sizeof g->rng.s);
+    cg_mlp *nets[3] = {g->G, g->D, g->I};
+    cg_adam *opts[3] = {g->optG, g->optD, g->optI};
+    for (int i = 0; i < 3 && c.ok; i++) {
+        int64_t np, t;
+        get(&c, &np, 8);
+        if (!c.ok || (size_t)np != cg_mlp_n_params(nets[i])) {
+            c.ok = 0;
+            break;
+        }
+        get(&c, cg_mlp_params(nets[i]), (size_t)np * sizeof(cg_real));
+        get(&c, &t, 8);
+        cg_adam_set_steps(opts[i], t);
+        get(&c, cg_adam_m(opts[i]), (size_t)np * sizeof(cg_real));
+        get(&c, cg_adam_v(opts[i]), (size_t)np * sizeof(cg_real));
+    }
+    if (!c.ok || c.left != 0 || !(g->ysd > 0) || !isfinite(g->ymean)) {
+        cg_ganite_free(g);
+        cg_set_error(err, "snapshot is truncated or corrupt");
+        return CG_ESNAPSHOT;
+    }
+    *out = g;
+    return CG_OK;
+}

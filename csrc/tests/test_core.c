@@ -1,0 +1,1553 @@
+/* test_core.c: the C core's own tests, with no framework and no Python.
+ *
+ * Built twice by run.sh: with -DCG_DOUBLE (cg_real = double) and without
+ * (cg_real = float), each under ASan+UBSan and under valgrind.  Every CHECK
+ * prints a FAIL line with details when it does not hold, and main returns 1
+ * when any check failed.  Usage: test_core [-v]   (-v, or CG_TEST_VERBOSE=1
+ * in the environment, prints the worst error of every comparison).
+ *
+ * How gradients are checked
+ *  Test inputs live in double "master" arrays whose values are representable
+ *  in cg_real, so the core sees exactly the master values.  Every kernel under
+ *  test has two evaluations of a scalar objective (a loss, or sum(out * R) for
+ *  a fixed random R): through the core, and through a naive double
+ *  re-implementation written here.  The two forward passes are compared at the
+ *  master point, and the core's analytic gradient is compared with central
+ *  differences (h = 1e-6) of the objective, using
+ *      rel = |a - b| / max(|a| + |b|, GRAD_FLOOR).
+ *
+ *  - double build: the differences go through the core itself, tolerance 1e-6.
+ *  - float build: finite differences of float code cannot reach a useful
+ *    tolerance.  The objective carries rounding noise of ~6e-8 |f|, so with
+ *    h = 1e-6 the noise alone is ~5e-2 |f|; with h = 1e-2 the noise drops to
+ *    ~5e-6 |f| but the truncation error is O(h^2) = 1e-4 and, worse, the step
+ *    crosses ReLU / leaky-ReLU kinks of hidden units, which gives O(1) errors
+ *    on the affected entries.  So in the float build the differences (h =
+ *    1e-6) are taken of the double reference at the same point (same dropout
+ *    masks), i.e. of the exact function the float code approximates, and the
+ *    float analytic gradients must match them to 1e-4 (the rounding of a few
+ *    float gemms).  The float forward passes are checked against the same
+ *    reference separately, so the float build is checked in both directions
+ *    against double arithmetic, with a tighter tolerance than 2e-2.
+ */
+#include "cgan.h"
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CG_DOUBLE
+#define BUILD_NAME "double"
+#define FD_ON_CORE 1          /* finite differences through the core itself */
+#define GRAD_TOL 1e-6
+#define GRAD_FLOOR 1e-3       /* gradients here are O(0.1..1): below 1e-3 the error counts as absolute */
+#define FWD_TOL 1e-12         /* core forward vs double reference, floor 1 */
+#define ADAM_TOL 1e-10
+#define UNIT_ROUNDOFF (DBL_EPSILON / 2)
+#else
+#define BUILD_NAME "float"
+#define FD_ON_CORE 0          /* finite differences of the double reference */
+#define GRAD_TOL 1e-4
+#define GRAD_FLOOR 1e-2       /* float gradients carry absolute errors ~1e-7 (e.g. ELU's
+                               * f' = y + a cancels): below 1e-2 compare absolutely at 1e-6 */
+#define FWD_TOL 2e-5
+#define ADAM_TOL 1e-3         /* 50 float steps; m = b1 m + (1-b1) g cancels near 0 */
+#define UNIT_ROUNDOFF (FLT_EPSILON / 2)
+#endif
+#define FD_H 1e-6
+#define LOSS_TOL 1e-12        /* losses sum in double from the same inputs in both builds */
+
+/* ------------------------------------------------------------ checks */
+
+static int g_checks, g_fails, g_verbose;
+
+static int check_at(int ok, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int check_at(int ok, int line, const char *fmt, ...)
+{
+    g_checks++;
+    if (!ok) {
+        va_list ap;
+        g_fails++;
+        printf("FAIL (" BUILD_NAME ") test_core.c:%d: ", line);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+    }
+    return ok;
+}
+#define CHECK(cond, ...) check_at(!!(cond), __LINE__, __VA_ARGS__)
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "test_core: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+static double *dalloc(size_t n) { return xcalloc(n, sizeof(double)); }
+static cg_real *ralloc(size_t n) { return xcalloc(n, sizeof(cg_real)); }
+
+/* Test data come from their own stream, seeded once in main. */
+static cg_rng g_data;
+
+/* uniform in [lo, hi), rounded to cg_real so the core sees the same value */
+static double urand(double lo, double hi)
+{
+    return (double)(cg_real)(lo + (hi - lo) * cg_rng_uniform(&g_data));
+}
+static void fill_u(double *x, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = urand(lo, hi);
+}
+static void fill_n(double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (double)(cg_real)cg_rng_normal(&g_data);
+}
+/* uniform in [lo, hi) but with |x| >= minabs (keeps kinks away from FD steps) */
+static void fill_away(double *x, size_t n, double lo, double hi, double minabs)
+{
+    for (size_t i = 0; i < n; i++) {
+        do x[i] = urand(lo, hi);
+        while (fabs(x[i]) < minabs);
+    }
+}
+static void to_real(cg_real *d, const double *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] = (cg_real)s[i];
+}
+static void to_dbl(double *d, const cg_real *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] = (double)s[i];
+}
+/* sum((y - base) * R): the objective sum(y * R) shifted by a constant.
+ * With base = y at the master point the objective is ~0 there, so its
+ * rounding error is relative to the change only, not to |sum(y * R)|: this
+ * keeps the finite-difference noise at ~1e-10 instead of ulp(f) / 2h. */
+static double dot_c(const double *y, const double *base, const double *R, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (base ? y[i] - base[i] : y[i]) * R[i];
+    return s;
+}
+
+static double rel_err(double a, double b, double floor)
+{
+    if (!isfinite(a) || !isfinite(b)) return a == b ? 0 : INFINITY;
+    double d = fabs(a - b), s = fabs(a) + fabs(b);
+    return d / (s > floor ? s : floor);
+}
+
+/* One check: every got[i] matches want[i] within tol (relative, with floor). */
+static void check_close(const char *what, const double *got, const double *want, size_t n,
+                        double tol, double floor)
+{
+    double worst = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = rel_err(got[i], want[i], floor);
+        if (e > worst || isnan(e)) {
+            worst = isnan(e) ? INFINITY : e;
+            wi = i;
+        }
+    }
+    if (g_verbose) printf("  %-58s n=%-5zu max rel err %.3g\n", what, n, worst);
+    CHECK(worst <= tol, "%s: max rel err %.3g > tol %.3g at [%zu]: got %.17g, want %.17g", what,
+          worst, tol, wi, n ? got[wi] : 0.0, n ? want[wi] : 0.0);
+}
+static void check_close_r(const char *what, const cg_real *got, const double *want, size_t n,
+                          double tol, double floor)
+{
+    double *g = dalloc(n);
+    to_dbl(g, got, n);
+    check_close(what, g, want, n, tol, floor);
+    free(g);
+}
+/* twice[i] == 2 * once[i] up to a rounding or two (an FMA may fuse the second +=) */
+static void check_doubled(const char *what, const cg_real *twice, const cg_real *once, size_t n)
+{
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++) {
+        double want = 2.0 * (double)once[i];
+        if (!(fabs((double)twice[i] - want) <= 4 * UNIT_ROUNDOFF * fabs(want))) bad = i;
+    }
+    CHECK(bad == n, "%s: backward does not accumulate: at [%zu] twice %.17g, once %.17g", what,
+          bad, bad < n ? (double)twice[bad] : 0.0, bad < n ? (double)once[bad] : 0.0);
+}
+
+/* Objective: the scalar whose gradient is checked, evaluated from the master
+ * arrays through the core (on_core = 1) or the double reference (0). */
+typedef double (*objective_fn)(void *ctx, int on_core);
+
+static void fd_check(const char *what, objective_fn f, void *ctx, double *x, size_t n,
+                     const cg_real *analytic)
+{
+    double *num = dalloc(n);
+    for (size_t i = 0; i < n; i++) {
+        double save = x[i], xp = save + FD_H, xm = save - FD_H;
+        x[i] = xp;
+        double fp = f(ctx, FD_ON_CORE);
+        x[i] = xm;
+        double fm = f(ctx, FD_ON_CORE);
+        x[i] = save;
+        num[i] = (fp - fm) / (xp - xm);
+    }
+    check_close_r(what, analytic, num, n, GRAD_TOL, GRAD_FLOOR);
+    free(num);
+}
+
+/* Evaluate f at the master point in the finite-difference mode and keep its
+ * outputs y[n] as the base of the objective (see dot_c). */
+static double *make_base(objective_fn f, void *ctx, const double *y, size_t n)
+{
+    double *base = dalloc(n);
+    f(ctx, FD_ON_CORE);
+    memcpy(base, y, n * sizeof *base);
+    return base;
+}
+
+/* ------------------------------------------------------------- dense */
+
+typedef struct {
+    size_t n, in, out;
+    double *X, *W, *b, *R, *Y;
+    cg_real *Xr, *Wr, *br, *Yr;
+    double *base;
+} dense_ctx;
+
+static void dense_eval(dense_ctx *c, int on_core)
+{
+    size_t n = c->n, in = c->in, out = c->out;
+    if (on_core) {
+        to_real(c->Xr, c->X, n * in);
+        to_real(c->Wr, c->W, in * out);
+        to_real(c->br, c->b, out);
+        cg_dense_forward(c->Yr, c->Xr, c->Wr, c->br, n, in, out);
+        to_dbl(c->Y, c->Yr, n * out);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < out; j++) {
+                double s = c->b[j];
+                for (size_t p = 0; p < in; p++) s += c->X[i * in + p] * c->W[p * out + j];
+                c->Y[i * out + j] = s;
+            }
+    }
+}
+static double dense_obj(void *vc, int on_core)
+{
+    dense_ctx *c = vc;
+    dense_eval(c, on_core);
+    return dot_c(c->Y, c->base, c->R, c->n * c->out);
+}
+
+static void test_dense(size_t n, size_t in, size_t out)
+{
+    char name[128];
+    dense_ctx c = {n, in, out, dalloc(n * in), dalloc(in * out), dalloc(out), dalloc(n * out),
+                   dalloc(n * out), ralloc(n * in), ralloc(in * out), ralloc(out), ralloc(n * out)};
+    fill_u(c.X, n * in, -2, 2);
+    fill_u(c.W, in * out, -1, 1);
+    fill_u(c.b, out, -1, 1);
+    fill_u(c.R, n * out, -1, 1);
+    double *Yref = dalloc(n * out);
+    dense_eval(&c, 0);
+    memcpy(Yref, c.Y, n * out * sizeof *Yref);
+    dense_eval(&c, 1);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu forward", n, in, out);
+    check_close(name, c.Y, Yref, n * out, FWD_TOL, 1.0);
+
+    /* b = NULL is a zero bias */
+    cg_real *Y0 = ralloc(n * out), *zb = ralloc(out);
+    cg_dense_forward(Y0, c.Xr, c.Wr, NULL, n, in, out);
+    cg_real *Yz = ralloc(n * out);
+    cg_dense_forward(Yz, c.Xr, c.Wr, zb, n, in, out);
+    size_t bad = n * out;
+    for (size_t i = 0; i < n * out && bad == n * out; i++)
+        if (Y0[i] != Yz[i]) bad = i;
+    CHECK(bad == n * out, "dense %zux%zu->%zu: forward with b=NULL differs from zero bias at %zu", n,
+          in, out, bad);
+
+    cg_real *Rr = ralloc(n * out), *dX = ralloc(n * in), *dW = ralloc(in * out), *db = ralloc(out);
+    to_real(Rr, c.R, n * out);
+    cg_dense_backward(dX, dW, db, Rr, c.Xr, c.Wr, n, in, out);
+    c.base = make_base(dense_obj, &c, c.Y, n * out);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu dX", n, in, out);
+    fd_check(name, dense_obj, &c, c.X, n * in, dX);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu dW", n, in, out);
+    fd_check(name, dense_obj, &c, c.W, in * out, dW);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu db", n, in, out);
+    fd_check(name, dense_obj, &c, c.b, out, db);
+
+    /* NULL skips a gradient; a second call adds */
+    dense_eval(&c, 1);
+    cg_real *dW2 = ralloc(in * out), *dX2 = ralloc(n * in), *db2 = ralloc(out);
+    cg_dense_backward(NULL, dW2, NULL, Rr, c.Xr, c.Wr, n, in, out);
+    CHECK(memcmp(dW2, dW, in * out * sizeof *dW) == 0, "dense %zux%zu->%zu: dW alone differs", n,
+          in, out);
+    cg_dense_backward(dX2, NULL, db2, Rr, c.Xr, c.Wr, n, in, out);
+    CHECK(memcmp(dX2, dX, n * in * sizeof *dX) == 0 && memcmp(db2, db, out * sizeof *db) == 0,
+          "dense %zux%zu->%zu: dX, db without dW differ", n, in, out);
+    cg_dense_backward(dX2, dW2, db2, Rr, c.Xr, c.Wr, n, in, out);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu dX", n, in, out);
+    check_doubled(name, dX2, dX, n * in);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu dW", n, in, out);
+    check_doubled(name, dW2, dW, in * out);
+    snprintf(name, sizeof name, "dense %zux%zu->%zu db", n, in, out);
+    check_doubled(name, db2, db, out);
+
+    free(c.X); free(c.W); free(c.b); free(c.R); free(c.Y);
+    free(c.Xr); free(c.Wr); free(c.br); free(c.Yr); free(c.base);
+    free(Yref); free(Y0); free(zb); free(Yz); free(Rr); free(dX); free(dW); free(db);
+    free(dW2); free(dX2); free(db2);
+}
+
+/* -------------------------------------------------------- activations */
+
+static const char *act_name(int act)
+{
+    static const char *names[] = {"identity", "relu", "leaky_relu", "elu", "tanh", "sigmoid"};
+    return act >= 0 && act < CG_ACT_COUNT ? names[act] : "unknown";
+}
+
+/* a is the parameter as the core sees it, (cg_real)param */
+static double ref_act(double x, int act, double a)
+{
+    switch (act) {
+    case CG_ACT_RELU: return x > 0 ? x : 0;
+    case CG_ACT_LEAKY_RELU: return x > 0 ? x : a * x;
+    case CG_ACT_ELU: return x > 0 ? x : a * expm1(x);
+    case CG_ACT_TANH: return tanh(x);
+    case CG_ACT_SIGMOID: return 1 / (1 + exp(-x));
+    default: return x;
+    }
+}
+
+typedef struct {
+    size_t n;
+    int act;
+    double param;
+    double *x, *R, *y;
+    cg_real *xr, *yr;
+    double *base;
+} act_ctx;
+
+static double act_obj(void *vc, int on_core)
+{
+    act_ctx *c = vc;
+    if (on_core) {
+        to_real(c->xr, c->x, c->n);
+        cg_activation_forward(c->yr, c->xr, c->n, (cg_activation)c->act, c->param);
+        to_dbl(c->y, c->yr, c->n);
+    } else {
+        double a = (double)(cg_real)c->param;
+        for (size_t i = 0; i < c->n; i++) c->y[i] = ref_act(c->x[i], c->act, a);
+    }
+    return dot_c(c->y, c->base, c->R, c->n);
+}
+
+static void test_activation(int act, double param)
+{
+    char name[128];
+    const size_t n = 64;
+    act_ctx c = {n, act, param, dalloc(n), dalloc(n), dalloc(n), ralloc(n), ralloc(n)};
+    /* |x| > 1e-2 keeps the ReLU-type kinks far from x +- h; a few large |x| for saturation */
+    fill_away(c.x, n, -3, 3, 1e-2);
+    c.x[0] = 12.5;
+    c.x[1] = -12.5;
+    fill_u(c.R, n, -1, 1);
+    double *yref = dalloc(n);
+    act_obj(&c, 0);
+    memcpy(yref, c.y, n * sizeof *yref);
+    act_obj(&c, 1);
+    snprintf(name, sizeof name, "activation %s(%g) forward", act_name(act), param);
+    check_close(name, c.y, yref, n, FWD_TOL, 1.0);
+
+    /* y may alias x */
+    cg_real *inplace = ralloc(n);
+    memcpy(inplace, c.xr, n * sizeof *inplace);
+    cg_activation_forward(inplace, inplace, n, (cg_activation)act, param);
+    CHECK(memcmp(inplace, c.yr, n * sizeof *inplace) == 0, "activation %s: in-place forward differs",
+          act_name(act));
+
+    cg_real *Rr = ralloc(n), *dx = ralloc(n), *dx2 = ralloc(n);
+    to_real(Rr, c.R, n);
+    cg_activation_backward(dx, Rr, c.xr, c.yr, n, (cg_activation)act, param);
+    snprintf(name, sizeof name, "activation %s(%g) dx", act_name(act), param);
+    c.base = make_base(act_obj, &c, c.y, n);
+    fd_check(name, act_obj, &c, c.x, n, dx);
+    act_obj(&c, 1);
+    cg_activation_backward(dx2, Rr, c.xr, c.yr, n, (cg_activation)act, param);
+    cg_activation_backward(dx2, Rr, c.xr, c.yr, n, (cg_activation)act, param);
+    check_doubled(name, dx2, dx, n);
+
+    free(c.x); free(c.R); free(c.y); free(c.xr); free(c.yr); free(c.base);
+    free(yref); free(inplace); free(Rr); free(dx); free(dx2);
+}
+
+/* ------------------------------------------------------------ dropout */
+
+typedef struct {
+    size_t n;
+    double p;
+    uint64_t seed;
+    double *x, *R, *y, *mask;
+    cg_real *xr, *yr, *maskr;
+    double *base;
+} drop_ctx;
+
+static double drop_obj(void *vc, int on_core)
+{
+    drop_ctx *c = vc;
+    if (on_core) {
+        cg_rng rng;
+        cg_rng_seed(&rng, c->seed); /* the same seed gives the same mask */
+        to_real(c->xr, c->x, c->n);
+        cg_dropout_forward(c->yr, c->maskr, c->xr, c->n, c->p, &rng);
+        to_dbl(c->y, c->yr, c->n);
+    } else {
+        for (size_t i = 0; i < c->n; i++) c->y[i] = c->x[i] * c->mask[i];
+    }
+    return dot_c(c->y, c->base, c->R, c->n);
+}
+
+static void test_dropout(void)
+{
+    const size_t n = 40;
+    const double p = 0.3;
+    const cg_real keep = (cg_real)(1.0 / (1.0 - p));
+    drop_ctx c = {n, p, 99, dalloc(n), dalloc(n), dalloc(n), dalloc(n), ralloc(n), ralloc(n), ralloc(n)};
+    fill_u(c.x, n, -2, 2);
+    fill_u(c.R, n, -1, 1);
+    drop_obj(&c, 1);
+    to_dbl(c.mask, c.maskr, n);
+
+    size_t bad = n, zeros = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(c.maskr[i] == 0 || c.maskr[i] == keep) || c.yr[i] != c.xr[i] * c.maskr[i]) bad = i;
+        zeros += c.maskr[i] == 0;
+    }
+    CHECK(bad == n, "dropout: mask not in {0, 1/(1-p)} or y != x*mask at %zu", bad);
+    CHECK(zeros > 0 && zeros < n, "dropout p=0.3 over 40 values dropped %zu", zeros);
+
+    cg_real *m1 = ralloc(n);
+    memcpy(m1, c.maskr, n * sizeof *m1);
+    drop_obj(&c, 1);
+    CHECK(memcmp(m1, c.maskr, n * sizeof *m1) == 0, "dropout: same seed gives another mask");
+    c.seed = 100;
+    drop_obj(&c, 1);
+    CHECK(memcmp(m1, c.maskr, n * sizeof *m1) != 0, "dropout: seeds 99 and 100 give the same mask");
+    c.seed = 99;
+    drop_obj(&c, 1);
+
+    cg_real *Rr = ralloc(n), *dx = ralloc(n), *dx2 = ralloc(n);
+    to_real(Rr, c.R, n);
+    cg_dropout_backward(dx, Rr, c.maskr, n);
+    c.base = make_base(drop_obj, &c, c.y, n);
+    fd_check("dropout(0.3) dx", drop_obj, &c, c.x, n, dx);
+    cg_dropout_backward(dx2, Rr, c.maskr, n);
+    cg_dropout_backward(dx2, Rr, c.maskr, n);
+    check_doubled("dropout(0.3) dx", dx2, dx, n);
+
+    /* rate: the dropped fraction over many values is p within 5 sigma */
+    const size_t big = 100000;
+    const double rates[] = {0.0, 0.1, 0.5, 0.9};
+    cg_real *xb = ralloc(big), *yb = ralloc(big), *mb = ralloc(big);
+    for (size_t i = 0; i < big; i++) xb[i] = (cg_real)1.5;
+    for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
+        cg_rng rng;
+        cg_rng_seed(&rng, 5 + r);
+        double pr = rates[r];
+        cg_real kp = (cg_real)(1.0 / (1.0 - pr));
+        cg_dropout_forward(yb, mb, xb, big, pr, &rng);
+        size_t z = 0, wrong = 0;
+        for (size_t i = 0; i < big; i++) {
+            z += mb[i] == 0;
+            wrong += !(mb[i] == 0 || mb[i] == kp) || yb[i] != xb[i] * mb[i];
+        }
+        double frac = (double)z / (double)big, sd = sqrt(pr * (1 - pr) / (double)big);
+        CHECK(wrong == 0 && fabs(frac - pr) <= 5 * sd + 1e-12,
+              "dropout p=%g: dropped fraction %.5f (5 sigma = %.5f), %zu bad values", pr, frac,
+              5 * sd, wrong);
+    }
+
+    free(c.x); free(c.R); free(c.y); free(c.mask); free(c.xr); free(c.yr); free(c.maskr);
+    free(c.base);
+    free(m1); free(Rr); free(dx); free(dx2); free(xb); free(yb); free(mb);
+}
+
+/* ------------------------------------------------------------- losses */
+
+enum { L_MSE, L_BCE, L_SOFTMAX, L_WASS };
+
+typedef struct {
+    int kind;
+    size_t n, k, n2;      /* n2: fake count for Wasserstein */
+    double scale;
+    double *a, *b, *w;    /* mse: pred, target; bce: z, y; softmax: z; wass: real, fake */
+    int32_t *labels;
+    cg_real *ar, *br, *wr;
+} loss_ctx;
+
+static double loss_core(loss_ctx *c, cg_real *ga, cg_real *gb)
+{
+    size_t na = c->kind == L_SOFTMAX ? c->n * c->k : c->n;
+    to_real(c->ar, c->a, na);
+    if (c->b) to_real(c->br, c->b, c->kind == L_WASS ? c->n2 : c->n);
+    if (c->w) to_real(c->wr, c->w, c->n);
+    const cg_real *w = c->w ? c->wr : NULL;
+    switch (c->kind) {
+    case L_MSE: return cg_mse_loss(ga, c->ar, c->br, w, c->n, c->scale);
+    case L_BCE: return cg_bce_logits_loss(ga, c->ar, c->br, w, c->n, c->scale);
+    case L_SOFTMAX: return cg_softmax_ce_loss(ga, c->ar, c->labels, w, c->n, c->k, c->scale);
+    default: return cg_wasserstein_loss(ga, gb, c->ar, c->n, c->br, c->n2, c->scale);
+    }
+}
+
+static double loss_ref(loss_ctx *c)
+{
+    double s = 0;
+    switch (c->kind) {
+    case L_MSE:
+        for (size_t i = 0; i < c->n; i++) {
+            double d = c->a[i] - c->b[i];
+            s += (c->w ? c->w[i] : 1.0) * d * d;
+        }
+        break;
+    case L_BCE:
+        for (size_t i = 0; i < c->n; i++) {
+            double z = c->a[i], y = c->b[i];
+            double l = z >= 0 ? z * (1 - y) + log1p(exp(-z)) : -z * y + log1p(exp(z));
+            s += (c->w ? c->w[i] : 1.0) * l;
+        }
+        break;
+    case L_SOFTMAX:
+        for (size_t i = 0; i < c->n; i++) {
+            const double *z = c->a + i * c->k;
+            double mx = z[0], se = 0;
+            for (size_t j = 1; j < c->k; j++) mx = fmax(mx, z[j]);
+            for (size_t j = 0; j < c->k; j++) se += exp(z[j] - mx);
+            s += (c->w ? c->w[i] : 1.0) * (mx + log(se) - z[c->labels[i]]);
+        }
+        break;
+    default:
+        for (size_t i = 0; i < c->n2; i++) s += c->b[i];
+        for (size_t i = 0; i < c->n; i++) s -= c->a[i];
+        break;
+    }
+    return c->scale * s;
+}
+
+static double loss_obj(void *vc, int on_core)
+{
+    loss_ctx *c = vc;
+    return on_core ? loss_core(c, NULL, NULL) : loss_ref(c);
+}
+
+static void test_loss(const char *label, loss_ctx *c)
+{
+    char name[128];
+    size_t na = c->kind == L_SOFTMAX ? c->n * c->k : c->n;
+    size_t nb = c->kind == L_WASS ? c->n2 : c->n;
+    double lc = loss_core(c, NULL, NULL), lr = loss_ref(c);
+    snprintf(name, sizeof name, "%s value", label);
+    check_close(name, &lc, &lr, 1, LOSS_TOL, 1e-300);
+
+    cg_real *ga = ralloc(na), *gb = ralloc(nb), *ga2 = ralloc(na), *gb2 = ralloc(nb);
+    double lg = loss_core(c, ga, c->kind == L_WASS ? gb : NULL);
+    CHECK(lg == lc, "%s: loss with grad %.17g differs from loss without %.17g", label, lg, lc);
+    snprintf(name, sizeof name, "%s grad", label);
+    fd_check(name, loss_obj, c, c->a, na, ga);
+    if (c->kind == L_WASS) {
+        snprintf(name, sizeof name, "%s grad fake", label);
+        fd_check(name, loss_obj, c, c->b, nb, gb);
+        /* either gradient may be NULL */
+        memset(ga2, 0, na * sizeof *ga2);
+        loss_core(c, NULL, gb2);
+        loss_core(c, ga2, NULL);
+        CHECK(memcmp(ga2, ga, na * sizeof *ga) == 0 && memcmp(gb2, gb, nb * sizeof *gb) == 0,
+              "%s: gradients with the other one NULL differ", label);
+        memset(ga2, 0, na * sizeof *ga2);
+    }
+    if (c->kind == L_SOFTMAX) {
+        /* each row of the gradient sums to 0 */
+        double worst = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            double s = 0;
+            for (size_t j = 0; j < c->k; j++) s += ga[i * c->k + j];
+            worst = fmax(worst, fabs(s));
+        }
+        CHECK(worst <= 1e-6, "%s: a gradient row sums to %.3g, not 0", label, worst);
+    }
+    loss_core(c, ga2, NULL);
+    loss_core(c, ga2, NULL);
+    snprintf(name, sizeof name, "%s grad", label);
+    check_doubled(name, ga2, ga, na);
+    free(ga); free(gb); free(ga2); free(gb2);
+}
+
+static void free_loss(loss_ctx *c)
+{
+    free(c->a); free(c->b); free(c->w); free(c->labels);
+    free(c->ar); free(c->br); free(c->wr);
+}
+
+static void test_losses(void)
+{
+    char label[96];
+    for (int weighted = 0; weighted < 2; weighted++) {
+        size_t n = 13;
+        loss_ctx c = {L_MSE, n, 1, 0, weighted ? 0.7 : 1.0 / 13, dalloc(n), dalloc(n),
+                      weighted ? dalloc(n) : NULL, NULL, ralloc(n), ralloc(n), ralloc(n)};
+        fill_u(c.a, n, -2, 2);
+        fill_u(c.b, n, -2, 2);
+        if (c.w) fill_u(c.w, n, 0, 2);
+        snprintf(label, sizeof label, "mse%s", weighted ? " weighted" : "");
+        test_loss(label, &c);
+        free_loss(&c);
+    }
+    for (int weighted = 0; weighted < 2; weighted++) {
+        size_t n = 17;
+        loss_ctx c = {L_BCE, n, 1, 0, weighted ? 0.3 : 1.0 / 17, dalloc(n), dalloc(n),
+                      weighted ? dalloc(n) : NULL, NULL, ralloc(n), ralloc(n), ralloc(n)};
+        fill_u(c.a, n, -5, 5);
+        fill_u(c.b, n, 0, 1);
+        c.b[0] = 0, c.b[1] = 1, c.b[2] = 0.5, c.b[3] = 1, c.a[3] = -4.5;
+        if (c.w) fill_u(c.w, n, 0, 2);
+        snprintf(label, sizeof label, "bce_logits%s", weighted ? " weighted" : "");
+        test_loss(label, &c);
+        free_loss(&c);
+    }
+    const size_t ks[] = {2, 3, 5};
+    for (size_t ki = 0; ki < 3; ki++)
+        for (int weighted = 0; weighted < 2; weighted++) {
+            size_t n = 7, k = ks[ki];
+            loss_ctx c = {L_SOFTMAX, n, k, 0, weighted ? 0.45 : 1.0 / 7, dalloc(n * k), NULL,
+                          weighted ? dalloc(n) : NULL, xcalloc(n, sizeof(int32_t)),
+                          ralloc(n * k), NULL, ralloc(n)};
+            fill_u(c.a, n * k, -4, 4);
+            for (size_t i = 0; i < n; i++) c.labels[i] = (int32_t)cg_rng_below(&g_data, k);
+            c.labels[0] = 0;
+            c.labels[1] = (int32_t)k - 1;
+            if (c.w) fill_u(c.w, n, 0, 2);
+            snprintf(label, sizeof label, "softmax_ce K=%zu%s", k, weighted ? " weighted" : "");
+            test_loss(label, &c);
+            free_loss(&c);
+        }
+    {
+        size_t nr = 5, nf = 8;
+        loss_ctx c = {L_WASS, nr, 1, nf, 0.3, dalloc(nr), dalloc(nf), NULL, NULL,
+                      ralloc(nr), ralloc(nf), NULL};
+        fill_u(c.a, nr, -3, 3);
+        fill_u(c.b, nf, -3, 3);
+        test_loss("wasserstein", &c);
+        free_loss(&c);
+    }
+}
+
+/* Logits far out: finite values equal to the analytic ones. */
+static void test_loss_extremes(void)
+{
+    const double zs[] = {100, -100, 1000, -1000, 30, -30};
+    const double ys[] = {0, 1, 0.5};
+    for (size_t i = 0; i < sizeof zs / sizeof *zs; i++)
+        for (size_t j = 0; j < 3; j++) {
+            double z = zs[i], y = ys[j];
+            cg_real zr = (cg_real)z, yr = (cg_real)y, g = 0;
+            double l = cg_bce_logits_loss(&g, &zr, &yr, NULL, 1, 1.0);
+            /* the exact values: softplus written for each sign, sigmoid(z) - y */
+            double lref = z >= 0 ? z * (1 - y) + log1p(exp(-z)) : -z * y + log1p(exp(z));
+            double sig = z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+            double gref = sig - y;
+            CHECK(isfinite(l) && isfinite((double)g) && rel_err(l, lref, 1e-6) <= 1e-12 &&
+                      rel_err((double)g, gref, 1e-6) <= 1e-6,
+                  "bce_logits z=%g y=%g: loss %.17g (want %.17g), grad %.17g (want %.17g)", z, y, l,
+                  lref, (double)g, gref);
+        }
+    {
+        /* the values the brief names: z=100: y=0 -> 100, y=1 -> ~0, grad 1 and ~0 */
+        cg_real z = 100, y0 = 0, y1 = 1, g0 = 0, g1 = 0;
+        double l0 = cg_bce_logits_loss(&g0, &z, &y0, NULL, 1, 1.0);
+        double l1 = cg_bce_logits_loss(&g1, &z, &y1, NULL, 1, 1.0);
+        CHECK(fabs(l0 - 100) < 1e-9 && fabs(l1) < 1e-30 && fabs((double)g0 - 1) < 1e-7 &&
+                  fabs((double)g1) < 1e-30,
+              "bce_logits z=100: loss(y=0) %.17g grad %.17g, loss(y=1) %.17g grad %.17g", l0,
+              (double)g0, l1, (double)g1);
+    }
+    {
+        /* weighted, scaled, a vector of extreme logits at once */
+        cg_real z[4] = {1000, -1000, 100, -100}, y[4] = {0, 0, 1, 1}, w[4] = {0.5, 2, 3, 0.25};
+        cg_real g[4] = {0};
+        double l = cg_bce_logits_loss(g, z, y, w, 4, 0.5);
+        double lref = 0.5 * (0.5 * 1000 + 2 * log1p(exp(-1000.0)) + 3 * log1p(exp(-100.0)) +
+                             0.25 * (100 + log1p(exp(-100.0))));
+        double gref[4] = {0.5 * 0.5, 0, 0, -0.5 * 0.25};
+        int ok = isfinite(l) && rel_err(l, lref, 1e-6) <= 1e-12;
+        for (int i = 0; i < 4; i++) ok = ok && fabs((double)g[i] - gref[i]) <= 1e-7;
+        CHECK(ok, "bce_logits weighted extremes: loss %.17g want %.17g, grad %g %g %g %g", l, lref,
+              (double)g[0], (double)g[1], (double)g[2], (double)g[3]);
+    }
+    {
+        /* softmax CE with logits of 1e4 */
+        cg_real z[3] = {1e4, -1e4, 0}, g[3] = {0};
+        int32_t lab = 1;
+        double l = cg_softmax_ce_loss(g, z, &lab, NULL, 1, 3, 1.0);
+        CHECK(isfinite(l) && fabs(l - 2e4) <= 1e-9 * 2e4 && fabs((double)g[0] - 1) < 1e-7 &&
+                  fabs((double)g[1] + 1) < 1e-7 && fabs((double)g[2]) < 1e-7,
+              "softmax_ce logits +-1e4: loss %.17g (want 2e4), grad %g %g %g", l, (double)g[0],
+              (double)g[1], (double)g[2]);
+        cg_real z2[3] = {1e4, 1e4, 1e4}, g2[3] = {0};
+        int32_t lab2 = 0;
+        l = cg_softmax_ce_loss(g2, z2, &lab2, NULL, 1, 3, 1.0);
+        CHECK(isfinite(l) && fabs(l - log(3.0)) <= 1e-12 && fabs((double)g2[0] + 2.0 / 3) < 1e-7 &&
+                  fabs((double)g2[1] - 1.0 / 3) < 1e-7 && fabs((double)g2[2] - 1.0 / 3) < 1e-7,
+              "softmax_ce logits all 1e4: loss %.17g (want log 3), grad %g %g %g", l,
+              (double)g2[0], (double)g2[1], (double)g2[2]);
+        cg_real z3[2] = {-1e4, -1e4}, g3[2] = {0};
+        int32_t lab3 = 1;
+        l = cg_softmax_ce_loss(g3, z3, &lab3, NULL, 1, 2, 1.0);
+        CHECK(isfinite(l) && fabs(l - log(2.0)) <= 1e-12 && fabs((double)g3[0] - 0.5) < 1e-7 &&
+                  fabs((double)g3[1] + 0.5) < 1e-7,
+              "softmax_ce logits all -1e4: loss %.17g (want log 2), grad %g %g", l, (double)g3[0],
+              (double)g3[1]);
+    }
+}
+
+/* ---------------------------------------------------------------- MLP */
+
+typedef struct {
+    cg_mlp *m;
+    int L;
+    const int *sizes, *acts;
+    size_t n, np, n_in, n_out, max_w;
+    int train;
+    uint64_t seed;
+    double *P, *X, *R, *out, *bufA, *bufB;
+    cg_real *Xr;
+    double *base;
+} mlp_ctx;
+
+/* Through the core: params and X from the masters, the rng reseeded so that
+ * dropout draws the same masks every time. */
+static const cg_real *mlp_core_forward(mlp_ctx *c)
+{
+    cg_rng rng;
+    cg_rng_seed(&rng, c->seed);
+    to_real(cg_mlp_params(c->m), c->P, c->np);
+    to_real(c->Xr, c->X, c->n * c->n_in);
+    return cg_mlp_forward(c->m, c->Xr, c->n, c->train, &rng);
+}
+
+/* Naive double forward over the documented parameter layout (W_l[in,out]
+ * then b_l[out] per layer), drawing dropout masks in the core's order. */
+static void mlp_ref_forward(mlp_ctx *c)
+{
+    cg_rng rng;
+    cg_rng_seed(&rng, c->seed);
+    const double *prev = c->X, *P = c->P;
+    double *cur = c->bufA, *other = c->bufB;
+    for (int l = 0; l < c->L; l++) {
+        size_t in = (size_t)c->sizes[l], out = (size_t)c->sizes[l + 1];
+        const double *W = P, *b = P + in * out;
+        P += in * out + out;
+        double a = (double)(cg_real)cg_mlp_act_param(c->m, l), p = cg_mlp_dropout(c->m, l);
+        double keep = (double)(cg_real)(1.0 / (1.0 - p));
+        for (size_t i = 0; i < c->n; i++)
+            for (size_t j = 0; j < out; j++) {
+                double s = b[j];
+                for (size_t q = 0; q < in; q++) s += prev[i * in + q] * W[q * out + j];
+                cur[i * out + j] = ref_act(s, c->acts[l], a);
+            }
+        if (c->train && p > 0)
+            for (size_t i = 0; i < c->n * out; i++) cur[i] *= cg_rng_uniform(&rng) >= p ? keep : 0;
+        prev = cur;
+        double *t = cur;
+        cur = other;
+        other = t;
+    }
+    memcpy(c->out, prev, c->n * c->n_out * sizeof *c->out);
+}
+
+static double mlp_obj(void *vc, int on_core)
+{
+    mlp_ctx *c = vc;
+    if (on_core) {
+        const cg_real *o = mlp_core_forward(c);
+        if (!o) return NAN;
+        to_dbl(c->out, o, c->n * c->n_out);
+    } else {
+        mlp_ref_forward(c);
+    }
+    return dot_c(c->out, c->base, c->R, c->n * c->n_out);
+}
+
+static void test_mlp(const char *label, int L, const int *sizes, const int *acts,
+                     const double *aparam, const double *drop, size_t n, int train)
+{
+    char name[160];
+    char err[CG_ERR_LEN] = "";
+    cg_mlp_spec spec = {L, sizes, acts, aparam, drop};
+    cg_mlp *m = NULL;
+    cg_status st = cg_mlp_create(&m, &spec, n, err);
+    if (!CHECK(st == CG_OK && m, "%s: cg_mlp_create: %s (%s)", label, cg_status_name(st), err))
+        return;
+
+    /* accessors */
+    size_t np = 0, max_w = 0;
+    for (int l = 0; l < L; l++) np += (size_t)sizes[l] * sizes[l + 1] + sizes[l + 1];
+    for (int l = 0; l <= L; l++) max_w = (size_t)sizes[l] > max_w ? (size_t)sizes[l] : max_w;
+    int acc_ok = cg_mlp_n_params(m) == np && cg_mlp_n_layers(m) == L;
+    for (int l = 0; l <= L; l++) acc_ok = acc_ok && cg_mlp_size(m, l) == sizes[l];
+    for (int l = 0; l < L; l++) {
+        double want_ap = aparam ? aparam[l] : acts[l] == CG_ACT_LEAKY_RELU ? 0.2 : 1.0;
+        acc_ok = acc_ok && cg_mlp_activation(m, l) == acts[l] && cg_mlp_act_param(m, l) == want_ap &&
+                 cg_mlp_dropout(m, l) == (drop ? drop[l] : 0.0);
+    }
+    CHECK(acc_ok, "%s: accessors do not reflect the spec", label);
+
+    /* Xavier-uniform weights within their bound, zero biases */
+    cg_rng r;
+    cg_rng_seed(&r, 7);
+    cg_mlp_init(m, &r);
+    const cg_real *pp = cg_mlp_params(m);
+    int init_ok = 1;
+    size_t off = 0;
+    for (int l = 0; l < L; l++) {
+        size_t in = (size_t)sizes[l], out = (size_t)sizes[l + 1];
+        double bound = sqrt(6.0 / (double)(in + out)), maxabs = 0;
+        for (size_t i = 0; i < in * out; i++) maxabs = fmax(maxabs, fabs((double)pp[off + i]));
+        init_ok = init_ok && maxabs <= bound * (1 + 1e-6) && maxabs > 0.3 * bound * (in * out > 8);
+        for (size_t j = 0; j < out; j++) init_ok = init_ok && pp[off + in * out + j] == 0;
+        off += in * out + out;
+    }
+    CHECK(init_ok, "%s: cg_mlp_init is not Xavier-uniform with zero biases", label);
+
+    size_t n_in = (size_t)sizes[0], n_out = (size_t)sizes[L];
+    mlp_ctx c = {m, L, sizes, acts, n, np, n_in, n_out, max_w, train, 1234, dalloc(np),
+                 dalloc(n * n_in), dalloc(n * n_out), dalloc(n * n_out), dalloc(n * max_w),
+                 dalloc(n * max_w), ralloc(n * n_in)};
+    to_dbl(c.P, pp, np);
+    /* random biases too, so that their gradients are not trivial */
+    off = 0;
+    for (int l = 0; l < L; l++) {
+        off += (size_t)sizes[l] * sizes[l + 1];
+        fill_u(c.P + off, (size_t)sizes[l + 1], -0.5, 0.5);
+        off += (size_t)sizes[l + 1];
+    }
+    fill_n(c.X, n * n_in);
+    fill_u(c.R, n * n_out, -1, 1);
+
+    double *oref = dalloc(n * n_out);
+    mlp_obj(&c, 0);
+    memcpy(oref, c.out, n * n_out * sizeof *oref);
+    mlp_obj(&c, 1);
+    snprintf(name, sizeof name, "%s forward", label);
+    check_close(name, c.out, oref, n * n_out, FWD_TOL, 1.0);
+
+    /* analytic gradients at the master point */
+    cg_real *Rr = ralloc(n * n_out), *dX = ralloc(n * n_in), *G = ralloc(np);
+    to_real(Rr, c.R, n * n_out);
+    mlp_core_forward(&c);
+    cg_mlp_zero_grad(m);
+    cg_mlp_backward(m, dX, Rr);
+    memcpy(G, cg_mlp_grads(m), np * sizeof *G);
+    c.base = make_base(mlp_obj, &c, c.out, n * n_out);
+    snprintf(name, sizeof name, "%s d(params)", label);
+    fd_check(name, mlp_obj, &c, c.P, np, G);
+    snprintf(name, sizeof name, "%s d(input)", label);
+    fd_check(name, mlp_obj, &c, c.X, n * n_in, dX);
+
+    /* dX = NULL gives the same parameter gradients; a second backward adds */
+    cg_real *dX2 = ralloc(n * n_in);
+    mlp_core_forward(&c);
+    cg_mlp_zero_grad(m);
+    size_t nz = 0;
+    for (size_t i = 0; i < np; i++) nz += cg_mlp_grads(m)[i] != 0;
+    CHECK(nz == 0, "%s: cg_mlp_zero_grad left %zu nonzero gradients", label, nz);
+    cg_mlp_backward(m, NULL, Rr);
+    CHECK(memcmp(cg_mlp_grads(m), G, np * sizeof *G) == 0,
+          "%s: parameter gradients differ when dX is NULL", label);
+    cg_mlp_backward(m, dX2, Rr);
+    CHECK(memcmp(dX2, dX, n * n_in * sizeof *dX) == 0, "%s: dX differs on a second backward",
+          label);
+    snprintf(name, sizeof name, "%s grads", label);
+    check_doubled(name, cg_mlp_grads(m), G, np);
+
+    cg_mlp_free(m);
+    free(c.P); free(c.X); free(c.R); free(c.out); free(c.bufA); free(c.bufB); free(c.Xr);
+    free(c.base);
+    free(oref); free(Rr); free(dX); free(G); free(dX2);
+}
+
+static void test_mlps(void)
+{
+    {
+        static const int sizes[] = {4, 3}, acts[] = {CG_ACT_TANH};
+        test_mlp("mlp depth 1 [tanh]", 1, sizes, acts, NULL, NULL, 5, 1);
+    }
+    {
+        static const int sizes[] = {5, 8, 2}, acts[] = {CG_ACT_RELU, CG_ACT_IDENTITY};
+        static const double drop[] = {0.25, 0};
+        test_mlp("mlp depth 2 [relu+dropout, identity]", 2, sizes, acts, NULL, drop, 6, 1);
+        test_mlp("mlp depth 2 eval mode (dropout off)", 2, sizes, acts, NULL, drop, 6, 0);
+    }
+    {
+        static const int sizes[] = {3, 7, 6, 2};
+        static const int acts[] = {CG_ACT_LEAKY_RELU, CG_ACT_ELU, CG_ACT_SIGMOID};
+        static const double ap[] = {0.1, 0.7, 0}, drop[] = {0, 0.2, 0};
+        test_mlp("mlp depth 3 [leaky(0.1), elu(0.7)+dropout, sigmoid]", 3, sizes, acts, ap, drop, 6,
+                 1);
+    }
+    {
+        static const int sizes[] = {6, 9, 5, 4, 3};
+        static const int acts[] = {CG_ACT_ELU, CG_ACT_TANH, CG_ACT_RELU, CG_ACT_LEAKY_RELU};
+        static const double drop[] = {0.1, 0, 0.3, 0};
+        test_mlp("mlp depth 4 [elu+do, tanh, relu+do, leaky]", 4, sizes, acts, NULL, drop, 7, 1);
+    }
+    {
+        static const int sizes[] = {2, 5, 5, 5, 1};
+        static const int acts[] = {CG_ACT_SIGMOID, CG_ACT_IDENTITY, CG_ACT_TANH, CG_ACT_SIGMOID};
+        test_mlp("mlp depth 4 [sigmoid, identity, tanh, sigmoid]", 4, sizes, acts, NULL, NULL, 1, 1);
+    }
+}
+
+/* Capacity: forward beyond it returns NULL; reserve grows it; a failed
+ * reserve leaves the network usable. */
+static void test_mlp_capacity(void)
+{
+    static const int sizes[] = {3, 4, 2}, acts[] = {CG_ACT_TANH, CG_ACT_IDENTITY};
+    cg_mlp_spec spec = {2, sizes, acts, NULL, NULL};
+    char err[CG_ERR_LEN] = "";
+    cg_mlp *m = NULL;
+    cg_status st = cg_mlp_create(&m, &spec, 2, err);
+    if (!CHECK(st == CG_OK, "capacity: create failed: %s", err)) return;
+    cg_rng r;
+    cg_rng_seed(&r, 3);
+    cg_mlp_init(m, &r);
+    cg_real X[10 * 3];
+    for (int i = 0; i < 30; i++) X[i] = (cg_real)(0.1 * (i % 7) - 0.3);
+    CHECK(cg_mlp_forward(m, X, 2, 0, NULL) != NULL, "capacity: forward at capacity returned NULL");
+    CHECK(cg_mlp_forward(m, X, 3, 0, NULL) == NULL, "capacity: forward past capacity did not fail");
+    st = cg_mlp_reserve(m, 10, err);
+    CHECK(st == CG_OK, "capacity: reserve(10): %s", err);
+    const cg_real *o = cg_mlp_forward(m, X, 10, 0, NULL);
+    cg_real o10[20];
+    if (CHECK(o != NULL, "capacity: forward of 10 rows after reserve(10) returned NULL"))
+        memcpy(o10, o, sizeof o10);
+    err[0] = 0;
+    st = cg_mlp_reserve(m, (size_t)1 << 45, err);
+    CHECK(st == CG_EINVAL && err[0], "capacity: reserve(2^45) gave %s, message '%s'",
+          cg_status_name(st), err);
+    o = cg_mlp_forward(m, X, 10, 0, NULL);
+    CHECK(o && memcmp(o, o10, sizeof o10) == 0, "capacity: network unusable after a failed reserve");
+    /* rows are independent: the first 2 rows equal a 2-row forward */
+    o = cg_mlp_forward(m, X, 2, 0, NULL);
+    CHECK(o && memcmp(o, o10, 4 * sizeof *o) == 0, "capacity: 2-row forward differs from 10-row");
+    cg_mlp_free(m);
+}
+
+/* --------------------------------------------------------------- GEMM */
+
+static void test_gemm_shape(size_t m, size_t n, size_t k)
+{
+    enum { GUARD = 16 };
+    const cg_real sentinel = (cg_real)-12345.25;
+    double *A = dalloc(m * k), *B = dalloc(k * n), *C0 = dalloc(m * n);
+    fill_u(A, m * k, -1, 1);
+    fill_u(B, k * n, -1, 1);
+    fill_u(C0, m * n, -1, 1);
+    cg_real *Ar = ralloc(m * k), *Br = ralloc(k * n), *buf = ralloc(m * n + 2 * GUARD);
+    cg_real *C = buf + GUARD, *first = ralloc(m * n);
+    to_real(Ar, A, m * k);
+    to_real(Br, B, k * n);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int acc = 0; acc < 2; acc++) {
+                for (size_t i = 0; i < m * n + 2 * GUARD; i++) buf[i] = sentinel;
+                to_real(C, C0, m * n);
+                cg_gemm(C, Ar, Br, m, n, k, ta, tb, acc);
+                double worst = 0;
+                size_t wi = 0;
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        double s = acc ? C0[i * n + j] : 0, sabs = fabs(s);
+                        for (size_t p = 0; p < k; p++) {
+                            double a = ta ? A[p * m + i] : A[i * k + p];
+                            double b = tb ? B[j * k + p] : B[p * n + j];
+                            s += a * b;
+                            sabs += fabs(a * b);
+                        }
+                        /* the classical bound for a sum of k products, twice over
+                         * (the double reference carries one too); 0 when exact */
+                        double bound = 2 * (double)(k + 2) * UNIT_ROUNDOFF * sabs;
+                        double e = fabs((double)C[i * n + j] - s);
+                        double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+                        if (!(ratio <= worst)) {
+                            worst = isnan(ratio) ? INFINITY : ratio;
+                            wi = i * n + j;
+                        }
+                    }
+                size_t guard_bad = 0;
+                for (size_t i = 0; i < GUARD; i++)
+                    guard_bad += (buf[i] != sentinel) + (C[m * n + i] != sentinel);
+                if (g_verbose)
+                    printf("  gemm %zux%zux%zu ta=%d tb=%d acc=%d: max err/bound %.3g\n", m, n, k,
+                           ta, tb, acc, worst);
+                CHECK(worst <= 1 && guard_bad == 0,
+                      "gemm m=%zu n=%zu k=%zu ta=%d tb=%d acc=%d: error/bound %.3g at %zu, %zu guard "
+                      "cells overwritten",
+                      m, n, k, ta, tb, acc, worst, wi, guard_bad);
+                if (ta == 0 && tb == 0 && acc == 0) memcpy(first, C, m * n * sizeof *C);
+            }
+    /* the same inputs give bit-identical outputs */
+    to_real(C, C0, m * n);
+    cg_gemm(C, Ar, Br, m, n, k, 0, 0, 0);
+    CHECK(m * n == 0 || memcmp(C, first, m * n * sizeof *C) == 0,
+          "gemm %zux%zux%zu: a repeated product differs", m, n, k);
+    free(A); free(B); free(C0); free(Ar); free(Br); free(buf); free(first);
+}
+
+static void test_gemm(void)
+{
+    static const size_t shapes[][3] = {
+        {1, 1, 1},    {7, 13, 300}, {33, 17, 5},  {100, 50, 513}, {97, 131, 7}, {130, 101, 260},
+        {6, 16, 256}, {5, 9, 257},  {12, 32, 1},  {1, 200, 3},    {200, 1, 3},  {5, 4, 0},
+        {0, 4, 3},    {4, 0, 3},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        test_gemm_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
+}
+
+/* --------------------------------------------------------------- Adam */
+
+static void test_adam_case(const char *label, cg_adam_config cfg, size_t n, int steps)
+{
+    char err[CG_ERR_LEN] = "";
+    cg_adam *a = NULL;
+    cg_status st = cg_adam_create(&a, n, &cfg, err);
+    if (!CHECK(st == CG_OK && a, "%s: cg_adam_create: %s", label, err)) return;
+    const cg_adam_config *got = cg_adam_get_config(a);
+    CHECK(got->lr == cfg.lr && got->beta1 == cfg.beta1 && got->beta2 == cfg.beta2 &&
+              got->eps == cfg.eps && got->weight_decay == cfg.weight_decay &&
+              got->decoupled == cfg.decoupled,
+          "%s: cg_adam_get_config differs from the config", label);
+
+    double *p = dalloc(n), *m = dalloc(n), *v = dalloc(n), *g = dalloc(n);
+    cg_real *pr = ralloc(n), *gr = ralloc(n);
+    fill_u(p, n, -1, 1);
+    to_real(pr, p, n);
+    const double b1 = cfg.beta1, b2 = cfg.beta2;
+    for (int t = 1; t <= steps; t++) {
+        /* a fixed sequence of O(1) normals; with n > 3 one coordinate is
+         * always 0 (so eps matters), one has a trend, one is tiny */
+        fill_n(g, n);
+        if (n > 3) {
+            g[0] = 0;
+            g[1] = 0.05 * t;
+            g[2] *= 1e-3;
+        }
+        for (size_t i = 0; i < n; i++) g[i] = (double)(cg_real)g[i];
+        to_real(gr, g, n);
+        cg_adam_step(a, pr, gr);
+        for (size_t i = 0; i < n; i++) {
+            double gi = g[i];
+            if (cfg.decoupled)
+                p[i] *= 1 - cfg.lr * cfg.weight_decay;
+            else
+                gi += cfg.weight_decay * p[i];
+            m[i] = b1 * m[i] + (1 - b1) * gi;
+            v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+            p[i] -= cfg.lr / (1 - pow(b1, t)) * m[i] / (sqrt(v[i]) / sqrt(1 - pow(b2, t)) + cfg.eps);
+        }
+    }
+    char name[128];
+    snprintf(name, sizeof name, "%s params after %d steps", label, steps);
+    check_close_r(name, pr, p, n, ADAM_TOL, 1e-12);
+    snprintf(name, sizeof name, "%s m after %d steps", label, steps);
+    check_close_r(name, cg_adam_m(a), m, n, ADAM_TOL, 1e-12);
+    snprintf(name, sizeof name, "%s v after %d steps", label, steps);
+    check_close_r(name, cg_adam_v(a), v, n, ADAM_TOL, 1e-12);
+    CHECK(cg_adam_steps(a) == steps, "%s: cg_adam_steps %" PRId64 ", want %d", label,
+          cg_adam_steps(a), steps);
+    cg_adam_set_steps(a, 7);
+    CHECK(cg_adam_steps(a) == 7, "%s: cg_adam_set_steps(7) then steps %" PRId64, label,
+          cg_adam_steps(a));
+    cg_adam_free(a);
+    free(p); free(m); free(v); free(g); free(pr); free(gr);
+}
+
+static void test_adam(void)
+{
+    test_adam_case("adam", (cg_adam_config){1e-2, 0.9, 0.999, 1e-8, 0, 0}, 11, 50);
+    test_adam_case("adam L2", (cg_adam_config){3e-3, 0.5, 0.99, 1e-6, 0.1, 0}, 11, 50);
+    test_adam_case("adamw", (cg_adam_config){1e-2, 0.9, 0.999, 1e-8, 0.05, 1}, 11, 50);
+    test_adam_case("adamw beta1=0", (cg_adam_config){0.1, 0.0, 0.9, 1e-4, 0.2, 1}, 11, 50);
+    test_adam_case("adam 1 param", (cg_adam_config){0.5, 0.8, 0.95, 1e-3, 0, 0}, 1, 50);
+}
+
+/* ---------------------------------------------------------------- RNG */
+
+static void test_rng(void)
+{
+    cg_rng a, b;
+    /* splitmix64 seeding: its published outputs for seed 1234567 */
+    static const uint64_t sm[4] = {6457827717110365317ULL, 3203168211198807973ULL,
+                                   9817491932198370423ULL, 4593380528125082431ULL};
+    cg_rng_seed(&a, 1234567);
+    CHECK(memcmp(a.s, sm, sizeof sm) == 0, "rng: seeding is not splitmix64 (s[0] = %" PRIu64 ")",
+          a.s[0]);
+    /* xoshiro256** from state {1, 2, 3, 4}: the reference implementation's outputs */
+    static const uint64_t xo[10] = {11520ULL, 0ULL, 1509978240ULL, 1215971899390074240ULL,
+                                    1216172134540287360ULL, 607988272756665600ULL,
+                                    16172922978634559625ULL, 8476171486693032832ULL,
+                                    10595114339597558777ULL, 2904607092377533576ULL};
+    a.s[0] = 1, a.s[1] = 2, a.s[2] = 3, a.s[3] = 4;
+    int xo_ok = 1;
+    for (int i = 0; i < 10; i++) xo_ok = xo_ok && cg_rng_u64(&a) == xo[i];
+    CHECK(xo_ok, "rng: cg_rng_u64 is not xoshiro256**");
+
+    /* same seed: identical streams, of every kind of draw */
+    cg_rng_seed(&a, 42);
+    cg_rng_seed(&b, 42);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) {
+        same = same && cg_rng_u64(&a) == cg_rng_u64(&b);
+        same = same && cg_rng_uniform(&a) == cg_rng_uniform(&b);
+        same = same && cg_rng_normal(&a) == cg_rng_normal(&b);
+        same = same && cg_rng_below(&a, 1000 + i) == cg_rng_below(&b, 1000 + i);
+    }
+    CHECK(same, "rng: the same seed gave different streams");
+    /* different seeds: different streams */
+    const uint64_t pairs[][2] = {{42, 43}, {0, 1}, {1, (uint64_t)1 << 63}};
+    for (int pi = 0; pi < 3; pi++) {
+        cg_rng_seed(&a, pairs[pi][0]);
+        cg_rng_seed(&b, pairs[pi][1]);
+        int eq = 0;
+        for (int i = 0; i < 1000; i++) eq += cg_rng_u64(&a) == cg_rng_u64(&b);
+        CHECK(eq == 0, "rng: seeds %" PRIu64 " and %" PRIu64 " agree on %d of 1000 draws",
+              pairs[pi][0], pairs[pi][1], eq);
+    }
+    cg_rng_seed(&a, 0);
+    CHECK((a.s[0] | a.s[1] | a.s[2] | a.s[3]) != 0, "rng: seed 0 gives the all-zero state");
+
+    /* uniform: in [0, 1), mean 1/2 and variance 1/12 within 5 sigma */
+    const int N = 100000;
+    cg_rng_seed(&a, 2024);
+    double s = 0, s2 = 0, lo = 1, hi = 0;
+    for (int i = 0; i < N; i++) {
+        double u = cg_rng_uniform(&a);
+        s += u;
+        s2 += u * u;
+        lo = fmin(lo, u);
+        hi = fmax(hi, u);
+    }
+    double mean = s / N, var = s2 / N - mean * mean;
+    CHECK(lo >= 0 && hi < 1, "rng uniform: range [%.17g, %.17g] outside [0, 1)", lo, hi);
+    CHECK(fabs(mean - 0.5) <= 5 * sqrt(1.0 / 12 / N), "rng uniform: mean %.6f (5 sigma %.6f)", mean,
+          5 * sqrt(1.0 / 12 / N));
+    CHECK(fabs(var - 1.0 / 12) <= 5 * sqrt(1.0 / 180 / N), "rng uniform: variance %.6f, want %.6f",
+          var, 1.0 / 12);
+
+    /* normal: mean 0, variance 1, and P(|x| < 1) = 0.6827 within 5 sigma */
+    s = s2 = 0;
+    int inside = 0, finite = 1;
+    for (int i = 0; i < N; i++) {
+        double x = cg_rng_normal(&a);
+        finite = finite && isfinite(x);
+        s += x;
+        s2 += x * x;
+        inside += fabs(x) < 1;
+    }
+    mean = s / N;
+    var = s2 / N - mean * mean;
+    double pin = (double)inside / N, p68 = 0.6826894921370859;
+    CHECK(finite && fabs(mean) <= 5 / sqrt((double)N), "rng normal: mean %.5f (5 sigma %.5f)", mean,
+          5 / sqrt((double)N));
+    CHECK(fabs(var - 1) <= 5 * sqrt(2.0 / N), "rng normal: variance %.5f (5 sigma %.5f)", var,
+          5 * sqrt(2.0 / N));
+    CHECK(fabs(pin - p68) <= 5 * sqrt(p68 * (1 - p68) / N), "rng normal: P(|x|<1) = %.5f", pin);
+
+    /* fills */
+    cg_real *buf = ralloc((size_t)N);
+    cg_rng_fill_uniform(&a, buf, (size_t)N, -3, 5);
+    s = 0;
+    int in_range = 1;
+    for (int i = 0; i < N; i++) {
+        in_range = in_range && buf[i] >= -3 && buf[i] <= 5;
+        s += buf[i];
+    }
+    CHECK(in_range && fabs(s / N - 1) <= 5 * 8 / sqrt(12.0 * N),
+          "rng fill_uniform(-3, 5): mean %.5f, in range %d", s / N, in_range);
+    cg_rng_fill_normal(&a, buf, (size_t)N, 2, 3);
+    s = s2 = 0;
+    for (int i = 0; i < N; i++) {
+        s += buf[i];
+        s2 += (double)buf[i] * buf[i];
+    }
+    mean = s / N;
+    var = s2 / N - mean * mean;
+    CHECK(fabs(mean - 2) <= 5 * 3 / sqrt((double)N) && fabs(var - 9) <= 5 * 9 * sqrt(2.0 / N),
+          "rng fill_normal(2, 3): mean %.5f, variance %.5f", mean, var);
+
+    /* below(n): always < n, every value equally likely within 5 sigma */
+    const uint64_t small[] = {1, 2, 3, 7};
+    for (int si = 0; si < 4; si++) {
+        uint64_t nn = small[si];
+        long counts[7] = {0};
+        int below_ok = 1;
+        for (int i = 0; i < N; i++) {
+            uint64_t x = cg_rng_below(&a, nn);
+            if (x >= nn) below_ok = 0;
+            else counts[x]++;
+        }
+        double p = 1.0 / (double)nn, sd = sqrt(N * p * (1 - p));
+        double worst = 0;
+        for (uint64_t j = 0; j < nn; j++) worst = fmax(worst, fabs(counts[j] - N * p));
+        CHECK(below_ok && worst <= 5 * sd + 1e-9,
+              "rng below(%" PRIu64 "): out of range %d, worst count deviation %.1f (5 sigma %.1f)",
+              nn, !below_ok, worst, 5 * sd);
+    }
+    const uint64_t bigs[] = {((uint64_t)1 << 40) + 1, ((uint64_t)1 << 63) + 1, UINT64_MAX};
+    for (int bi = 0; bi < 3; bi++) {
+        uint64_t nn = bigs[bi];
+        int below_ok = 1, upper = 0;
+        double sum = 0;
+        for (int i = 0; i < N; i++) {
+            uint64_t x = cg_rng_below(&a, nn);
+            below_ok = below_ok && x < nn;
+            sum += (double)x / (double)nn;
+            upper += x >= nn / 2;
+        }
+        double mu = sum / N, fu = (double)upper / N;
+        CHECK(below_ok && fabs(mu - 0.5) <= 5 * sqrt(1.0 / 12 / N) &&
+                  fabs(fu - 0.5) <= 5 * 0.5 / sqrt((double)N),
+              "rng below(%" PRIu64 "): in range %d, mean/n %.5f, upper half %.5f", nn, below_ok, mu,
+              fu);
+    }
+
+    /* indices: in range, every row reachable */
+    int64_t idx[5000];
+    const int64_t rows[] = {1, 5, 1000, (int64_t)1 << 40};
+    for (int ri = 0; ri < 4; ri++) {
+        cg_rng_indices(&a, idx, 5000, rows[ri]);
+        int ok = 1, seen[5] = {0};
+        for (int i = 0; i < 5000; i++) {
+            ok = ok && idx[i] >= 0 && idx[i] < rows[ri];
+            if (rows[ri] == 5 && ok) seen[idx[i]] = 1;
+        }
+        if (rows[ri] == 5) ok = ok && seen[0] && seen[1] && seen[2] && seen[3] && seen[4];
+        CHECK(ok, "rng indices over %" PRId64 " rows: out of range or a row never drawn", rows[ri]);
+    }
+    free(buf);
+}
+
+/* ---------------------------------------------------------- validation */
+
+static void expect_mlp_einval(const char *what, int L, const int *sizes, const int *acts,
+                              const double *ap, const double *drop, size_t capacity)
+{
+    cg_mlp_spec spec = {L, sizes, acts, ap, drop};
+    char err[CG_ERR_LEN] = "";
+    cg_mlp *dummy = (cg_mlp *)&spec; /* never dereferenced: create must overwrite it */
+    cg_mlp *m = dummy;
+    cg_status st = cg_mlp_create(&m, &spec, capacity, err);
+    CHECK(st == CG_EINVAL && m == NULL && err[0] != 0,
+          "cg_mlp_create(%s): status %s, out %s, message '%s'", what, cg_status_name(st),
+          m == NULL ? "NULL" : "not NULL", err);
+    if (m && m != dummy) cg_mlp_free(m);
+}
+
+static void test_validation(void)
+{
+    static const int sizes[] = {3, 4, 2}, acts[] = {CG_ACT_RELU, CG_ACT_IDENTITY};
+    static const int zero_size[] = {3, 0, 2}, neg_size[] = {-3, 4, 2};
+    static const int bad_act[] = {CG_ACT_RELU, 99}, neg_act[] = {-1, CG_ACT_RELU};
+    static const double d_one[] = {1.0, 0}, d_neg[] = {0, -0.1}, d_ok[] = {0.5, 0};
+    const double d_nan[] = {NAN, 0}, ap_inf[] = {INFINITY, 1};
+    expect_mlp_einval("n_layers 0", 0, sizes, acts, NULL, NULL, 4);
+    expect_mlp_einval("n_layers -1", -1, sizes, acts, NULL, NULL, 4);
+    expect_mlp_einval("n_layers 65", 65, sizes, acts, NULL, NULL, 4);
+    expect_mlp_einval("a size 0", 2, zero_size, acts, NULL, NULL, 4);
+    expect_mlp_einval("a size -3", 2, neg_size, acts, NULL, NULL, 4);
+    expect_mlp_einval("activation 99", 2, sizes, bad_act, NULL, NULL, 4);
+    expect_mlp_einval("activation -1", 2, sizes, neg_act, NULL, NULL, 4);
+    expect_mlp_einval("dropout 1.0", 2, sizes, acts, NULL, d_one, 4);
+    expect_mlp_einval("dropout -0.1", 2, sizes, acts, NULL, d_neg, 4);
+    expect_mlp_einval("dropout NaN", 2, sizes, acts, NULL, d_nan, 4);
+    expect_mlp_einval("act_param inf", 2, sizes, acts, ap_inf, NULL, 4);
+    expect_mlp_einval("capacity 2^45", 2, sizes, acts, NULL, NULL, (size_t)1 << 45);
+    {
+        cg_mlp_spec spec = {2, sizes, acts, NULL, d_ok};
+        char err[CG_ERR_LEN] = "";
+        cg_mlp *m = NULL;
+        cg_status st = cg_mlp_create(&m, &spec, 0, err);
+        CHECK(st == CG_OK && m, "cg_mlp_create with dropout 0.5, capacity 0: %s", err);
+        cg_mlp_free(m);
+    }
+    cg_mlp_free(NULL); /* must be a no-op */
+    cg_adam_free(NULL);
+
+    const cg_adam_config good = {1e-3, 0.9, 0.999, 1e-8, 0, 0};
+    struct {
+        const char *what;
+        cg_adam_config cfg;
+    } bad[] = {
+        {"lr 0", {0, 0.9, 0.999, 1e-8, 0, 0}},
+        {"lr -1e-3", {-1e-3, 0.9, 0.999, 1e-8, 0, 0}},
+        {"lr NaN", {NAN, 0.9, 0.999, 1e-8, 0, 0}},
+        {"lr inf", {INFINITY, 0.9, 0.999, 1e-8, 0, 0}},
+        {"beta1 1", {1e-3, 1.0, 0.999, 1e-8, 0, 0}},
+        {"beta2 1", {1e-3, 0.9, 1.0, 1e-8, 0, 0}},
+        {"beta1 1.5", {1e-3, 1.5, 0.999, 1e-8, 0, 0}},
+        {"beta2 -0.1", {1e-3, 0.9, -0.1, 1e-8, 0, 0}},
+        {"eps 0", {1e-3, 0.9, 0.999, 0, 0, 1}},
+        {"weight decay -1", {1e-3, 0.9, 0.999, 1e-8, -1, 1}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char err[CG_ERR_LEN] = "";
+        cg_adam *a = (cg_adam *)&bad[i];
+        cg_status st = cg_adam_create(&a, 10, &bad[i].cfg, err);
+        CHECK(st == CG_EINVAL && a == NULL && err[0] != 0,
+              "cg_adam_create(%s): status %s, out %s, message '%s'", bad[i].what,
+              cg_status_name(st), a == NULL ? "NULL" : "not NULL", err);
+        if (st == CG_OK && a) cg_adam_free(a);
+    }
+    {
+        char err[CG_ERR_LEN] = "";
+        cg_adam *a = NULL;
+        cg_status st = cg_adam_create(&a, 0, &good, err);
+        CHECK(st == CG_OK && a && cg_adam_steps(a) == 0, "cg_adam_create with 0 params: %s", err);
+        cg_adam_free(a);
+    }
+
+    /* status names and the small helpers */
+    const char *names[6];
+    int names_ok = 1;
+    for (int i = 0; i < 6; i++) {
+        names[i] = cg_status_name((cg_status)i);
+        names_ok = names_ok && names[i] && names[i][0];
+        for (int j = 0; j < i; j++) names_ok = names_ok && strcmp(names[i], names[j]) != 0;
+    }
+    CHECK(names_ok && strcmp(cg_status_name((cg_status)99), "unknown status") == 0,
+          "cg_status_name: names missing, repeated, or no fallback");
+    char err[CG_ERR_LEN];
+    memset(err, 'x', sizeof err);
+    char longmsg[400];
+    memset(longmsg, 'a', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = 0;
+    cg_set_error(NULL, "%s", longmsg); /* must be a no-op */
+    cg_set_error(err, "%s", longmsg);
+    CHECK(strlen(err) == CG_ERR_LEN - 1, "cg_set_error: a long message gave length %zu", strlen(err));
+    cg_set_error(err, "n=%d %s", 3, "rows");
+    CHECK(strcmp(err, "n=3 rows") == 0, "cg_set_error: formatted '%s'", err);
+
+    cg_real fin[5] = {0, -1, (cg_real)1e30, 3, -(cg_real)1e-30};
+    CHECK(cg_all_finite(fin, 5) && cg_all_finite(fin, 0), "cg_all_finite: finite values rejected");
+    int nf_ok = 1;
+    const cg_real specials[3] = {(cg_real)INFINITY, -(cg_real)INFINITY, (cg_real)NAN};
+    for (int i = 0; i < 3; i++)
+        for (int pos = 0; pos < 5; pos++) {
+            cg_real t[5];
+            memcpy(t, fin, sizeof t);
+            t[pos] = specials[i];
+            nf_ok = nf_ok && !cg_all_finite(t, 5);
+        }
+    CHECK(nf_ok, "cg_all_finite: an inf or NaN passed");
+}
+
+/* ----------------------------------------------------------- training */
+
+static cg_mlp *make_mlp(int L, const int *sizes, const int *acts, const double *drop, uint64_t seed)
+{
+    cg_mlp_spec spec = {L, sizes, acts, NULL, drop};
+    char err[CG_ERR_LEN] = "";
+    cg_mlp *m = NULL;
+    if (cg_mlp_create(&m, &spec, 1, err) != CG_OK) {
+        CHECK(0, "make_mlp: %s", err);
+        return NULL;
+    }
+    cg_rng r;
+    cg_rng_seed(&r, seed);
+    cg_mlp_init(m, &r);
+    return m;
+}
+
+static double full_mse(cg_mlp *m, const cg_real *X, const cg_real *Y, size_t n)
+{
+    if (cg_mlp_reserve(m, n, NULL) != CG_OK) return NAN;
+    const cg_real *o = cg_mlp_forward(m, X, n, 0, NULL);
+    return o ? cg_mse_loss(NULL, o, Y, NULL, n, 1.0 / (double)n) : NAN;
+}
+
+static void test_fit_mse(void)
+{
+    const size_t n = 200, d = 3, iters = 2000;
+    static const int sizes[] = {3, 16, 1}, acts[] = {CG_ACT_RELU, CG_ACT_IDENTITY};
+    const double w[3] = {1.5, -2.0, 0.5};
+    cg_real *X = ralloc(n * d), *Y = ralloc(n);
+    for (size_t i = 0; i < n; i++) {
+        double y = 0.3;
+        for (size_t j = 0; j < d; j++) {
+            X[i * d + j] = (cg_real)cg_rng_normal(&g_data);
+            y += w[j] * X[i * d + j];
+        }
+        Y[i] = (cg_real)(y + 0.1 * cg_rng_normal(&g_data));
+    }
+    cg_mlp *m = make_mlp(2, sizes, acts, NULL, 11);
+    if (!m) return;
+    cg_adam_config cfg = {1e-2, 0.9, 0.999, 1e-8, 0, 0};
+    char err[CG_ERR_LEN] = "";
+    cg_adam *opt = NULL;
+    if (!CHECK(cg_adam_create(&opt, cg_mlp_n_params(m), &cfg, err) == CG_OK, "adam: %s", err)) {
+        cg_mlp_free(m);
+        return;
+    }
+    cg_rng rng;
+    cg_rng_seed(&rng, 12);
+
+    /* bad batch sizes and empty data are rejected, without stepping */
+    const size_t bad_batches[] = {0, n + 1};
+    for (int i = 0; i < 2; i++) {
+        err[0] = 0;
+        cg_status st = cg_mlp_fit_mse(m, opt, &rng, X, Y, n, bad_batches[i], 10, NULL, err);
+        CHECK(st == CG_EINVAL && err[0] && cg_adam_steps(opt) == 0,
+              "fit_mse batch_size %zu: status %s, message '%s', %" PRId64 " steps",
+              bad_batches[i], cg_status_name(st), err, cg_adam_steps(opt));
+    }
+    err[0] = 0;
+    cg_status st = cg_mlp_fit_mse(m, opt, &rng, X, Y, 0, 1, 10, NULL, err);
+    CHECK(st == CG_EINVAL && err[0], "fit_mse with n=0: status %s, message '%s'",
+          cg_status_name(st), err);
+
+    double before = full_mse(m, X, Y, n);
+    double *losses = dalloc(iters);
+    st = cg_mlp_fit_mse(m, opt, &rng, X, Y, n, 32, iters, losses, err);
+    double after = full_mse(m, X, Y, n);
+    CHECK(st == CG_OK, "fit_mse on a linear problem: %s (%s)", cg_status_name(st), err);
+    int fin = 1;
+    double first = 0, last = 0;
+    for (size_t i = 0; i < iters; i++) fin = fin && isfinite(losses[i]);
+    for (size_t i = 0; i < 20; i++) first += losses[i] / 20;
+    for (size_t i = iters - 100; i < iters; i++) last += losses[i] / 100;
+    CHECK(fin && after <= before / 10 && last <= first / 10,
+          "fit_mse: full-data loss %.4g -> %.4g, minibatch loss %.4g -> %.4g (want 10x lower)",
+          before, after, first, last);
+    CHECK(cg_adam_steps(opt) == (int64_t)iters, "fit_mse: %" PRId64 " Adam steps, want %zu",
+          cg_adam_steps(opt), iters);
+    cg_adam_free(opt);
+    cg_mlp_free(m);
+
+    /* An absurd learning rate: non-finite values, reported as CG_EFLOAT.
+     * lr = 1e6 is not enough: Adam's steps are bounded by ~lr, so weights
+     * grow linearly and (in double) the loss stays finite for thousands of
+     * steps.  lr = 1e300 overflows on the first steps in both builds. */
+    m = make_mlp(2, sizes, acts, NULL, 11);
+    cfg.lr = 1e300;
+    opt = NULL;
+    if (m && CHECK(cg_adam_create(&opt, cg_mlp_n_params(m), &cfg, err) == CG_OK, "adam: %s", err)) {
+        err[0] = 0;
+        st = cg_mlp_fit_mse(m, opt, &rng, X, Y, n, 32, 50, losses, err);
+        CHECK(st == CG_EFLOAT && err[0] && cg_adam_steps(opt) < 50,
+              "fit_mse with lr=1e300: status %s, message '%s', %" PRId64 " steps",
+              cg_status_name(st), err, cg_adam_steps(opt));
+    }
+    cg_adam_free(opt);
+    cg_mlp_free(m);
+    free(X); free(Y); free(losses);
+}
+
+/* Training twice from one seed gives bit-identical parameters. */
+static int train_once(uint64_t seed, cg_real **params_out, double *losses, size_t iters)
+{
+    static const int sizes[] = {3, 8, 8, 1};
+    static const int acts[] = {CG_ACT_ELU, CG_ACT_TANH, CG_ACT_IDENTITY};
+    static const double drop[] = {0.2, 0.1, 0};
+    const size_t n = 64;
+    cg_real X[64 * 3], Y[64];
+    cg_rng data;
+    cg_rng_seed(&data, 77); /* the same data for every seed */
+    cg_rng_fill_normal(&data, X, n * 3, 0, 1);
+    for (size_t i = 0; i < n; i++) Y[i] = (cg_real)(X[i * 3] * X[i * 3 + 1] - X[i * 3 + 2]);
+    cg_mlp *m = make_mlp(3, sizes, acts, drop, seed);
+    if (!m) return 0;
+    cg_adam_config cfg = {5e-3, 0.9, 0.999, 1e-8, 1e-3, 1};
+    cg_adam *opt = NULL;
+    char err[CG_ERR_LEN] = "";
+    cg_status st = cg_adam_create(&opt, cg_mlp_n_params(m), &cfg, err);
+    cg_rng rng;
+    cg_rng_seed(&rng, seed ^ 0x5eed);
+    if (st == CG_OK) st = cg_mlp_fit_mse(m, opt, &rng, X, Y, n, 16, iters, losses, err);
+    CHECK(st == CG_OK, "determinism: training with seed %" PRIu64 ": %s", seed, err);
+    size_t np = cg_mlp_n_params(m);
+    *params_out = ralloc(np);
+    memcpy(*params_out, cg_mlp_params(m), np * sizeof(cg_real));
+    cg_adam_free(opt);
+    cg_mlp_free(m);
+    return (int)np;
+}
+
+static void test_determinism(void)
+{
+    const size_t iters = 300;
+    double *l1 = dalloc(iters), *l2 = dalloc(iters), *l3 = dalloc(iters);
+    cg_real *p1 = NULL, *p2 = NULL, *p3 = NULL;
+    int n1 = train_once(2024, &p1, l1, iters);
+    int n2 = train_once(2024, &p2, l2, iters);
+    int n3 = train_once(2025, &p3, l3, iters);
+    CHECK(n1 > 0 && n1 == n2 && memcmp(p1, p2, (size_t)n1 * sizeof *p1) == 0 &&
+              memcmp(l1, l2, iters * sizeof *l1) == 0,
+          "determinism: two fits from seed 2024 differ");
+    CHECK(n1 > 0 && n1 == n3 && memcmp(p1, p3, (size_t)n1 * sizeof *p1) != 0,
+          "determinism: seeds 2024 and 2025 gave identical parameters");
+    free(l1); free(l2); free(l3); free(p1); free(p2); free(p3);
+}
+
+/* --------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    const char *env = getenv("CG_TEST_VERBOSE");
+    g_verbose = env && env[0] && strcmp(env, "0") != 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) {
+            g_verbose = 1;
+        } else {
+            fprintf(stderr, "usage: %s [-v]\n", argv[0]);
+            return 2;
+        }
+    }
+    cg_rng_seed(&g_data, 20240601);
+
+    test_rng();
+    test_gemm();
+    test_dense(1, 1, 1);
+    test_dense(5, 7, 3);
+    test_dense(9, 20, 13);
+    test_activation(CG_ACT_IDENTITY, 0);
+    test_activation(CG_ACT_RELU, 0);
+    test_activation(CG_ACT_LEAKY_RELU, 0.2);
+    test_activation(CG_ACT_LEAKY_RELU, 0.01);
+    test_activation(CG_ACT_ELU, 1.0);
+    test_activation(CG_ACT_ELU, 0.5);
+    test_activation(CG_ACT_TANH, 0);
+    test_activation(CG_ACT_SIGMOID, 0);
+    test_dropout();
+    test_losses();
+    test_loss_extremes();
+    test_mlps();
+    test_mlp_capacity();
+    test_adam();
+    test_validation();
+    test_fit_mse();
+    test_determinism();
+
+    printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
+    return g_fails ? 1 : 0;
+}
