@@ -957,7 +957,7 @@ error:
     return NULL;
 }
 
-static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw)
+static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int classify)
 {
     static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", NULL};
     PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL;
@@ -965,7 +965,8 @@ static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw)
     long long bs, n_iter;
     char err[CG_ERR_LEN] = "";
     cg_adam_config cfg;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|OO:fit_mse", kwlist, &ox, &oy, &obs, &oit, &olr, &owd))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, classify ? "OOOO|OO:fit_softmax" : "OOOO|OO:fit_mse", kwlist, &ox,
+                                     &oy, &obs, &oit, &olr, &owd))
         return NULL;
     if (parse_adam(olr, NULL, NULL, NULL, owd, 1, &cfg) < 0) return NULL;
     if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;
@@ -973,17 +974,26 @@ static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw)
     if (mlp_acquire(self) < 0) return NULL;
     cg_mlp *m = self->mlp;
     int L = cg_mlp_n_layers(m);
-    if (!(X = as_real(ox, "X", 2)) || !(Y = as_real(oy, "Y", 2))) goto error;
+    if (!(X = as_real(ox, "X", 2))) goto error;
     npy_intp n = PyArray_DIM(X, 0);
     if (PyArray_DIM(X, 1) != cg_mlp_size(m, 0)) {
         PyErr_Format(PyExc_ValueError, "X has %zd columns but the network takes %d inputs",
                      (Py_ssize_t)PyArray_DIM(X, 1), cg_mlp_size(m, 0));
         goto error;
     }
-    if (PyArray_DIM(Y, 0) != n || PyArray_DIM(Y, 1) != cg_mlp_size(m, L)) {
-        PyErr_Format(PyExc_ValueError, "Y must have shape (%zd, %d), got (%zd, %zd)", (Py_ssize_t)n,
-                     cg_mlp_size(m, L), (Py_ssize_t)PyArray_DIM(Y, 0), (Py_ssize_t)PyArray_DIM(Y, 1));
-        goto error;
+    if (classify) {
+        if (cg_mlp_size(m, L) < 2) {
+            PyErr_SetString(PyExc_ValueError, "fit_softmax needs a network with at least two outputs");
+            goto error;
+        }
+        if (!(Y = as_labels(oy, "Y", n, cg_mlp_size(m, L)))) goto error;
+    } else {
+        if (!(Y = as_real(oy, "Y", 2))) goto error;
+        if (PyArray_DIM(Y, 0) != n || PyArray_DIM(Y, 1) != cg_mlp_size(m, L)) {
+            PyErr_Format(PyExc_ValueError, "Y must have shape (%zd, %d), got (%zd, %zd)", (Py_ssize_t)n,
+                         cg_mlp_size(m, L), (Py_ssize_t)PyArray_DIM(Y, 0), (Py_ssize_t)PyArray_DIM(Y, 1));
+            goto error;
+        }
     }
     if (bs > n) {
         PyErr_Format(PyExc_ValueError, "batch_size (%lld) is larger than the number of rows (%zd)", bs,
@@ -1001,8 +1011,12 @@ static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw)
     }
     cg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cg_mlp_fit_mse(m, self->adam, &self->rng, F32(X), F32(Y), (size_t)n, (size_t)bs, (size_t)n_iter,
-                        (double *)PyArray_DATA(losses), err);
+    if (classify)
+        st = cg_mlp_fit_softmax(m, self->adam, &self->rng, F32(X), (const int32_t *)PyArray_DATA(Y), (size_t)n,
+                                (size_t)bs, (size_t)n_iter, (double *)PyArray_DATA(losses), err);
+    else
+        st = cg_mlp_fit_mse(m, self->adam, &self->rng, F32(X), F32(Y), (size_t)n, (size_t)bs, (size_t)n_iter,
+                            (double *)PyArray_DATA(losses), err);
     Py_END_ALLOW_THREADS
     /* the cache now refers to a batch buffer that is gone */
     Py_CLEAR(self->last_input);
@@ -1023,6 +1037,9 @@ error:
     return NULL;
 }
 
+static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw) { return MLP_fit(self, args, kw, 0); }
+static PyObject *MLP_fit_softmax(MLPObject *self, PyObject *args, PyObject *kw) { return MLP_fit(self, args, kw, 1); }
+
 static PyMethodDef MLP_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))MLP_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(X, train=False) -> output (n, sizes[-1]); keeps what backward needs."},
@@ -1035,6 +1052,9 @@ static PyMethodDef MLP_methods[] = {
     {"fit_mse", (PyCFunction)(void (*)(void))MLP_fit_mse, METH_VARARGS | METH_KEYWORDS,
      "fit_mse(X, Y, batch_size, n_iter, learning_rate=1e-3, weight_decay=0) -> losses.\n"
      "Minibatch MSE regression with AdamW, run in C."},
+    {"fit_softmax", (PyCFunction)(void (*)(void))MLP_fit_softmax, METH_VARARGS | METH_KEYWORDS,
+     "fit_softmax(X, labels, batch_size, n_iter, learning_rate=1e-3, weight_decay=0) -> losses.\n"
+     "Minibatch softmax cross-entropy classification with AdamW, run in C."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef MLP_getset[] = {

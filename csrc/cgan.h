@@ -187,6 +187,10 @@ const cg_adam_config *cg_adam_get_config(const cg_adam *a);
 cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
                          const cg_real *X, const cg_real *Y, size_t n,
                          size_t batch_size, size_t n_iter, double *losses, char *err);
+/* The same loop for classification: softmax cross-entropy of the network's
+ * sizes[L] >= 2 logits against labels[n] in [0, sizes[L]). */
+cg_status cg_mlp_fit_softmax(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X, const int32_t *labels,
+                             size_t n, size_t batch_size, size_t n_iter, double *losses, char *err);
 
 /* ------------------------------------------------------------ GANITE */
 /* GANITE (Yoon, Jordon & van der Schaar, 2018) for K >= 2 treatment arms.

@@ -277,9 +277,11 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
     }
 }
 
-cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
-                         const cg_real *X, const cg_real *Y, size_t n,
-                         size_t batch_size, size_t n_iter, double *losses, char *err)
+/* The minibatch loop shared by the supervised fits: Y[n, out] targets for
+ * MSE, or labels[n] in [0, out) for softmax cross-entropy. */
+static cg_status fit_loop(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X, const cg_real *Y,
+                          const int32_t *labels, size_t n, size_t batch_size, size_t n_iter, double *losses,
+                          char *err)
 {
     size_t in = (size_t)m->sizes[0], out = (size_t)m->sizes[m->L];
     if (n == 0) {
@@ -291,13 +293,22 @@ cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
                      batch_size);
         return CG_EINVAL;
     }
+    if (labels) {
+        for (size_t i = 0; i < n; i++) {
+            if (labels[i] < 0 || (size_t)labels[i] >= out) {
+                cg_set_error(err, "label %d at row %zu is outside [0, %zu)", (int)labels[i], i, out);
+                return CG_EINVAL;
+            }
+        }
+    }
     cg_status st = cg_mlp_reserve(m, batch_size, err);
     if (st != CG_OK) return st;
     cg_real *xb = malloc(batch_size * in * sizeof(cg_real));
     cg_real *yb = malloc(batch_size * out * sizeof(cg_real));
+    int32_t *lb = malloc(batch_size * sizeof(int32_t));
     cg_real *dout = malloc(batch_size * out * sizeof(cg_real));
     int64_t *idx = malloc(batch_size * sizeof(int64_t));
-    if (!xb || !yb || !dout || !idx) {
+    if (!xb || !yb || !lb || !dout || !idx) {
         cg_set_error(err, "out of memory allocating a batch of %zu rows", batch_size);
         st = CG_ENOMEM;
         goto done;
@@ -306,15 +317,18 @@ cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
         cg_rng_indices(rng, idx, batch_size, (int64_t)n);
         for (size_t i = 0; i < batch_size; i++) {
             memcpy(xb + i * in, X + (size_t)idx[i] * in, in * sizeof(cg_real));
-            memcpy(yb + i * out, Y + (size_t)idx[i] * out, out * sizeof(cg_real));
+            if (labels)
+                lb[i] = labels[idx[i]];
+            else
+                memcpy(yb + i * out, Y + (size_t)idx[i] * out, out * sizeof(cg_real));
         }
         const cg_real *pred = cg_mlp_forward(m, xb, batch_size, 1, rng);
         memset(dout, 0, batch_size * out * sizeof(cg_real));
-        double loss = cg_mse_loss(dout, pred, yb, NULL, batch_size * out,
-                                  1.0 / (double)(batch_size * out));
+        double loss = labels ? cg_softmax_ce_loss(dout, pred, lb, NULL, batch_size, out, 1.0 / (double)batch_size)
+                             : cg_mse_loss(dout, pred, yb, NULL, batch_size * out,
+                                           1.0 / (double)(batch_size * out));
         if (!isfinite(loss)) {
-            cg_set_error(err, "the loss became non-finite at iteration %zu; lower the learning rate",
-                         it);
+            cg_set_error(err, "the loss became non-finite at iteration %zu; lower the learning rate", it);
             st = CG_EFLOAT;
             goto done;
         }
@@ -326,7 +340,24 @@ cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
 done:
     free(xb);
     free(yb);
+    free(lb);
     free(dout);
     free(idx);
     return st;
+}
+
+cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X, const cg_real *Y, size_t n,
+                         size_t batch_size, size_t n_iter, double *losses, char *err)
+{
+    return fit_loop(m, opt, rng, X, Y, NULL, n, batch_size, n_iter, losses, err);
+}
+
+cg_status cg_mlp_fit_softmax(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X, const int32_t *labels,
+                             size_t n, size_t batch_size, size_t n_iter, double *losses, char *err)
+{
+    if (m->sizes[m->L] < 2) {
+        cg_set_error(err, "a softmax classifier needs at least two outputs, got %d", m->sizes[m->L]);
+        return CG_EINVAL;
+    }
+    return fit_loop(m, opt, rng, X, NULL, labels, n, batch_size, n_iter, losses, err);
 }

@@ -1,0 +1,39 @@
+"""The estimator base: scikit-learn's parameter conventions without the
+dependency.  __init__ stores its arguments; get_params/set_params read and
+write them, so sklearn.base.clone and grid searches work."""
+from __future__ import annotations
+
+import inspect
+
+
+class BaseEstimator:
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__}; valid parameters: {valid}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        changed = []
+        for name, p in sig.parameters.items():
+            if name == "self" or p.kind == p.VAR_KEYWORD:
+                continue
+            value = getattr(self, name)
+            if p.default is inspect.Parameter.empty or value is not p.default and value != p.default:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_is_fitted(self) -> None:
+        if not hasattr(self, "classes_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")

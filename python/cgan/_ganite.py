@@ -1,0 +1,375 @@
+"""cgan.GANITE: individual and average treatment effects with GANITE.
+
+GANITE (Yoon, Jordon & van der Schaar, 2018) trains a counterfactual
+generator G against a discriminator D that tries to tell the factual outcome
+among the K potential outcomes, then fits an inference network I(x) to G's
+completed outcome vectors.  The training loops run in cgan's C core; this
+module validates input, shows progress in chunks (so Ctrl-C works) and
+exposes the EconML-style effect/ate/ate_interval API."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _cgan
+from ._base import BaseEstimator
+from ._progress import Progress
+from ._validation import (
+    check_float,
+    check_int,
+    check_outcome,
+    check_random_state,
+    check_treatment,
+    check_X,
+    encode_treatment,
+    feature_names,
+    treatment_code,
+)
+
+_CHUNK = 250  # iterations per call into C: short enough for Ctrl-C and progress
+_PROPENSITY_CLIP = 0.01
+
+
+def _normal_quantile(p: float) -> float:
+    """Inverse of the standard normal CDF (Acklam's rational approximation,
+    refined by one Newton step; error below 1e-12)."""
+    if not 0 < p < 1:
+        raise ValueError("p must lie in (0, 1)")
+    a = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00]
+    b = [-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+         6.680131188771972e01, -1.328068155288572e01]
+    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00]
+    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00]
+    lo = 0.02425
+    if p < lo:
+        q = math.sqrt(-2 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    elif p <= 1 - lo:
+        q = p - 0.5
+        r = q * q
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    else:
+        q = math.sqrt(-2 * math.log(1 - p))
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    e = 0.5 * math.erfc(-x / math.sqrt(2)) - p
+    return x - e * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
+
+
+class GANITE(BaseEstimator):
+    """Treatment effects with generative adversarial nets (GANITE).
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Width of each hidden layer of the generator, discriminator and
+        inference networks.
+    n_hidden : int, default=2
+        Hidden layers per network.
+    batch_size : int, default=256
+        Rows per minibatch; must not exceed the number of training rows.
+    n_iter : int, default=10000
+        Iterations of the counterfactual block (each has ``d_steps``
+        discriminator steps and one generator step).
+    n_iter_ite : int or None, default=None
+        Iterations of the inference block; None uses ``n_iter``.
+    d_steps : int, default=2
+        Discriminator steps per generator step.
+    alpha : float, default=1.0
+        Weight of the adversarial term in the generator loss
+        (supervised loss - alpha * discriminator loss).
+    beta : float, default=1.0
+        Weight of the factual entry in the inference network's loss.
+    learning_rate : float, default=1e-3
+        Adam step size for all three networks.
+    weight_decay : float, default=0.0
+        Decoupled (AdamW) weight decay.
+    noise_dim : int, default=0
+        Dimensions of the generator's Gaussian noise.  0 gives a
+        deterministic generator; a positive value makes :meth:`sample` draw
+        varied counterfactuals.
+    outcome : {'auto', 'continuous', 'binary'}, default='auto'
+        'auto' treats an outcome holding only 0 and 1 as binary.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the model's own random stream.  The same value gives
+        bit-identical fits.
+    verbose : bool, default=False
+        Show training progress (tqdm when installed).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The treatment labels, sorted; column k of :meth:`predict` is arm
+        ``classes_[k]``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Present when X was a DataFrame.
+    outcome_type_ : str
+        'continuous' or 'binary'.
+    history_ : dict of ndarray
+        Per-iteration 'generator_loss', 'discriminator_loss' and 'ite_loss'.
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_size=64,
+        n_hidden=2,
+        batch_size=256,
+        n_iter=10000,
+        n_iter_ite=None,
+        d_steps=2,
+        alpha=1.0,
+        beta=1.0,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        noise_dim=0,
+        outcome="auto",
+        random_state=None,
+        verbose=False,
+    ):
+        self.hidden_size = hidden_size
+        self.n_hidden = n_hidden
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.n_iter_ite = n_iter_ite
+        self.d_steps = d_steps
+        self.alpha = alpha
+        self.beta = beta
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.noise_dim = noise_dim
+        self.outcome = outcome
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def _check_params(self):
+        p = {
+            "hidden_size": check_int(self.hidden_size, "hidden_size", 1, 65536),
+            "n_hidden": check_int(self.n_hidden, "n_hidden", 1, 64),
+            "batch_size": check_int(self.batch_size, "batch_size", 1, 1 << 24),
+            "n_iter": check_int(self.n_iter, "n_iter", 0, 1 << 31),
+            "n_iter_ite": check_int(self.n_iter if self.n_iter_ite is None else self.n_iter_ite,
+                                    "n_iter_ite", 0, 1 << 31),
+            "d_steps": check_int(self.d_steps, "d_steps", 1, 1000),
+            "alpha": check_float(self.alpha, "alpha", 0.0),
+            "beta": check_float(self.beta, "beta", 0.0),
+            "learning_rate": check_float(self.learning_rate, "learning_rate", 0.0, 10.0, low_open=True),
+            "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
+            "noise_dim": check_int(self.noise_dim, "noise_dim", 0, 4096),
+        }
+        if self.outcome not in ("auto", "continuous", "binary"):
+            raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {self.outcome!r}")
+        if not isinstance(self.verbose, (bool, np.bool_, int)):
+            raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
+        return p
+
+    def fit(self, Y, T, *, X):
+        """Fit the counterfactual and inference blocks.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n,)
+            Observed outcomes.
+        T : array-like of shape (n,)
+            Treatment received: any labels (numbers, strings, booleans);
+            at least two distinct values.
+        X : array-like or DataFrame of shape (n, d)
+            Covariates.
+
+        Returns
+        -------
+        self
+        """
+        p = self._check_params()
+        Xa = check_X(X, "X")
+        n, d = Xa.shape
+        classes, codes = check_treatment(T, n)
+        y, binary = check_outcome(Y, self.outcome, n)
+        if p["batch_size"] > n:
+            raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} training rows; lower batch_size")
+        seed = check_random_state(self.random_state)
+        K = len(classes)
+        core = _cgan.Ganite(
+            n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
+            noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
+            d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
+            weight_decay=p["weight_decay"], seed=seed,
+        )
+        core.set_data(Xa, codes, y)
+        history = {"generator_loss": [], "discriminator_loss": [], "ite_loss": []}
+        verbose = bool(self.verbose)
+        bar = Progress(p["n_iter"], "GANITE counterfactual block", verbose)
+        try:
+            for start in range(0, p["n_iter"], _CHUNK):
+                g, dl = core.train_counterfactual(min(_CHUNK, p["n_iter"] - start))
+                history["generator_loss"].append(g)
+                history["discriminator_loss"].append(dl)
+                bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
+        finally:
+            bar.close()
+        bar = Progress(p["n_iter_ite"], "GANITE inference block", verbose)
+        try:
+            for start in range(0, p["n_iter_ite"], _CHUNK):
+                il = core.train_ite(min(_CHUNK, p["n_iter_ite"] - start))
+                history["ite_loss"].append(il)
+                bar.update(len(il), I=float(il[-1]))
+        finally:
+            bar.close()
+        self._core = core
+        self.classes_ = classes
+        self.n_features_in_ = d
+        names = feature_names(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.outcome_type_ = "binary" if binary else "continuous"
+        self.history_ = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in history.items()}
+        mu = core.predict(Xa).astype(np.float64)
+        self._mu_fit = mu
+        self._aipw_fit = self._pseudo_outcomes(Xa, codes, y, mu, seed)
+        return self
+
+    def _pseudo_outcomes(self, Xa, codes, y, mu, seed):
+        """Doubly robust (AIPW) pseudo-outcomes psi[i, k] on the training rows,
+        from GANITE's potential outcomes and a multinomial logistic
+        propensity model fitted in C."""
+        n, d = Xa.shape
+        K = len(self.classes_)
+        mean = Xa.mean(axis=0)
+        sd = Xa.std(axis=0)
+        sd[sd == 0] = 1.0
+        Z = (Xa - mean) / sd
+        net = _cgan.MLP([d, K], ["identity"], seed=(seed + 0x5DEECE66D) % 2**64)
+        bs = min(256, n)
+        net.fit_softmax(Z, codes, batch_size=bs, n_iter=3000, learning_rate=1e-2, weight_decay=1e-3)
+        logits = net.forward(Z).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        e /= e.sum(axis=1, keepdims=True)
+        e = np.clip(e, _PROPENSITY_CLIP, 1.0)
+        self.propensity_fit_ = e / e.sum(axis=1, keepdims=True)
+        onehot = np.zeros((n, K))
+        onehot[np.arange(n), codes] = 1.0
+        return mu + onehot * (y[:, None] - mu) / self.propensity_fit_
+
+    # ------------------------------------------------------------ predict
+    def _checked_X(self, X):
+        self._check_is_fitted()
+        Xa = check_X(X, "X", self.n_features_in_)
+        names = feature_names(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and list(names) != list(fitted):
+            raise ValueError("X's columns differ from those seen in fit (names or order)")
+        return Xa
+
+    def predict(self, X=None):
+        """Potential outcomes, shape (n, K); column k is arm ``classes_[k]``.
+
+        Probabilities for a binary outcome.  X=None gives the training rows."""
+        if X is None:
+            self._check_is_fitted()
+            return self._mu_fit.copy()
+        return self._core.predict(self._checked_X(X)).astype(np.float64)
+
+    def _arms(self, T0, T1):
+        K = len(self.classes_)
+        t0 = 0 if T0 is None else treatment_code(T0, self.classes_, "T0")
+        if T1 is None:
+            if K > 2:
+                raise ValueError(f"T1 is required when there are {K} treatments; choose one of {list(self.classes_)}")
+            t1 = 1
+        else:
+            t1 = treatment_code(T1, self.classes_, "T1")
+        return t0, t1
+
+    def effect(self, X=None, T0=None, T1=None):
+        """Individual effects mu_T1(x) - mu_T0(x), shape (n,).
+
+        T0 defaults to ``classes_[0]``; T1 to ``classes_[1]`` (required when
+        there are more than two arms).  X=None gives the training rows."""
+        self._check_is_fitted()
+        t0, t1 = self._arms(T0, T1)
+        mu = self.predict(X)
+        return mu[:, t1] - mu[:, t0]
+
+    def ate(self, X=None, T0=None, T1=None) -> float:
+        """Average of :meth:`effect` over the rows of X (training rows when None)."""
+        return float(np.mean(self.effect(X, T0, T1)))
+
+    def ate_interval(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05):
+        """A (1 - alpha) confidence interval for the average effect.
+
+        Doubly robust (AIPW): the interval is mean(psi) +/- z * sd(psi)/sqrt(n)
+        with psi_i = mu_T1(x_i) - mu_T0(x_i) + residual terms weighted by
+        inverse propensities.  On the training rows (X=None) it uses the fit's
+        propensity model; for other rows pass their T and Y as well.
+        The outcome and propensity models are fitted on the same rows, without
+        cross-fitting, so coverage can fall a little short of nominal on small
+        samples."""
+        self._check_is_fitted()
+        level = check_float(alpha, "alpha", 0.0, 1.0, low_open=True)
+        if level >= 1.0:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        t0, t1 = self._arms(T0, T1)
+        if X is None:
+            if T is not None or Y is not None:
+                raise ValueError("T and Y are only used together with X")
+            psi = self._aipw_fit
+        else:
+            if T is None or Y is None:
+                raise ValueError("an interval on new rows needs their observed T and Y as well as X")
+            Xa = self._checked_X(X)
+            n = Xa.shape[0]
+            codes = encode_treatment(T, self.classes_, "T", n)
+            y, _ = check_outcome(Y, self.outcome_type_, n)
+            mu = self._core.predict(Xa).astype(np.float64)
+            seed = check_random_state(self.random_state)
+            saved = self.propensity_fit_
+            try:
+                psi = self._pseudo_outcomes(Xa, codes, y, mu, seed)
+            finally:
+                self.propensity_fit_ = saved
+        diff = psi[:, t1] - psi[:, t0]
+        n = diff.shape[0]
+        center = float(diff.mean())
+        se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
+        z = _normal_quantile(1 - level / 2)
+        return center - z * se, center + z * se
+
+    def sample(self, X, T, Y, n_samples=100):
+        """Draws of the potential outcomes from the generator, shape
+        (n_samples, n, K).
+
+        The entry of the received arm is the observed Y; the others are the
+        generator's counterfactuals (Bernoulli draws for a binary outcome).
+        With ``noise_dim=0`` the continuous counterfactuals do not vary
+        across draws."""
+        Xa = self._checked_X(X)
+        n = Xa.shape[0]
+        codes = encode_treatment(T, self.classes_, "T", n)
+        y, _ = check_outcome(Y, self.outcome_type_, n)
+        k = check_int(n_samples, "n_samples", 1, 1 << 20)
+        return self._core.sample(Xa, codes, y, k).astype(np.float64)
+
+    # -------------------------------------------------------------- pickle
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        core = state.pop("_core", None)
+        if core is not None:
+            state["_core_snapshot"] = core.snapshot()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        snap = state.pop("_core_snapshot", None)
+        self.__dict__.update(state)
+        if snap is not None:
+            self._core = _cgan.Ganite.restore(snap)

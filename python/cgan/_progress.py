@@ -1,0 +1,47 @@
+"""Progress display for training loops: tqdm when it is installed, else a
+plain line on stderr."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.total = total
+        self.desc = desc
+        self.enabled = enabled and total > 0
+        self.done = 0
+        self._bar = None
+        self._last = 0.0
+        if not self.enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            self._bar = tqdm(total=total, desc=desc, leave=False)
+
+    def update(self, n: int, **stats: float) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+            if stats:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self._last >= 1.0 or self.done >= self.total:
+            self._last = now
+            extra = " ".join(f"{k}={v:.4g}" for k, v in stats.items())
+            print(f"\r{self.desc}: {self.done}/{self.total} {extra}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            print(file=sys.stderr, flush=True)

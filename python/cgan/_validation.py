@@ -1,0 +1,251 @@
+"""Argument checks shared by cgan's estimators.
+
+Every public entry point validates here before any work, so that a user gets
+a ValueError or TypeError naming the argument and the problem, and the C core
+only ever sees finite, well-shaped arrays."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+_MAX_SEED = 2**64
+
+
+def _is_dataframe(obj) -> bool:
+    return hasattr(obj, "columns") and hasattr(obj, "iloc") and hasattr(obj, "dtypes")
+
+
+def _is_series(obj) -> bool:
+    return hasattr(obj, "iloc") and hasattr(obj, "dtype") and not hasattr(obj, "columns")
+
+
+def feature_names(X):
+    """Column names of a DataFrame as an object array, else None."""
+    if _is_dataframe(X):
+        names = np.asarray([str(c) for c in X.columns], dtype=object)
+        return names
+    return None
+
+
+def check_X(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """A 2-d float array of finite numbers with at least one row and column."""
+    if X is None:
+        raise TypeError(f"{name} is required; got None")
+    if _is_dataframe(X):
+        bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if not _numeric_dtype(dt)]
+        if bad:
+            raise TypeError(
+                f"{name} must hold numbers only; columns {bad[:5]} are not numeric "
+                "(encode categories, e.g. with pandas.get_dummies)"
+            )
+        arr = X.to_numpy(dtype=np.float64)
+    else:
+        arr = _as_numeric_array(X, name)
+    if arr.ndim == 1:
+        raise ValueError(
+            f"{name} must be 2-dimensional (rows x features), got a 1-d array of shape {arr.shape}; "
+            f"use {name}.reshape(-1, 1) for a single feature"
+        )
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional, got {arr.ndim} dimensions")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} has no rows")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no columns")
+    _check_finite(arr, name)
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}")
+    return arr
+
+
+def check_vector(y, name: str, n_rows: int | None = None) -> np.ndarray:
+    """A 1-d float array of finite numbers (a column vector is accepted)."""
+    if y is None:
+        raise TypeError(f"{name} is required; got None")
+    if _is_series(y) or _is_dataframe(y):
+        y = y.to_numpy()
+    arr = _as_numeric_array(y, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    _check_finite(arr, name)
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n_rows} rows")
+    return arr
+
+
+def check_treatment(T, n_rows: int | None = None):
+    """Labels of a treatment with at least two arms -> (classes, codes)."""
+    if T is None:
+        raise TypeError("T is required; got None")
+    if _is_series(T) or _is_dataframe(T):
+        T = T.to_numpy()
+    arr = np.asarray(T)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"T must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError("T is empty")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(f"T has {arr.shape[0]} entries but X has {n_rows} rows")
+    if arr.dtype.kind == "c":
+        raise TypeError("T must hold labels (numbers, strings or booleans), got complex numbers")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("T contains NaN or inf")
+    elif arr.dtype.kind == "O":
+        if any(v is None or (isinstance(v, float) and v != v) for v in arr):
+            raise ValueError("T contains missing values (None or NaN)")
+        try:
+            classes, codes = np.unique(arr, return_inverse=True)
+        except TypeError as exc:
+            raise TypeError(f"T mixes label types that cannot be ordered: {exc}") from None
+        return _check_classes(classes, codes)
+    classes, codes = np.unique(arr, return_inverse=True)
+    return _check_classes(classes, codes)
+
+
+def _check_classes(classes, codes):
+    if len(classes) < 2:
+        raise ValueError(f"T must have at least two distinct treatments, got only {list(classes)}")
+    if len(classes) > 1024:
+        raise ValueError(f"T has {len(classes)} distinct values; at most 1024 treatment arms are supported")
+    return classes, codes.astype(np.int32).ravel()
+
+
+def encode_treatment(T, classes, name: str = "T", n_rows: int | None = None) -> np.ndarray:
+    """Codes of T's labels in the fitted classes."""
+    if _is_series(T) or _is_dataframe(T):
+        T = T.to_numpy()
+    arr = np.asarray(T)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n_rows} rows")
+    lookup = {_label_key(c): i for i, c in enumerate(classes)}
+    try:
+        return np.fromiter((lookup[_label_key(v)] for v in arr), dtype=np.int32, count=arr.shape[0])
+    except KeyError as exc:
+        raise ValueError(
+            f"{name} contains the label {exc.args[0]!r}, which was not seen in fit; known treatments: "
+            f"{list(classes)}"
+        ) from None
+
+
+def treatment_code(value, classes, name: str) -> int:
+    """Code of one treatment label."""
+    for i, c in enumerate(classes):
+        if _label_key(c) == _label_key(value):
+            return i
+    raise ValueError(f"{name}={value!r} is not one of the fitted treatments {list(classes)}")
+
+
+def _label_key(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def check_outcome(Y, outcome: str, n_rows: int) -> tuple[np.ndarray, bool]:
+    """The outcome vector and whether it is binary."""
+    y = check_vector(Y, "Y", n_rows)
+    if outcome not in ("auto", "continuous", "binary"):
+        raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {outcome!r}")
+    is01 = bool(np.all((y == 0) | (y == 1)))
+    if outcome == "binary" and not is01:
+        raise ValueError("outcome='binary' needs Y to hold only 0 and 1")
+    binary = outcome == "binary" or (outcome == "auto" and is01)
+    return y, binary
+
+
+def check_int(value, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_float(value, name: str, low: float, high: float | None = None, low_open: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    ok = np.isfinite(value) and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and value <= high
+    if not ok:
+        lo = f"> {low}" if low_open else f">= {low}"
+        hi = f" and <= {high}" if high is not None else ""
+        raise ValueError(f"{name} must be finite, {lo}{hi}; got {value}")
+    return value
+
+
+def check_random_state(random_state) -> int:
+    """One 64-bit seed from None, an int, a numpy Generator or RandomState."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(random_state, (bool, np.bool_)):
+        raise TypeError("random_state must be None, an int or a numpy random generator, got bool")
+    if isinstance(random_state, numbers.Integral):
+        value = int(random_state)
+        if not 0 <= value < _MAX_SEED:
+            raise ValueError(f"random_state must lie in [0, 2**64), got {value}")
+        return value
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63, dtype=np.int64))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    raise TypeError(
+        f"random_state must be None, an int or a numpy random generator, got {type(random_state).__name__}"
+    )
+
+
+def _numeric_dtype(dt) -> bool:
+    try:
+        return np.dtype(dt).kind in "biuf"
+    except TypeError:
+        # pandas extension dtypes (nullable Int64, boolean, Float64)
+        return getattr(dt, "kind", "O") in "biuf"
+
+
+def _as_numeric_array(obj, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(obj)
+    except ValueError as exc:
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "O":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"{name} must hold numbers, got an object array with non-numeric entries") from None
+        else:
+            raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            idx = np.argwhere(~finite)[0]
+            val = arr[tuple(idx)]
+            what = "NaN" if np.isnan(val) else "inf"
+            where = f"row {idx[0]}" + (f", column {idx[1]}" if arr.ndim == 2 else "")
+            raise ValueError(f"{name} contains {what} at {where}; impute or drop missing values first")
+        big = np.abs(arr) > np.finfo(np.float32).max
+        if big.any():
+            raise ValueError(f"{name} holds values beyond float32's range (about 3.4e38)")
