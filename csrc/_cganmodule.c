@@ -96,8 +96,10 @@ static int get_real(PyObject *obj, const char *name, double lo, double hi, int o
         return -1;
     }
     if (!isfinite(v) || (open_lo ? v <= lo : v < lo) || (open_hi ? v >= hi : v > hi)) {
-        PyErr_Format(PyExc_ValueError, "%s must lie in %c%g, %g%c, got %R", name, open_lo ? '(' : '[',
-                     lo, hi, open_hi ? ')' : ']', obj);
+        /* PyErr_Format has no %g: format the numbers first */
+        char range[128];
+        snprintf(range, sizeof range, "%c%g, %g%c", open_lo ? '(' : '[', lo, hi, open_hi ? ')' : ']');
+        PyErr_Format(PyExc_ValueError, "%s must lie in %s, got %R", name, range, obj);
         return -1;
     }
     *out = v;
@@ -147,7 +149,8 @@ static PyArrayObject *as_real(PyObject *obj, const char *name, int ndim)
     if (kind == 'f' && PyArray_ITEMSIZE(raw) > 4) {
         /* Cast float64 ourselves so that values beyond float32's range are
          * reported as such instead of turning silently into inf. */
-        wide = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_DOUBLE, NPY_ARRAY_IN_ARRAY);
+        wide = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_DOUBLE,
+                                                 NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
         if (!wide) goto error;
         out = (PyArrayObject *)PyArray_SimpleNew(ndim, PyArray_DIMS(raw), NPY_FLOAT32);
         if (!out) goto error;
@@ -191,6 +194,20 @@ error:
     Py_XDECREF(wide);
     Py_XDECREF(out);
     return NULL;
+}
+
+/* as_real, but the result is always a private array that no caller can
+ * change behind our back (for inputs kept across calls). */
+static PyArrayObject *as_private_real(PyObject *obj, const char *name, int ndim)
+{
+    PyArrayObject *a = as_real(obj, name, ndim);
+    if (!a) return NULL;
+    if ((PyObject *)a == obj || !PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA) || PyArray_BASE(a) != NULL) {
+        PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(a, NPY_CORDER);
+        Py_DECREF(a);
+        return copy;
+    }
+    return a;
 }
 
 /* Optional 1-d weights of length n: None -> NULL with *arr = NULL. */
@@ -587,13 +604,16 @@ error:
 
 static PyObject *py_rng_draw(PyObject *args, PyObject *kw, int which)
 {
-    static char *kwlist[] = {"seed", "size", "high", NULL};
+    static char *kwlist_draw[] = {"seed", "size", NULL};
+    static char *kwlist_indices[] = {"seed", "size", "high", NULL};
     PyObject *oseed, *osize, *ohigh = NULL;
     uint64_t seed;
     long long size, high = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, which == 2 ? "OOO:rng_indices" : "OO:rng_draw", kwlist, &oseed,
-                                     &osize, &ohigh))
-        return NULL;
+    int ok = which == 2 ? PyArg_ParseTupleAndKeywords(args, kw, "OOO:rng_indices", kwlist_indices, &oseed, &osize,
+                                                      &ohigh)
+                        : PyArg_ParseTupleAndKeywords(args, kw, which == 0 ? "OO:rng_uniform" : "OO:rng_normal",
+                                                      kwlist_draw, &oseed, &osize);
+    if (!ok) return NULL;
     if (get_seed(oseed, &seed) < 0 || get_int(osize, "size", 0, MAX_DRAWS, &size) < 0) return NULL;
     if (which == 2 && get_int(ohigh, "high", 1, (long long)1 << 62, &high) < 0) return NULL;
     npy_intp n = (npy_intp)size;
@@ -891,7 +911,7 @@ static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
     PyArrayObject *X = NULL, *Y = NULL;
     cg_mlp *m = self->mlp;
     int L = cg_mlp_n_layers(m);
-    if (!(X = as_real(ox, "X", 2))) goto error;
+    if (!(X = as_private_real(ox, "X", 2))) goto error;
     npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), dims[2] = {n, cg_mlp_size(m, L)};
     if (in != cg_mlp_size(m, 0)) {
         PyErr_Format(PyExc_ValueError, "X has %zd columns but the network takes %d inputs", (Py_ssize_t)in,
@@ -912,6 +932,9 @@ static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
     }
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
+        /* a failed reserve drops the cache, and with it the last forward */
+        Py_CLEAR(self->last_input);
+        self->last_n = 0;
         raise_status(st, err);
         goto error;
     }
@@ -1002,8 +1025,9 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
     }
     npy_intp nl = (npy_intp)n_iter;
     if (!(losses = (PyArrayObject *)PyArray_ZEROS(1, &nl, NPY_FLOAT64, 0))) goto error;
-    if (!self->adam) {
-        cg_status st0 = cg_adam_create(&self->adam, cg_mlp_n_params(m), &cfg, err);
+    {
+        cg_status st0 = self->adam ? cg_adam_configure(self->adam, &cfg, err)
+                                   : cg_adam_create(&self->adam, cg_mlp_n_params(m), &cfg, err);
         if (st0 != CG_OK) {
             raise_status(st0, err);
             goto error;
@@ -1157,11 +1181,11 @@ static int Ganite_init(GaniteObject *self, PyObject *args, PyObject *kw)
 
 /* X (n,d) float32, T (n,) labels in [0,K), Y (n,) float32 */
 static int ganite_rows(GaniteObject *self, PyObject *ox, PyObject *ot, PyObject *oy, PyArrayObject **X,
-                       PyArrayObject **T, PyArrayObject **Y)
+                       PyArrayObject **T, PyArrayObject **Y, int keep)
 {
     const cg_ganite_config *cfg = cg_ganite_get_config(self->model);
     *X = *T = *Y = NULL;
-    if (!(*X = as_real(ox, "X", 2))) goto error;
+    if (!(*X = ot && keep ? as_private_real(ox, "X", 2) : as_real(ox, "X", 2))) goto error;
     npy_intp n = PyArray_DIM(*X, 0);
     if (PyArray_DIM(*X, 1) != cfg->n_features) {
         PyErr_Format(PyExc_ValueError, "X has %zd columns but the model was built for %d",
@@ -1170,7 +1194,7 @@ static int ganite_rows(GaniteObject *self, PyObject *ox, PyObject *ot, PyObject 
     }
     if (!ot) return 0;
     if (!(*T = as_labels(ot, "T", n, cfg->n_treatments))) goto error;
-    if (!(*Y = as_real(oy, "Y", 1))) goto error;
+    if (!(*Y = keep ? as_private_real(oy, "Y", 1) : as_real(oy, "Y", 1))) goto error;
     if (PyArray_DIM(*Y, 0) != n) {
         PyErr_Format(PyExc_ValueError, "Y has %zd entries but X has %zd rows", (Py_ssize_t)PyArray_DIM(*Y, 0),
                      (Py_ssize_t)n);
@@ -1192,7 +1216,7 @@ static PyObject *Ganite_set_data(GaniteObject *self, PyObject *args, PyObject *k
     char err[CG_ERR_LEN] = "";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:set_data", kwlist, &ox, &ot, &oy)) return NULL;
     if (ganite_acquire(self) < 0) return NULL;
-    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y) < 0) {
+    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, 1) < 0) {
         self->busy = 0;
         return NULL;
     }
@@ -1262,7 +1286,7 @@ static PyObject *Ganite_predict(GaniteObject *self, PyObject *arg)
     PyArrayObject *X, *T, *Y, *out = NULL;
     char err[CG_ERR_LEN] = "";
     if (ganite_acquire(self) < 0) return NULL;
-    if (ganite_rows(self, arg, NULL, NULL, &X, &T, &Y) < 0) {
+    if (ganite_rows(self, arg, NULL, NULL, &X, &T, &Y, 0) < 0) {
         self->busy = 0;
         return NULL;
     }
@@ -1295,7 +1319,7 @@ static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO:sample", kwlist, &ox, &ot, &oy, &os)) return NULL;
     if (get_int(os, "n_samples", 1, 1 << 20, &ns) < 0) return NULL;
     if (ganite_acquire(self) < 0) return NULL;
-    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y) < 0) {
+    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, 0) < 0) {
         self->busy = 0;
         return NULL;
     }

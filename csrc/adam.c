@@ -23,9 +23,8 @@ struct cg_adam {
     cg_real *m, *v;
 };
 
-cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err)
+static cg_status check_config(const cg_adam_config *cfg, char *err)
 {
-    *out = NULL;
     if (!(cfg->lr > 0) || !isfinite(cfg->lr)) {
         cg_set_error(err, "learning rate must be positive and finite, got %g", cfg->lr);
         return CG_EINVAL;
@@ -38,6 +37,14 @@ cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *c
         cg_set_error(err, "eps must be positive and weight decay non-negative");
         return CG_EINVAL;
     }
+    return CG_OK;
+}
+
+cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err)
+{
+    *out = NULL;
+    cg_status st = check_config(cfg, err);
+    if (st != CG_OK) return st;
     cg_adam *a = calloc(1, sizeof *a);
     if (!a) goto fail;
     a->n = n_params;
@@ -51,6 +58,13 @@ fail:
     cg_adam_free(a);
     cg_set_error(err, "out of memory allocating Adam state for %zu parameters", n_params);
     return CG_ENOMEM;
+}
+
+cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err)
+{
+    cg_status st = check_config(cfg, err);
+    if (st == CG_OK) a->cfg = *cfg;
+    return st;
 }
 
 void cg_adam_free(cg_adam *a)
@@ -69,7 +83,9 @@ void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads)
     double bc2 = 1.0 - pow(c->beta2, (double)a->t);
     cg_real step = (cg_real)(c->lr / bc1);
     cg_real inv_sqrt_bc2 = (cg_real)(1.0 / sqrt(bc2));
+    /* 1 - beta in double before rounding: 1 - 0.999f is off by 1e-5 relative */
     cg_real b1 = (cg_real)c->beta1, b2 = (cg_real)c->beta2;
+    cg_real omb1 = (cg_real)(1.0 - c->beta1), omb2 = (cg_real)(1.0 - c->beta2);
     cg_real eps = (cg_real)c->eps, wd = (cg_real)c->weight_decay;
     cg_real shrink = (cg_real)(1.0 - c->lr * c->weight_decay);
     cg_real *m = a->m, *v = a->v;
@@ -79,8 +95,8 @@ void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads)
             params[i] *= shrink;
         else
             g += wd * params[i];
-        m[i] = b1 * m[i] + (1 - b1) * g;
-        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        m[i] = b1 * m[i] + omb1 * g;
+        v[i] = b2 * v[i] + omb2 * g * g;
         params[i] -= step * m[i] / (SQRT_REAL(v[i]) * inv_sqrt_bc2 + eps);
     }
 }

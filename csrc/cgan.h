@@ -172,6 +172,8 @@ typedef struct {
 typedef struct cg_adam cg_adam;
 cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err);
 void cg_adam_free(cg_adam *a);
+/* New hyperparameters for an existing optimiser; its moments and step count stay. */
+cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err);
 /* One step over the whole block, with torch.optim.Adam/AdamW's formulas. */
 void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads);
 int64_t cg_adam_steps(const cg_adam *a);

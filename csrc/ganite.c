@@ -17,6 +17,10 @@
 #include <string.h>
 
 #define CHUNK 1024
+/* Temperature of the relaxed Bernoulli (binary concrete) draws that stand in
+ * for a binary generator's counterfactuals when D sees them: exact 0/1
+ * factuals next to soft probabilities would let D win trivially. */
+#define BINARY_TEMPERATURE 0.5
 
 struct cg_ganite {
     cg_ganite_config cfg;
@@ -242,9 +246,10 @@ static void gather_batch(cg_ganite *g, size_t B)
 }
 
 /* G on rows (x, t, y): returns G's raw output [B,K]; fills gval (values on
- * the internal scale, probabilities if binary) and ybar. */
+ * the internal scale; for a binary outcome, probabilities, or relaxed
+ * Bernoulli draws when `relaxed`) and ybar. */
 static const cg_real *generator_forward(cg_ganite *g, const cg_real *xb, const int32_t *tb, const cg_real *yb,
-                                        size_t B, int train)
+                                        size_t B, int train, int relaxed)
 {
     size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, w = g->gin_w;
     size_t nz = (size_t)g->cfg.noise_dim;
@@ -259,7 +264,15 @@ static const cg_real *generator_forward(cg_ganite *g, const cg_real *xb, const i
     for (size_t i = 0; i < B; i++) {
         for (size_t k = 0; k < K; k++) {
             cg_real v = out[i * K + k];
-            g->gval[i * K + k] = g->cfg.binary_outcome ? sigmoid(v) : v;
+            if (g->cfg.binary_outcome && relaxed && (int32_t)k != tb[i]) {
+                double u = cg_rng_uniform(&g->rng);
+                u = u < 1e-12 ? 1e-12 : u;
+                double logistic = log(u) - log1p(-u);
+                v = sigmoid((v + logistic) / BINARY_TEMPERATURE);
+            } else if (g->cfg.binary_outcome) {
+                v = sigmoid(v);
+            }
+            g->gval[i * K + k] = v;
             g->ybar[i * K + k] = (int32_t)k == tb[i] ? yb[i] : g->gval[i * K + k];
         }
     }
@@ -293,7 +306,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         double ld = 0;
         for (int s = 0; s < g->cfg.d_steps; s++) {
             gather_batch(g, B);
-            generator_forward(g, g->xb, g->tb, g->yb, B, 1);
+            generator_forward(g, g->xb, g->tb, g->yb, B, 1, 1);
             ld = discriminator_loss(g, B, 1.0);
             cg_mlp_zero_grad(g->D);
             cg_mlp_backward(g->D, NULL, g->dlog);
@@ -301,7 +314,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         }
         /* generator step: minimise supervised - alpha * D loss */
         gather_batch(g, B);
-        const cg_real *gout = generator_forward(g, g->xb, g->tb, g->yb, B, 1);
+        const cg_real *gout = generator_forward(g, g->xb, g->tb, g->yb, B, 1, 1);
         double ldg = alpha > 0 ? discriminator_loss(g, B, -alpha) : 0.0;
         memset(g->dgout, 0, B * K * sizeof(cg_real));
         if (alpha > 0) {
@@ -313,7 +326,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
                     cg_real gv = g->ddin[i * g->din_w + d + k];
                     if (g->cfg.binary_outcome) {
                         cg_real p = g->gval[i * K + k];
-                        gv *= p * (1 - p);
+                        gv *= (cg_real)(p * (1 - p) / BINARY_TEMPERATURE);
                     }
                     g->dgout[i * K + k] = gv;
                 }
@@ -353,7 +366,7 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
     size_t B = (size_t)g->cfg.batch_size, K = (size_t)g->cfg.n_treatments;
     for (size_t it = 0; it < n_iter; it++) {
         gather_batch(g, B);
-        generator_forward(g, g->xb, g->tb, g->yb, B, 0);
+        generator_forward(g, g->xb, g->tb, g->yb, B, 0, 0);
         for (size_t i = 0; i < B; i++)
             for (size_t k = 0; k < K; k++) g->wI[i * K + k] = (int32_t)k == g->tb[i] ? (cg_real)g->cfg.beta : 1;
         const cg_real *out = cg_mlp_forward(g->I, g->xb, B, 1, &g->rng);
@@ -417,7 +430,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
         for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
             size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
             for (size_t i = 0; i < rows; i++) g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean) / g->ysd);
-            generator_forward(g, X + r0 * d, T + r0, g->yb, rows, 0);
+            generator_forward(g, X + r0 * d, T + r0, g->yb, rows, 0, 0);
             cg_real *dst = out + (s * n + r0) * K;
             for (size_t i = 0; i < rows; i++) {
                 for (size_t k = 0; k < K; k++) {

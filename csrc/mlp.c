@@ -45,6 +45,7 @@ static void free_cache(cg_mlp *m)
     free(m->buf[1]);
     m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
     m->cap = 0;
+    m->n_last = 0;
 }
 
 void cg_mlp_free(cg_mlp *m)
@@ -242,6 +243,7 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut)
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads)
 {
     size_t n = m->n_last;
+    if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
     const cg_real *dA = dOut;
     int which = 0;
     for (int l = m->L - 1; l >= 0; l--) {

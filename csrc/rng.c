@@ -11,6 +11,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#ifdef CG_DOUBLE
+#define nextafter_real nextafter
+#else
+#define nextafter_real nextafterf
+#endif
+
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
@@ -74,7 +80,12 @@ uint64_t cg_rng_below(cg_rng *rng, uint64_t n)
 
 void cg_rng_fill_uniform(cg_rng *rng, cg_real *out, size_t n, double lo, double hi)
 {
-    for (size_t i = 0; i < n; i++) out[i] = (cg_real)(lo + (hi - lo) * cg_rng_uniform(rng));
+    /* Rounding to cg_real can land on hi; step back inside [lo, hi). */
+    cg_real top = (cg_real)hi;
+    for (size_t i = 0; i < n; i++) {
+        cg_real v = (cg_real)(lo + (hi - lo) * cg_rng_uniform(rng));
+        out[i] = v >= top && hi > lo ? nextafter_real(top, (cg_real)lo) : v;
+    }
 }
 
 void cg_rng_fill_normal(cg_rng *rng, cg_real *out, size_t n, double mean, double sd)
