@@ -238,7 +238,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
 /* n_iter more iterations of the ITE block. */
 cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err);
 /* out[n,K]: I's potential outcomes on the outcome scale (probabilities for a
- * binary outcome). */
+ * binary outcome), from an exponential moving average of I's weights. */
 cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err);
 /* out[n_samples, n, K]: draws of the potential outcomes from G given the
  * observed (X, T, Y); the factual entry is the observed Y.  Binary outcomes

@@ -37,6 +37,11 @@ struct cg_ganite {
     int64_t *idx;
     int32_t *tb;
     cg_real *xb, *yb, *tt, *gin, *gval, *ybar, *din, *dlog, *ddin, *dgout, *wI, *gI;
+    /* exponential moving average of I's parameters, used for prediction:
+     * minibatch GAN training leaves I's weights jittering, and averaging
+     * them is a cheap variance reduction (Polyak averaging) */
+    cg_real *i_avg, *i_swap;
+    int64_t avg_steps;
 };
 
 static cg_real sigmoid(double z)
@@ -68,6 +73,8 @@ void cg_ganite_free(cg_ganite *g)
     free(g->dgout);
     free(g->wI);
     free(g->gI);
+    free(g->i_avg);
+    free(g->i_swap);
     free(g);
 }
 
@@ -157,7 +164,9 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
     g->dgout = malloc(B * (size_t)K * sizeof(cg_real));
     g->wI = malloc(B * (size_t)K * sizeof(cg_real));
     g->gI = malloc(B * (size_t)K * sizeof(cg_real));
-    if (!g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
+    g->i_avg = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
+    g->i_swap = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
+    if (!g->i_avg || !g->i_swap || !g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
         !g->dlog || !g->ddin || !g->dgout || !g->wI || !g->gI) {
         st = CG_ENOMEM;
         cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", B);
@@ -167,6 +176,7 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
     cg_mlp_init(g->G, &g->rng);
     cg_mlp_init(g->D, &g->rng);
     cg_mlp_init(g->I, &g->rng);
+    memcpy(g->i_avg, cg_mlp_params(g->I), cg_mlp_n_params(g->I) * sizeof(cg_real));
     *out = g;
     return CG_OK;
 fail:
@@ -357,6 +367,21 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
     return CG_OK;
 }
 
+/* i_avg <- i_avg + r (params - i_avg), with r = 1 - min(EMA_DECAY, (1+t)/(10+t)) so
+ * that early steps are not dominated by the random initialisation. */
+#define EMA_DECAY 0.995
+static void update_average(cg_ganite *g)
+{
+    size_t np = cg_mlp_n_params(g->I);
+    const cg_real *p = cg_mlp_params(g->I);
+    double t = (double)g->avg_steps;
+    double decay = (1.0 + t) / (10.0 + t);
+    if (decay > EMA_DECAY) decay = EMA_DECAY;
+    cg_real r = (cg_real)(1.0 - decay);
+    for (size_t i = 0; i < np; i++) g->i_avg[i] += r * (p[i] - g->i_avg[i]);
+    g->avg_steps++;
+}
+
 cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err)
 {
     if (!g->X) {
@@ -382,6 +407,7 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
         cg_mlp_zero_grad(g->I);
         cg_mlp_backward(g->I, NULL, g->gI);
         cg_adam_step(g->optI, cg_mlp_params(g->I), cg_mlp_grads(g->I));
+        update_average(g);
         if (i_loss) i_loss[it] = loss;
         g->iters_ite++;
     }
@@ -395,12 +421,18 @@ cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t
         cg_set_error(err, "X contains NaN or inf");
         return CG_EINVAL;
     }
+    /* predict with the averaged weights; the training weights are restored after */
+    size_t np = cg_mlp_n_params(g->I);
+    cg_real *params = cg_mlp_params(g->I);
+    memcpy(g->i_swap, params, np * sizeof(cg_real));
+    memcpy(params, g->i_avg, np * sizeof(cg_real));
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         const cg_real *o = cg_mlp_forward(g->I, X + r0 * d, rows, 0, NULL);
         for (size_t j = 0; j < rows * K; j++)
             out[r0 * K + j] = g->cfg.binary_outcome ? sigmoid(o[j]) : (cg_real)(o[j] * g->ysd + g->ymean);
     }
+    memcpy(params, g->i_swap, np * sizeof(cg_real));
     if (!cg_all_finite(out, n * K)) {
         cg_set_error(err, "predictions are not finite; the model diverged");
         return CG_EFLOAT;
@@ -456,7 +488,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 /* ---------------------------------------------------------- snapshot */
 
 #define SNAP_MAGIC "CGANGNT"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define SNAP_ENDIAN 0x01020304u
 
 typedef struct {
@@ -521,6 +553,8 @@ static void write_all(const cg_ganite *g, cursor *c)
         put(c, cg_adam_m(opts[i]), np * sizeof(cg_real));
         put(c, cg_adam_v(opts[i]), np * sizeof(cg_real));
     }
+    put_i64(c, g->avg_steps);
+    put(c, g->i_avg, cg_mlp_n_params(g->I) * sizeof(cg_real));
 }
 
 size_t cg_ganite_snapshot_size(const cg_ganite *g)
@@ -608,6 +642,8 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
         get(&c, cg_adam_m(opts[i]), (size_t)np * sizeof(cg_real));
         get(&c, cg_adam_v(opts[i]), (size_t)np * sizeof(cg_real));
     }
+    get(&c, &g->avg_steps, 8);
+    get(&c, g->i_avg, cg_mlp_n_params(g->I) * sizeof(cg_real));
     if (!c.ok || c.left != 0 || !(g->ysd > 0) || !isfinite(g->ymean)) {
         cg_ganite_free(g);
         cg_set_error(err, "snapshot is truncated or corrupt");
