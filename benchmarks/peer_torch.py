@@ -11,7 +11,8 @@ PyTorch is a benchmark-only requirement, never a dependency of cgan.  The
 
 Speed mode
 ----------
-Data: IHDP replication 1 (/work/shared/data/ihdp/ihdp_npci_1.csv; 747 rows,
+Data: IHDP replication 1 ($CGAN_SHARED_DATA/ihdp/ihdp_npci_1.csv, default
+/work/shared/data/...; 747 rows,
 25 covariates, continuous outcome; columns treatment, y_factual, y_cfactual,
 mu0, mu1, x1..x25), all rows used for training.
 
@@ -37,7 +38,15 @@ csrc/ganite.c, in float32 like cgan:
   * Each inference iteration: a fresh minibatch, ybar from G without gradient,
     loss = mean over rows of sum over arms of w * (I(x) - ybar)^2 with the
     factual arm weighted by beta (BCE with logits vs. the soft targets for a
-    binary outcome).
+    binary outcome); after each Adam step an exponential moving average of
+    I's weights is updated (decay min(0.995, (1+s)/(10+s))), and predictions
+    use the averaged weights.
+  * Binary outcome only: in the counterfactual block G's counterfactuals are
+    relaxed Bernoulli draws sigmoid((logit + logistic noise) / 0.5); the
+    inference block uses the plain probabilities.  (IHDP is continuous, so
+    the timed runs do not exercise this.)
+  * weight_decay = 0 is passed explicitly to cgan (its default is 0.1).
+This mirrors csrc/ganite.c as of commit 65dc977; keep the two in step.
 The random streams differ from cgan's, so the two fits are not bit-identical;
 both are checked to reach a sensible in-sample sqrt(PEHE) against mu1 - mu0.
 
@@ -74,6 +83,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -84,13 +94,17 @@ import numpy as np  # noqa: E402
 
 import cgan  # noqa: E402
 
-DEFAULT_DATA = "/work/shared/data/ihdp/ihdp_npci_1.csv"
+SHARED_DATA = os.environ.get("CGAN_SHARED_DATA",
+                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
+DEFAULT_DATA = os.path.join(SHARED_DATA, "ihdp", "ihdp_npci_1.csv")
 REF_ITERS = 10000
 TARGET_FIT_S = 3.0
 TARGET_RATIO = 8.0
 TARGET_MEMORY = 2.0
 REFERENCE = dict(hidden_size=30, n_hidden=2, batch_size=256, noise_dim=0, alpha=1.0, beta=1.0, d_steps=2,
-                 learning_rate=1e-3)
+                 learning_rate=1e-3, weight_decay=0.0)  # explicit: cgan's default weight_decay is 0.1
+BINARY_TEMPERATURE = 0.5  # csrc/ganite.c: relaxed Bernoulli counterfactuals (binary outcome only)
+EMA_DECAY = 0.995  # csrc/ganite.c: EMA of I's weights, used for prediction
 
 
 # --------------------------------------------------------------- torch peer
@@ -144,14 +158,23 @@ def make_torch_ganite():
             idx = torch.randint(self.n_, (self.batch_size,), generator=self.gen_)
             return self.X_[idx], self.T_[idx], self.Y_[idx]
 
-        def _generate(self, x, t, y):
-            """G's raw outputs, and ybar (factual y at t, G's values elsewhere)."""
+        def _generate(self, x, t, y, relaxed):
+            """G's raw outputs, and ybar (factual y at t, G's values elsewhere).
+
+            For a binary outcome G's values are probabilities, or, when
+            `relaxed` (the counterfactual block), relaxed Bernoulli draws
+            sigmoid((logit + logistic noise) / BINARY_TEMPERATURE)."""
             onehot = F.one_hot(t, self.K_).to(x.dtype)
             parts = [x, onehot, y[:, None]]
             if self.noise_dim:
                 parts.append(torch.randn(x.shape[0], self.noise_dim, generator=self.gen_))
             out = self.G_(torch.cat(parts, dim=1))
-            values = torch.sigmoid(out) if self.binary else out
+            values = out
+            if self.binary and relaxed:
+                u = torch.rand(out.shape, generator=self.gen_).clamp_min(1e-12)
+                values = torch.sigmoid((out + torch.log(u) - torch.log1p(-u)) / BINARY_TEMPERATURE)
+            elif self.binary:
+                values = torch.sigmoid(out)
             ybar = torch.where(onehot.bool(), y[:, None], values)
             return out, ybar
 
@@ -184,13 +207,13 @@ def make_torch_ganite():
                 for _ in range(self.d_steps):
                     x, t, y = self._batch()
                     with torch.no_grad():
-                        _, ybar = self._generate(x, t, y)
+                        _, ybar = self._generate(x, t, y, relaxed=True)
                     loss_d = self._d_loss(x, ybar, t)
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     opt_d.step()
                 x, t, y = self._batch()
-                out, ybar = self._generate(x, t, y)
+                out, ybar = self._generate(x, t, y, relaxed=True)
                 factual = out.gather(1, t[:, None])[:, 0]
                 sup = (F.binary_cross_entropy_with_logits(factual, y) if self.binary
                        else F.mse_loss(factual, y))
@@ -201,11 +224,14 @@ def make_torch_ganite():
                 loss_g.backward()
                 opt_g.step()
 
-            # inference block
-            for _ in range(self.n_iter_ite):
+            # inference block; predictions use an exponential moving average of
+            # I's weights: avg += r (w - avg), r = 1 - min(EMA_DECAY, (1+s)/(10+s))
+            self.I_avg_ = copy.deepcopy(self.I_).requires_grad_(False)
+            params, averages = list(self.I_.parameters()), list(self.I_avg_.parameters())
+            for step in range(self.n_iter_ite):
                 x, t, y = self._batch()
                 with torch.no_grad():
-                    _, ybar = self._generate(x, t, y)
+                    _, ybar = self._generate(x, t, y, relaxed=False)
                     w = torch.where(F.one_hot(t, K).bool(), self.beta, 1.0)
                 out = self.I_(x)
                 per = (F.binary_cross_entropy_with_logits(out, ybar, reduction="none") if self.binary
@@ -214,11 +240,15 @@ def make_torch_ganite():
                 opt_i.zero_grad(set_to_none=True)
                 loss_i.backward()
                 opt_i.step()
+                with torch.no_grad():
+                    r = 1.0 - min(EMA_DECAY, (1.0 + step) / (10.0 + step))
+                    for avg, w in zip(averages, params):
+                        avg.lerp_(w, r)
             return self
 
         def predict(self, X):
             with torch.no_grad():
-                out = self.I_(torch.as_tensor(np.asarray(X, dtype=np.float32)))
+                out = self.I_avg_(torch.as_tensor(np.asarray(X, dtype=np.float32)))
                 out = torch.sigmoid(out) if self.binary else out * self.ysd_ + self.ymean_
             return out.numpy().astype(np.float64)
 

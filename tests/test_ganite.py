@@ -79,6 +79,15 @@ def test_binary_outcome_gives_probabilities():
     assert set(np.unique(s)) <= {0.0, 1.0}
 
 
+def test_single_member_and_ensemble_agree_on_shapes():
+    X, t, y = _linear(n=300)
+    one = GANITE(random_state=0, n_estimators=1, **FAST).fit(y, t, X=X)
+    assert one.history_["ite_loss"].shape == (1, FAST["n_iter"])
+    ens = GANITE(random_state=0, n_estimators=3, **FAST).fit(y, t, X=X)
+    members = [core.predict(X) for core in ens._cores]
+    assert np.allclose(ens.predict(X), np.mean(members, axis=0), atol=1e-5)
+
+
 def test_same_seed_same_bits_and_different_seed_differs():
     X, t, y = _linear(n=400)
     a = GANITE(random_state=7, **FAST).fit(y, t, X=X)
@@ -104,9 +113,9 @@ def test_corrupt_snapshot_is_rejected():
     X, t, y = _linear(n=300)
     model = GANITE(random_state=3, **FAST).fit(y, t, X=X)
     state = model.__getstate__()
-    snap = state["_core_snapshot"]
+    snap = state["_core_snapshots"][0]
     for bad in (snap[:10], snap[:-1], b"X" * len(snap)):
-        state2 = dict(state, _core_snapshot=bad)
+        state2 = dict(state, _core_snapshots=[bad])
         with pytest.raises(ValueError, match="snapshot"):
             GANITE().__setstate__(state2)
 
@@ -129,8 +138,8 @@ def test_clone_and_params_follow_sklearn_conventions():
 def test_sample_mean_matches_predict():
     X, t, y = _linear(n=600)
     model = GANITE(random_state=0, noise_dim=0, **FAST).fit(y, t, X=X)
-    s = model.sample(X, t, y, n_samples=4)
-    assert s.shape == (4, len(y), 2)
+    s = model.sample(X, t, y, n_samples=10)
+    assert s.shape == (10, len(y), 2)
     # factual entries are the observed outcomes
     assert np.allclose(s[:, np.arange(len(y)), t], y, atol=1e-5)
     # counterfactual draws and the inference network agree on average
@@ -144,9 +153,9 @@ def test_history_and_module_shortcuts():
     X, t, y = _linear(n=300)
     model = cgan.fit(y, t, X=X, random_state=0, **FAST)
     assert set(model.history_) == {"generator_loss", "discriminator_loss", "ite_loss"}
-    assert len(model.history_["generator_loss"]) == FAST["n_iter"]
+    assert model.history_["generator_loss"].shape == (5, FAST["n_iter"])
     assert np.all(np.isfinite(model.history_["ite_loss"]))
-    assert model.history_["ite_loss"][-50:].mean() < model.history_["ite_loss"][:50].mean()
+    assert np.all(model.history_["ite_loss"][:, -50:].mean(1) < model.history_["ite_loss"][:, :50].mean(1))
     assert cgan.sample(model, X, t, y, n_samples=2).shape == (2, 300, 2)
     assert abs(cgan.ate(y, t, X=X, random_state=0, **FAST) - model.ate()) < 1e-12
 
@@ -228,6 +237,7 @@ def test_fit_rejects_bad_data(kwargs, exc, match):
         ({"batch_size": 10**6}, ValueError, "batch_size"),
         ({"batch_size": 500}, ValueError, "larger than the 200 training rows"),
         ({"n_iter": -1}, ValueError, "n_iter"),
+        ({"n_estimators": 0}, ValueError, "n_estimators"),
         ({"d_steps": 0}, ValueError, "d_steps"),
         ({"alpha": -1.0}, ValueError, "alpha"),
         ({"alpha": float("nan")}, ValueError, "alpha"),
