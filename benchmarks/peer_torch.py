@@ -45,7 +45,8 @@ csrc/ganite.c, in float32 like cgan:
     relaxed Bernoulli draws sigmoid((logit + logistic noise) / 0.5); the
     inference block uses the plain probabilities.  (IHDP is continuous, so
     the timed runs do not exercise this.)
-  * weight_decay = 0 is passed explicitly to cgan (its default is 0.1).
+  * weight_decay = 0 and n_estimators = 1 are passed explicitly to cgan (its
+    defaults are 0.1 and an ensemble of 5 models).
 This mirrors csrc/ganite.c as of commit 65dc977; keep the two in step.
 The random streams differ from cgan's, so the two fits are not bit-identical;
 both are checked to reach a sensible in-sample sqrt(PEHE) against mu1 - mu0.
@@ -65,7 +66,8 @@ With --iters != 10000 the fit-time target is scaled linearly (3 s * N/10000).
 
 Memory mode (--memory)
 ----------------------
-Fits cgan.GANITE(n_iter=50, n_iter_ite=50, batch_size=256) on synthetic
+Fits cgan.GANITE(n_iter=50, n_iter_ite=50, batch_size=256; other parameters at
+their defaults, including n_estimators unless --memory-n-estimators) on synthetic
 data, n = 1,000,000 rows x d = 50 float64 covariates (400 MB), and reports the
 peak resident set size reached during fit minus the resident size just before
 it, relative to the size of X.  The peak is Linux's VmHWM from
@@ -256,6 +258,18 @@ def make_torch_ganite():
 
 
 # ------------------------------------------------------------- speed mode
+def cgan_version():
+    """cgan's version, plus the repository commit when run from a checkout."""
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=here, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return getattr(cgan, "__version__", "?") + (f" (repo {rev})" if rev else "")
+
+
 def sqrt_pehe(mu, tau):
     return float(np.sqrt(np.mean(((mu[:, 1] - mu[:, 0]) - tau) ** 2)))
 
@@ -274,16 +288,18 @@ def run_speed(args):
     X = a[:, 5:]
     n, d = X.shape
     cfg = dict(REFERENCE, n_iter=args.iters, n_iter_ite=args.iters)
+    # one model on each side: cgan.GANITE may average an ensemble (n_estimators)
+    cgan_cfg = dict(cfg, **({"n_estimators": 1} if "n_estimators" in cgan.GANITE().get_params() else {}))
     target_fit = TARGET_FIT_S * args.iters / REF_ITERS
 
     print(f"# IHDP replication 1: n={n}, d={d}, {int(t.sum())} treated, true ATE {tau.mean():.3f}")
-    print(f"# cgan {getattr(cgan, '__version__', '?')}, torch {torch.__version__} "
+    print(f"# cgan {cgan_version()}, torch {torch.__version__} "
           f"(threads {torch.get_num_threads()}), numpy {np.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs")
-    print("# GANITE config: " + ", ".join(f"{k}={v}" for k, v in cfg.items()) + ", float32, continuous outcome")
+    print("# GANITE config: " + ", ".join(f"{k}={v}" for k, v in cgan_cfg.items()) + ", float32, continuous outcome")
     print()
     # warm-up (untimed): first-call costs of both libraries (lazy init, allocator)
-    cgan.GANITE(outcome="continuous", random_state=0, **dict(cfg, n_iter=50, n_iter_ite=50)).fit(y, t, X=X)
+    cgan.GANITE(outcome="continuous", random_state=0, **dict(cgan_cfg, n_iter=50, n_iter_ite=50)).fit(y, t, X=X)
     TorchGANITE(random_state=0, **dict(cfg, n_iter=50, n_iter_ite=50)).fit(y, t, X)
 
     print("| rep | cgan fit s | torch fit s | torch/cgan | cgan √PEHE in | torch √PEHE in |")
@@ -292,7 +308,7 @@ def run_speed(args):
     for rep in range(args.reps):
         seed = args.seed + rep
         gc.collect()
-        model = cgan.GANITE(outcome="continuous", random_state=seed, **cfg)
+        model = cgan.GANITE(outcome="continuous", random_state=seed, **cgan_cfg)
         t0 = time.perf_counter()
         model.fit(y, t, X=X)
         tc.append(time.perf_counter() - t0)
@@ -360,7 +376,9 @@ def run_memory(args):
     was_reset = reset_peak()
     if was_reset:
         hwm_before = proc_status_kb("VmHWM")
-    model = cgan.GANITE(n_iter=50, n_iter_ite=50, batch_size=256, random_state=args.seed)
+    extra = {} if args.memory_n_estimators is None else {"n_estimators": args.memory_n_estimators}
+    model = cgan.GANITE(n_iter=50, n_iter_ite=50, batch_size=256, random_state=args.seed, **extra)
+    n_est = model.get_params().get("n_estimators", 1)
     t0 = time.perf_counter()
     model.fit(Y, T, X=X)
     fit_s = time.perf_counter() - t0
@@ -369,8 +387,8 @@ def run_memory(args):
     inc_mb = (hwm - rss0) / 1024
     rel = inc_mb / data_mb
     print(f"# memory: X float64 {n} x {d} = {data_mb:.0f} MiB (+ T, Y {(T.nbytes + Y.nbytes) / 2**20:.0f} MiB); "
-          f"cgan {getattr(cgan, '__version__', '?')}, Python {platform.python_version()}")
-    print(f"# GANITE(n_iter=50, n_iter_ite=50, batch_size=256) fit {fit_s:.1f} s; "
+          f"cgan {cgan_version()}, Python {platform.python_version()}")
+    print(f"# GANITE(n_iter=50, n_iter_ite=50, batch_size=256; n_estimators={n_est}) fit {fit_s:.1f} s; "
           f"peak reset via clear_refs: {'yes' if was_reset else 'no (peak before fit ' + str(hwm_before // 1024) + ' MiB)'}")
     print()
     print("| RSS before fit MiB | peak during fit MiB | RSS after fit MiB | peak increase MiB | increase / data |")
@@ -392,6 +410,8 @@ def main(argv=None):
     ap.add_argument("--memory", action="store_true", help="run the peak-memory measurement instead")
     ap.add_argument("--memory-rows", type=int, default=1_000_000)
     ap.add_argument("--memory-features", type=int, default=50)
+    ap.add_argument("--memory-n-estimators", type=int, default=None,
+                    help="n_estimators for the memory fit (default: the estimator's default)")
     args = ap.parse_args(argv)
     return run_memory(args) if args.memory else run_speed(args)
 

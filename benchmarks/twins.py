@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/twins.py [--seeds N] [--hidden-size H] [--n-iter N]
                                [--batch-size B] [--alpha A] [--lr LR] [--weight-decay W]
+                               [--n-estimators M]
                                [--scale {minmax,none}] [--data PATH]
 
 Data: $CGAN_SHARED_DATA/twins/Twin_data.csv.gz (default: shared/data beside the
@@ -66,6 +67,18 @@ TRAIN_RATE = 0.8
 SAMPLE_DRAWS = 20
 
 
+def cgan_version():
+    """cgan's version, plus the repository commit when run from a checkout."""
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=here, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return getattr(cgan, "__version__", "?") + (f" (repo {rev})" if rev else "")
+
+
 def load_twins(path):
     """Covariates (n, 30) float64 and binary potential outcomes (n, 2)."""
     raw = np.loadtxt(path, delimiter=",", skiprows=1)
@@ -114,6 +127,7 @@ def main(argv=None):
     ap.add_argument("--alpha", type=float, default=None)
     ap.add_argument("--lr", type=float, default=None, help="learning_rate")
     ap.add_argument("--weight-decay", type=float, default=None)
+    ap.add_argument("--n-estimators", type=int, default=None)
     ap.add_argument("--scale", choices=("none", "minmax"), default="none",
                     help="covariate scaling fitted on the training rows (default none, as the reference code)")
     ap.add_argument("--data", default=DEFAULT_DATA)
@@ -121,7 +135,8 @@ def main(argv=None):
 
     overrides = {}
     for flag, name in (("hidden_size", "hidden_size"), ("n_iter", "n_iter"), ("batch_size", "batch_size"),
-                       ("alpha", "alpha"), ("lr", "learning_rate"), ("weight_decay", "weight_decay")):
+                       ("alpha", "alpha"), ("lr", "learning_rate"), ("weight_decay", "weight_decay"),
+                       ("n_estimators", "n_estimators")):
         v = getattr(args, flag)
         if v is not None:
             overrides[name] = v
@@ -131,10 +146,10 @@ def main(argv=None):
     true_ate_all = float(np.mean(y[:, 1] - y[:, 0]))
     shown = {k: overrides.get(k, defaults.get(k)) for k in
              ("hidden_size", "n_hidden", "batch_size", "n_iter", "n_iter_ite", "d_steps", "alpha", "beta",
-              "learning_rate", "weight_decay", "noise_dim")}
+              "learning_rate", "weight_decay", "noise_dim", "n_estimators") if k in defaults}
     print(f"# Twins: n={n}, d={d}, mortality t=0 {y[:, 0].mean():.4f}, t=1 {y[:, 1].mean():.4f}, "
           f"true ATE (all rows) {true_ate_all:+.4f}")
-    print(f"# cgan {getattr(cgan, '__version__', '?')}, Python {platform.python_version()}, "
+    print(f"# cgan {cgan_version()}, Python {platform.python_version()}, "
           f"{platform.machine()}, {os.cpu_count()} CPUs; covariate scaling: {args.scale}")
     print("# GANITE(outcome='binary', " + ", ".join(f"{k}={v}" for k, v in shown.items())
           + ")" + ("  [overrides: " + ", ".join(f"{k}={v}" for k, v in overrides.items()) + "]"

@@ -1104,7 +1104,7 @@ static PyTypeObject MLPType = {
 typedef struct {
     PyObject_HEAD
     cg_ganite *model;
-    PyObject *X, *T, *Y;   /* training data in core layout, kept alive while attached */
+    PyObject *X, *T, *Y, *rows;   /* training data in core layout, kept alive while attached */
     int busy;
 } GaniteObject;
 
@@ -1128,6 +1128,7 @@ static void Ganite_dealloc(GaniteObject *self)
     Py_XDECREF(self->X);
     Py_XDECREF(self->T);
     Py_XDECREF(self->Y);
+    Py_XDECREF(self->rows);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1210,34 +1211,80 @@ error:
 
 static PyObject *Ganite_set_data(GaniteObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"X", "T", "Y", NULL};
-    PyObject *ox, *ot, *oy;
-    PyArrayObject *X, *T, *Y;
+    static char *kwlist[] = {"X", "T", "Y", "rows", "copy", NULL};
+    PyObject *ox, *ot, *oy, *orows = Py_None;
+    int copy = 1;
+    PyArrayObject *X, *T, *Y, *rows = NULL;
     char err[CG_ERR_LEN] = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:set_data", kwlist, &ox, &ot, &oy)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|Op:set_data", kwlist, &ox, &ot, &oy, &orows, &copy))
+        return NULL;
     if (ganite_acquire(self) < 0) return NULL;
-    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, 1) < 0) {
+    if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, copy) < 0) {
         self->busy = 0;
         return NULL;
     }
+    npy_intp n = PyArray_DIM(X, 0), n_rows = n;
+    if (orows != Py_None) {
+        PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(orows, NULL, 0, 0, 0, NULL);
+        if (raw && (PyArray_DESCR(raw)->kind != 'i' && PyArray_DESCR(raw)->kind != 'u')) {
+            PyErr_Format(PyExc_TypeError, "rows must hold integer row indices, got dtype %S",
+                         (PyObject *)PyArray_DESCR(raw));
+            Py_CLEAR(raw);
+        }
+        if (raw && PyArray_NDIM(raw) != 1) {
+            PyErr_SetString(PyExc_ValueError, "rows must be 1-dimensional");
+            Py_CLEAR(raw);
+        }
+        if (raw) rows = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_INT64,
+                                                         NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        Py_XDECREF(raw);
+        if (rows && (PyObject *)rows == orows) {
+            PyArrayObject *c = (PyArrayObject *)PyArray_NewCopy(rows, NPY_CORDER);
+            Py_DECREF(rows);
+            rows = c;
+        }
+        if (!rows) {
+            self->busy = 0;
+            Py_DECREF(X);
+            Py_DECREF(T);
+            Py_DECREF(Y);
+            return NULL;
+        }
+        n_rows = PyArray_DIM(rows, 0);
+    }
     cg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cg_ganite_set_data(self->model, F32(X), (const int32_t *)PyArray_DATA(T), F32(Y),
-                            (size_t)PyArray_DIM(X, 0), err);
+    st = cg_ganite_set_data(self->model, F32(X), (const int32_t *)PyArray_DATA(T), F32(Y), (size_t)n,
+                            rows ? (const int64_t *)PyArray_DATA(rows) : NULL, (size_t)n_rows, err);
     Py_END_ALLOW_THREADS
     self->busy = 0;
     if (st != CG_OK) {
         Py_DECREF(X);
         Py_DECREF(T);
         Py_DECREF(Y);
+        Py_XDECREF(rows);
         return raise_status(st, err);
     }
     Py_XSETREF(self->X, (PyObject *)X);
     Py_XSETREF(self->T, (PyObject *)T);
     Py_XSETREF(self->Y, (PyObject *)Y);
+    Py_XSETREF(self->rows, (PyObject *)rows);
     double mean, sd;
     cg_ganite_outcome_scale(self->model, &mean, &sd);
     return Py_BuildValue("(dd)", mean, sd);
+}
+
+static PyObject *Ganite_clear_data(GaniteObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (ganite_acquire(self) < 0) return NULL;
+    cg_ganite_clear_data(self->model);
+    Py_CLEAR(self->X);
+    Py_CLEAR(self->T);
+    Py_CLEAR(self->Y);
+    Py_CLEAR(self->rows);
+    self->busy = 0;
+    Py_RETURN_NONE;
 }
 
 static PyObject *Ganite_train(GaniteObject *self, PyObject *arg, int ite)
@@ -1413,7 +1460,10 @@ static PyObject *Ganite_get_config(GaniteObject *self, void *closure)
 
 static PyMethodDef Ganite_methods[] = {
     {"set_data", (PyCFunction)(void (*)(void))Ganite_set_data, METH_VARARGS | METH_KEYWORDS,
-     "set_data(X, T, Y) -> (outcome_mean, outcome_sd); attaches the training rows."},
+     "set_data(X, T, Y, rows=None, copy=True) -> (outcome_mean, outcome_sd); attaches the training data.\n"
+     "rows selects the rows to train on; copy=False keeps a float32 C-contiguous X/Y without copying\n"
+     "(the caller must not change them while attached)."},
+    {"clear_data", (PyCFunction)Ganite_clear_data, METH_NOARGS, "Drop the training data."},
     {"train_counterfactual", (PyCFunction)Ganite_train_counterfactual, METH_O,
      "train_counterfactual(n_iter) -> (generator_loss, discriminator_loss) per iteration."},
     {"train_ite", (PyCFunction)Ganite_train_ite, METH_O, "train_ite(n_iter) -> ITE-network loss per iteration."},

@@ -227,10 +227,14 @@ typedef struct cg_ganite cg_ganite;
 cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err);
 void cg_ganite_free(cg_ganite *g);
 const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g);
-/* Attach training data X[n,d], T[n] in [0,K), Y[n].  Not copied: the arrays
- * must stay alive and unchanged while training.  Fixes the outcome scaling. */
+/* Attach training data X[n,d], T[n] in [0,K), Y[n], of which the model
+ * trains on rows[n_rows] (rows = NULL: all n; several models can share one
+ * copy of the data, e.g. for cross-fitting).  Not copied: the arrays must
+ * stay alive and unchanged while training.  Fixes the outcome scaling. */
 cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, const cg_real *Y,
-                             size_t n, char *err);
+                             size_t n, const int64_t *rows, size_t n_rows, char *err);
+/* Forget the training data (training then needs set_data again). */
+void cg_ganite_clear_data(cg_ganite *g);
 /* n_iter more iterations of the counterfactual block (d_steps D steps and one
  * G step each); per-iteration losses go to g_loss/d_loss (either may be NULL). */
 cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_loss, double *d_loss,

@@ -32,7 +32,8 @@ struct cg_ganite {
     const cg_real *X;
     const int32_t *T;
     const cg_real *Y;
-    size_t n;
+    const int64_t *rows;   /* training rows of this model (NULL: all n) */
+    size_t n, n_rows;
     size_t cap, gin_w, din_w, dout_w;
     int64_t *idx;
     int32_t *tb;
@@ -193,18 +194,18 @@ void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd)
 }
 
 cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, const cg_real *Y, size_t n,
-                             char *err)
+                             const int64_t *rows, size_t n_rows, char *err)
 {
     int K = g->cfg.n_treatments;
-    if (n == 0) {
+    if (!rows) n_rows = n;
+    if (n == 0 || n_rows == 0) {
         cg_set_error(err, "the training data have no rows");
         return CG_EINVAL;
     }
-    if ((size_t)g->cfg.batch_size > n) {
-        cg_set_error(err, "batch_size (%d) is larger than the number of rows (%zu)", g->cfg.batch_size, n);
+    if ((size_t)g->cfg.batch_size > n_rows) {
+        cg_set_error(err, "batch_size (%d) is larger than the number of rows (%zu)", g->cfg.batch_size, n_rows);
         return CG_EINVAL;
     }
-    double s = 0, ss = 0;
     for (size_t i = 0; i < n; i++) {
         if (T[i] < 0 || T[i] >= K) {
             cg_set_error(err, "treatment code %d at row %zu is outside [0, %d)", (int)T[i], i, K);
@@ -218,15 +219,25 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
             cg_set_error(err, "a binary outcome must be 0 or 1, got %g at row %zu", (double)Y[i], i);
             return CG_EINVAL;
         }
-        s += Y[i];
     }
     if (!cg_all_finite(X, n * (size_t)g->cfg.n_features)) {
         cg_set_error(err, "X contains NaN or inf");
         return CG_EINVAL;
     }
-    double mean = s / (double)n;
-    for (size_t i = 0; i < n; i++) ss += (Y[i] - mean) * (Y[i] - mean);
-    double sd = sqrt(ss / (double)n);
+    double s = 0, ss = 0;
+    for (size_t j = 0; j < n_rows; j++) {
+        if (rows && (rows[j] < 0 || (size_t)rows[j] >= n)) {
+            cg_set_error(err, "row index %lld is outside [0, %zu)", (long long)rows[j], n);
+            return CG_EINVAL;
+        }
+        s += Y[rows ? (size_t)rows[j] : j];
+    }
+    double mean = s / (double)n_rows;
+    for (size_t j = 0; j < n_rows; j++) {
+        double dy = Y[rows ? (size_t)rows[j] : j] - mean;
+        ss += dy * dy;
+    }
+    double sd = sqrt(ss / (double)n_rows);
     if (g->cfg.binary_outcome) {
         g->ymean = 0;
         g->ysd = 1;
@@ -238,16 +249,27 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
     g->T = T;
     g->Y = Y;
     g->n = n;
+    g->rows = rows;
+    g->n_rows = n_rows;
     return CG_OK;
+}
+
+void cg_ganite_clear_data(cg_ganite *g)
+{
+    g->X = NULL;
+    g->T = NULL;
+    g->Y = NULL;
+    g->rows = NULL;
+    g->n = g->n_rows = 0;
 }
 
 /* Draw B training rows into xb, tb, yb (y on the internal scale). */
 static void gather_batch(cg_ganite *g, size_t B)
 {
     size_t d = (size_t)g->cfg.n_features;
-    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n);
+    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n_rows);
     for (size_t i = 0; i < B; i++) {
-        size_t r = (size_t)g->idx[i];
+        size_t r = g->rows ? (size_t)g->rows[g->idx[i]] : (size_t)g->idx[i];
         memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
         g->tb[i] = g->T[r];
         g->yb[i] = (cg_real)((g->Y[r] - g->ymean) / g->ysd);

@@ -40,16 +40,22 @@ static void pack_b(cg_real *restrict bp, const cg_real *B, size_t n, size_t k, i
 {
     for (size_t j0 = 0; j0 < nc; j0 += NR) {
         size_t nr = nc - j0 < NR ? nc - j0 : NR;
-        for (size_t p = 0; p < kc; p++) {
-            cg_real *dst = bp + p * NR;
-            if (!trans_b) {
+        if (!trans_b) {
+            for (size_t p = 0; p < kc; p++) {
+                cg_real *dst = bp + p * NR;
                 const cg_real *src = B + (pc + p) * n + jc + j0;
                 for (size_t j = 0; j < nr; j++) dst[j] = src[j];
-            } else {
-                const cg_real *src = B + (jc + j0) * k + pc + p;
-                for (size_t j = 0; j < nr; j++) dst[j] = src[j * k];
+                for (size_t j = nr; j < NR; j++) dst[j] = 0;
             }
-            for (size_t j = nr; j < NR; j++) dst[j] = 0;
+        } else {
+            /* B is stored [n, k]: walk each of its rows contiguously */
+            if (nr < NR)
+                for (size_t p = 0; p < kc; p++)
+                    for (size_t j = nr; j < NR; j++) bp[p * NR + j] = 0;
+            for (size_t j = 0; j < nr; j++) {
+                const cg_real *src = B + (jc + j0 + j) * k + pc;
+                for (size_t p = 0; p < kc; p++) bp[p * NR + j] = src[p];
+            }
         }
         bp += kc * NR;
     }

@@ -271,3 +271,24 @@ def test_methods_need_fit_and_matching_shapes():
         model.ate_interval(alpha=1.5)
     with pytest.raises(ValueError, match="needs their observed T and Y"):
         model.ate_interval(X0)
+
+
+def test_threads_do_not_change_results():
+    X, t, y = _linear(n=400)
+    one = GANITE(random_state=5, n_estimators=3, n_jobs=1, **FAST).fit(y, t, X=X)
+    two = GANITE(random_state=5, n_estimators=3, n_jobs=2, **FAST).fit(y, t, X=X)
+    assert np.array_equal(one.predict(X), two.predict(X))
+    assert np.array_equal(one.history_["generator_loss"], two.history_["generator_loss"])
+    lo1, hi1 = one.ate_interval()
+    lo2, hi2 = two.ate_interval()
+    assert lo1 == lo2 and hi1 == hi2
+    with pytest.raises(ValueError, match="n_jobs"):
+        GANITE(n_jobs=0, **FAST).fit(y, t, X=X)
+
+
+def test_verbose_progress_goes_to_stderr(capsys):
+    X, t, y = _linear(n=300)
+    GANITE(random_state=0, n_estimators=2, verbose=True, **dict(FAST, n_iter=300)).fit(y, t, X=X)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "GANITE" in captured.err or "GANITE" in captured.out

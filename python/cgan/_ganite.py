@@ -9,6 +9,9 @@ exposes the EconML-style effect/ate/ate_interval API."""
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -61,6 +64,65 @@ def _normal_quantile(p: float) -> float:
     return x - e * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
 
 
+def _effective_jobs(n_jobs, n_tasks):
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)):
+        raise TypeError(f"n_jobs must be None or an integer, got {type(n_jobs).__name__}")
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0; use None or 1 for one thread, -1 for all cores")
+    cpus = os.cpu_count() or 1
+    if n_jobs < 0:
+        n_jobs = max(1, cpus + 1 + n_jobs)
+    return max(1, min(n_jobs, n_tasks))
+
+
+def _stratified_folds(codes, n_folds, seed):
+    """Fold of each row, balanced within each treatment arm."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(codes), dtype=np.int64)
+    offset = 0
+    for arm in np.unique(codes):
+        idx = np.flatnonzero(codes == arm)
+        fold[rng.permutation(idx)] = (np.arange(len(idx)) + offset) % n_folds
+        offset += len(idx)
+    return fold
+
+
+def _propensity(Xa, codes, K, fold, seed):
+    """P(T = k | x) from multinomial logistic regression fitted in C,
+    cross-fitted over `fold` when given; clipped at 0.01 and renormalised."""
+    n, d = Xa.shape
+    mean = Xa.mean(axis=0)
+    sd = Xa.std(axis=0)
+    sd[sd == 0] = 1.0
+    Z = (Xa - mean) / sd
+    out = np.empty((n, K))
+    if fold is None:
+        groups = [(np.arange(n), np.arange(n))]
+    else:
+        groups = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(int(fold.max()) + 1)]
+    for g, (train, held) in enumerate(groups):
+        net = _cgan.MLP([d, K], ["identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
+        net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=3000,
+                        learning_rate=1e-2, weight_decay=1e-3)
+        logits = net.forward(Z[held]).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        out[held] = e / e.sum(axis=1, keepdims=True)
+    out = np.clip(out, _PROPENSITY_CLIP, 1.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _pseudo_outcomes(mu, propensity, codes, y):
+    """Doubly robust (AIPW) pseudo-outcomes psi[i, k]."""
+    n, K = mu.shape
+    onehot = np.zeros((n, K))
+    onehot[np.arange(n), codes] = 1.0
+    return mu + onehot * (y[:, None] - mu) / propensity
+
+
 class GANITE(BaseEstimator):
     """Treatment effects with generative adversarial nets (GANITE).
 
@@ -72,10 +134,13 @@ class GANITE(BaseEstimator):
     n_hidden : int, default=2
         Hidden layers per network.
     n_estimators : int, default=5
-        Independent GANITE models, each with its own seed, whose predictions
-        are averaged.  Adversarial training on small samples is noisy; on the
+        GANITE models, each with its own seed, whose predictions are
+        averaged.  Adversarial training on small samples is noisy; on the
         training rows of IHDP, averaging five cut sqrt(PEHE) by about a
-        quarter and the ATE error by more than half.
+        quarter and the ATE error by more than half.  With two or more, the
+        rows are split into n_estimators folds (balanced by arm) and member
+        m trains on all folds but m, which gives the cross-fitted
+        predictions that :meth:`ate_interval` needs.
     batch_size : int, default=256
         Rows per minibatch; must not exceed the number of training rows.
     n_iter : int, default=1000
@@ -107,6 +172,9 @@ class GANITE(BaseEstimator):
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
+    n_jobs : int or None, default=None
+        Threads that train ensemble members in parallel (None: 1; -1: all
+        cores).  Results are bit-identical whatever the value.
     verbose : bool, default=False
         Show training progress (tqdm when installed).
 
@@ -142,6 +210,7 @@ class GANITE(BaseEstimator):
         noise_dim=0,
         outcome="auto",
         random_state=None,
+        n_jobs=None,
         verbose=False,
     ):
         self.hidden_size = hidden_size
@@ -158,6 +227,7 @@ class GANITE(BaseEstimator):
         self.noise_dim = noise_dim
         self.outcome = outcome
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
@@ -179,6 +249,7 @@ class GANITE(BaseEstimator):
         }
         if self.outcome not in ("auto", "continuous", "binary"):
             raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {self.outcome!r}")
+        _effective_jobs(self.n_jobs, 1)
         if not isinstance(self.verbose, (bool, np.bool_, int)):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return p
@@ -210,36 +281,78 @@ class GANITE(BaseEstimator):
         seed = check_random_state(self.random_state)
         K = len(classes)
         M = p["n_estimators"]
-        seeds = np.random.SeedSequence(seed).generate_state(M, np.uint64)
-        history = {"generator_loss": [], "discriminator_loss": [], "ite_loss": []}
-        verbose = bool(self.verbose)
-        bar = Progress(M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", verbose)
-        cores = []
-        try:
-            for member in range(M):
-                core = _cgan.Ganite(
-                    n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
-                    noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
-                    d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
-                    weight_decay=p["weight_decay"], seed=int(seeds[member]),
+        seeds = np.random.SeedSequence(seed).generate_state(M + 1, np.uint64)
+        fold = _stratified_folds(codes, M, int(seeds[M]))
+        for m in range(M if M > 1 else 0):
+            if np.count_nonzero(fold != m) < p["batch_size"]:
+                raise ValueError(
+                    f"batch_size={p['batch_size']} is larger than the {np.count_nonzero(fold != m)} rows each "
+                    f"ensemble member trains on; lower batch_size or n_estimators"
                 )
-                core.set_data(Xa, codes, y)
-                g_all, d_all, i_all = [], [], []
+        # One float32 copy of the data, shared by every member.
+        X32 = np.ascontiguousarray(Xa, dtype=np.float32)
+        y32 = np.ascontiguousarray(y, dtype=np.float32)
+        bar = Progress(M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
+        stop = threading.Event()
+
+        def train_member(member):
+            core = _cgan.Ganite(
+                n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
+                noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
+                d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
+                weight_decay=p["weight_decay"], seed=int(seeds[member]),
+            )
+            rows = np.flatnonzero(fold != member) if M > 1 else None
+            core.set_data(X32, codes, y32, rows=rows, copy=False)
+            g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
+            try:
                 for start in range(0, p["n_iter"], _CHUNK):
+                    if stop.is_set():
+                        return None
                     g, dl = core.train_counterfactual(min(_CHUNK, p["n_iter"] - start))
                     g_all.append(g)
                     d_all.append(dl)
                     bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
                 for start in range(0, p["n_iter_ite"], _CHUNK):
+                    if stop.is_set():
+                        return None
                     il = core.train_ite(min(_CHUNK, p["n_iter_ite"] - start))
                     i_all.append(il)
                     bar.update(len(il), I=float(il[-1]))
-                history["generator_loss"].append(np.concatenate(g_all) if g_all else np.zeros(0))
-                history["discriminator_loss"].append(np.concatenate(d_all) if d_all else np.zeros(0))
-                history["ite_loss"].append(np.concatenate(i_all) if i_all else np.zeros(0))
-                cores.append(core)
+            finally:
+                core.clear_data()
+            return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
+
+        n_jobs = _effective_jobs(self.n_jobs, M)
+        try:
+            if n_jobs == 1:
+                results = [train_member(m) for m in range(M)]
+            else:
+                # Members are independent and release the GIL, so threads
+                # run them in parallel; each owns its RNG, so results do not
+                # depend on n_jobs.
+                with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                    futures = [pool.submit(train_member, m) for m in range(M)]
+                    try:
+                        results = [f.result() for f in futures]
+                    except BaseException:
+                        stop.set()
+                        raise
+        except BaseException:
+            stop.set()
+            raise
         finally:
             bar.close()
+        cores = [r[0] for r in results]
+        history = {
+            "generator_loss": [r[1] for r in results],
+            "discriminator_loss": [r[2] for r in results],
+            "ite_loss": [r[3] for r in results],
+        }
+        mu_oof = np.zeros((n, K))
+        for member, core in enumerate(cores):
+            held = np.flatnonzero(fold == member) if M > 1 else slice(None)
+            mu_oof[held] = core.predict(X32[held])
         self._cores = cores
         self.classes_ = classes
         self.n_features_in_ = d
@@ -250,33 +363,11 @@ class GANITE(BaseEstimator):
             del self.feature_names_in_
         self.outcome_type_ = "binary" if binary else "continuous"
         self.history_ = {k: np.stack(v) for k, v in history.items()}
-        mu = self._predict_array(Xa)
-        self._mu_fit = mu
-        self._aipw_fit = self._pseudo_outcomes(Xa, codes, y, mu, seed)
+        self._mu_fit = self._predict_array(X32)
+        propensity = _propensity(Xa, codes, K, fold if M > 1 else None, seed)
+        self.propensity_fit_ = propensity
+        self._aipw_fit = _pseudo_outcomes(mu_oof, propensity, codes, y)
         return self
-
-    def _pseudo_outcomes(self, Xa, codes, y, mu, seed):
-        """Doubly robust (AIPW) pseudo-outcomes psi[i, k] on the training rows,
-        from GANITE's potential outcomes and a multinomial logistic
-        propensity model fitted in C."""
-        n, d = Xa.shape
-        K = len(self.classes_)
-        mean = Xa.mean(axis=0)
-        sd = Xa.std(axis=0)
-        sd[sd == 0] = 1.0
-        Z = (Xa - mean) / sd
-        net = _cgan.MLP([d, K], ["identity"], seed=(seed + 0x5DEECE66D) % 2**64)
-        bs = min(256, n)
-        net.fit_softmax(Z, codes, batch_size=bs, n_iter=3000, learning_rate=1e-2, weight_decay=1e-3)
-        logits = net.forward(Z).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        e /= e.sum(axis=1, keepdims=True)
-        e = np.clip(e, _PROPENSITY_CLIP, 1.0)
-        self.propensity_fit_ = e / e.sum(axis=1, keepdims=True)
-        onehot = np.zeros((n, K))
-        onehot[np.arange(n), codes] = 1.0
-        return mu + onehot * (y[:, None] - mu) / self.propensity_fit_
 
     # ------------------------------------------------------------ predict
     def _predict_array(self, Xa):
@@ -332,13 +423,15 @@ class GANITE(BaseEstimator):
     def ate_interval(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05):
         """A (1 - alpha) confidence interval for the average effect.
 
-        Doubly robust (AIPW): the interval is mean(psi) +/- z * sd(psi)/sqrt(n)
-        with psi_i = mu_T1(x_i) - mu_T0(x_i) + residual terms weighted by
-        inverse propensities.  On the training rows (X=None) it uses the fit's
-        propensity model; for other rows pass their T and Y as well.
-        The outcome and propensity models are fitted on the same rows, without
-        cross-fitting, so coverage can fall a little short of nominal on small
-        samples."""
+        Doubly robust (AIPW): mean(psi) +/- z * sd(psi) / sqrt(n) with
+        psi_i = mu_T1(x_i) - mu_T0(x_i) + 1[t_i = T1] (y_i - mu_T1(x_i)) / e_T1(x_i)
+        - 1[t_i = T0] (y_i - mu_T0(x_i)) / e_T0(x_i).  On the training rows
+        (X=None) it is cross-fitted: each ensemble member trains on all folds
+        but one, and mu and the propensities e of a row come from models
+        that did not see it (n_estimators >= 2; with one member the fit is
+        in-sample and the interval too narrow).  For other rows pass their T
+        and Y as well: the ensemble has not seen them, and a logistic
+        propensity model is fitted to them."""
         self._check_is_fitted()
         level = check_float(alpha, "alpha", 0.0, 1.0, low_open=True)
         if level >= 1.0:
@@ -357,11 +450,8 @@ class GANITE(BaseEstimator):
             y, _ = check_outcome(Y, self.outcome_type_, n)
             mu = self._predict_array(Xa)
             seed = check_random_state(self.random_state)
-            saved = self.propensity_fit_
-            try:
-                psi = self._pseudo_outcomes(Xa, codes, y, mu, seed)
-            finally:
-                self.propensity_fit_ = saved
+            propensity = _propensity(Xa, codes, len(self.classes_), None, seed)
+            psi = _pseudo_outcomes(mu, propensity, codes, y)
         diff = psi[:, t1] - psi[:, t0]
         n = diff.shape[0]
         center = float(diff.mean())

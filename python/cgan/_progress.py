@@ -3,6 +3,7 @@ plain line on stderr."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 
@@ -14,6 +15,7 @@ class Progress:
         self.done = 0
         self._bar = None
         self._last = 0.0
+        self._lock = threading.Lock()
         if not self.enabled:
             return
         try:
@@ -24,6 +26,10 @@ class Progress:
             self._bar = tqdm(total=total, desc=desc, leave=False)
 
     def update(self, n: int, **stats: float) -> None:
+        with self._lock:
+            self._update(n, **stats)
+
+    def _update(self, n: int, **stats: float) -> None:
         self.done += n
         if not self.enabled:
             return
