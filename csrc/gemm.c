@@ -116,6 +116,38 @@ micro_kernel(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
     }
 }
 
+/* A narrow tile, nr <= VL: one vector of columns, so that output layers with
+ * a handful of units do not pay for a full NR-wide panel. */
+static inline __attribute__((always_inline)) void
+micro_kernel_narrow(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
+                    const cg_real *restrict bp, size_t bs, cg_real *restrict c, size_t ldc,
+                    size_t mr, size_t nr, int accumulate)
+{
+    vreal acc[MR] = {{0}};
+    const cg_real *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs;
+    const cg_real *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+    vreal c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0};
+    for (size_t p = 0; p < kc; p++) {
+        vreal b0 = *(const vreal_u *)(bp);
+        bp += bs;
+        size_t o = p * cs;
+        c0 += a0[o] * b0;
+        c1 += a1[o] * b0;
+        c2 += a2[o] * b0;
+        c3 += a3[o] * b0;
+        c4 += a4[o] * b0;
+        c5 += a5[o] * b0;
+    }
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5;
+    for (size_t i = 0; i < mr; i++) {
+        cg_real *row = c + i * ldc;
+        if (accumulate)
+            for (size_t j = 0; j < nr; j++) row[j] += acc[i][j];
+        else
+            for (size_t j = 0; j < nr; j++) row[j] = acc[i][j];
+    }
+}
+
 /* All tiles of C[m, nc] against one block of B.  Full-width panels of an
  * untransposed B are read in place (bdirect + j, row stride ldb); the others
  * come from the packed buffer. */
@@ -147,7 +179,10 @@ static void macro_kernel(size_t m, size_t nc, size_t kc, const cg_real *A, size_
                 bp = bdirect + j;
                 bs = ldb;
             }
-            micro_kernel(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
+            if (nr <= VL)
+                micro_kernel_narrow(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
+            else
+                micro_kernel(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
         }
     }
 }

@@ -1515,6 +1515,101 @@ static void test_determinism(void)
 
 /* --------------------------------------------------------------- main */
 
+/* GANITE lifecycle: training on a row subset, prediction, sampling, and a
+ * snapshot that restores to the same predictions and RNG stream; corrupt
+ * snapshots are rejected.  Run under the sanitizers and valgrind. */
+static void test_ganite_case(int K, int binary, int noise_dim)
+{
+    size_t n = 120, d = 3;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *Y = ralloc(n);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    int64_t *rows = xcalloc(n, sizeof(int64_t));
+    size_t n_rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) X[i * d + j] = (cg_real)urand(-1, 1);
+        T[i] = (int32_t)(i % (size_t)K);
+        Y[i] = binary ? (cg_real)(urand(0, 1) < 0.5 + 0.3 * X[i * d]) : (cg_real)(X[i * d] + T[i] + 0.1 * urand(-1, 1));
+        if (i % 4 != 0) rows[n_rows++] = (int64_t)i;
+    }
+    cg_ganite_config cfg = {(int)d, K, 8, 2, noise_dim, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 99};
+    cg_ganite *g = NULL, *h = NULL;
+    CHECK(cg_ganite_create(&g, &cfg, err) == CG_OK, "ganite K=%d create: %s", K, err);
+    if (!g) goto done;
+    CHECK(cg_ganite_train_ite(g, 1, NULL, err) == CG_EINVAL && err[0], "ganite trains without data");
+    CHECK(cg_ganite_set_data(g, X, T, Y, n, rows, n_rows, err) == CG_OK, "ganite set_data: %s", err);
+    int64_t bad_row = (int64_t)n;
+    CHECK(cg_ganite_set_data(g, X, T, Y, n, &bad_row, 1, err) == CG_EINVAL, "ganite accepts row %lld", (long long)bad_row);
+    CHECK(cg_ganite_set_data(g, X, T, Y, n, rows, n_rows, err) == CG_OK, "ganite set_data again: %s", err);
+    double gl[20], dl[20], il[20];
+    CHECK(cg_ganite_train_counterfactual(g, 20, gl, dl, err) == CG_OK, "ganite counterfactual: %s", err);
+    CHECK(cg_ganite_train_ite(g, 20, il, err) == CG_OK, "ganite ite: %s", err);
+    int finite = 1;
+    for (int i = 0; i < 20; i++) finite &= isfinite(gl[i]) && isfinite(dl[i]) && isfinite(il[i]);
+    CHECK(finite, "ganite losses finite");
+    cg_real *p1 = ralloc(n * (size_t)K), *p2 = ralloc(n * (size_t)K), *s = ralloc(3 * n * (size_t)K);
+    CHECK(cg_ganite_predict(g, p1, X, n, err) == CG_OK, "ganite predict: %s", err);
+    int in_range = 1;
+    for (size_t i = 0; i < n * (size_t)K; i++) in_range &= isfinite(p1[i]) && (!binary || (p1[i] >= 0 && p1[i] <= 1));
+    CHECK(in_range, "ganite predictions finite (and probabilities when binary)");
+    CHECK(cg_ganite_sample(g, s, X, T, Y, n, 3, err) == CG_OK, "ganite sample: %s", err);
+    int factual = 1;
+    for (size_t r = 0; r < 3; r++)
+        for (size_t i = 0; i < n; i++) factual &= s[(r * n + i) * (size_t)K + (size_t)T[i]] == Y[i];
+    CHECK(factual, "ganite samples keep the factual outcome");
+    size_t size = cg_ganite_snapshot_size(g);
+    unsigned char *buf = xcalloc(size, 1);
+    CHECK(cg_ganite_snapshot(g, buf, size - 1, err) == CG_EINVAL, "ganite snapshot into a short buffer");
+    CHECK(cg_ganite_snapshot(g, buf, size, err) == CG_OK, "ganite snapshot: %s", err);
+    CHECK(cg_ganite_restore(&h, buf, size, err) == CG_OK, "ganite restore: %s", err);
+    if (h) {
+        CHECK(cg_ganite_predict(h, p2, X, n, err) == CG_OK, "restored predict: %s", err);
+        CHECK(memcmp(p1, p2, n * (size_t)K * sizeof(cg_real)) == 0, "restored model predicts the same bits");
+        cg_real *s2 = ralloc(3 * n * (size_t)K);
+        cg_ganite_sample(g, s, X, T, Y, n, 3, err);
+        cg_ganite_sample(h, s2, X, T, Y, n, 3, err);
+        CHECK(memcmp(s, s2, 3 * n * (size_t)K * sizeof(cg_real)) == 0, "restored model continues the RNG stream");
+        free(s2);
+        cg_ganite_free(h);
+        h = NULL;
+    }
+    CHECK(cg_ganite_restore(&h, buf, size - 3, err) == CG_ESNAPSHOT && !h, "truncated snapshot rejected");
+    buf[0] ^= 0xFF;
+    CHECK(cg_ganite_restore(&h, buf, size, err) == CG_ESNAPSHOT && !h, "bad magic rejected");
+    buf[0] ^= 0xFF;
+    buf[8] ^= 0x7F; /* version */
+    CHECK(cg_ganite_restore(&h, buf, size, err) == CG_ESNAPSHOT && !h, "bad version rejected");
+    free(buf);
+    free(p1);
+    free(p2);
+    free(s);
+done:
+    cg_ganite_free(g);
+    cg_ganite_free(NULL);
+    free(X);
+    free(Y);
+    free(T);
+    free(rows);
+}
+
+static void test_ganite(void)
+{
+    char err[CG_ERR_LEN];
+    cg_ganite *g = NULL;
+    cg_ganite_config bad = {3, 1, 8, 2, 0, 0, 16, 2, 1.0, 1.0, 1e-3, 0, 1};
+    CHECK(cg_ganite_create(&g, &bad, err) == CG_EINVAL && !g && err[0], "ganite rejects K=1");
+    bad.n_treatments = 2;
+    bad.batch_size = 0;
+    CHECK(cg_ganite_create(&g, &bad, err) == CG_EINVAL && !g, "ganite rejects batch_size 0");
+    bad.batch_size = 16;
+    bad.alpha = -1;
+    CHECK(cg_ganite_create(&g, &bad, err) == CG_EINVAL && !g, "ganite rejects alpha < 0");
+    test_ganite_case(2, 0, 0);
+    test_ganite_case(2, 1, 2);
+    test_ganite_case(3, 0, 3);
+    test_ganite_case(3, 1, 0);
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("CG_TEST_VERBOSE");
@@ -1551,6 +1646,7 @@ int main(int argc, char **argv)
     test_validation();
     test_fit_mse();
     test_determinism();
+    test_ganite();
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
     return g_fails ? 1 : 0;

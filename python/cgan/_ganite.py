@@ -90,14 +90,39 @@ def _stratified_folds(codes, n_folds, seed):
     return fold
 
 
-def _propensity(Xa, codes, K, fold, seed):
-    """P(T = k | x) from multinomial logistic regression fitted in C,
-    cross-fitted over `fold` when given; clipped at 0.01 and renormalised."""
+_ROWS_PER_PASS = 65536  # rows converted at a time, to bound temporaries on big data
+
+
+def _column_scale(Xa):
+    """Column means and standard deviations (1 for constant columns), in
+    passes over row blocks so that no full-size temporary is made."""
     n, d = Xa.shape
-    mean = Xa.mean(axis=0)
-    sd = Xa.std(axis=0)
-    sd[sd == 0] = 1.0
-    Z = (Xa - mean) / sd
+    total = np.zeros(d)
+    for i in range(0, n, _ROWS_PER_PASS):
+        total += Xa[i:i + _ROWS_PER_PASS].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    sq = np.zeros(d)
+    for i in range(0, n, _ROWS_PER_PASS):
+        block = Xa[i:i + _ROWS_PER_PASS] - mean
+        sq += np.einsum("ij,ij->j", block, block)
+    sd = np.sqrt(sq / n)
+    sd[~(sd > 1e-12 * (np.abs(mean) + 1))] = 1.0
+    return mean, sd
+
+
+def _standardize(Xa, mean, sd):
+    """(X - mean) / sd as a C-contiguous float32 array."""
+    out = np.empty(Xa.shape, dtype=np.float32)
+    for i in range(0, Xa.shape[0], _ROWS_PER_PASS):
+        out[i:i + _ROWS_PER_PASS] = (Xa[i:i + _ROWS_PER_PASS] - mean) / sd
+    return out
+
+
+def _propensity(Z, codes, K, fold, seed):
+    """P(T = k | x) from multinomial logistic regression on standardised
+    covariates Z, fitted in C and cross-fitted over `fold` when given;
+    clipped at 0.01 and renormalised."""
+    n, d = Z.shape
     out = np.empty((n, K))
     if fold is None:
         groups = [(np.arange(n), np.arange(n))]
@@ -289,8 +314,10 @@ class GANITE(BaseEstimator):
                     f"batch_size={p['batch_size']} is larger than the {np.count_nonzero(fold != m)} rows each "
                     f"ensemble member trains on; lower batch_size or n_estimators"
                 )
-        # One float32 copy of the data, shared by every member.
-        X32 = np.ascontiguousarray(Xa, dtype=np.float32)
+        # One standardised float32 copy of the covariates, shared by every
+        # member: networks train poorly on features of very different scales.
+        x_mean, x_scale = _column_scale(Xa)
+        X32 = _standardize(Xa, x_mean, x_scale)
         y32 = np.ascontiguousarray(y, dtype=np.float32)
         bar = Progress(M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
         stop = threading.Event()
@@ -354,6 +381,7 @@ class GANITE(BaseEstimator):
             held = np.flatnonzero(fold == member) if M > 1 else slice(None)
             mu_oof[held] = core.predict(X32[held])
         self._cores = cores
+        self._x_mean, self._x_scale = x_mean, x_scale
         self.classes_ = classes
         self.n_features_in_ = d
         names = feature_names(X)
@@ -364,26 +392,28 @@ class GANITE(BaseEstimator):
         self.outcome_type_ = "binary" if binary else "continuous"
         self.history_ = {k: np.stack(v) for k, v in history.items()}
         self._mu_fit = self._predict_array(X32)
-        propensity = _propensity(Xa, codes, K, fold if M > 1 else None, seed)
+        propensity = _propensity(X32, codes, K, fold if M > 1 else None, seed)
         self.propensity_fit_ = propensity
         self._aipw_fit = _pseudo_outcomes(mu_oof, propensity, codes, y)
         return self
 
     # ------------------------------------------------------------ predict
-    def _predict_array(self, Xa):
-        mu = self._cores[0].predict(Xa).astype(np.float64)
+    def _predict_array(self, Z):
+        """Ensemble mean of the potential outcomes for standardised rows Z."""
+        mu = self._cores[0].predict(Z).astype(np.float64)
         for core in self._cores[1:]:
-            mu += core.predict(Xa)
+            mu += core.predict(Z)
         return mu / len(self._cores)
 
     def _checked_X(self, X):
+        """X validated against the fit and standardised as in fit."""
         self._check_is_fitted()
         Xa = check_X(X, "X", self.n_features_in_)
         names = feature_names(X)
         fitted = getattr(self, "feature_names_in_", None)
         if names is not None and fitted is not None and list(names) != list(fitted):
             raise ValueError("X's columns differ from those seen in fit (names or order)")
-        return Xa
+        return _standardize(Xa, self._x_mean, self._x_scale)
 
     def predict(self, X=None):
         """Potential outcomes, shape (n, K); column k is arm ``classes_[k]``.
@@ -392,8 +422,8 @@ class GANITE(BaseEstimator):
         if X is None:
             self._check_is_fitted()
             return self._mu_fit.copy()
-        Xa = self._checked_X(X)
-        return self._predict_array(Xa)
+        Z = self._checked_X(X)
+        return self._predict_array(Z)
 
     def _arms(self, T0, T1):
         K = len(self.classes_)
@@ -444,13 +474,13 @@ class GANITE(BaseEstimator):
         else:
             if T is None or Y is None:
                 raise ValueError("an interval on new rows needs their observed T and Y as well as X")
-            Xa = self._checked_X(X)
-            n = Xa.shape[0]
+            Z = self._checked_X(X)
+            n = Z.shape[0]
             codes = encode_treatment(T, self.classes_, "T", n)
             y, _ = check_outcome(Y, self.outcome_type_, n)
-            mu = self._predict_array(Xa)
+            mu = self._predict_array(Z)
             seed = check_random_state(self.random_state)
-            propensity = _propensity(Xa, codes, len(self.classes_), None, seed)
+            propensity = _propensity(Z, codes, len(self.classes_), None, seed)
             psi = _pseudo_outcomes(mu, propensity, codes, y)
         diff = psi[:, t1] - psi[:, t0]
         n = diff.shape[0]
@@ -468,8 +498,8 @@ class GANITE(BaseEstimator):
         Draw s comes from member s % n_estimators of the ensemble, so with
         ``noise_dim=0`` the continuous counterfactuals vary only across
         members."""
-        Xa = self._checked_X(X)
-        n = Xa.shape[0]
+        Z = self._checked_X(X)
+        n = Z.shape[0]
         codes = encode_treatment(T, self.classes_, "T", n)
         y, _ = check_outcome(Y, self.outcome_type_, n)
         k = check_int(n_samples, "n_samples", 1, 1 << 20)
@@ -478,7 +508,7 @@ class GANITE(BaseEstimator):
         for member, core in enumerate(self._cores):
             count = len(range(member, k, M))
             if count:
-                out[member::M] = core.sample(Xa, codes, y, count)
+                out[member::M] = core.sample(Z, codes, y, count)
         return out
 
     # -------------------------------------------------------------- pickle
