@@ -163,6 +163,17 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut);
  * when a generator is trained through a frozen discriminator). */
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads);
 
+/* Gradient penalty of a one-output critic (WGAN-GP), for the rows of the
+ * last forward: P = scale * sum_i pen(|q_i|) with q_i the gradient of output
+ * i with respect to the first n_pen inputs of row i, and pen(r) = (r - 1)^2,
+ * or max(0, r - 1)^2 when one_sided.  Adds the exact dP/dparams (double
+ * backprop, including second derivatives of the activations) into grads.
+ * Needs cg_mlp_reserve_penalty after the last cg_mlp_reserve.  norms[n]
+ * receives |q_i| when not NULL. */
+cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err);
+cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double scale, double *penalty,
+                                  double *norms, char *err);
+
 /* -------------------------------------------------------------- Adam */
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;

@@ -25,6 +25,11 @@ struct cg_mlp {
     cg_real **z, **h, **a;       /* a[l] == h[l] when the layer has no dropout */
     cg_real **mask;
     cg_real *dz, *t1, *buf[2];
+    /* gradient-penalty buffers (cg_mlp_reserve_penalty), for gp_cap rows:
+     * gp_D[l] = G[l+1] * mask * f'(z_l), gp_G[l] = d(sum out)/d a_l,
+     * gp_E[l] = second-order injection into z_l; R, P are scratch */
+    size_t gp_cap;
+    cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P;
 };
 
 static void free_cache(cg_mlp *m)
@@ -44,6 +49,13 @@ static void free_cache(cg_mlp *m)
     free(m->buf[0]);
     free(m->buf[1]);
     m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
+    free(m->gp_D);
+    free(m->gp_G);
+    free(m->gp_E);
+    free(m->gp_R);
+    free(m->gp_P);
+    m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
+    m->gp_cap = 0;
     m->cap = 0;
     m->n_last = 0;
 }
@@ -362,4 +374,185 @@ cg_status cg_mlp_fit_softmax(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real
         return CG_EINVAL;
     }
     return fit_loop(m, opt, rng, X, NULL, labels, n, batch_size, n_iter, losses, err);
+}
+
+/* ------------------------------------------------------ gradient penalty */
+
+cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err)
+{
+    if (m->gp_cap >= m->cap && m->gp_D) return CG_OK;
+    if (m->sizes[m->L] != 1) {
+        cg_set_error(err, "a gradient penalty needs a network with one output, got %d", m->sizes[m->L]);
+        return CG_EINVAL;
+    }
+    size_t sum = 0;
+    for (int l = 0; l <= m->L; l++) sum += (size_t)m->sizes[l];
+    free(m->gp_D);
+    free(m->gp_G);
+    free(m->gp_E);
+    free(m->gp_R);
+    free(m->gp_P);
+    m->gp_D = malloc(m->cap * sum * sizeof(cg_real));
+    m->gp_G = malloc(m->cap * sum * sizeof(cg_real));
+    m->gp_E = malloc(m->cap * sum * sizeof(cg_real));
+    m->gp_R = malloc(m->cap * m->max_width * sizeof(cg_real));
+    m->gp_P = malloc(m->cap * m->max_width * sizeof(cg_real));
+    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P) {
+        free(m->gp_D);
+        free(m->gp_G);
+        free(m->gp_E);
+        free(m->gp_R);
+        free(m->gp_P);
+        m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
+        m->gp_cap = 0;
+        cg_set_error(err, "out of memory reserving gradient-penalty buffers for %zu rows", m->cap);
+        return CG_ENOMEM;
+    }
+    m->gp_cap = m->cap;
+    return CG_OK;
+}
+
+/* f'(z) and f''(z) of layer l's activation, with y = f(z); dropout masks are
+ * folded in by the caller. */
+static inline void act_derivs(int act, double a, cg_real z, cg_real y, cg_real *d1, cg_real *d2)
+{
+    switch (act) {
+    case CG_ACT_RELU:
+        *d1 = z > 0;
+        *d2 = 0;
+        break;
+    case CG_ACT_LEAKY_RELU:
+        *d1 = z > 0 ? 1 : (cg_real)a;
+        *d2 = 0;
+        break;
+    case CG_ACT_ELU:
+        *d1 = z > 0 ? 1 : y + (cg_real)a;
+        *d2 = z > 0 ? 0 : y + (cg_real)a;
+        break;
+    case CG_ACT_TANH:
+        *d1 = 1 - y * y;
+        *d2 = -2 * y * (1 - y * y);
+        break;
+    case CG_ACT_SIGMOID:
+        *d1 = y * (1 - y);
+        *d2 = y * (1 - y) * (1 - 2 * y);
+        break;
+    default:
+        *d1 = 1;
+        *d2 = 0;
+        break;
+    }
+}
+
+/* Gradient penalty for the rows of the last forward of a one-output critic.
+ *   q_i = d out_i / d input_i[0:n_pen]      (input gradient, first backward)
+ *   P   = scale * sum_i pen(|q_i|),  pen(r) = (r-1)^2, or max(0, r-1)^2 one-sided
+ * Adds dP/dparams into grads exactly, by differentiating the first backward
+ * (double backprop):
+ *   first backward:  G_L = 1;  D_l = G_{l+1} . m_l . f'(z_l);  G_l = D_l W_l^T
+ *   second backward: R_0 = dP/dG_0;  for l = 0..L-1:
+ *       dW_l += R_l^T D_l;  P_l = R_l W_l;  R_{l+1} = P_l . m_l . f'(z_l);
+ *       E_l = P_l . G_{l+1} . m_l . f''(z_l)   (how P moves with z_l)
+ *   then E is pushed through the forward graph like an ordinary backward.
+ * Shapes: G_l [n, s_l], D_l and E_l [n, s_{l+1}]. */
+cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double scale, double *penalty,
+                                  double *norms, char *err)
+{
+    size_t n = m->n_last;
+    int L = m->L;
+    if (n == 0) {
+        cg_set_error(err, "gradient penalty needs a forward call first");
+        return CG_EINVAL;
+    }
+    if (m->gp_cap < n || !m->gp_D) {
+        cg_set_error(err, "gradient-penalty buffers are not reserved for %zu rows", n);
+        return CG_EINVAL;
+    }
+    if (n_pen == 0 || n_pen > (size_t)m->sizes[0]) {
+        cg_set_error(err, "n_pen must be between 1 and the input width %d, got %zu", m->sizes[0], n_pen);
+        return CG_EINVAL;
+    }
+    size_t offD[65], offG[66];
+    offG[0] = 0;
+    for (int l = 0; l <= L; l++) offG[l + 1] = offG[l] + n * (size_t)m->sizes[l];
+    offD[0] = 0;
+    for (int l = 0; l < L; l++) offD[l + 1] = offD[l] + n * (size_t)m->sizes[l + 1];
+    cg_real *Gl[66], *Dl[65], *El[65];
+    for (int l = 0; l <= L; l++) Gl[l] = m->gp_G + offG[l];
+    for (int l = 0; l < L; l++) {
+        Dl[l] = m->gp_D + offD[l];
+        El[l] = m->gp_E + offD[l];
+    }
+    /* first backward: input gradient of sum(out) */
+    for (size_t i = 0; i < n; i++) Gl[L][i] = 1;
+    int second_order = 0;
+    for (int l = L - 1; l >= 0; l--) {
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], cnt = n * out;
+        for (size_t j = 0; j < cnt; j++) {
+            cg_real d1, d2;
+            act_derivs(m->acts[l], m->aparam[l], m->z[l][j], m->h[l][j], &d1, &d2);
+            cg_real mk = m->dropped[l] ? m->mask[l][j] : 1;
+            Dl[l][j] = Gl[l + 1][j] * mk * d1;
+        }
+        if (m->acts[l] == CG_ACT_ELU || m->acts[l] == CG_ACT_TANH || m->acts[l] == CG_ACT_SIGMOID)
+            second_order = 1;
+        cg_gemm(Gl[l], Dl[l], m->params + m->w_off[l], n, in, out, 0, 1, 0);
+    }
+    /* the penalty and its gradient with respect to q = G_0[:, :n_pen] */
+    size_t in0 = (size_t)m->sizes[0];
+    cg_real *R = m->gp_R, *P = m->gp_P;
+    memset(R, 0, n * in0 * sizeof(cg_real));
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cg_real *q = Gl[0] + i * in0;
+        double sq = 0;
+        for (size_t j = 0; j < n_pen; j++) sq += (double)q[j] * q[j];
+        double r = sqrt(sq);
+        if (norms) norms[i] = r;
+        double excess = r - 1;
+        if (one_sided && excess < 0) excess = 0;
+        total += excess * excess;
+        if (excess != 0 && r > 0) {
+            double c = scale * 2 * excess / r;
+            for (size_t j = 0; j < n_pen; j++) R[i * in0 + j] = (cg_real)(c * q[j]);
+        }
+    }
+    *penalty = scale * total;
+    if (!isfinite(*penalty)) {
+        cg_set_error(err, "the gradient penalty is not finite");
+        return CG_EFLOAT;
+    }
+    /* second backward, bottom to top */
+    for (int l = 0; l < L; l++) {
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], cnt = n * out;
+        cg_gemm(m->grads + m->w_off[l], R, Dl[l], in, out, n, 1, 0, 1);
+        cg_gemm(P, R, m->params + m->w_off[l], n, out, in, 0, 0, 0);
+        for (size_t j = 0; j < cnt; j++) {
+            cg_real d1, d2;
+            act_derivs(m->acts[l], m->aparam[l], m->z[l][j], m->h[l][j], &d1, &d2);
+            cg_real mk = m->dropped[l] ? m->mask[l][j] : 1;
+            El[l][j] = P[j] * Gl[l + 1][j] * mk * d2;
+            R[j] = P[j] * mk * d1;
+        }
+    }
+    if (!second_order) return CG_OK;
+    /* push E through the forward graph: dZ_l = E_l + (dZ_{l+1} W_{l+1}^T) . m_l . f'(z_l) */
+    cg_real *dZ = m->buf[0], *dA = m->buf[1];
+    memcpy(dZ, El[L - 1], n * (size_t)m->sizes[L] * sizeof(cg_real));
+    for (int l = L - 1; l >= 0; l--) {
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+        const cg_real *prev = l > 0 ? m->a[l - 1] : m->input;
+        cg_dense_backward(NULL, m->grads + m->w_off[l], m->grads + m->b_off[l], dZ, prev,
+                          m->params + m->w_off[l], n, in, out);
+        if (l == 0) break;
+        cg_gemm(dA, dZ, m->params + m->w_off[l], n, in, out, 0, 1, 0);
+        size_t cnt = n * in;
+        for (size_t j = 0; j < cnt; j++) {
+            cg_real d1, d2;
+            act_derivs(m->acts[l - 1], m->aparam[l - 1], m->z[l - 1][j], m->h[l - 1][j], &d1, &d2);
+            cg_real mk = m->dropped[l - 1] ? m->mask[l - 1][j] : 1;
+            dZ[j] = El[l - 1][j] + dA[j] * mk * d1;
+        }
+    }
+    return CG_OK;
 }
