@@ -1064,7 +1064,51 @@ error:
 static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw) { return MLP_fit(self, args, kw, 0); }
 static PyObject *MLP_fit_softmax(MLPObject *self, PyObject *args, PyObject *kw) { return MLP_fit(self, args, kw, 1); }
 
+static PyObject *MLP_gradient_penalty(MLPObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"n_penalized", "one_sided", "scale", NULL};
+    PyObject *onp, *oscale = NULL;
+    int one_sided = 0;
+    long long n_pen;
+    double scale = 1.0;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pO:gradient_penalty", kwlist, &onp, &one_sided, &oscale))
+        return NULL;
+    if (mlp_acquire(self) < 0) return NULL;
+    PyArrayObject *norms = NULL;
+    cg_mlp *m = self->mlp;
+    if (get_int(onp, "n_penalized", 1, cg_mlp_size(m, 0), &n_pen) < 0) goto error;
+    if (oscale && get_real(oscale, "scale", 0, 1e12, 0, 0, &scale) < 0) goto error;
+    if (!self->last_input) {
+        PyErr_SetString(PyExc_RuntimeError, "gradient_penalty needs a forward call first");
+        goto error;
+    }
+    npy_intp n = self->last_n;
+    if (!(norms = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0))) goto error;
+    cg_status st;
+    double pen = 0;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_mlp_reserve_penalty(m, err);
+    if (st == CG_OK)
+        st = cg_mlp_gradient_penalty(m, (size_t)n_pen, one_sided, scale, &pen, (double *)PyArray_DATA(norms), err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    self->busy = 0;
+    return Py_BuildValue("(dN)", pen, norms);
+error:
+    self->busy = 0;
+    Py_XDECREF(norms);
+    return NULL;
+}
+
 static PyMethodDef MLP_methods[] = {
+    {"gradient_penalty", (PyCFunction)(void (*)(void))MLP_gradient_penalty, METH_VARARGS | METH_KEYWORDS,
+     "gradient_penalty(n_penalized, one_sided=False, scale=1.0) -> (penalty, norms).\n"
+     "For a one-output network after forward: penalty = scale * sum_i (|d out_i/d X_i[:n_penalized]| - 1)^2;\n"
+     "adds its exact parameter gradient (double backprop) into the gradient block."},
     {"forward", (PyCFunction)(void (*)(void))MLP_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(X, train=False) -> output (n, sizes[-1]); keeps what backward needs."},
     {"backward", (PyCFunction)MLP_backward, METH_O,
@@ -1493,6 +1537,319 @@ static PyTypeObject GaniteType = {
     .tp_getset = Ganite_getset,
 };
 
+/* -------------------------------------------------------------- WGAN */
+
+typedef struct {
+    PyObject_HEAD
+    cg_wgan *model;
+    PyObject *X, *C;
+    int busy;
+} WganObject;
+
+static int wgan_acquire(WganObject *self)
+{
+    if (!self->model) {
+        PyErr_SetString(PyExc_RuntimeError, "WGAN core is not initialised");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "this WGAN is in use by another thread");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+static void Wgan_dealloc(WganObject *self)
+{
+    cg_wgan_free(self->model);
+    Py_XDECREF(self->X);
+    Py_XDECREF(self->C);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Wgan_init(WganObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"x_dim", "ctx_dim", "noise_dim", "hidden_size", "n_hidden", "batch_size",
+                             "critic_steps", "gp_lambda", "one_sided", "critic_dropout", "learning_rate", "beta1",
+                             "beta2", "seed", "column_block", "lower", "upper", NULL};
+    PyObject *o[14], *oblock = Py_None, *olo = Py_None, *ohi = Py_None;
+    static const char *names[7] = {"x_dim", "ctx_dim", "noise_dim", "hidden_size", "n_hidden", "batch_size",
+                                   "critic_steps"};
+    static const long long lo[7] = {1, 0, 1, 1, 1, 1, 1};
+    static const long long hi[7] = {1 << 16, 1 << 16, 4096, 1 << 16, 64, 1 << 24, 1000};
+    long long v[7];
+    cg_wgan_config cfg;
+    char err[CG_ERR_LEN] = "";
+    PyArrayObject *blocks = NULL, *lower = NULL, *upper = NULL;
+    int rc = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOOOOO|OOO:Wgan", kwlist, &o[0], &o[1], &o[2], &o[3], &o[4],
+                                     &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &oblock,
+                                     &olo, &ohi))
+        return -1;
+    for (int i = 0; i < 7; i++)
+        if (get_int(o[i], names[i], lo[i], hi[i], &v[i]) < 0) return -1;
+    cfg.x_dim = (int)v[0];
+    cfg.ctx_dim = (int)v[1];
+    cfg.noise_dim = (int)v[2];
+    cfg.hidden_size = (int)v[3];
+    cfg.n_hidden = (int)v[4];
+    cfg.batch_size = (int)v[5];
+    cfg.critic_steps = (int)v[6];
+    long long one_sided;
+    if (get_real(o[7], "gp_lambda", 0, 1e6, 0, 0, &cfg.gp_lambda) < 0) return -1;
+    if (get_int(o[8], "one_sided", 0, 1, &one_sided) < 0) return -1;
+    cfg.one_sided = (int)one_sided;
+    if (get_real(o[9], "critic_dropout", 0, 1, 0, 1, &cfg.critic_dropout) < 0) return -1;
+    if (get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg.learning_rate) < 0) return -1;
+    if (get_real(o[11], "beta1", 0, 1, 0, 1, &cfg.beta1) < 0) return -1;
+    if (get_real(o[12], "beta2", 0, 1, 0, 1, &cfg.beta2) < 0) return -1;
+    if (get_seed(o[13], &cfg.seed) < 0) return -1;
+    if (oblock != Py_None) {
+        blocks = (PyArrayObject *)PyArray_FROM_OTF(oblock, NPY_INT, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        if (!blocks) goto done;
+        if (PyArray_NDIM(blocks) != 1 || PyArray_DIM(blocks, 0) != cfg.x_dim) {
+            PyErr_Format(PyExc_ValueError, "column_block must have x_dim = %d entries", cfg.x_dim);
+            goto done;
+        }
+    }
+    PyObject *bounds[2] = {olo, ohi};
+    PyArrayObject **barr[2] = {&lower, &upper};
+    for (int b = 0; b < 2; b++) {
+        if (bounds[b] == Py_None) continue;
+        *barr[b] = (PyArrayObject *)PyArray_FROM_OTF(bounds[b], NPY_DOUBLE, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        if (!*barr[b]) goto done;
+        if (PyArray_NDIM(*barr[b]) != 1 || PyArray_DIM(*barr[b], 0) != cfg.x_dim) {
+            PyErr_Format(PyExc_ValueError, "%s must have x_dim = %d entries", b ? "upper" : "lower", cfg.x_dim);
+            goto done;
+        }
+    }
+    cg_wgan *w = NULL;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_create(&w, &cfg, blocks ? (const int *)PyArray_DATA(blocks) : NULL,
+                        lower ? (const double *)PyArray_DATA(lower) : NULL,
+                        upper ? (const double *)PyArray_DATA(upper) : NULL, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    cg_wgan_free(self->model);
+    self->model = w;
+    Py_CLEAR(self->X);
+    Py_CLEAR(self->C);
+    rc = 0;
+done:
+    Py_XDECREF(blocks);
+    Py_XDECREF(lower);
+    Py_XDECREF(upper);
+    return rc;
+}
+
+static PyObject *Wgan_set_data(WganObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "context", NULL};
+    PyObject *ox, *oc = Py_None;
+    PyArrayObject *X = NULL, *C = NULL;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:set_data", kwlist, &ox, &oc)) return NULL;
+    if (wgan_acquire(self) < 0) return NULL;
+    const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
+    if (!(X = as_private_real(ox, "X", 2))) goto error;
+    if (PyArray_DIM(X, 1) != cfg->x_dim) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns but the model has %d", (Py_ssize_t)PyArray_DIM(X, 1),
+                     cfg->x_dim);
+        goto error;
+    }
+    if (cfg->ctx_dim > 0) {
+        if (!(C = as_private_real(oc, "context", 2))) goto error;
+        if (PyArray_DIM(C, 0) != PyArray_DIM(X, 0) || PyArray_DIM(C, 1) != cfg->ctx_dim) {
+            PyErr_Format(PyExc_ValueError, "context must have shape (%zd, %d)", (Py_ssize_t)PyArray_DIM(X, 0),
+                         cfg->ctx_dim);
+            goto error;
+        }
+    } else if (oc != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "this model takes no context");
+        goto error;
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_set_data(self->model, F32(X), C ? F32(C) : NULL, (size_t)PyArray_DIM(X, 0), err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    Py_XSETREF(self->X, (PyObject *)X);
+    Py_XSETREF(self->C, (PyObject *)C);
+    self->busy = 0;
+    Py_RETURN_NONE;
+error:
+    self->busy = 0;
+    Py_XDECREF(X);
+    Py_XDECREF(C);
+    return NULL;
+}
+
+static PyObject *Wgan_clear_data(WganObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (wgan_acquire(self) < 0) return NULL;
+    cg_wgan_clear_data(self->model);
+    Py_CLEAR(self->X);
+    Py_CLEAR(self->C);
+    self->busy = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Wgan_train(WganObject *self, PyObject *arg)
+{
+    long long n;
+    char err[CG_ERR_LEN] = "";
+    if (get_int(arg, "n_steps", 0, (long long)1 << 31, &n) < 0) return NULL;
+    if (wgan_acquire(self) < 0) return NULL;
+    if (!self->X) {
+        self->busy = 0;
+        PyErr_SetString(PyExc_RuntimeError, "no training data: call set_data first");
+        return NULL;
+    }
+    npy_intp dims = (npy_intp)n;
+    PyArrayObject *a = (PyArrayObject *)PyArray_ZEROS(1, &dims, NPY_FLOAT64, 0);
+    PyArrayObject *b = (PyArrayObject *)PyArray_ZEROS(1, &dims, NPY_FLOAT64, 0);
+    PyArrayObject *c = (PyArrayObject *)PyArray_ZEROS(1, &dims, NPY_FLOAT64, 0);
+    if (!a || !b || !c) {
+        self->busy = 0;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        Py_XDECREF(c);
+        return NULL;
+    }
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_train(self->model, (size_t)n, (double *)PyArray_DATA(a), (double *)PyArray_DATA(b),
+                       (double *)PyArray_DATA(c), err);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st != CG_OK) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        Py_DECREF(c);
+        return raise_status(st, err);
+    }
+    return Py_BuildValue("(NNN)", a, b, c);
+}
+
+static PyObject *Wgan_sample(WganObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"n", "context", NULL};
+    PyObject *on, *oc = Py_None;
+    PyArrayObject *C = NULL, *out = NULL;
+    long long n;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:sample", kwlist, &on, &oc)) return NULL;
+    if (get_int(on, "n", 1, (long long)1 << 31, &n) < 0) return NULL;
+    if (wgan_acquire(self) < 0) return NULL;
+    const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
+    if (cfg->ctx_dim > 0) {
+        if (!(C = as_real(oc, "context", 2))) goto error;
+        if (PyArray_DIM(C, 0) != n || PyArray_DIM(C, 1) != cfg->ctx_dim) {
+            PyErr_Format(PyExc_ValueError, "context must have shape (%lld, %d)", n, cfg->ctx_dim);
+            goto error;
+        }
+    }
+    npy_intp dims[2] = {(npy_intp)n, cfg->x_dim};
+    if ((double)n * cfg->x_dim > 4e9) {
+        PyErr_SetString(PyExc_ValueError, "n is too large to sample at once");
+        goto error;
+    }
+    if (!(out = new_array(2, dims, 0))) goto error;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_sample(self->model, F32(out), C ? F32(C) : NULL, (size_t)n, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    self->busy = 0;
+    Py_XDECREF(C);
+    return (PyObject *)out;
+error:
+    self->busy = 0;
+    Py_XDECREF(C);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static PyObject *Wgan_snapshot(WganObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    char err[CG_ERR_LEN] = "";
+    if (wgan_acquire(self) < 0) return NULL;
+    size_t size = cg_wgan_snapshot_size(self->model);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!bytes) {
+        self->busy = 0;
+        return NULL;
+    }
+    cg_status st = cg_wgan_snapshot(self->model, PyBytes_AS_STRING(bytes), size, err);
+    self->busy = 0;
+    if (st != CG_OK) {
+        Py_DECREF(bytes);
+        return raise_status(st, err);
+    }
+    return bytes;
+}
+
+static PyObject *Wgan_restore(PyObject *cls, PyObject *arg)
+{
+    Py_buffer view;
+    char err[CG_ERR_LEN] = "";
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "snapshot must be bytes, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    cg_wgan *w = NULL;
+    cg_status st = cg_wgan_restore(&w, view.buf, (size_t)view.len, err);
+    PyBuffer_Release(&view);
+    if (st != CG_OK) return raise_status(st, err);
+    WganObject *obj = (WganObject *)((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
+    if (!obj) {
+        cg_wgan_free(w);
+        return NULL;
+    }
+    obj->model = w;
+    return (PyObject *)obj;
+}
+
+static PyMethodDef Wgan_methods[] = {
+    {"set_data", (PyCFunction)(void (*)(void))Wgan_set_data, METH_VARARGS | METH_KEYWORDS,
+     "set_data(X, context=None): attach the training rows (copied)."},
+    {"clear_data", (PyCFunction)Wgan_clear_data, METH_NOARGS, "Drop the training rows."},
+    {"train", (PyCFunction)Wgan_train, METH_O,
+     "train(n_steps) -> (critic_loss, generator_loss, penalty) per generator step."},
+    {"sample", (PyCFunction)(void (*)(void))Wgan_sample, METH_VARARGS | METH_KEYWORDS,
+     "sample(n, context=None) -> (n, x_dim); categorical blocks one-hot."},
+    {"snapshot", (PyCFunction)Wgan_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
+    {"restore", (PyCFunction)Wgan_restore, METH_O | METH_CLASS, "Wgan.restore(snapshot) -> Wgan."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject WganType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cgan._cgan.Wgan",
+    .tp_basicsize = sizeof(WganObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Wgan(x_dim, ctx_dim, noise_dim, hidden_size, n_hidden, batch_size, critic_steps, gp_lambda,\n"
+              "     one_sided, critic_dropout, learning_rate, beta1, beta2, seed, column_block=None, lower=None,\n"
+              "     upper=None)\n\nThe conditional WGAN-GP of the cgan core.  cgan.CausalWGAN is what users call.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Wgan_init,
+    .tp_dealloc = (destructor)Wgan_dealloc,
+    .tp_methods = Wgan_methods,
+};
+
 /* ------------------------------------------------------------ module */
 
 #define KW_METHOD(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, doc}
@@ -1521,7 +1878,7 @@ static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_cgan",
 PyMODINIT_FUNC PyInit__cgan(void)
 {
     import_array();
-    if (PyType_Ready(&MLPType) < 0 || PyType_Ready(&GaniteType) < 0) return NULL;
+    if (PyType_Ready(&MLPType) < 0 || PyType_Ready(&GaniteType) < 0 || PyType_Ready(&WganType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     Py_INCREF(&MLPType);
@@ -1533,6 +1890,12 @@ PyMODINIT_FUNC PyInit__cgan(void)
     Py_INCREF(&GaniteType);
     if (PyModule_AddObject(m, "Ganite", (PyObject *)&GaniteType) < 0) {
         Py_DECREF(&GaniteType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&WganType);
+    if (PyModule_AddObject(m, "Wgan", (PyObject *)&WganType) < 0) {
+        Py_DECREF(&WganType);
         Py_DECREF(m);
         return NULL;
     }

@@ -268,6 +268,42 @@ cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *e
 cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err);
 void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
 
+/* -------------------------------------------------------------- WGAN */
+/* A conditional WGAN-GP: G(noise, context) -> p columns, critic(x, context)
+ * -> score, with the exact gradient penalty.  See wgan.c. */
+typedef struct {
+    int x_dim, ctx_dim, noise_dim;
+    int hidden_size, n_hidden;
+    int batch_size, critic_steps;
+    double gp_lambda;
+    int one_sided;           /* 1: penalise only gradient norms above 1 */
+    double critic_dropout;
+    double learning_rate, beta1, beta2;
+    uint64_t seed;
+} cg_wgan_config;
+
+typedef struct cg_wgan cg_wgan;
+/* column_block[x_dim]: -1 for a continuous column, else the id of its
+ * categorical (softmax) block, increasing along the columns; lower/upper
+ * [x_dim]: bounds of continuous columns (+-inf for none); any may be NULL. */
+cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *cfg, const int *column_block, const double *lower,
+                         const double *upper, char *err);
+void cg_wgan_free(cg_wgan *w);
+const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w);
+/* X[n, x_dim] real rows (categorical blocks one-hot), Ctx[n, ctx_dim]; not copied. */
+cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err);
+void cg_wgan_clear_data(cg_wgan *w);
+/* n_steps generator steps, each after critic_steps critic steps; per-step
+ * losses go to the arrays given (each may be NULL). */
+cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,
+                        double *penalty, char *err);
+/* out[n, x_dim]: samples given ctx[n, ctx_dim]; categorical blocks one-hot. */
+cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err);
+/* Versioned snapshot of the whole state, as for GANITE. */
+size_t cg_wgan_snapshot_size(const cg_wgan *w);
+cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err);
+cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err);
+
 /* helpers shared by the training loops */
 void cg_set_error(char *err, const char *fmt, ...);
 int cg_all_finite(const cg_real *x, size_t n);

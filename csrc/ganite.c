@@ -11,6 +11,7 @@
  * allocated in create; prediction and sampling run in chunks so that memory
  * does not grow with n. */
 #include "cgan.h"
+#include "snapshot.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -513,38 +514,6 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 #define SNAP_VERSION 2u
 #define SNAP_ENDIAN 0x01020304u
 
-typedef struct {
-    unsigned char *p;
-    size_t left;
-    int ok;
-} cursor;
-
-static void put(cursor *c, const void *src, size_t len)
-{
-    if (!c->ok || len > c->left) {
-        c->ok = 0;
-        return;
-    }
-    if (c->p) memcpy(c->p, src, len), c->p += len;
-    c->left -= len;
-}
-
-static void get(cursor *c, void *dst, size_t len)
-{
-    if (!c->ok || len > c->left) {
-        c->ok = 0;
-        memset(dst, 0, len);
-        return;
-    }
-    memcpy(dst, c->p, len);
-    c->p += len;
-    c->left -= len;
-}
-
-static void put_i32(cursor *c, int32_t v) { put(c, &v, sizeof v); }
-static void put_i64(cursor *c, int64_t v) { put(c, &v, sizeof v); }
-static void put_f64(cursor *c, double v) { put(c, &v, sizeof v); }
-
 static void write_all(const cg_ganite *g, cursor *c)
 {
     const cg_ganite_config *k = &g->cfg;
@@ -565,16 +534,9 @@ static void write_all(const cg_ganite *g, cursor *c)
     put_i64(c, g->iters_cf);
     put_i64(c, g->iters_ite);
     put(c, g->rng.s, sizeof g->rng.s);
-    cg_mlp *nets[3] = {g->G, g->D, g->I};
-    cg_adam *opts[3] = {g->optG, g->optD, g->optI};
-    for (int i = 0; i < 3; i++) {
-        size_t np = cg_mlp_n_params(nets[i]);
-        put_i64(c, (int64_t)np);
-        put(c, cg_mlp_params(nets[i]), np * sizeof(cg_real));
-        put_i64(c, cg_adam_steps(opts[i]));
-        put(c, cg_adam_m(opts[i]), np * sizeof(cg_real));
-        put(c, cg_adam_v(opts[i]), np * sizeof(cg_real));
-    }
+    put_net(c, g->G, g->optG);
+    put_net(c, g->D, g->optD);
+    put_net(c, g->I, g->optI);
     put_i64(c, g->avg_steps);
     put(c, g->i_avg, cg_mlp_n_params(g->I) * sizeof(cg_real));
 }
@@ -649,21 +611,9 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     get(&c, &g->iters_cf, 8);
     get(&c, &g->iters_ite, 8);
     get(&c, g->rng.s, sizeof g->rng.s);
-    cg_mlp *nets[3] = {g->G, g->D, g->I};
-    cg_adam *opts[3] = {g->optG, g->optD, g->optI};
-    for (int i = 0; i < 3 && c.ok; i++) {
-        int64_t np, t;
-        get(&c, &np, 8);
-        if (!c.ok || (size_t)np != cg_mlp_n_params(nets[i])) {
-            c.ok = 0;
-            break;
-        }
-        get(&c, cg_mlp_params(nets[i]), (size_t)np * sizeof(cg_real));
-        get(&c, &t, 8);
-        cg_adam_set_steps(opts[i], t);
-        get(&c, cg_adam_m(opts[i]), (size_t)np * sizeof(cg_real));
-        get(&c, cg_adam_v(opts[i]), (size_t)np * sizeof(cg_real));
-    }
+    get_net(&c, g->G, g->optG);
+    get_net(&c, g->D, g->optD);
+    get_net(&c, g->I, g->optI);
     get(&c, &g->avg_steps, 8);
     get(&c, g->i_avg, cg_mlp_n_params(g->I) * sizeof(cg_real));
     if (!c.ok || c.left != 0 || !(g->ysd > 0) || !isfinite(g->ymean)) {

@@ -16,7 +16,7 @@ CC="${CC:-gcc}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cgan-ctest.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c")
+core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c" "$csrc/wgan.c")
 cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -I"$csrc")
 san=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 

@@ -1,0 +1,516 @@
+/* wgan.c: a conditional WGAN-GP (Gulrajani et al. 2017; the synthesizer of
+ * Athey, Imbens, Metzger & Munro 2021).
+ *
+ * Shapes (B = batch rows, p = output width, c = context width, z = noise):
+ *   G: [noise (z) | context (c)] -> p raw outputs, then per column block:
+ *      continuous columns are clamped to optional bounds (in the standardised
+ *      units the caller uses), and each categorical block is a softmax;
+ *   critic: [x (p) | context (c)] -> 1 score.
+ * Critic loss: mean f(fake) - mean f(real) + lambda * mean (|grad_x f(xhat)| - 1)^2
+ * at xhat = e x + (1 - e) fake, e ~ U(0, 1) per row; the penalty's parameter
+ * gradient is exact (cg_mlp_gradient_penalty).  Generator loss: -mean f(fake).
+ * The model keeps pointers to the data set by cg_wgan_set_data. */
+#include "cgan.h"
+#include "snapshot.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 1024
+
+struct cg_wgan {
+    cg_wgan_config cfg;
+    int *kind;               /* per output column: 0 continuous, else 1 + softmax block index */
+    cg_real *lower, *upper;  /* per output column bounds (+-inf when absent) */
+    int n_blocks;
+    int *block_start, *block_width;
+    cg_mlp *G, *C;
+    cg_adam *optG, *optC;
+    cg_rng rng;
+    const cg_real *X, *Ctx;
+    size_t n;
+    size_t cap;
+    int64_t *idx;
+    cg_real *gin, *fake, *raw, *cin, *dscore, *dcin, *dfake, *draw, *eps;
+    int64_t steps;
+};
+
+void cg_wgan_free(cg_wgan *w)
+{
+    if (!w) return;
+    cg_mlp_free(w->G);
+    cg_mlp_free(w->C);
+    cg_adam_free(w->optG);
+    cg_adam_free(w->optC);
+    free(w->kind);
+    free(w->lower);
+    free(w->upper);
+    free(w->block_start);
+    free(w->block_width);
+    free(w->idx);
+    free(w->gin);
+    free(w->fake);
+    free(w->raw);
+    free(w->cin);
+    free(w->dscore);
+    free(w->dcin);
+    free(w->dfake);
+    free(w->draw);
+    free(w->eps);
+    free(w);
+}
+
+static cg_status make_mlp(cg_mlp **out, int in, const cg_wgan_config *c, int outw, double dropout, size_t cap,
+                          char *err)
+{
+    int sizes[66], acts[65];
+    double drop[65];
+    sizes[0] = in;
+    for (int l = 0; l < c->n_hidden; l++) {
+        sizes[l + 1] = c->hidden_size;
+        acts[l] = CG_ACT_RELU;
+        drop[l] = dropout;
+    }
+    sizes[c->n_hidden + 1] = outw;
+    acts[c->n_hidden] = CG_ACT_IDENTITY;
+    drop[c->n_hidden] = 0;
+    cg_mlp_spec spec = {c->n_hidden + 1, sizes, acts, NULL, drop};
+    return cg_mlp_create(out, &spec, cap, err);
+}
+
+cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *column_block, const double *lower,
+                         const double *upper, char *err)
+{
+    *out = NULL;
+    if (c->x_dim < 1 || c->x_dim > (1 << 16) || c->ctx_dim < 0 || c->ctx_dim > (1 << 16)) {
+        cg_set_error(err, "output width must be in [1, 65536] and context width in [0, 65536]");
+        return CG_EINVAL;
+    }
+    if (c->noise_dim < 1 || c->noise_dim > 4096) {
+        cg_set_error(err, "noise_dim must be between 1 and 4096, got %d", c->noise_dim);
+        return CG_EINVAL;
+    }
+    if (c->hidden_size < 1 || c->hidden_size > (1 << 16) || c->n_hidden < 1 || c->n_hidden > 64) {
+        cg_set_error(err, "hidden_size must be in [1, 65536] and n_hidden in [1, 64]");
+        return CG_EINVAL;
+    }
+    if (c->batch_size < 1 || c->batch_size > (1 << 24) || c->critic_steps < 1 || c->critic_steps > 1000) {
+        cg_set_error(err, "batch_size must be in [1, 2^24] and critic_steps in [1, 1000]");
+        return CG_EINVAL;
+    }
+    if (!(c->gp_lambda >= 0) || !isfinite(c->gp_lambda) || !(c->critic_dropout >= 0 && c->critic_dropout < 1)) {
+        cg_set_error(err, "gp_lambda must be finite and >= 0, critic_dropout in [0, 1)");
+        return CG_EINVAL;
+    }
+    cg_status st = CG_ENOMEM;
+    cg_wgan *w = calloc(1, sizeof *w);
+    if (!w) goto nomem;
+    w->cfg = *c;
+    size_t p = (size_t)c->x_dim;
+    w->kind = calloc(p, sizeof(int));
+    w->lower = malloc(p * sizeof(cg_real));
+    w->upper = malloc(p * sizeof(cg_real));
+    w->block_start = calloc(p, sizeof(int));
+    w->block_width = calloc(p, sizeof(int));
+    if (!w->kind || !w->lower || !w->upper || !w->block_start || !w->block_width) goto nomem;
+    /* column_block[j] = -1 for continuous, else the id of its softmax block;
+     * a block's columns must be contiguous */
+    int prev = -1;
+    for (size_t j = 0; j < p; j++) {
+        int b = column_block ? column_block[j] : -1;
+        double lo = lower ? lower[j] : -INFINITY, hi = upper ? upper[j] : INFINITY;
+        if (isnan(lo) || isnan(hi) || lo > hi) {
+            cg_set_error(err, "bounds of output column %zu are invalid", j);
+            st = CG_EINVAL;
+            goto fail;
+        }
+        w->lower[j] = (cg_real)lo;
+        w->upper[j] = (cg_real)hi;
+        if (b < 0) {
+            w->kind[j] = 0;
+            prev = -1;
+            continue;
+        }
+        if (b != prev) {
+            if (w->n_blocks > 0 && b <= column_block[w->block_start[w->n_blocks - 1]]) {
+                cg_set_error(err, "softmax block ids must increase along the columns");
+                st = CG_EINVAL;
+                goto fail;
+            }
+            w->block_start[w->n_blocks] = (int)j;
+            w->n_blocks++;
+            prev = b;
+        }
+        w->block_width[w->n_blocks - 1]++;
+        w->kind[j] = w->n_blocks;
+    }
+    for (int b = 0; b < w->n_blocks; b++) {
+        if (w->block_width[b] < 2) {
+            cg_set_error(err, "a categorical block needs at least two levels");
+            st = CG_EINVAL;
+            goto fail;
+        }
+    }
+    w->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+    cg_adam_config ac = {c->learning_rate, c->beta1, c->beta2, 1e-8, 0.0, 1};
+    if ((st = make_mlp(&w->G, c->noise_dim + c->ctx_dim, c, c->x_dim, 0.0, w->cap, err)) != CG_OK) goto fail;
+    if ((st = make_mlp(&w->C, c->x_dim + c->ctx_dim, c, 1, c->critic_dropout, w->cap, err)) != CG_OK) goto fail;
+    if ((st = cg_mlp_reserve_penalty(w->C, err)) != CG_OK) goto fail;
+    if ((st = cg_adam_create(&w->optG, cg_mlp_n_params(w->G), &ac, err)) != CG_OK) goto fail;
+    if ((st = cg_adam_create(&w->optC, cg_mlp_n_params(w->C), &ac, err)) != CG_OK) goto fail;
+    size_t B = w->cap, gw = (size_t)(c->noise_dim + c->ctx_dim), cw = p + (size_t)c->ctx_dim;
+    w->idx = malloc(B * sizeof(int64_t));
+    w->gin = malloc(B * gw * sizeof(cg_real));
+    w->fake = malloc(B * p * sizeof(cg_real));
+    w->raw = malloc(B * p * sizeof(cg_real));
+    w->cin = malloc(B * cw * sizeof(cg_real));
+    w->dscore = malloc(B * sizeof(cg_real));
+    w->dcin = malloc(B * cw * sizeof(cg_real));
+    w->dfake = malloc(B * p * sizeof(cg_real));
+    w->draw = malloc(B * p * sizeof(cg_real));
+    w->eps = malloc(B * sizeof(cg_real));
+    st = CG_ENOMEM;
+    if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
+        !w->eps)
+        goto nomem;
+    cg_rng_seed(&w->rng, c->seed);
+    cg_mlp_init(w->G, &w->rng);
+    cg_mlp_init(w->C, &w->rng);
+    *out = w;
+    return CG_OK;
+nomem:
+    cg_set_error(err, "out of memory creating the WGAN");
+    st = CG_ENOMEM;
+fail:
+    cg_wgan_free(w);
+    return st;
+}
+
+const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w) { return &w->cfg; }
+
+cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err)
+{
+    if (n == 0) {
+        cg_set_error(err, "the training data have no rows");
+        return CG_EINVAL;
+    }
+    if ((size_t)w->cfg.batch_size > n) {
+        cg_set_error(err, "batch_size (%d) is larger than the number of rows (%zu)", w->cfg.batch_size, n);
+        return CG_EINVAL;
+    }
+    if (!cg_all_finite(X, n * (size_t)w->cfg.x_dim) || (w->cfg.ctx_dim && !cg_all_finite(Ctx, n * (size_t)w->cfg.ctx_dim))) {
+        cg_set_error(err, "the training data contain NaN or inf");
+        return CG_EINVAL;
+    }
+    w->X = X;
+    w->Ctx = Ctx;
+    w->n = n;
+    return CG_OK;
+}
+
+void cg_wgan_clear_data(cg_wgan *w)
+{
+    w->X = w->Ctx = NULL;
+    w->n = 0;
+}
+
+/* G on B rows of context (rows of Ctx given by idx, or ctx directly): fills
+ * raw [B,p] and fake [B,p] (clamped / softmaxed). */
+static void generate(cg_wgan *w, const cg_real *ctx_rows, const int64_t *idx, size_t B, int train)
+{
+    size_t z = (size_t)w->cfg.noise_dim, c = (size_t)w->cfg.ctx_dim, p = (size_t)w->cfg.x_dim;
+    for (size_t i = 0; i < B; i++) {
+        cg_real *row = w->gin + i * (z + c);
+        cg_rng_fill_normal(&w->rng, row, z, 0.0, 1.0);
+        if (c) memcpy(row + z, ctx_rows + (idx ? (size_t)idx[i] : i) * c, c * sizeof(cg_real));
+    }
+    const cg_real *out = cg_mlp_forward(w->G, w->gin, B, train, &w->rng);
+    memcpy(w->raw, out, B * p * sizeof(cg_real));
+    for (size_t i = 0; i < B; i++) {
+        const cg_real *r = w->raw + i * p;
+        cg_real *f = w->fake + i * p;
+        for (size_t j = 0; j < p; j++) {
+            if (w->kind[j] == 0) {
+                cg_real v = r[j];
+                f[j] = v < w->lower[j] ? w->lower[j] : v > w->upper[j] ? w->upper[j] : v;
+            }
+        }
+        for (int b = 0; b < w->n_blocks; b++) {
+            size_t s = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
+            double mx = r[s];
+            for (size_t j = 1; j < k; j++) mx = r[s + j] > mx ? r[s + j] : mx;
+            double tot = 0;
+            for (size_t j = 0; j < k; j++) tot += exp(r[s + j] - mx);
+            for (size_t j = 0; j < k; j++) f[s + j] = (cg_real)(exp(r[s + j] - mx) / tot);
+        }
+    }
+}
+
+/* critic input rows [x | context] */
+static void critic_input(cg_wgan *w, const cg_real *x, const int64_t *idx, size_t B)
+{
+    size_t c = (size_t)w->cfg.ctx_dim, p = (size_t)w->cfg.x_dim;
+    for (size_t i = 0; i < B; i++) {
+        memcpy(w->cin + i * (p + c), x + i * p, p * sizeof(cg_real));
+        if (c) memcpy(w->cin + i * (p + c) + p, w->Ctx + (size_t)idx[i] * c, c * sizeof(cg_real));
+    }
+}
+
+cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,
+                        double *penalty, char *err)
+{
+    if (!w->X) {
+        cg_set_error(err, "no training data: call set_data first");
+        return CG_EINVAL;
+    }
+    size_t B = (size_t)w->cfg.batch_size, p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    double inv = 1.0 / (double)B;
+    cg_real *xr = w->draw; /* real rows gathered here during critic steps */
+    for (size_t step = 0; step < n_steps; step++) {
+        double lc = 0, lp = 0;
+        for (int s = 0; s < w->cfg.critic_steps; s++) {
+            cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
+            for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
+            generate(w, w->Ctx, w->idx, B, 1);
+            cg_mlp_zero_grad(w->C);
+            /* real rows: -mean f */
+            critic_input(w, xr, w->idx, B);
+            const cg_real *sr = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+            double mr = 0;
+            for (size_t i = 0; i < B; i++) mr += sr[i], w->dscore[i] = (cg_real)-inv;
+            cg_mlp_backward(w->C, NULL, w->dscore);
+            /* fake rows: +mean f */
+            critic_input(w, w->fake, w->idx, B);
+            const cg_real *sf = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+            double mf = 0;
+            for (size_t i = 0; i < B; i++) mf += sf[i], w->dscore[i] = (cg_real)inv;
+            cg_mlp_backward(w->C, NULL, w->dscore);
+            lc = (mf - mr) * inv;
+            /* gradient penalty at interpolates */
+            if (w->cfg.gp_lambda > 0) {
+                for (size_t i = 0; i < B; i++) {
+                    double e = cg_rng_uniform(&w->rng);
+                    for (size_t j = 0; j < p; j++)
+                        w->dfake[i * p + j] = (cg_real)(e * xr[i * p + j] + (1 - e) * w->fake[i * p + j]);
+                }
+                critic_input(w, w->dfake, w->idx, B);
+                cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+                cg_status st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda * inv, &lp,
+                                                       NULL, err);
+                if (st != CG_OK) return st;
+            }
+            if (!isfinite(lc) || !isfinite(lp)) {
+                cg_set_error(err, "WGAN critic loss became non-finite at step %lld; lower learning_rate",
+                             (long long)w->steps);
+                return CG_EFLOAT;
+            }
+            cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
+        }
+        /* generator step: -mean f(G(z, c)) */
+        cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
+        generate(w, w->Ctx, w->idx, B, 1);
+        critic_input(w, w->fake, w->idx, B);
+        const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+        double mg = 0;
+        for (size_t i = 0; i < B; i++) mg += sg[i], w->dscore[i] = (cg_real)-inv;
+        memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
+        cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
+        /* back through the output transform */
+        for (size_t i = 0; i < B; i++) {
+            const cg_real *g = w->dcin + i * (p + c);
+            const cg_real *r = w->raw + i * p, *f = w->fake + i * p;
+            cg_real *d = w->draw + i * p;
+            for (size_t j = 0; j < p; j++)
+                if (w->kind[j] == 0) d[j] = (r[j] >= w->lower[j] && r[j] <= w->upper[j]) ? g[j] : 0;
+            for (int b = 0; b < w->n_blocks; b++) {
+                size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
+                double dot = 0;
+                for (size_t j = 0; j < k; j++) dot += (double)f[s0 + j] * g[s0 + j];
+                for (size_t j = 0; j < k; j++) d[s0 + j] = (cg_real)(f[s0 + j] * (g[s0 + j] - dot));
+            }
+        }
+        cg_mlp_zero_grad(w->G);
+        cg_mlp_backward(w->G, NULL, w->draw);
+        cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+        double lg = -mg * inv;
+        if (!isfinite(lg)) {
+            cg_set_error(err, "WGAN generator loss became non-finite at step %lld", (long long)w->steps);
+            return CG_EFLOAT;
+        }
+        if (critic_loss) critic_loss[step] = lc;
+        if (generator_loss) generator_loss[step] = lg;
+        if (penalty) penalty[step] = lp;
+        w->steps++;
+    }
+    return CG_OK;
+}
+
+cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err)
+{
+    size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    if (c && !cg_all_finite(ctx, n * c)) {
+        cg_set_error(err, "context contains NaN or inf");
+        return CG_EINVAL;
+    }
+    for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
+        size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
+        generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
+        for (size_t i = 0; i < rows; i++) {
+            cg_real *f = w->fake + i * p;
+            /* categorical blocks: one draw from the softmax, as one-hot */
+            for (int b = 0; b < w->n_blocks; b++) {
+                size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
+                double u = cg_rng_uniform(&w->rng), acc = 0;
+                size_t pick = k - 1;
+                for (size_t j = 0; j < k; j++) {
+                    acc += f[s0 + j];
+                    if (u < acc) {
+                        pick = j;
+                        break;
+                    }
+                }
+                for (size_t j = 0; j < k; j++) f[s0 + j] = j == pick;
+            }
+        }
+        memcpy(out + r0 * p, w->fake, rows * p * sizeof(cg_real));
+    }
+    if (!cg_all_finite(out, n * p)) {
+        cg_set_error(err, "samples are not finite; the model diverged");
+        return CG_EFLOAT;
+    }
+    return CG_OK;
+}
+
+/* ---------------------------------------------------------- snapshot */
+
+#define WSNAP_MAGIC "CGANWGN"
+#define WSNAP_VERSION 1u
+#define WSNAP_ENDIAN 0x01020304u
+
+static void wgan_write(const cg_wgan *w, cursor *c)
+{
+    const cg_wgan_config *k = &w->cfg;
+    put(c, WSNAP_MAGIC, 8);
+    put_i32(c, (int32_t)WSNAP_VERSION);
+    put_i32(c, (int32_t)WSNAP_ENDIAN);
+    put_i32(c, (int32_t)sizeof(cg_real));
+    int32_t ints[8] = {k->x_dim, k->ctx_dim, k->noise_dim, k->hidden_size,
+                       k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
+    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
+    put_f64(c, k->gp_lambda);
+    put_f64(c, k->critic_dropout);
+    put_f64(c, k->learning_rate);
+    put_f64(c, k->beta1);
+    put_f64(c, k->beta2);
+    put_i64(c, (int64_t)k->seed);
+    /* output columns: block id (-1 continuous) and bounds */
+    for (int j = 0; j < k->x_dim; j++) {
+        int32_t b = w->kind[j] == 0 ? -1 : w->kind[j] - 1;
+        put_i32(c, b);
+        put_f64(c, w->lower[j]);
+        put_f64(c, w->upper[j]);
+    }
+    put_i64(c, w->steps);
+    put(c, w->rng.s, sizeof w->rng.s);
+    put_net(c, w->G, w->optG);
+    put_net(c, w->C, w->optC);
+}
+
+size_t cg_wgan_snapshot_size(const cg_wgan *w)
+{
+    cursor c = {NULL, (size_t)-1, 1};
+    wgan_write(w, &c);
+    return (size_t)-1 - c.left;
+}
+
+cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err)
+{
+    cursor c = {buf, size, 1};
+    wgan_write(w, &c);
+    if (!c.ok) {
+        cg_set_error(err, "snapshot buffer of %zu bytes is too small", size);
+        return CG_EINVAL;
+    }
+    return CG_OK;
+}
+
+cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err)
+{
+    *out = NULL;
+    cursor c = {(unsigned char *)buf, size, 1};
+    char magic[8];
+    int32_t version, endian, real_size, ints[8];
+    int64_t seed;
+    cg_wgan_config k;
+    get(&c, magic, 8);
+    get(&c, &version, 4);
+    get(&c, &endian, 4);
+    get(&c, &real_size, 4);
+    if (!c.ok || memcmp(magic, WSNAP_MAGIC, 8) != 0) {
+        cg_set_error(err, "not a cgan WGAN snapshot");
+        return CG_ESNAPSHOT;
+    }
+    if ((uint32_t)version != WSNAP_VERSION || (uint32_t)endian != WSNAP_ENDIAN || real_size != (int32_t)sizeof(cg_real)) {
+        cg_set_error(err, "snapshot version %d (byte order %#x, real size %d) is not supported by this build",
+                     (int)version, (unsigned)endian, (int)real_size);
+        return CG_ESNAPSHOT;
+    }
+    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.x_dim = ints[0];
+    k.ctx_dim = ints[1];
+    k.noise_dim = ints[2];
+    k.hidden_size = ints[3];
+    k.n_hidden = ints[4];
+    k.batch_size = ints[5];
+    k.critic_steps = ints[6];
+    k.one_sided = ints[7];
+    get(&c, &k.gp_lambda, 8);
+    get(&c, &k.critic_dropout, 8);
+    get(&c, &k.learning_rate, 8);
+    get(&c, &k.beta1, 8);
+    get(&c, &k.beta2, 8);
+    get(&c, &seed, 8);
+    k.seed = (uint64_t)seed;
+    if (!c.ok || k.x_dim < 1 || k.x_dim > (1 << 16)) {
+        cg_set_error(err, "snapshot is truncated or corrupt");
+        return CG_ESNAPSHOT;
+    }
+    int *blocks = malloc((size_t)k.x_dim * sizeof(int));
+    double *lo = malloc((size_t)k.x_dim * sizeof(double)), *hi = malloc((size_t)k.x_dim * sizeof(double));
+    if (!blocks || !lo || !hi) {
+        free(blocks);
+        free(lo);
+        free(hi);
+        cg_set_error(err, "out of memory restoring a WGAN");
+        return CG_ENOMEM;
+    }
+    for (int j = 0; j < k.x_dim; j++) {
+        int32_t b;
+        get(&c, &b, 4);
+        get(&c, &lo[j], 8);
+        get(&c, &hi[j], 8);
+        blocks[j] = b;
+    }
+    cg_wgan *w = NULL;
+    char inner[CG_ERR_LEN] = "";
+    cg_status st = c.ok ? cg_wgan_create(&w, &k, blocks, lo, hi, inner) : CG_ESNAPSHOT;
+    free(blocks);
+    free(lo);
+    free(hi);
+    if (st != CG_OK) {
+        cg_set_error(err, "snapshot is corrupt or holds an invalid configuration%s%s", inner[0] ? ": " : "", inner);
+        return st == CG_ENOMEM ? CG_ENOMEM : CG_ESNAPSHOT;
+    }
+    get(&c, &w->steps, 8);
+    get(&c, w->rng.s, sizeof w->rng.s);
+    get_net(&c, w->G, w->optG);
+    get_net(&c, w->C, w->optC);
+    if (!c.ok || c.left != 0) {
+        cg_wgan_free(w);
+        cg_set_error(err, "snapshot is truncated or corrupt");
+        return CG_ESNAPSHOT;
+    }
+    *out = w;
+    return CG_OK;
+}
