@@ -1824,7 +1824,18 @@ static PyObject *Wgan_restore(PyObject *cls, PyObject *arg)
     return (PyObject *)obj;
 }
 
+static PyObject *Wgan_reseed(WganObject *self, PyObject *arg)
+{
+    uint64_t seed;
+    if (get_seed(arg, &seed) < 0) return NULL;
+    if (wgan_acquire(self) < 0) return NULL;
+    cg_wgan_reseed(self->model, seed);
+    self->busy = 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef Wgan_methods[] = {
+    {"reseed", (PyCFunction)Wgan_reseed, METH_O, "reseed(seed): restart the random stream."},
     {"set_data", (PyCFunction)(void (*)(void))Wgan_set_data, METH_VARARGS | METH_KEYWORDS,
      "set_data(X, context=None): attach the training rows (copied)."},
     {"clear_data", (PyCFunction)Wgan_clear_data, METH_NOARGS, "Drop the training rows."},

@@ -293,6 +293,8 @@ const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w);
 /* X[n, x_dim] real rows (categorical blocks one-hot), Ctx[n, ctx_dim]; not copied. */
 cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err);
 void cg_wgan_clear_data(cg_wgan *w);
+/* Restart the model's random stream from a seed (e.g. for reproducible sampling). */
+void cg_wgan_reseed(cg_wgan *w, uint64_t seed);
 /* n_steps generator steps, each after critic_steps critic steps; per-step
  * losses go to the arrays given (each may be NULL). */
 cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,

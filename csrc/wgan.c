@@ -4,7 +4,8 @@
  * Shapes (B = batch rows, p = output width, c = context width, z = noise):
  *   G: [noise (z) | context (c)] -> p raw outputs, then per column block:
  *      continuous columns are clamped to optional bounds (in the standardised
- *      units the caller uses), and each categorical block is a softmax;
+ *      units the caller uses; the clamp passes gradients straight through),
+ *      and each categorical block is a softmax;
  *   critic: [x (p) | context (c)] -> 1 score.
  * Critic loss: mean f(fake) - mean f(real) + lambda * mean (|grad_x f(xhat)| - 1)^2
  * at xhat = e x + (1 - e) fake, e ~ U(0, 1) per row; the penalty's parameter
@@ -189,6 +190,8 @@ fail:
 
 const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w) { return &w->cfg; }
 
+void cg_wgan_reseed(cg_wgan *w, uint64_t seed) { cg_rng_seed(&w->rng, seed); }
+
 cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err)
 {
     if (n == 0) {
@@ -319,10 +322,13 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         /* back through the output transform */
         for (size_t i = 0; i < B; i++) {
             const cg_real *g = w->dcin + i * (p + c);
-            const cg_real *r = w->raw + i * p, *f = w->fake + i * p;
+            const cg_real *f = w->fake + i * p;
             cg_real *d = w->draw + i * p;
+            /* straight-through at the bounds: a clamped output still learns
+             * which way the critic wants it to move, so a generator whose
+             * outputs fall below a bound cannot get stuck there */
             for (size_t j = 0; j < p; j++)
-                if (w->kind[j] == 0) d[j] = (r[j] >= w->lower[j] && r[j] <= w->upper[j]) ? g[j] : 0;
+                if (w->kind[j] == 0) d[j] = g[j];
             for (int b = 0; b < w->n_blocks; b++) {
                 size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
                 double dot = 0;

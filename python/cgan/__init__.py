@@ -1,5 +1,8 @@
 """cgan: generative adversarial networks for causal inference, with a C core.
 
+- :class:`CausalWGAN` fits conditional WGAN-GPs to a data set and samples
+  realistic synthetic copies with known effects (Athey et al., 2021);
+  :func:`evaluate` ranks estimators on them by Monte Carlo.
 - :class:`GANITE` estimates individual and average treatment effects
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
@@ -8,8 +11,10 @@
 """
 from . import _cgan, datasets
 from ._api import ate, fit, sample
+from ._evaluate import evaluate
 from ._ganite import GANITE
+from ._wgan import CausalWGAN
 
 __version__ = _cgan.__version__
 
-__all__ = ["GANITE", "ate", "datasets", "fit", "sample", "__version__"]
+__all__ = ["CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "sample", "__version__"]
