@@ -1645,6 +1645,75 @@ static void test_penalty(void)
     }
 }
 
+/* WGAN lifecycle: training with bounds and a softmax block, samples that
+ * respect the bounds exactly and are one-hot in the block, a snapshot that
+ * restores to the same stream, and rejected configurations. */
+static void test_wgan(void)
+{
+    size_t n = 96, p = 4, c = 2;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * p), *C = ralloc(n * c), *S = ralloc(n * p), *S2 = ralloc(n * p);
+    for (size_t i = 0; i < n; i++) {
+        double u = urand(-1, 1);
+        X[i * p + 0] = (cg_real)(u > 0 ? u : 0); /* point mass at the lower bound 0 */
+        X[i * p + 1] = (cg_real)urand(-1, 1);
+        int k = (int)(i % 2);
+        X[i * p + 2] = (cg_real)(k == 0);
+        X[i * p + 3] = (cg_real)(k == 1);
+        C[i * c + 0] = (cg_real)(i % 3 == 0);
+        C[i * c + 1] = (cg_real)urand(-1, 1);
+    }
+    int blocks[4] = {-1, -1, 0, 0};
+    double lo[4] = {0, -INFINITY, -INFINITY, -INFINITY}, hi[4] = {INFINITY, 0.5, INFINITY, INFINITY};
+    cg_wgan_config cfg = {4, 2, 4, 16, 2, 16, 3, 5.0, 0, 0.1, 1e-3, 0.9, 0.999, 11};
+    cg_wgan *w = NULL, *v = NULL;
+    CHECK(cg_wgan_create(&w, &cfg, blocks, lo, hi, err) == CG_OK, "wgan create: %s", err);
+    if (!w) goto done;
+    CHECK(cg_wgan_train(w, 1, NULL, NULL, NULL, err) == CG_EINVAL, "wgan trains without data");
+    CHECK(cg_wgan_set_data(w, X, C, n, err) == CG_OK, "wgan set_data: %s", err);
+    double cl[30], gl[30], pl[30];
+    CHECK(cg_wgan_train(w, 30, cl, gl, pl, err) == CG_OK, "wgan train: %s", err);
+    int finite = 1;
+    for (int i = 0; i < 30; i++) finite &= isfinite(cl[i]) && isfinite(gl[i]) && isfinite(pl[i]) && pl[i] >= 0;
+    CHECK(finite, "wgan losses finite, penalty non-negative");
+    CHECK(cg_wgan_sample(w, S, C, n, err) == CG_OK, "wgan sample: %s", err);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        ok &= S[i * p + 0] >= 0 && S[i * p + 1] <= (cg_real)0.5;
+        ok &= (S[i * p + 2] == 1 && S[i * p + 3] == 0) || (S[i * p + 2] == 0 && S[i * p + 3] == 1);
+    }
+    CHECK(ok, "wgan samples respect bounds and are one-hot in the softmax block");
+    size_t size = cg_wgan_snapshot_size(w);
+    unsigned char *buf = xcalloc(size, 1);
+    CHECK(cg_wgan_snapshot(w, buf, size, err) == CG_OK, "wgan snapshot: %s", err);
+    CHECK(cg_wgan_restore(&v, buf, size, err) == CG_OK, "wgan restore: %s", err);
+    if (v) {
+        cg_wgan_reseed(w, 3);
+        cg_wgan_reseed(v, 3);
+        cg_wgan_sample(w, S, C, n, err);
+        cg_wgan_sample(v, S2, C, n, err);
+        CHECK(memcmp(S, S2, n * p * sizeof(cg_real)) == 0, "restored wgan samples the same bits");
+        cg_wgan_free(v);
+        v = NULL;
+    }
+    CHECK(cg_wgan_restore(&v, buf, size / 2, err) == CG_ESNAPSHOT && !v, "truncated wgan snapshot rejected");
+    free(buf);
+    int bad_blocks[4] = {-1, -1, 0, -1};
+    cg_wgan *z = NULL;
+    CHECK(cg_wgan_create(&z, &cfg, bad_blocks, NULL, NULL, err) == CG_EINVAL && !z, "one-level block rejected");
+    double badlo[4] = {1, 0, 0, 0}, badhi[4] = {0, 1, 1, 1};
+    CHECK(cg_wgan_create(&z, &cfg, NULL, badlo, badhi, err) == CG_EINVAL && !z, "lower > upper rejected");
+    cfg.critic_steps = 0;
+    CHECK(cg_wgan_create(&z, &cfg, NULL, NULL, NULL, err) == CG_EINVAL && !z, "critic_steps 0 rejected");
+done:
+    cg_wgan_free(w);
+    cg_wgan_free(NULL);
+    free(X);
+    free(C);
+    free(S);
+    free(S2);
+}
+
 /* GANITE lifecycle: training on a row subset, prediction, sampling, and a
  * snapshot that restores to the same predictions and RNG stream; corrupt
  * snapshots are rejected.  Run under the sanitizers and valgrind. */
@@ -1778,6 +1847,7 @@ int main(int argc, char **argv)
     test_determinism();
     test_ganite();
     test_penalty();
+    test_wgan();
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
     return g_fails ? 1 : 0;

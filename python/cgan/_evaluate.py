@@ -2,6 +2,7 @@
 whose true effects are known."""
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -57,8 +58,14 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
     rows = check_int(rows, "n", 2, 1 << 31)
     lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
 
+    lock = threading.Lock()
+
     def one(i):
-        df = synthesizer.sample(rows, random_state=int(seeds[i]))
+        # One synthesizer serves every thread: draws are serialised (each
+        # with its own seed, so results do not depend on n_jobs), while the
+        # estimators run in parallel.
+        with lock:
+            df = synthesizer.sample(rows, random_state=int(seeds[i]))
         truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
         X = df[list(synthesizer.covariates_)]
         T = df[synthesizer.treatment_].to_numpy()
@@ -77,19 +84,8 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
     if n_jobs == 1:
         results = [one(i) for i in range(n_datasets)]
     else:
-        # Each data set is drawn with its own seed, so the results do not
-        # depend on n_jobs.  One synthesizer serves all threads in turn.
-        import threading
-
-        lock = threading.Lock()
-
-        def guarded(i):
-            with lock:
-                df_seed = i
-            return one(df_seed)
-
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            results = list(pool.map(guarded, range(n_datasets)))
+            results = list(pool.map(one, range(n_datasets)))
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:

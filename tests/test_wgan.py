@@ -1,0 +1,195 @@
+"""cgan.CausalWGAN and cgan.evaluate: bounds, categorical round-trips,
+determinism, pickling across processes, the gradient penalty through the
+extension, and bad input."""
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cgan
+from cgan import _cgan
+
+pd = pytest.importorskip("pandas")
+
+FAST = dict(n_iter=150, hidden_size=32, n_hidden=2, critic_steps=3, batch_size=32)
+
+
+def _frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.binomial(1, 0.4, n)
+    age = rng.integers(18, 60, n)
+    group = np.array(["north", "south", "east"])[rng.integers(0, 3, n)]
+    earn = np.maximum(0.0, rng.normal(2000 + 1000 * t, 3000, n))
+    flag = rng.binomial(1, 0.3, n).astype(bool)
+    return pd.DataFrame({"t": t, "age": age, "region": group, "flag": flag, "earn": earn})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    df = _frame()
+    model = cgan.CausalWGAN(random_state=0, **FAST).fit(df, treatment="t", outcome="earn",
+                                                         bounds={"earn": (0, None), "age": (18, 60)})
+    return df, model
+
+
+def test_sample_has_original_columns_dtypes_and_potential_outcomes(fitted):
+    df, model = fitted
+    s = model.sample(500, random_state=1)
+    assert list(s.columns) == list(df.columns) + ["y0", "y1"]
+    for c in df.columns:
+        assert s[c].dtype == df[c].dtype, c
+    assert set(s["region"]) <= {"north", "south", "east"}
+    assert set(s["t"]) <= {0, 1}
+    # the observed outcome is the potential outcome of the arm received
+    chosen = np.where(s["t"] == 1, s["y1"], s["y0"])
+    assert np.allclose(s["earn"], chosen)
+
+
+def test_bounds_hold_exactly(fitted):
+    _, model = fitted
+    s = model.sample(3000, random_state=2)
+    assert (s["earn"] >= 0).all() and (s["y0"] >= 0).all() and (s["y1"] >= 0).all()
+    assert s["age"].between(18, 60).all()
+
+
+def test_same_seed_same_sample_and_fit_is_deterministic(fitted):
+    df, model = fitted
+    a = model.sample(200, random_state=5)
+    b = model.sample(200, random_state=5)
+    pd.testing.assert_frame_equal(a, b)
+    c = model.sample(200, random_state=6)
+    assert not a.equals(c)
+    again = cgan.CausalWGAN(random_state=0, **FAST).fit(df, treatment="t", outcome="earn",
+                                                         bounds={"earn": (0, None), "age": (18, 60)})
+    pd.testing.assert_frame_equal(model.sample(200, random_state=5), again.sample(200, random_state=5))
+    assert np.array_equal(model.history_["outcome"]["critic_loss"], again.history_["outcome"]["critic_loss"])
+
+
+def test_pickle_then_sample_in_a_new_process(fitted, tmp_path):
+    _, model = fitted
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    expected = model.sample(50, random_state=3)
+    code = (
+        "import pickle, sys\n"
+        f"m = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "m.sample(50, random_state=3).to_pickle(sys.argv[1])\n"
+    )
+    out = tmp_path / "sample.pkl"
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    pd.testing.assert_frame_equal(pd.read_pickle(out), expected)
+
+
+def test_effects_and_compare(fitted):
+    df, model = fitted
+    ate = model.ate(n=20000)
+    att = model.att(n=20000)
+    assert np.isfinite(ate) and np.isfinite(att)
+    table = model.compare(df)
+    assert set(["t", "age", "region", "flag", "earn"]) <= set(table.index)
+    assert 0 <= table.attrs["max_corr_diff"] <= 2
+    assert table.loc["earn", "real_at_lower"] == pytest.approx((df["earn"] == 0).mean())
+
+
+def test_fidelity_on_a_simple_population():
+    rng = np.random.default_rng(4)
+    n = 600
+    t = rng.binomial(1, 0.5, n)
+    x = rng.normal(size=n)
+    y = 1.0 + 2.0 * t + x + 0.5 * rng.normal(size=n)
+    df = pd.DataFrame({"t": t, "x": x, "y": y})
+    model = cgan.CausalWGAN(random_state=0, n_iter=1500, hidden_size=64, n_hidden=2, critic_steps=5,
+                            batch_size=64).fit(df, treatment="t", outcome="y")
+    s = model.sample(20000, random_state=0)
+    assert abs(s["x"].mean() - x.mean()) < 0.15
+    assert abs(s["x"].std() - x.std()) < 0.2
+    # the true effect is 2: the synthetic population's effect should be near it
+    assert abs(model.ate(n=20000) - 2.0) < 0.5
+
+
+def test_evaluate_reports_bias_rmse_and_coverage(fitted):
+    _, model = fitted
+
+    def diff_in_means(X, T, Y):
+        d = Y[T == 1].mean() - Y[T == 0].mean()
+        se = np.sqrt(Y[T == 1].var(ddof=1) / (T == 1).sum() + Y[T == 0].var(ddof=1) / (T == 0).sum())
+        return d, d - 1.96 * se, d + 1.96 * se
+
+    table = cgan.evaluate(model, {"dm": diff_in_means, "zero": lambda X, T, Y: 0.0}, n_datasets=6, n=300,
+                          random_state=0)
+    assert list(table.index) == ["dm", "zero"]
+    assert 0 <= table.loc["dm", "coverage"] <= 1
+    assert np.isnan(table.loc["zero", "coverage"])
+    assert table.loc["zero", "bias"] == pytest.approx(-table.attrs["mean_true_effect"])
+    again = cgan.evaluate(model, {"dm": diff_in_means}, n_datasets=6, n=300, random_state=0, n_jobs=2)
+    assert again.loc["dm", "bias"] == pytest.approx(table.loc["dm", "bias"])
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(treatment="nope"), "not in df"),
+        (dict(outcome="nope"), "not in df"),
+        (dict(covariates=["age", "nope"]), "not in df"),
+        (dict(bounds={"nope": (0, None)}), "unknown column"),
+        (dict(bounds={"earn": (100, None)}), "below its lower bound"),
+        (dict(bounds={"age": (None, 30)}), "above its upper bound"),
+        (dict(categorical=["age", "nope"]), "unknown column"),
+    ],
+)
+def test_fit_rejects_bad_columns(change, match):
+    df = _frame(100)
+    kw = dict(treatment="t", outcome="earn")
+    kw.update(change)
+    with pytest.raises(ValueError, match=match):
+        cgan.CausalWGAN(**FAST).fit(df, **kw)
+
+
+def test_fit_rejects_bad_data():
+    df = _frame(100)
+    with pytest.raises(ValueError, match="single level"):
+        cgan.CausalWGAN(**FAST).fit(df.assign(t=1), treatment="t", outcome="earn")
+    with pytest.raises(ValueError, match="all NaN"):
+        cgan.CausalWGAN(**FAST).fit(df.assign(age=np.nan), treatment="t", outcome="earn")
+    with pytest.raises(ValueError, match="missing values"):
+        cgan.CausalWGAN(**FAST).fit(df.assign(age=np.where(np.arange(100) == 3, np.nan, df.age)),
+                                    treatment="t", outcome="earn")
+    with pytest.raises(ValueError, match="no rows"):
+        cgan.CausalWGAN(**FAST).fit(df.iloc[:0], treatment="t", outcome="earn")
+    with pytest.raises(ValueError, match="single level"):
+        cgan.CausalWGAN(**FAST).fit(df.assign(region="north"), treatment="t", outcome="earn",
+                                    categorical=["region"])
+    with pytest.raises(TypeError, match="DataFrame"):
+        cgan.CausalWGAN(**FAST).fit(df.to_numpy(), treatment="t", outcome="earn")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        cgan.CausalWGAN().sample(10)
+
+
+def test_gradient_penalty_through_the_extension_matches_finite_differences():
+    # tanh critic: smooth, so float64 central differences of the float32
+    # penalty are accurate to about 1e-3 relative with h = 1e-2
+    rng = np.random.default_rng(0)
+    net = _cgan.MLP([4, 8, 8, 1], ["tanh", "elu", "identity"], seed=0)
+    p0 = net.get_params().astype(np.float64) * 2
+    X = rng.normal(size=(16, 4)).astype(np.float32)
+
+    def penalty(p):
+        net.set_params(p.astype(np.float32))
+        net.forward(X)
+        net.zero_grad()
+        value, norms = net.gradient_penalty(3, scale=1 / 16)
+        return value, net.get_grads().astype(np.float64), norms
+
+    value, grads, norms = penalty(p0)
+    assert value == pytest.approx(np.mean((norms - 1) ** 2), rel=1e-5)
+    fd = np.empty_like(p0)
+    for i in range(len(p0)):
+        up, down = p0.copy(), p0.copy()
+        up[i] += 1e-2
+        down[i] -= 1e-2
+        fd[i] = (penalty(up)[0] - penalty(down)[0]) / 2e-2
+    assert np.max(np.abs(fd - grads) / np.maximum(1.0, np.abs(fd))) < 5e-3
+    with pytest.raises(ValueError, match="n_penalized"):
+        net.gradient_penalty(9)
