@@ -30,13 +30,11 @@ def test_sigint_stops_fit(n_jobs):
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
-        start = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-        waited = time.monotonic() - start
+        # a fit of a million iterations that is not interrupted would run
+        # for hours; the timeout only guards against hanging
+        out, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 0, out
     assert "interrupted" in out
-    # not a timing test: only that the fit did not run on to its million iterations
-    assert waited < 60
