@@ -299,7 +299,8 @@ void cg_wgan_reseed(cg_wgan *w, uint64_t seed);
  * losses go to the arrays given (each may be NULL). */
 cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,
                         double *penalty, char *err);
-/* out[n, x_dim]: samples given ctx[n, ctx_dim]; categorical blocks one-hot. */
+/* out[n, x_dim]: samples given ctx[n, ctx_dim], from an exponential moving
+ * average of the generator's weights; categorical blocks one-hot. */
 cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err);
 /* Versioned snapshot of the whole state, as for GANITE. */
 size_t cg_wgan_snapshot_size(const cg_wgan *w);

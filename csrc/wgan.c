@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define CHUNK 1024
+#define G_EMA_DECAY 0.999
 
 struct cg_wgan {
     cg_wgan_config cfg;
@@ -35,6 +36,10 @@ struct cg_wgan {
     int64_t *idx;
     cg_real *gin, *fake, *raw, *cin, *dscore, *dcin, *dfake, *draw, *eps;
     int64_t steps;
+    /* exponential moving average of G's parameters, used for sampling:
+     * adversarial training leaves the generator oscillating around the
+     * target, and averaging its weights (Yazici et al. 2019) damps that */
+    cg_real *g_avg, *g_swap;
 };
 
 void cg_wgan_free(cg_wgan *w)
@@ -59,6 +64,8 @@ void cg_wgan_free(cg_wgan *w)
     free(w->dfake);
     free(w->draw);
     free(w->eps);
+    free(w->g_avg);
+    free(w->g_swap);
     free(w);
 }
 
@@ -171,13 +178,16 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
     w->dfake = malloc(B * p * sizeof(cg_real));
     w->draw = malloc(B * p * sizeof(cg_real));
     w->eps = malloc(B * sizeof(cg_real));
+    w->g_avg = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
+    w->g_swap = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
     st = CG_ENOMEM;
     if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
-        !w->eps)
+        !w->eps || !w->g_avg || !w->g_swap)
         goto nomem;
     cg_rng_seed(&w->rng, c->seed);
     cg_mlp_init(w->G, &w->rng);
     cg_mlp_init(w->C, &w->rng);
+    memcpy(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G) * sizeof(cg_real));
     *out = w;
     return CG_OK;
 nomem:
@@ -339,6 +349,15 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         cg_mlp_zero_grad(w->G);
         cg_mlp_backward(w->G, NULL, w->draw);
         cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+        {
+            /* EMA with a warm-up, so early steps do not keep the random init */
+            double t = (double)w->steps, decay = (1.0 + t) / (10.0 + t);
+            if (decay > G_EMA_DECAY) decay = G_EMA_DECAY;
+            cg_real r = (cg_real)(1.0 - decay);
+            const cg_real *pg = cg_mlp_params(w->G);
+            size_t np = cg_mlp_n_params(w->G);
+            for (size_t i = 0; i < np; i++) w->g_avg[i] += r * (pg[i] - w->g_avg[i]);
+        }
         double lg = -mg * inv;
         if (!isfinite(lg)) {
             cg_set_error(err, "WGAN generator loss became non-finite at step %lld", (long long)w->steps);
@@ -359,6 +378,11 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
         cg_set_error(err, "context contains NaN or inf");
         return CG_EINVAL;
     }
+    /* sample with the averaged generator; training weights restored after */
+    size_t np = cg_mlp_n_params(w->G);
+    cg_real *params = cg_mlp_params(w->G);
+    memcpy(w->g_swap, params, np * sizeof(cg_real));
+    memcpy(params, w->g_avg, np * sizeof(cg_real));
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
@@ -381,6 +405,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
         }
         memcpy(out + r0 * p, w->fake, rows * p * sizeof(cg_real));
     }
+    memcpy(params, w->g_swap, np * sizeof(cg_real));
     if (!cg_all_finite(out, n * p)) {
         cg_set_error(err, "samples are not finite; the model diverged");
         return CG_EFLOAT;
@@ -391,7 +416,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
 /* ---------------------------------------------------------- snapshot */
 
 #define WSNAP_MAGIC "CGANWGN"
-#define WSNAP_VERSION 1u
+#define WSNAP_VERSION 2u
 #define WSNAP_ENDIAN 0x01020304u
 
 static void wgan_write(const cg_wgan *w, cursor *c)
@@ -421,6 +446,7 @@ static void wgan_write(const cg_wgan *w, cursor *c)
     put(c, w->rng.s, sizeof w->rng.s);
     put_net(c, w->G, w->optG);
     put_net(c, w->C, w->optC);
+    put(c, w->g_avg, cg_mlp_n_params(w->G) * sizeof(cg_real));
 }
 
 size_t cg_wgan_snapshot_size(const cg_wgan *w)
@@ -512,6 +538,7 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     get(&c, w->rng.s, sizeof w->rng.s);
     get_net(&c, w->G, w->optG);
     get_net(&c, w->C, w->optC);
+    get(&c, w->g_avg, cg_mlp_n_params(w->G) * sizeof(cg_real));
     if (!c.ok || c.left != 0) {
         cg_wgan_free(w);
         cg_set_error(err, "snapshot is truncated or corrupt");
