@@ -30,11 +30,11 @@ def main(argv=None) -> None:
     true_ate = float(data.true_ite[train].mean())
     pehe_test = float(np.sqrt(np.mean((model.effect(data.X[data.test]) - data.true_ite[data.test]) ** 2)))
     print(f"fitted in {seconds:.1f} s")
-    print(f"estimated ATE (training rows):   {ate:.3f}")
-    print(f"95% interval (cross-fitted AIPW): [{lo:.3f}, {hi:.3f}]")
-    print(f"true ATE (training rows):        {true_ate:.3f}")
-    print(f"absolute error:                  {abs(ate - true_ate):.3f}")
-    print(f"sqrt(PEHE) on the test rows:     {pehe_test:.3f}")
+    print(f"estimated ATE (training rows):    {ate:.3f}")
+    print(f"doubly robust (AIPW) estimate:    {(lo + hi) / 2:.3f}, 95% interval [{lo:.3f}, {hi:.3f}]")
+    print(f"true ATE (training rows):         {true_ate:.3f}")
+    print(f"absolute error of the estimate:   {abs(ate - true_ate):.3f}")
+    print(f"sqrt(PEHE) on the test rows:      {pehe_test:.3f}")
 
 
 if __name__ == "__main__":
