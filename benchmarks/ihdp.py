@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from multiprocessing import Pool
-from pathlib import Path
 
 import numpy as np
+from _common import SHARED_DATA
 
-DATA = Path(os.environ.get("CGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "ihdp"
+DATA = SHARED_DATA / "ihdp"
 TARGET_PEHE, TARGET_ATE = 1.0, 0.2
 
 

@@ -68,18 +68,17 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cgan  # noqa: E402
 from cgan import _cgan  # noqa: E402
+from _common import SHARED_DATA, cgan_version  # noqa: E402
 
-DATA = Path(os.environ.get("CGAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "jobs"
+DATA = SHARED_DATA / "jobs"
 EXPERIMENTAL_DIFF = 1794.34
 BOUNDS = {"re74": (0, None), "re75": (0, None), "re78": (0, None)}
 COVARIATES = ["age", "education", "black", "hispanic", "married", "nodegree", "re74", "re75", "u74", "u75"]
@@ -491,12 +490,7 @@ def main(argv=None):
     n_iter = args.n_iter if args.n_iter is not None else (300 if args.quick else None)
     n_datasets = args.datasets if args.datasets is not None else (5 if args.quick else 50)
     reps = args.reps if args.reps is not None else (2 if args.quick else 5)
-    try:
-        rev = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = "?"
-    print(f"# cgan.CausalWGAN on LaLonde (repo {rev or '?'}, cgan {getattr(cgan, '__version__', '?')}, "
+    print(f"# cgan.CausalWGAN on LaLonde (cgan {cgan_version()}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
     if not args.no_fit:
         for sample in args.samples.split(","):

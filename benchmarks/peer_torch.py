@@ -95,10 +95,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cgan  # noqa: E402
+from _common import SHARED_DATA, cgan_version  # noqa: E402
 
-SHARED_DATA = os.environ.get("CGAN_SHARED_DATA",
-                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
-DEFAULT_DATA = os.path.join(SHARED_DATA, "ihdp", "ihdp_npci_1.csv")
+DEFAULT_DATA = os.path.join(str(SHARED_DATA), "ihdp", "ihdp_npci_1.csv")
 REF_ITERS = 10000
 TARGET_FIT_S = 3.0
 TARGET_RATIO = 8.0
@@ -258,16 +257,6 @@ def make_torch_ganite():
 
 
 # ------------------------------------------------------------- speed mode
-def cgan_version():
-    """cgan's version, plus the repository commit when run from a checkout."""
-    import subprocess
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=here, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = ""
-    return getattr(cgan, "__version__", "?") + (f" (repo {rev})" if rev else "")
 
 
 def sqrt_pehe(mu, tau):

@@ -58,25 +58,14 @@ import time
 import numpy as np
 
 import cgan
+from _common import SHARED_DATA, cgan_version
 
-SHARED_DATA = os.environ.get("CGAN_SHARED_DATA",
-                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
-DEFAULT_DATA = os.path.join(SHARED_DATA, "twins", "Twin_data.csv.gz")
+DEFAULT_DATA = os.path.join(str(SHARED_DATA), "twins", "Twin_data.csv.gz")
 TARGET_ATE_ERR = 0.01
 TRAIN_RATE = 0.8
 SAMPLE_DRAWS = 20
 
 
-def cgan_version():
-    """cgan's version, plus the repository commit when run from a checkout."""
-    import subprocess
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=here, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        rev = ""
-    return getattr(cgan, "__version__", "?") + (f" (repo {rev})" if rev else "")
 
 
 def load_twins(path):

@@ -11,6 +11,7 @@
 #include <numpy/arrayobject.h>
 
 #include <float.h>
+#include <stddef.h>
 #include <math.h>
 #include <string.h>
 
@@ -1143,6 +1144,86 @@ static PyTypeObject MLPType = {
     .tp_getset = MLP_getset,
 };
 
+/* ---------------------------------------------------------- snapshots */
+
+/* The versioned byte snapshots of the models, behind one interface so that
+ * the Python types share the bytes handling. */
+typedef struct {
+    size_t (*size)(const void *model);
+    cg_status (*save)(const void *model, void *buf, size_t size, char *err);
+    cg_status (*load)(void **model, const void *buf, size_t size, char *err);
+    void (*release)(void *model);
+} snapshot_ops;
+
+static PyObject *snapshot_to_bytes(const snapshot_ops *ops, const void *model)
+{
+    char err[CG_ERR_LEN] = "";
+    size_t size = ops->size(model);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!bytes) return NULL;
+    cg_status st = ops->save(model, PyBytes_AS_STRING(bytes), size, err);
+    if (st != CG_OK) {
+        Py_DECREF(bytes);
+        return raise_status(st, err);
+    }
+    return bytes;
+}
+
+/* A new object of type cls holding the model restored from arg's bytes;
+ * the model pointer sits at model_offset in the object. */
+static PyObject *snapshot_restore(PyObject *cls, PyObject *arg, const snapshot_ops *ops, size_t model_offset)
+{
+    Py_buffer view;
+    char err[CG_ERR_LEN] = "";
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "snapshot must be bytes, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    void *model = NULL;
+    cg_status st = ops->load(&model, view.buf, (size_t)view.len, err);
+    PyBuffer_Release(&view);
+    if (st != CG_OK) return raise_status(st, err);
+    PyObject *obj = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
+    if (!obj) {
+        ops->release(model);
+        return NULL;
+    }
+    *(void **)((char *)obj + model_offset) = model;
+    return obj;
+}
+
+static size_t ganite_snap_size(const void *m) { return cg_ganite_snapshot_size(m); }
+static cg_status ganite_snap_save(const void *m, void *buf, size_t size, char *err)
+{
+    return cg_ganite_snapshot(m, buf, size, err);
+}
+static cg_status ganite_snap_load(void **m, const void *buf, size_t size, char *err)
+{
+    cg_ganite *g = NULL;
+    cg_status st = cg_ganite_restore(&g, buf, size, err);
+    *m = g;
+    return st;
+}
+static void ganite_snap_release(void *m) { cg_ganite_free(m); }
+static const snapshot_ops ganite_snapshot_ops = {ganite_snap_size, ganite_snap_save, ganite_snap_load,
+                                                 ganite_snap_release};
+
+static size_t wgan_snap_size(const void *m) { return cg_wgan_snapshot_size(m); }
+static cg_status wgan_snap_save(const void *m, void *buf, size_t size, char *err)
+{
+    return cg_wgan_snapshot(m, buf, size, err);
+}
+static cg_status wgan_snap_load(void **m, const void *buf, size_t size, char *err)
+{
+    cg_wgan *w = NULL;
+    cg_status st = cg_wgan_restore(&w, buf, size, err);
+    *m = w;
+    return st;
+}
+static void wgan_snap_release(void *m) { cg_wgan_free(m); }
+static const snapshot_ops wgan_snapshot_ops = {wgan_snap_size, wgan_snap_save, wgan_snap_load, wgan_snap_release};
+
 /* ------------------------------------------------------------ GANITE */
 
 typedef struct {
@@ -1448,43 +1529,15 @@ error:
 static PyObject *Ganite_snapshot(GaniteObject *self, PyObject *noargs)
 {
     (void)noargs;
-    char err[CG_ERR_LEN] = "";
     if (ganite_acquire(self) < 0) return NULL;
-    size_t size = cg_ganite_snapshot_size(self->model);
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (!bytes) {
-        self->busy = 0;
-        return NULL;
-    }
-    cg_status st = cg_ganite_snapshot(self->model, PyBytes_AS_STRING(bytes), size, err);
+    PyObject *bytes = snapshot_to_bytes(&ganite_snapshot_ops, self->model);
     self->busy = 0;
-    if (st != CG_OK) {
-        Py_DECREF(bytes);
-        return raise_status(st, err);
-    }
     return bytes;
 }
 
 static PyObject *Ganite_restore(PyObject *cls, PyObject *arg)
 {
-    Py_buffer view;
-    char err[CG_ERR_LEN] = "";
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "snapshot must be bytes, got %.100s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    cg_ganite *g = NULL;
-    cg_status st = cg_ganite_restore(&g, view.buf, (size_t)view.len, err);
-    PyBuffer_Release(&view);
-    if (st != CG_OK) return raise_status(st, err);
-    GaniteObject *obj = (GaniteObject *)((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
-    if (!obj) {
-        cg_ganite_free(g);
-        return NULL;
-    }
-    obj->model = g;
-    return (PyObject *)obj;
+    return snapshot_restore(cls, arg, &ganite_snapshot_ops, offsetof(GaniteObject, model));
 }
 
 static PyObject *Ganite_get_config(GaniteObject *self, void *closure)
@@ -1785,43 +1838,15 @@ error:
 static PyObject *Wgan_snapshot(WganObject *self, PyObject *noargs)
 {
     (void)noargs;
-    char err[CG_ERR_LEN] = "";
     if (wgan_acquire(self) < 0) return NULL;
-    size_t size = cg_wgan_snapshot_size(self->model);
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (!bytes) {
-        self->busy = 0;
-        return NULL;
-    }
-    cg_status st = cg_wgan_snapshot(self->model, PyBytes_AS_STRING(bytes), size, err);
+    PyObject *bytes = snapshot_to_bytes(&wgan_snapshot_ops, self->model);
     self->busy = 0;
-    if (st != CG_OK) {
-        Py_DECREF(bytes);
-        return raise_status(st, err);
-    }
     return bytes;
 }
 
 static PyObject *Wgan_restore(PyObject *cls, PyObject *arg)
 {
-    Py_buffer view;
-    char err[CG_ERR_LEN] = "";
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "snapshot must be bytes, got %.100s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    cg_wgan *w = NULL;
-    cg_status st = cg_wgan_restore(&w, view.buf, (size_t)view.len, err);
-    PyBuffer_Release(&view);
-    if (st != CG_OK) return raise_status(st, err);
-    WganObject *obj = (WganObject *)((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
-    if (!obj) {
-        cg_wgan_free(w);
-        return NULL;
-    }
-    obj->model = w;
-    return (PyObject *)obj;
+    return snapshot_restore(cls, arg, &wgan_snapshot_ops, offsetof(WganObject, model));
 }
 
 static PyObject *Wgan_reseed(WganObject *self, PyObject *arg)

@@ -106,3 +106,20 @@ void cg_adam_set_steps(cg_adam *a, int64_t t) { a->t = t; }
 cg_real *cg_adam_m(cg_adam *a) { return a->m; }
 cg_real *cg_adam_v(cg_adam *a) { return a->v; }
 const cg_adam_config *cg_adam_get_config(const cg_adam *a) { return &a->cfg; }
+
+void cg_ema_update(cg_real *avg, const cg_real *params, size_t n, int64_t t, double max_decay)
+{
+    double decay = (1.0 + (double)t) / (10.0 + (double)t);
+    if (decay > max_decay) decay = max_decay;
+    cg_real r = (cg_real)(1.0 - decay);
+    for (size_t i = 0; i < n; i++) avg[i] += r * (params[i] - avg[i]);
+}
+
+void cg_swap_blocks(cg_real *a, cg_real *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cg_real t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}

@@ -193,6 +193,14 @@ cg_real *cg_adam_v(cg_adam *a);
 void cg_adam_set_steps(cg_adam *a, int64_t t);
 const cg_adam_config *cg_adam_get_config(const cg_adam *a);
 
+/* avg[n] += (1 - d) (params - avg), d = min(max_decay, (1 + t) / (10 + t)):
+ * a moving average of a parameter block after step t, whose warm-up keeps
+ * the early steps from holding on to the initialisation.  The models
+ * predict or sample with such averages, swapped in with cg_swap_blocks. */
+void cg_ema_update(cg_real *avg, const cg_real *params, size_t n, int64_t t, double max_decay);
+/* exchange the contents of a[n] and b[n] */
+void cg_swap_blocks(cg_real *a, cg_real *b, size_t n);
+
 /* ------------------------------------------------- a supervised loop */
 /* Minibatch regression of Y[n, out] on X[n, in] with MSE and Adam, for
  * n_iter steps of batch_size rows drawn with replacement.  Writes the

@@ -42,7 +42,7 @@ struct cg_ganite {
     /* exponential moving average of I's parameters, used for prediction:
      * minibatch GAN training leaves I's weights jittering, and averaging
      * them is a cheap variance reduction (Polyak averaging) */
-    cg_real *i_avg, *i_swap;
+    cg_real *i_avg;
     int64_t avg_steps;
 };
 
@@ -76,7 +76,6 @@ void cg_ganite_free(cg_ganite *g)
     free(g->wI);
     free(g->gI);
     free(g->i_avg);
-    free(g->i_swap);
     free(g);
 }
 
@@ -167,8 +166,7 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
     g->wI = malloc(B * (size_t)K * sizeof(cg_real));
     g->gI = malloc(B * (size_t)K * sizeof(cg_real));
     g->i_avg = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
-    g->i_swap = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
-    if (!g->i_avg || !g->i_swap || !g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
+    if (!g->i_avg || !g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
         !g->dlog || !g->ddin || !g->dgout || !g->wI || !g->gI) {
         st = CG_ENOMEM;
         cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", B);
@@ -390,20 +388,8 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
     return CG_OK;
 }
 
-/* i_avg <- i_avg + r (params - i_avg), with r = 1 - min(EMA_DECAY, (1+t)/(10+t)) so
- * that early steps are not dominated by the random initialisation. */
+/* decay of the moving average of I's weights used for prediction */
 #define EMA_DECAY 0.995
-static void update_average(cg_ganite *g)
-{
-    size_t np = cg_mlp_n_params(g->I);
-    const cg_real *p = cg_mlp_params(g->I);
-    double t = (double)g->avg_steps;
-    double decay = (1.0 + t) / (10.0 + t);
-    if (decay > EMA_DECAY) decay = EMA_DECAY;
-    cg_real r = (cg_real)(1.0 - decay);
-    for (size_t i = 0; i < np; i++) g->i_avg[i] += r * (p[i] - g->i_avg[i]);
-    g->avg_steps++;
-}
 
 cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err)
 {
@@ -430,7 +416,7 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
         cg_mlp_zero_grad(g->I);
         cg_mlp_backward(g->I, NULL, g->gI);
         cg_adam_step(g->optI, cg_mlp_params(g->I), cg_mlp_grads(g->I));
-        update_average(g);
+        cg_ema_update(g->i_avg, cg_mlp_params(g->I), cg_mlp_n_params(g->I), g->avg_steps++, EMA_DECAY);
         if (i_loss) i_loss[it] = loss;
         g->iters_ite++;
     }
@@ -446,16 +432,14 @@ cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t
     }
     /* predict with the averaged weights; the training weights are restored after */
     size_t np = cg_mlp_n_params(g->I);
-    cg_real *params = cg_mlp_params(g->I);
-    memcpy(g->i_swap, params, np * sizeof(cg_real));
-    memcpy(params, g->i_avg, np * sizeof(cg_real));
+    cg_swap_blocks(cg_mlp_params(g->I), g->i_avg, np);
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         const cg_real *o = cg_mlp_forward(g->I, X + r0 * d, rows, 0, NULL);
         for (size_t j = 0; j < rows * K; j++)
             out[r0 * K + j] = g->cfg.binary_outcome ? sigmoid(o[j]) : (cg_real)(o[j] * g->ysd + g->ymean);
     }
-    memcpy(params, g->i_swap, np * sizeof(cg_real));
+    cg_swap_blocks(cg_mlp_params(g->I), g->i_avg, np);
     if (!cg_all_finite(out, n * K)) {
         cg_set_error(err, "predictions are not finite; the model diverged");
         return CG_EFLOAT;
@@ -512,15 +496,11 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 
 #define SNAP_MAGIC "CGANGNT"
 #define SNAP_VERSION 2u
-#define SNAP_ENDIAN 0x01020304u
 
 static void write_all(const cg_ganite *g, cursor *c)
 {
     const cg_ganite_config *k = &g->cfg;
-    put(c, SNAP_MAGIC, 8);
-    put_i32(c, (int32_t)SNAP_VERSION);
-    put_i32(c, (int32_t)SNAP_ENDIAN);
-    put_i32(c, (int32_t)sizeof(cg_real));
+    put_header(c, SNAP_MAGIC, SNAP_VERSION);
     int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
                        k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
     for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
@@ -543,43 +523,27 @@ static void write_all(const cg_ganite *g, cursor *c)
 
 size_t cg_ganite_snapshot_size(const cg_ganite *g)
 {
-    cursor c = {NULL, (size_t)-1, 1};
+    cursor c = counting_cursor();
     write_all(g, &c);
-    return (size_t)-1 - c.left;
+    return counted_bytes(&c);
 }
 
 cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *err)
 {
     cursor c = {buf, size, 1};
     write_all(g, &c);
-    if (!c.ok) {
-        cg_set_error(err, "snapshot buffer of %zu bytes is too small", size);
-        return CG_EINVAL;
-    }
-    return CG_OK;
+    return finish_write(&c, size, err);
 }
 
 cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err)
 {
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
-    char magic[8];
-    int32_t version, endian, real_size, ints[8];
+    int32_t ints[8];
     int64_t seed;
     cg_ganite_config k;
-    get(&c, magic, 8);
-    get(&c, &version, 4);
-    get(&c, &endian, 4);
-    get(&c, &real_size, 4);
-    if (!c.ok || memcmp(magic, SNAP_MAGIC, 8) != 0) {
-        cg_set_error(err, "not a cgan GANITE snapshot");
-        return CG_ESNAPSHOT;
-    }
-    if ((uint32_t)version != SNAP_VERSION || (uint32_t)endian != SNAP_ENDIAN || real_size != (int32_t)sizeof(cg_real)) {
-        cg_set_error(err, "snapshot version %d (byte order %#x, real size %d) is not supported by this build",
-                     (int)version, (unsigned)endian, (int)real_size);
-        return CG_ESNAPSHOT;
-    }
+    cg_status hst = get_header(&c, SNAP_MAGIC, SNAP_VERSION, "GANITE", err);
+    if (hst != CG_OK) return hst;
     for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
     k.n_features = ints[0];
     k.n_treatments = ints[1];

@@ -32,6 +32,17 @@ struct cg_mlp {
     cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P;
 };
 
+static void free_penalty(cg_mlp *m)
+{
+    free(m->gp_D);
+    free(m->gp_G);
+    free(m->gp_E);
+    free(m->gp_R);
+    free(m->gp_P);
+    m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
+    m->gp_cap = 0;
+}
+
 static void free_cache(cg_mlp *m)
 {
     for (int l = 0; l < m->L; l++) {
@@ -49,13 +60,7 @@ static void free_cache(cg_mlp *m)
     free(m->buf[0]);
     free(m->buf[1]);
     m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
-    free(m->gp_D);
-    free(m->gp_G);
-    free(m->gp_E);
-    free(m->gp_R);
-    free(m->gp_P);
-    m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
-    m->gp_cap = 0;
+    free_penalty(m);
     m->cap = 0;
     m->n_last = 0;
 }
@@ -387,24 +392,14 @@ cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err)
     }
     size_t sum = 0;
     for (int l = 0; l <= m->L; l++) sum += (size_t)m->sizes[l];
-    free(m->gp_D);
-    free(m->gp_G);
-    free(m->gp_E);
-    free(m->gp_R);
-    free(m->gp_P);
+    free_penalty(m);
     m->gp_D = malloc(m->cap * sum * sizeof(cg_real));
     m->gp_G = malloc(m->cap * sum * sizeof(cg_real));
     m->gp_E = malloc(m->cap * sum * sizeof(cg_real));
     m->gp_R = malloc(m->cap * m->max_width * sizeof(cg_real));
     m->gp_P = malloc(m->cap * m->max_width * sizeof(cg_real));
     if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P) {
-        free(m->gp_D);
-        free(m->gp_G);
-        free(m->gp_E);
-        free(m->gp_R);
-        free(m->gp_P);
-        m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
-        m->gp_cap = 0;
+        free_penalty(m);
         cg_set_error(err, "out of memory reserving gradient-penalty buffers for %zu rows", m->cap);
         return CG_ENOMEM;
     }

@@ -41,6 +41,50 @@ static inline void put_i64(cursor *c, int64_t v) { put(c, &v, sizeof v); }
 static inline void put_f64(cursor *c, double v) { put(c, &v, sizeof v); }
 
 
+#define SNAPSHOT_ENDIAN 0x01020304u
+
+/* header: 8-byte magic, format version, byte-order mark, sizeof(cg_real) */
+static inline void put_header(cursor *c, const char magic[8], uint32_t version)
+{
+    put(c, magic, 8);
+    put_i32(c, (int32_t)version);
+    put_i32(c, (int32_t)SNAPSHOT_ENDIAN);
+    put_i32(c, (int32_t)sizeof(cg_real));
+}
+
+/* reads and checks a header written by put_header; `what` names the model
+ * kind in the message */
+static inline cg_status get_header(cursor *c, const char magic[8], uint32_t version, const char *what, char *err)
+{
+    char m[8];
+    int32_t v, endian, real_size;
+    get(c, m, 8);
+    get(c, &v, 4);
+    get(c, &endian, 4);
+    get(c, &real_size, 4);
+    if (!c->ok || memcmp(m, magic, 8) != 0) {
+        cg_set_error(err, "not a cgan %s snapshot", what);
+        return CG_ESNAPSHOT;
+    }
+    if ((uint32_t)v != version || (uint32_t)endian != SNAPSHOT_ENDIAN || real_size != (int32_t)sizeof(cg_real)) {
+        cg_set_error(err, "snapshot version %d (byte order %#x, real size %d) is not supported by this build", (int)v,
+                     (unsigned)endian, (int)real_size);
+        return CG_ESNAPSHOT;
+    }
+    return CG_OK;
+}
+
+/* a cursor that only counts bytes, for the *_snapshot_size functions */
+static inline cursor counting_cursor(void) { return (cursor){NULL, (size_t)-1, 1}; }
+static inline size_t counted_bytes(const cursor *c) { return (size_t)-1 - c->left; }
+
+static inline cg_status finish_write(const cursor *c, size_t size, char *err)
+{
+    if (c->ok) return CG_OK;
+    cg_set_error(err, "snapshot buffer of %zu bytes is too small", size);
+    return CG_EINVAL;
+}
+
 /* one network and its optimiser: n_params, params, Adam step count, m, v */
 static inline void put_net(cursor *c, cg_mlp *net, cg_adam *opt)
 {

@@ -34,12 +34,12 @@ struct cg_wgan {
     size_t n;
     size_t cap;
     int64_t *idx;
-    cg_real *gin, *fake, *raw, *cin, *dscore, *dcin, *dfake, *draw, *eps;
+    cg_real *gin, *fake, *raw, *cin, *dscore, *dcin, *dfake, *draw;
     int64_t steps;
     /* exponential moving average of G's parameters, used for sampling:
      * adversarial training leaves the generator oscillating around the
      * target, and averaging its weights (Yazici et al. 2019) damps that */
-    cg_real *g_avg, *g_swap;
+    cg_real *g_avg;
 };
 
 void cg_wgan_free(cg_wgan *w)
@@ -63,9 +63,7 @@ void cg_wgan_free(cg_wgan *w)
     free(w->dcin);
     free(w->dfake);
     free(w->draw);
-    free(w->eps);
     free(w->g_avg);
-    free(w->g_swap);
     free(w);
 }
 
@@ -177,12 +175,10 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
     w->dcin = malloc(B * cw * sizeof(cg_real));
     w->dfake = malloc(B * p * sizeof(cg_real));
     w->draw = malloc(B * p * sizeof(cg_real));
-    w->eps = malloc(B * sizeof(cg_real));
     w->g_avg = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
-    w->g_swap = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
     st = CG_ENOMEM;
     if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
-        !w->eps || !w->g_avg || !w->g_swap)
+        !w->g_avg)
         goto nomem;
     cg_rng_seed(&w->rng, c->seed);
     cg_mlp_init(w->G, &w->rng);
@@ -349,15 +345,7 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         cg_mlp_zero_grad(w->G);
         cg_mlp_backward(w->G, NULL, w->draw);
         cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
-        {
-            /* EMA with a warm-up, so early steps do not keep the random init */
-            double t = (double)w->steps, decay = (1.0 + t) / (10.0 + t);
-            if (decay > G_EMA_DECAY) decay = G_EMA_DECAY;
-            cg_real r = (cg_real)(1.0 - decay);
-            const cg_real *pg = cg_mlp_params(w->G);
-            size_t np = cg_mlp_n_params(w->G);
-            for (size_t i = 0; i < np; i++) w->g_avg[i] += r * (pg[i] - w->g_avg[i]);
-        }
+        cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
         double lg = -mg * inv;
         if (!isfinite(lg)) {
             cg_set_error(err, "WGAN generator loss became non-finite at step %lld", (long long)w->steps);
@@ -380,9 +368,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     }
     /* sample with the averaged generator; training weights restored after */
     size_t np = cg_mlp_n_params(w->G);
-    cg_real *params = cg_mlp_params(w->G);
-    memcpy(w->g_swap, params, np * sizeof(cg_real));
-    memcpy(params, w->g_avg, np * sizeof(cg_real));
+    cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
@@ -405,7 +391,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
         }
         memcpy(out + r0 * p, w->fake, rows * p * sizeof(cg_real));
     }
-    memcpy(params, w->g_swap, np * sizeof(cg_real));
+    cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
     if (!cg_all_finite(out, n * p)) {
         cg_set_error(err, "samples are not finite; the model diverged");
         return CG_EFLOAT;
@@ -417,15 +403,11 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
 
 #define WSNAP_MAGIC "CGANWGN"
 #define WSNAP_VERSION 2u
-#define WSNAP_ENDIAN 0x01020304u
 
 static void wgan_write(const cg_wgan *w, cursor *c)
 {
     const cg_wgan_config *k = &w->cfg;
-    put(c, WSNAP_MAGIC, 8);
-    put_i32(c, (int32_t)WSNAP_VERSION);
-    put_i32(c, (int32_t)WSNAP_ENDIAN);
-    put_i32(c, (int32_t)sizeof(cg_real));
+    put_header(c, WSNAP_MAGIC, WSNAP_VERSION);
     int32_t ints[8] = {k->x_dim, k->ctx_dim, k->noise_dim, k->hidden_size,
                        k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
     for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
@@ -451,43 +433,27 @@ static void wgan_write(const cg_wgan *w, cursor *c)
 
 size_t cg_wgan_snapshot_size(const cg_wgan *w)
 {
-    cursor c = {NULL, (size_t)-1, 1};
+    cursor c = counting_cursor();
     wgan_write(w, &c);
-    return (size_t)-1 - c.left;
+    return counted_bytes(&c);
 }
 
 cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err)
 {
     cursor c = {buf, size, 1};
     wgan_write(w, &c);
-    if (!c.ok) {
-        cg_set_error(err, "snapshot buffer of %zu bytes is too small", size);
-        return CG_EINVAL;
-    }
-    return CG_OK;
+    return finish_write(&c, size, err);
 }
 
 cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err)
 {
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
-    char magic[8];
-    int32_t version, endian, real_size, ints[8];
+    int32_t ints[8];
     int64_t seed;
     cg_wgan_config k;
-    get(&c, magic, 8);
-    get(&c, &version, 4);
-    get(&c, &endian, 4);
-    get(&c, &real_size, 4);
-    if (!c.ok || memcmp(magic, WSNAP_MAGIC, 8) != 0) {
-        cg_set_error(err, "not a cgan WGAN snapshot");
-        return CG_ESNAPSHOT;
-    }
-    if ((uint32_t)version != WSNAP_VERSION || (uint32_t)endian != WSNAP_ENDIAN || real_size != (int32_t)sizeof(cg_real)) {
-        cg_set_error(err, "snapshot version %d (byte order %#x, real size %d) is not supported by this build",
-                     (int)version, (unsigned)endian, (int)real_size);
-        return CG_ESNAPSHOT;
-    }
+    cg_status hst = get_header(&c, WSNAP_MAGIC, WSNAP_VERSION, "WGAN", err);
+    if (hst != CG_OK) return hst;
     for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
     k.x_dim = ints[0];
     k.ctx_dim = ints[1];

@@ -59,17 +59,23 @@ def check_X(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
     return arr
 
 
-def check_vector(y, name: str, n_rows: int | None = None) -> np.ndarray:
-    """A 1-d float array of finite numbers (a column vector is accepted)."""
-    if y is None:
-        raise TypeError(f"{name} is required; got None")
-    if _is_series(y) or _is_dataframe(y):
-        y = y.to_numpy()
-    arr = _as_numeric_array(y, name)
+def _one_column(obj, name: str, convert=np.asarray) -> np.ndarray:
+    """A 1-d array from a sequence, Series, one-column frame or column vector."""
+    if _is_series(obj) or _is_dataframe(obj):
+        obj = obj.to_numpy()
+    arr = convert(obj)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def check_vector(y, name: str, n_rows: int | None = None) -> np.ndarray:
+    """A 1-d float array of finite numbers (a column vector is accepted)."""
+    if y is None:
+        raise TypeError(f"{name} is required; got None")
+    arr = _one_column(y, name, lambda v: _as_numeric_array(v, name))
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty")
     _check_finite(arr, name)
@@ -82,13 +88,7 @@ def check_treatment(T, n_rows: int | None = None):
     """Labels of a treatment with at least two arms -> (classes, codes)."""
     if T is None:
         raise TypeError("T is required; got None")
-    if _is_series(T) or _is_dataframe(T):
-        T = T.to_numpy()
-    arr = np.asarray(T)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"T must be 1-dimensional, got shape {arr.shape}")
+    arr = _one_column(T, "T")
     if arr.shape[0] == 0:
         raise ValueError("T is empty")
     if n_rows is not None and arr.shape[0] != n_rows:
@@ -120,13 +120,7 @@ def _check_classes(classes, codes):
 
 def encode_treatment(T, classes, name: str = "T", n_rows: int | None = None) -> np.ndarray:
     """Codes of T's labels in the fitted classes."""
-    if _is_series(T) or _is_dataframe(T):
-        T = T.to_numpy()
-    arr = np.asarray(T)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    arr = _one_column(T, name)
     if n_rows is not None and arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n_rows} rows")
     lookup = {_label_key(c): i for i, c in enumerate(classes)}
