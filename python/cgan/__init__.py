@@ -7,14 +7,17 @@
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
 - :func:`fit`, :func:`sample` and :func:`ate` are one-line shortcuts.
+- :func:`load` and :func:`loads` read models written by ``model.save`` and
+  ``model.dumps``.
 - :mod:`cgan.datasets` bundles IHDP replication 1.
 """
 from . import _cgan, datasets
 from ._api import ate, fit, sample
 from ._evaluate import evaluate
+from ._persist import load, loads
 from ._ganite import GANITE
 from ._wgan import CausalWGAN
 
 __version__ = _cgan.__version__
 
-__all__ = ["CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "sample", "__version__"]
+__all__ = ["CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]

@@ -1,9 +1,12 @@
 """The estimator base: scikit-learn's parameter conventions without the
 dependency.  __init__ stores its arguments; get_params/set_params read and
-write them, so sklearn.base.clone and grid searches work."""
+write them, so sklearn.base.clone and grid searches work.  save/dumps and
+pickling share one versioned container (see _persist)."""
 from __future__ import annotations
 
 import inspect
+
+from . import _persist
 
 
 class BaseEstimator:
@@ -37,3 +40,33 @@ class BaseEstimator:
     def _check_is_fitted(self) -> None:
         if not hasattr(self, "classes_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    # ------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Save the model to ``path``; read it back with :func:`cgan.load`.
+
+        The file is a versioned binary container (parameters, fitted state
+        and the C cores' snapshots) that loading validates and never runs
+        code from.  An existing file is replaced only once the new one is
+        complete.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        _persist.save(self, path)
+
+    def dumps(self) -> bytes:
+        """The bytes :meth:`save` writes; read them back with :func:`cgan.loads`."""
+        return _persist.dumps(self)
+
+    def __getstate__(self):
+        # pickle stores the same validated container as save
+        return {"cgan_model": _persist.dumps(self)}
+
+    def __setstate__(self, state):
+        if isinstance(state, dict) and set(state) == {"cgan_model"}:
+            state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
+        else:
+            state = _persist.legacy_state(type(self).__name__, state)
+        self.__dict__.update(state)

@@ -512,16 +512,6 @@ class GANITE(BaseEstimator):
         return out
 
     # -------------------------------------------------------------- pickle
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        cores = state.pop("_cores", None)
-        if cores is not None:
-            state["_core_snapshots"] = [core.snapshot() for core in cores]
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        snaps = state.pop("_core_snapshots", None)
-        self.__dict__.update(state)
-        if snaps is not None:
-            self._cores = [_cgan.Ganite.restore(snap) for snap in snaps]
+    # save, dumps and pickle share BaseEstimator's validated container
+    # (_persist); these attributes are left out of it
+    _transient_attributes = ("_fit_data",)

@@ -466,21 +466,6 @@ class CausalWGAN(BaseEstimator):
         fig.tight_layout()
         return fig
 
-    # -------------------------------------------------------------- pickle
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("_cov_gan", "_out_gan"):
-            if key in state:
-                state[key] = state[key].snapshot()
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        for key in ("_cov_gan", "_out_gan"):
-            if key in state:
-                state[key] = _cgan.Wgan.restore(state[key])
-        self.__dict__.update(state)
-
 
 def _looks_categorical(col) -> bool:
     if col.dtype.kind not in "biuf":
