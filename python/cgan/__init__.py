@@ -16,8 +16,9 @@ from ._api import ate, fit, sample
 from ._evaluate import evaluate
 from ._persist import load, loads
 from ._ganite import GANITE
+from ._inference import ATEResult
 from ._wgan import CausalWGAN
 
 __version__ = _cgan.__version__
 
-__all__ = ["CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]
+__all__ = ["ATEResult", "CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]

@@ -16,7 +16,9 @@ def sample(model: GANITE, X, T, Y, n_samples: int = 100):
     return model.sample(X, T, Y, n_samples=n_samples)
 
 
-def ate(Y, T, *, X, T0=None, T1=None, **params) -> float:
-    """Fit a :class:`GANITE` and return its average treatment effect of T1
-    against T0 on the rows given."""
-    return fit(Y, T, X=X, **params).ate(T0=T0, T1=T1)
+def ate(Y, T, *, X, T0=None, T1=None, method="plugin", target="ate", **params) -> float:
+    """Fit a :class:`GANITE` and return its average effect of T1 against T0
+    on the rows given; ``method`` ('plugin' or 'aipw') and ``target`` ('ate',
+    'att' or 'atc') are as in :meth:`GANITE.ate`, the other keywords are
+    GANITE's parameters."""
+    return fit(Y, T, X=X, **params).ate(T0=T0, T1=T1, method=method, target=target)

@@ -11,12 +11,24 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import _cgan
 from ._base import BaseEstimator
+from ._inference import (
+    METHODS_INTERVAL,
+    METHODS_POINT,
+    TARGETS,
+    ATEResult,
+    aipw,
+    check_alpha,
+    check_choice,
+    overlap_summary,
+    target_rows,
+)
 from ._progress import Progress
 from ._validation import (
     check_float,
@@ -32,6 +44,13 @@ from ._validation import (
 
 _CHUNK = 250  # iterations per call into C: short enough for Ctrl-C and progress
 _PROPENSITY_CLIP = 0.01
+# fit warns when more than this share of the training rows has an unclipped
+# propensity below _OVERLAP_THRESHOLD (or above 1 - it) for some arm: beyond
+# a few per cent, the AIPW weights of a noticeable part of the sample are
+# set by the clip rather than the data, and the outcome model extrapolates.
+_OVERLAP_THRESHOLD = 0.01
+_OVERLAP_WARN_SHARE = 0.05
+_DEFAULT_BOOTSTRAP = 100
 
 
 def _normal_quantile(p: float) -> float:
@@ -122,6 +141,15 @@ def _propensity(Z, codes, K, fold, seed):
     """P(T = k | x) from multinomial logistic regression on standardised
     covariates Z, fitted in C and cross-fitted over `fold` when given;
     clipped at 0.01 and renormalised."""
+    return _clip_propensity(_propensity_unclipped(Z, codes, K, fold, seed))
+
+
+def _clip_propensity(raw):
+    out = np.clip(raw, _PROPENSITY_CLIP, 1.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _propensity_unclipped(Z, codes, K, fold, seed):
     n, d = Z.shape
     out = np.empty((n, K))
     if fold is None:
@@ -136,16 +164,57 @@ def _propensity(Z, codes, K, fold, seed):
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         out[held] = e / e.sum(axis=1, keepdims=True)
-    out = np.clip(out, _PROPENSITY_CLIP, 1.0)
-    return out / out.sum(axis=1, keepdims=True)
+    return out
 
 
-def _pseudo_outcomes(mu, propensity, codes, y):
-    """Doubly robust (AIPW) pseudo-outcomes psi[i, k]."""
-    n, K = mu.shape
-    onehot = np.zeros((n, K))
-    onehot[np.arange(n), codes] = 1.0
-    return mu + onehot * (y[:, None] - mu) / propensity
+def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
+    """One GANITE model trained in C on `rows` of (X32, codes, y32) (all rows
+    when None; repeats allowed), in chunks so that `stop` and the progress
+    bar are served.  Returns (core, generator, discriminator and inference
+    losses), or None when stopped."""
+    core = _cgan.Ganite(
+        n_features=X32.shape[1], n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
+        noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
+        d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
+        weight_decay=p["weight_decay"], seed=int(seed),
+    )
+    core.set_data(X32, codes, y32, rows=rows, copy=False)
+    g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
+    try:
+        for start in range(0, p["n_iter"], _CHUNK):
+            if stop.is_set():
+                return None
+            g, dl = core.train_counterfactual(min(_CHUNK, p["n_iter"] - start))
+            g_all.append(g)
+            d_all.append(dl)
+            bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
+        for start in range(0, p["n_iter_ite"], _CHUNK):
+            if stop.is_set():
+                return None
+            il = core.train_ite(min(_CHUNK, p["n_iter_ite"] - start))
+            i_all.append(il)
+            bar.update(len(il), I=float(il[-1]))
+    finally:
+        core.clear_data()
+    return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
+
+
+def _map_threads(task, n_tasks, n_jobs, stop):
+    """[task(i) for i in range(n_tasks)] on n_jobs threads; `stop` is set on
+    any exception (Ctrl-C included) so that running tasks return early."""
+    try:
+        if n_jobs == 1:
+            return [task(i) for i in range(n_tasks)]
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            futures = [pool.submit(task, i) for i in range(n_tasks)]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                stop.set()
+                raise
+    except BaseException:
+        stop.set()
+        raise
 
 
 class GANITE(BaseEstimator):
@@ -323,51 +392,15 @@ class GANITE(BaseEstimator):
         stop = threading.Event()
 
         def train_member(member):
-            core = _cgan.Ganite(
-                n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
-                noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
-                d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
-                weight_decay=p["weight_decay"], seed=int(seeds[member]),
-            )
             rows = np.flatnonzero(fold != member) if M > 1 else None
-            core.set_data(X32, codes, y32, rows=rows, copy=False)
-            g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
-            try:
-                for start in range(0, p["n_iter"], _CHUNK):
-                    if stop.is_set():
-                        return None
-                    g, dl = core.train_counterfactual(min(_CHUNK, p["n_iter"] - start))
-                    g_all.append(g)
-                    d_all.append(dl)
-                    bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
-                for start in range(0, p["n_iter_ite"], _CHUNK):
-                    if stop.is_set():
-                        return None
-                    il = core.train_ite(min(_CHUNK, p["n_iter_ite"] - start))
-                    i_all.append(il)
-                    bar.update(len(il), I=float(il[-1]))
-            finally:
-                core.clear_data()
-            return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
+            return _train_core(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
 
         n_jobs = _effective_jobs(self.n_jobs, M)
         try:
-            if n_jobs == 1:
-                results = [train_member(m) for m in range(M)]
-            else:
-                # Members are independent and release the GIL, so threads
-                # run them in parallel; each owns its RNG, so results do not
-                # depend on n_jobs.
-                with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                    futures = [pool.submit(train_member, m) for m in range(M)]
-                    try:
-                        results = [f.result() for f in futures]
-                    except BaseException:
-                        stop.set()
-                        raise
-        except BaseException:
-            stop.set()
-            raise
+            # Members are independent and release the GIL, so threads run
+            # them in parallel; each owns its RNG, so results do not depend
+            # on n_jobs.
+            results = _map_threads(train_member, M, n_jobs, stop)
         finally:
             bar.close()
         cores = [r[0] for r in results]
@@ -392,9 +425,25 @@ class GANITE(BaseEstimator):
         self.outcome_type_ = "binary" if binary else "continuous"
         self.history_ = {k: np.stack(v) for k, v in history.items()}
         self._mu_fit = self._predict_array(X32)
-        propensity = _propensity(X32, codes, K, fold if M > 1 else None, seed)
-        self.propensity_fit_ = propensity
-        self._aipw_fit = _pseudo_outcomes(mu_oof, propensity, codes, y)
+        raw = _propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
+        self.propensity_fit_ = _clip_propensity(raw)
+        self._propensity_unclipped = raw
+        self._mu_oof = mu_oof
+        self._codes_fit = codes
+        self._y_fit = y
+        # The bootstrap refits on resamples of these rows.  Kept in memory
+        # only: _transient_attributes keeps it out of saves and pickles.
+        self._fit_data = (X32, codes, y32)
+        _, share = overlap_summary(raw, codes, classes, _OVERLAP_THRESHOLD)
+        if share > _OVERLAP_WARN_SHARE:
+            warnings.warn(
+                f"{100 * share:.1f}% of the training rows have an estimated propensity below "
+                f"{_OVERLAP_THRESHOLD:g} or above {1 - _OVERLAP_THRESHOLD:g} for some arm: the arms overlap "
+                f"poorly, so effects there rest on extrapolation and AIPW weights on the clip at "
+                f"{_PROPENSITY_CLIP:g}. See overlap_report() and plot_overlap().",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     # ------------------------------------------------------------ predict
@@ -446,48 +495,311 @@ class GANITE(BaseEstimator):
         mu = self.predict(X)
         return mu[:, t1] - mu[:, t0]
 
-    def ate(self, X=None, T0=None, T1=None) -> float:
-        """Average of :meth:`effect` over the rows of X (training rows when None)."""
-        return float(np.mean(self.effect(X, T0, T1)))
+    def ate(self, X=None, T0=None, T1=None, *, method="plugin", target="ate", T=None, Y=None) -> float:
+        """Average effect of T1 against T0.
 
-    def ate_interval(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05):
-        """A (1 - alpha) confidence interval for the average effect.
+        Parameters
+        ----------
+        X : array-like of shape (n, d) or None
+            Rows to average over; None gives the training rows.
+        T0, T1 : treatment labels
+            As in :meth:`effect`.
+        method : {'plugin', 'aipw'}, default='plugin'
+            'plugin' averages :meth:`effect` over the target rows.  'aipw' is
+            the doubly robust estimate that :meth:`ate_inference` reports
+            (it needs T and Y when X is given).
+        target : {'ate', 'att', 'atc'}, default='ate'
+            Average over all rows ('ate'), the rows that received T1
+            ('att') or the rows that received T0 ('atc').  With X given,
+            'att' and 'atc' need T.
+        T, Y : array-like of shape (n,) or None
+            Treatment received and outcome of the rows of X.
 
-        Doubly robust (AIPW): mean(psi) +/- z * sd(psi) / sqrt(n) with
-        psi_i = mu_T1(x_i) - mu_T0(x_i) + 1[t_i = T1] (y_i - mu_T1(x_i)) / e_T1(x_i)
-        - 1[t_i = T0] (y_i - mu_T0(x_i)) / e_T0(x_i).  On the training rows
-        (X=None) it is cross-fitted: each ensemble member trains on all folds
-        but one, and mu and the propensities e of a row come from models
-        that did not see it (n_estimators >= 2; with one member the fit is
-        in-sample and the interval too narrow).  For other rows pass their T
-        and Y as well: the ensemble has not seen them, and a logistic
-        propensity model is fitted to them."""
+        Returns
+        -------
+        float
+        """
         self._check_is_fitted()
-        level = check_float(alpha, "alpha", 0.0, 1.0, low_open=True)
-        if level >= 1.0:
-            raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+        check_choice(method, "method", METHODS_POINT)
+        check_choice(target, "target", TARGETS)
+        if method == "aipw":
+            return self._aipw_result(X, T0, T1, T, Y, 0.05, target, None).estimate
         t0, t1 = self._arms(T0, T1)
         if X is None:
-            if T is not None or Y is not None:
-                raise ValueError("T and Y are only used together with X")
-            psi = self._aipw_fit
+            self._only_with_X(T, Y)
+            mu, codes = self._mu_fit, self._codes_fit
         else:
-            if T is None or Y is None:
-                raise ValueError("an interval on new rows needs their observed T and Y as well as X")
             Z = self._checked_X(X)
-            n = Z.shape[0]
-            codes = encode_treatment(T, self.classes_, "T", n)
-            y, _ = check_outcome(Y, self.outcome_type_, n)
+            mu, codes = self._predict_array(Z), None
+            if target != "ate":
+                if T is None:
+                    raise ValueError(f"target={target!r} on new rows needs T, the treatment each row of X received")
+                codes = encode_treatment(T, self.classes_, "T", Z.shape[0])
+        rows = target_rows(codes, t0, t1, target, self.classes_)
+        return float(np.mean(mu[rows, t1] - mu[rows, t0]))
+
+    def ate_interval(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
+                     n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None):
+        """A (1 - alpha) confidence interval (lo, hi) for the average effect.
+
+        The same computation as :meth:`ate_inference`, which documents the
+        parameters and also returns the estimate and its standard error."""
+        result = self.ate_inference(X, T0, T1, T=T, Y=Y, alpha=alpha, method=method, target=target,
+                                    n_bootstrap=n_bootstrap, n_jobs=n_jobs, random_state=random_state)
+        return result.lo, result.hi
+
+    def ate_inference(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
+                      n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None) -> ATEResult:
+        """Average effect of T1 against T0 with a standard error and a
+        (1 - alpha) confidence interval.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d) or None
+            Rows to estimate on; None gives the training rows.
+        T0, T1 : treatment labels
+            As in :meth:`effect`.
+        T, Y : array-like of shape (n,) or None
+            Treatment received and outcome of the rows of X; required with X.
+        alpha : float in (0, 1), default=0.05
+        method : {'aipw', 'bootstrap'}, default='aipw'
+            'aipw': the doubly robust estimate, consistent when either the
+            outcome model or the propensity model is right, with a normal
+            interval from its influence function.  mu are the ensemble's
+            potential outcomes; e are multinomial logistic propensities
+            fitted in C, clipped below at 0.01 (``propensity_clip``) and
+            renormalised.  For the ATE,
+            psi_i = mu_T1 - mu_T0 + 1[t_i = T1](y_i - mu_T1)/e_T1
+            - 1[t_i = T0](y_i - mu_T0)/e_T0 and the estimate is mean(psi).
+            For the ATT (Hahn, 1998), the estimate is
+            sum_i [1[t_i = T1](y_i - mu_T0) - 1[t_i = T0] (e_T1/e_T0)(y_i - mu_T0)] / n_T1,
+            and the ATC mirrors it.  With K arms each contrast uses the
+            multinomial propensities of its two arms.  On the training rows
+            (X=None) mu and e are cross-fitted: each row's come from models
+            that did not see it (n_estimators >= 2; with one member they are
+            in-sample and the interval is too narrow).  On new rows the
+            ensemble has not seen them, and a propensity model is fitted to
+            them.
+            'bootstrap': ``n_bootstrap`` single-member GANITE models (the
+            model's other parameters) are fitted to resamples of the rows,
+            drawn with replacement within each arm so that every arm keeps
+            its size; each gives the plug-in estimate of the target on its
+            resample.  The interval is the percentile interval of the
+            replicates and the standard error their standard deviation; the
+            estimate is the model's plug-in estimate on the rows.  The
+            replicates are single models while the estimate averages
+            ``n_estimators``, so their spread includes more training noise
+            than the estimate's: the interval errs on the wide side.  It
+            does not correct the GAN's bias (a bias-corrected interval would
+            need the replicates to be fitted like the estimate), so use
+            'aipw' when the outcome model may be biased.  With X=None it
+            refits on the training data kept in memory by :meth:`fit`, which
+            is not pickled: after unpickling, pass X, T and Y.
+        target : {'ate', 'att', 'atc'}, default='ate'
+            All rows, the rows that received T1, or those that received T0.
+        n_bootstrap : int, default=100
+            Bootstrap replicates (at least 2).  Each costs one fit of a
+            single model, so the default costs about 20 fits of the default
+            five-member ensemble; 100 replicates pin the 2.5% and 97.5%
+            percentiles only roughly, so use more for a final analysis.
+        n_jobs : int or None, default=None
+            Threads that fit bootstrap replicates in parallel (None: 1; -1:
+            all cores).  Results are bit-identical whatever the value.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the bootstrap (and the propensity model on new rows);
+            None uses the model's ``random_state``.
+
+        Returns
+        -------
+        ATEResult
+        """
+        self._check_is_fitted()
+        level = check_alpha(alpha)
+        check_choice(method, "method", METHODS_INTERVAL)
+        check_choice(target, "target", TARGETS)
+        if method == "aipw":
+            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
+        replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
+        jobs = _effective_jobs(n_jobs, replicates)
+        return self._bootstrap_result(X, T0, T1, T, Y, level, target, replicates, jobs, random_state)
+
+    @staticmethod
+    def _only_with_X(T, Y):
+        if T is not None or Y is not None:
+            raise ValueError("T and Y are only used together with X")
+
+    def _new_rows(self, X, T, Y, what):
+        """Standardised X with the codes of T and the outcomes Y, checked."""
+        if T is None or Y is None:
+            raise ValueError(f"{what} on new rows needs their observed T and Y as well as X")
+        Z = self._checked_X(X)
+        n = Z.shape[0]
+        codes = encode_treatment(T, self.classes_, "T", n)
+        y, _ = check_outcome(Y, self.outcome_type_, n)
+        return Z, codes, y
+
+    def _aipw_result(self, X, T0, T1, T, Y, level, target, random_state):
+        t0, t1 = self._arms(T0, T1)
+        if X is None:
+            self._only_with_X(T, Y)
+            mu, propensity, codes, y = self._mu_oof, self.propensity_fit_, self._codes_fit, self._y_fit
+        else:
+            Z, codes, y = self._new_rows(X, T, Y, "method='aipw'")
             mu = self._predict_array(Z)
-            seed = check_random_state(self.random_state)
+            seed = check_random_state(self.random_state if random_state is None else random_state)
             propensity = _propensity(Z, codes, len(self.classes_), None, seed)
-            psi = _pseudo_outcomes(mu, propensity, codes, y)
-        diff = psi[:, t1] - psi[:, t0]
-        n = diff.shape[0]
-        center = float(diff.mean())
-        se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
+        for arm, role in ((t0, "T0"), (t1, "T1")):
+            if not np.any(codes == arm):
+                raise ValueError(
+                    f"method='aipw' compares the rows that received T0 with those that received T1, but none of "
+                    f"the {len(codes)} rows received {role}={self.classes_[arm]!r}"
+                )
+        estimate, stderr = aipw(mu, propensity, codes, y, t0, t1, target)
         z = _normal_quantile(1 - level / 2)
-        return center - z * se, center + z * se
+        return ATEResult(estimate, stderr, estimate - z * stderr, estimate + z * stderr, level, "aipw", target,
+                         len(y), _PROPENSITY_CLIP)
+
+    def _bootstrap_result(self, X, T0, T1, T, Y, level, target, replicates, jobs, random_state):
+        t0, t1 = self._arms(T0, T1)
+        if X is None:
+            self._only_with_X(T, Y)
+            data = getattr(self, "_fit_data", None)
+            if data is None:
+                raise ValueError(
+                    "method='bootstrap' with X=None refits on the training data, which this model no longer holds "
+                    "(they are not pickled); pass X, T and Y"
+                )
+            Z, codes, y32 = data
+            mu = self._mu_fit
+        else:
+            Z, codes, y = self._new_rows(X, T, Y, "method='bootstrap'")
+            y32 = np.ascontiguousarray(y, dtype=np.float32)
+            mu = self._predict_array(Z)
+        rows = target_rows(codes, t0, t1, target, self.classes_)
+        estimate = float(np.mean(mu[rows, t1] - mu[rows, t0]))
+        p = self._check_params()
+        n, K = len(codes), len(self.classes_)
+        if p["batch_size"] > n:
+            raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} rows to resample; "
+                             f"lower the model's batch_size")
+        arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
+        binary = self.outcome_type_ == "binary"
+        seed = check_random_state(self.random_state if random_state is None else random_state)
+        # One child seed per replicate, so that a replicate's resample and
+        # fit do not depend on which thread runs it or in what order.
+        children = np.random.SeedSequence([seed, 0xB0075]).spawn(replicates)
+        stop = threading.Event()
+        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "GANITE bootstrap", bool(self.verbose))
+
+        def replicate(b):
+            resample_seed, core_seed = children[b].generate_state(2, np.uint64)
+            rng = np.random.default_rng(int(resample_seed))
+            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+            out = _train_core(dict(p, n_estimators=1), Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+            if out is None:
+                return None
+            mu_b = out[0].predict(Z[sample]).astype(np.float64)
+            keep = target_rows(codes[sample], t0, t1, target, self.classes_)
+            return float(np.mean(mu_b[keep, t1] - mu_b[keep, t0]))
+
+        try:
+            estimates = np.array(_map_threads(replicate, replicates, jobs, stop), dtype=np.float64)
+        finally:
+            bar.close()
+        lo, hi = np.quantile(estimates, [level / 2, 1 - level / 2])
+        return ATEResult(estimate, float(estimates.std(ddof=1)), float(lo), float(hi), level, "bootstrap", target,
+                         n, None)
+
+    # ----------------------------------------------------------- overlap
+    def overlap_report(self, threshold=_OVERLAP_THRESHOLD):
+        """Per-arm summaries of the training rows' estimated propensities.
+
+        Row k summarises P(T = classes_[k] | x) over all training rows, as
+        cross-fitted by :meth:`fit` and before clipping: ``n_received`` (rows
+        that received arm k), ``min``, the 5%, 25%, 50%, 75% and 95%
+        quantiles, ``max``, and ``share_extreme``, the share of rows whose
+        propensity for arm k is below ``threshold`` or above
+        1 - threshold.  With two arms both rows give the same share.
+        The share of rows extreme for any arm (what :meth:`fit` warns on
+        when it exceeds 5% at threshold 0.01) is ``attrs['share_extreme_any']``.
+
+        Parameters
+        ----------
+        threshold : float in (0, 0.5), default=0.01
+
+        Returns
+        -------
+        pandas.DataFrame indexed by arm when pandas is installed; otherwise
+        a dict of arrays (one entry per arm, with the labels under 'arm')
+        plus the float 'share_extreme_any'.
+        """
+        self._check_is_fitted()
+        thr = check_float(threshold, "threshold", 0.0, 0.5, low_open=True)
+        if thr >= 0.5:
+            raise ValueError(f"threshold must lie in (0, 0.5), got {threshold}")
+        table, share = overlap_summary(self._propensity_unclipped, self._codes_fit, self.classes_, thr)
+        try:
+            import pandas as pd
+        except ImportError:
+            table["share_extreme_any"] = share
+            return table
+        frame = pd.DataFrame(table).set_index("arm")
+        frame.attrs["share_extreme_any"] = share
+        return frame
+
+    def plot_overlap(self, ax=None, *, bins=30, threshold=_OVERLAP_THRESHOLD):
+        """Histograms of the training rows' estimated propensities, by the
+        arm they received (needs matplotlib).
+
+        With two arms, one panel shows P(T = classes_[1] | x) for the rows of
+        each arm; with K > 2 arms, panel k shows P(T = classes_[k] | x) for
+        the rows that received arm k and for the others.  Dotted lines mark
+        ``threshold`` and 1 - threshold.  Propensities are cross-fitted and
+        unclipped, as in :meth:`overlap_report`.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, a sequence of K Axes (K > 2), or None
+            None creates a figure.
+        bins : int, default=30
+        threshold : float in (0, 0.5), default=0.01
+
+        Returns
+        -------
+        The Axes (two arms) or an array of K Axes.
+        """
+        self._check_is_fitted()
+        n_bins = check_int(bins, "bins", 1, 10_000)
+        thr = check_float(threshold, "threshold", 0.0, 0.5, low_open=True)
+        if thr >= 0.5:
+            raise ValueError(f"threshold must lie in (0, 0.5), got {threshold}")
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("plot_overlap needs matplotlib; install it with `pip install matplotlib`") from None
+        K = len(self.classes_)
+        panels = [1] if K == 2 else list(range(K))
+        if ax is None:
+            _, grid = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+            axes = list(grid[0])
+        else:
+            axes = [ax] if hasattr(ax, "hist") else list(np.ravel(np.asarray(ax, dtype=object)))
+            if len(axes) != len(panels):
+                raise ValueError(f"ax must be {'one Axes' if K == 2 else f'a sequence of {K} Axes'}, "
+                                 f"got {len(axes)}")
+        raw, codes = self._propensity_unclipped, self._codes_fit
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        for axis, k in zip(axes, panels):
+            mine = codes == k
+            other = f"received {self.classes_[0]}" if K == 2 else "received another arm"
+            axis.hist(raw[mine, k], bins=edges, alpha=0.5, label=f"received {self.classes_[k]}")
+            axis.hist(raw[~mine, k], bins=edges, alpha=0.5, label=other)
+            for x in (thr, 1 - thr):
+                axis.axvline(x, color="grey", linestyle=":", linewidth=1)
+            axis.set_xlabel(f"P(T = {self.classes_[k]} | x)")
+            axis.set_ylabel("rows")
+            axis.legend()
+        return axes[0] if len(axes) == 1 else np.array(axes, dtype=object)
 
     def sample(self, X, T, Y, n_samples=100):
         """Draws of the potential outcomes from the generator, shape
