@@ -513,7 +513,8 @@ class GANITE(BaseEstimator):
             ('att') or the rows that received T0 ('atc').  With X given,
             'att' and 'atc' need T.
         T, Y : array-like of shape (n,) or None
-            Treatment received and outcome of the rows of X.
+            Treatment received and outcome of the rows of X (checked when
+            given; the plug-in uses only T, and only for 'att' and 'atc').
 
         Returns
         -------
@@ -531,10 +532,12 @@ class GANITE(BaseEstimator):
         else:
             Z = self._checked_X(X)
             mu, codes = self._predict_array(Z), None
-            if target != "ate":
-                if T is None:
-                    raise ValueError(f"target={target!r} on new rows needs T, the treatment each row of X received")
+            if T is None and target != "ate":
+                raise ValueError(f"target={target!r} on new rows needs T, the treatment each row of X received")
+            if T is not None:
                 codes = encode_treatment(T, self.classes_, "T", Z.shape[0])
+            if Y is not None:
+                check_outcome(Y, self.outcome_type_, Z.shape[0])
         rows = target_rows(codes, t0, t1, target, self.classes_)
         return float(np.mean(mu[rows, t1] - mu[rows, t0]))
 
