@@ -264,7 +264,8 @@ class _Reader:
                 raise ValueError(f"invalid RandomState state: {exc}") from None
             return rs
         if tag == "object":
-            cls = _objects().get(v.get("class"))
+            name = v.get("class")
+            cls = _objects().get(name) if type(name) is str else None
             if cls is None:
                 raise ValueError(f"class {v.get('class')!r} cannot be loaded")
             obj = cls.__new__(cls)
@@ -410,15 +411,16 @@ def loads(data, expected=None):
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
         raise ValueError("the header does not describe a cgan model")
-    cls = _estimators().get(header.get("class"))
+    name = header.get("class")
+    cls = _estimators().get(name) if type(name) is str else None
     if cls is None:
         raise ValueError(f"unknown model class {header.get('class')!r}")
     if expected is not None and cls is not expected:
         raise ValueError(f"the data holds a {cls.__name__}, not a {expected.__name__}")
     reader = _Reader(blobs)
     params = reader.value(_field(header, "params", dict))
-    if set(params) != set(cls._param_names()):
-        raise ValueError(f"the saved parameters {sorted(params)} do not match {cls.__name__}'s")
+    if type(params) is not dict or set(params) != set(cls._param_names()):
+        raise ValueError(f"the saved parameters do not match {cls.__name__}'s")
     state = _attributes(cls, reader.value(_field(header, "state", dict)))
     _check_state(cls.__name__, state)
     model = cls.__new__(cls)
@@ -498,14 +500,26 @@ def _check_state(name, state):
                 raise ValueError(f"saved {key} does not match the saved columns")
         if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
             raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
-        if type(state.get("_columns")) is not list or type(state.get("_dtypes")) is not dict:
-            raise ValueError("saved _columns must be a list and _dtypes a dict")
+        columns = state.get("_columns")
+        if type(columns) is not list or not all(_is_label(c) for c in columns):
+            raise ValueError("saved _columns must be a list of column labels")
+        dtypes = state.get("_dtypes")
+        if type(dtypes) is not dict or set(dtypes) != set(columns) or not all(
+                isinstance(v, np.dtype) or (type(v).__module__ or "").startswith("pandas") for v in dtypes.values()):
+            raise ValueError("saved _dtypes must map every column to its dtype")
+        covariates = state.get("covariates_")
+        if (type(covariates) is not list or [c.name for c in cols] != covariates
+                or state.get("treatment_") != state["_t_col"].name or state.get("outcome_") != state["_out_col"].name
+                or not set(covariates) | {state["treatment_"], state["outcome_"]} <= set(columns)):
+            raise ValueError("saved column roles do not match the saved columns")
 
 
 def _check_column(col, column_type):
     if type(col) is not column_type:
         raise ValueError("a saved column encoder is missing or of the wrong type")
     a = vars(col)
+    if "name" not in a or not _is_label(a["name"]):
+        raise ValueError("a saved column's name must be a str, number or None")
     if type(a.get("width")) is not int or a["width"] < 1 or not isinstance(a.get("dtype"), np.dtype):
         raise ValueError("a saved column has an invalid width or dtype")
     if a.get("categorical") is True:
@@ -516,12 +530,19 @@ def _check_column(col, column_type):
         if a["width"] != 1 or not all(type(a.get(k)) is float for k in ("mean", "sd")) or not a["sd"] > 0:
             raise ValueError("a saved continuous column needs a float mean and a positive sd")
         for k in ("lower", "upper"):
-            if not (a.get(k) is None or type(a.get(k)) is float):
+            if k not in a or not (a[k] is None or type(a[k]) is float):
                 raise ValueError(f"a saved column's {k} bound must be a float or None")
         if type(a.get("integer")) is not bool:
             raise ValueError("a saved column's 'integer' flag must be a bool")
     else:
         raise ValueError("a saved column's 'categorical' flag must be a bool")
+
+
+def _is_label(v):
+    """A column label that pandas and dicts accept: a scalar or a tuple of them."""
+    if type(v) is tuple:
+        return all(_is_label(x) for x in v)
+    return v is None or type(v) in (bool, int, float, str)
 
 
 def _wgan_dims(snapshot):
