@@ -782,8 +782,9 @@ class GANITE(BaseEstimator):
             raise ImportError("plot_overlap needs matplotlib; install it with `pip install matplotlib`") from None
         K = len(self.classes_)
         panels = [1] if K == 2 else list(range(K))
+        figure = None
         if ax is None:
-            _, grid = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+            figure, grid = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
             axes = list(grid[0])
         else:
             axes = [ax] if hasattr(ax, "hist") else list(np.ravel(np.asarray(ax, dtype=object)))
@@ -802,6 +803,8 @@ class GANITE(BaseEstimator):
             axis.set_xlabel(f"P(T = {self.classes_[k]} | x)")
             axis.set_ylabel("rows")
             axis.legend()
+        if figure is not None:
+            figure.tight_layout()
         return axes[0] if len(axes) == 1 else np.array(axes, dtype=object)
 
     def sample(self, X, T, Y, n_samples=100):
