@@ -474,6 +474,39 @@ class GANITE(BaseEstimator):
         Z = self._checked_X(X)
         return self._predict_array(Z)
 
+    def score(self, Y, T, *, X) -> float:
+        """How well the model predicts the factual outcome of held-out rows;
+        higher is better.
+
+        Only the outcome under the received arm is ever observed, so this
+        scores that arm's prediction: the negative mean squared error for a
+        continuous outcome, the negative mean log-loss (probabilities
+        clipped to [1e-7, 1 - 1e-7]) for a binary one.  It does not measure
+        the error of the effects themselves, which no held-out data can.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n,)
+            Observed outcomes.
+        T : array-like of shape (n,)
+            Treatments received, among ``classes_``.
+        X : array-like or DataFrame of shape (n, d)
+            Covariates.
+
+        Returns
+        -------
+        float
+        """
+        Z = self._checked_X(X)
+        n = Z.shape[0]
+        codes = encode_treatment(T, self.classes_, "T", n)
+        y, _ = check_outcome(Y, self.outcome_type_, n)
+        factual = self._predict_array(Z)[np.arange(n), codes]
+        if self.outcome_type_ == "binary":
+            p = np.clip(factual, 1e-7, 1 - 1e-7)
+            return float(np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+        return float(-np.mean((y - factual) ** 2))
+
     def _arms(self, T0, T1):
         K = len(self.classes_)
         t0 = 0 if T0 is None else treatment_code(T0, self.classes_, "T0")

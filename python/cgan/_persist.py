@@ -153,9 +153,12 @@ def _pandas_dtype_data(v):
 # ------------------------------------------------------------------ dumps
 def dumps(model) -> bytes:
     """The model as container bytes (see the module docstring)."""
-    name = type(model).__name__
-    if _estimators().get(name) is not type(model):
-        raise TypeError(f"cannot save a {name}; only GANITE and CausalWGAN are supported")
+    # a subclass is saved as the cgan estimator it derives from; pickle
+    # rebuilds the subclass, cgan.load the estimator
+    bases = [name for name, cls in _estimators().items() if isinstance(model, cls)]
+    if not bases:
+        raise TypeError(f"cannot save a {type(model).__name__}; only GANITE and CausalWGAN are supported")
+    name = bases[0]
     w = _Writer()
     params = model.get_params()
     skip = set(params) | set(getattr(type(model), "_transient_attributes", ()))
@@ -407,7 +410,8 @@ def _split(data):
 def loads(data, expected=None):
     """A model from container bytes; ValueError on any invalid input.
 
-    expected, when given, is the class the bytes must hold."""
+    expected, when given, is the class to build: the estimator the bytes
+    hold or a subclass of it (pickle passes the pickled object's class)."""
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
         raise ValueError("the header does not describe a cgan model")
@@ -415,14 +419,16 @@ def loads(data, expected=None):
     cls = _estimators().get(name) if type(name) is str else None
     if cls is None:
         raise ValueError(f"unknown model class {header.get('class')!r}")
-    if expected is not None and cls is not expected:
-        raise ValueError(f"the data holds a {cls.__name__}, not a {expected.__name__}")
+    if expected is not None:
+        if not issubclass(expected, cls):
+            raise ValueError(f"the data holds a {cls.__name__}, not a {expected.__name__}")
+        cls = expected
     reader = _Reader(blobs)
     params = reader.value(_field(header, "params", dict))
     if type(params) is not dict or set(params) != set(cls._param_names()):
         raise ValueError(f"the saved parameters do not match {cls.__name__}'s")
     state = _attributes(cls, reader.value(_field(header, "state", dict)))
-    _check_state(cls.__name__, state)
+    _check_state(name, state)
     model = cls.__new__(cls)
     model.__dict__.update(params)
     model.__dict__.update(state)

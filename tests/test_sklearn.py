@@ -1,0 +1,96 @@
+"""scikit-learn interplay: clone, score, and GridSearchCV through the
+adapter the README documents (scikit-learn calls fit(X, y) positionally,
+GANITE's fit is fit(Y, T, *, X))."""
+import pickle
+
+import numpy as np
+import pytest
+
+import cgan
+
+SMALL = dict(hidden_size=4, n_hidden=1, n_iter=30, batch_size=16, n_estimators=1)
+
+
+def _data(n=120, seed=0, binary=False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    T = rng.integers(0, 2, n)
+    Y = 2 * X[:, 0] + T + 0.1 * rng.normal(size=n)
+    return X, T, ((Y > 0.5).astype(float) if binary else Y)
+
+
+try:
+    from sklearn.base import BaseEstimator as SklearnBase
+except ImportError:  # the grid-search test skips; the score tests still run
+    SklearnBase = object
+
+
+class GANITEOnXT(cgan.GANITE, SklearnBase):
+    """The README's adapter: [X | T] as scikit-learn's X, the outcome as y.
+    scikit-learn's BaseEstimator comes last, for the tags its searches read."""
+
+    def fit(self, XT, y):
+        XT = np.asarray(XT)
+        return super().fit(y, XT[:, -1], X=XT[:, :-1])
+
+    def score(self, XT, y):
+        XT = np.asarray(XT)
+        return super().score(y, XT[:, -1], X=XT[:, :-1])
+
+
+def test_score_is_the_negative_factual_error():
+    X, T, Y = _data()
+    model = cgan.GANITE(random_state=0, **SMALL).fit(Y[:80], T[:80], X=X[:80])
+    mu = model.predict(X[80:])
+    expected = -np.mean((Y[80:] - mu[np.arange(40), T[80:]]) ** 2)
+    assert model.score(Y[80:], T[80:], X=X[80:]) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="T"):
+        model.score(Y[80:], T[80:] + 5, X=X[80:])
+
+
+def test_score_of_a_binary_outcome_is_the_negative_log_loss():
+    X, T, Y = _data(binary=True)
+    model = cgan.GANITE(random_state=0, **SMALL).fit(Y[:80], T[:80], X=X[:80])
+    p = np.clip(model.predict(X[80:])[np.arange(40), T[80:]], 1e-7, 1 - 1e-7)
+    expected = np.mean(Y[80:] * np.log(p) + (1 - Y[80:]) * np.log(1 - p))
+    assert model.score(Y[80:], T[80:], X=X[80:]) == pytest.approx(expected, rel=1e-12)
+    assert model.score(Y[80:], T[80:], X=X[80:]) < 0
+
+
+def test_a_better_fit_scores_higher():
+    X, T, Y = _data(n=400)
+    held = slice(300, None)
+    short = cgan.GANITE(random_state=0, **{**SMALL, "n_iter": 1}).fit(Y[:300], T[:300], X=X[:300])
+    long = cgan.GANITE(random_state=0, **{**SMALL, "n_iter": 1500, "hidden_size": 16}).fit(Y[:300], T[:300], X=X[:300])
+    assert long.score(Y[held], T[held], X=X[held]) > short.score(Y[held], T[held], X=X[held])
+
+
+def test_clone_and_grid_search():
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    model = cgan.GANITE(hidden_size=7, random_state=3)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+
+    X, T, Y = _data(n=150)
+    XT = np.column_stack([X, T])
+    grid = {"hidden_size": [2, 8], "n_iter": [1, 200]}
+    search = GridSearchCV(GANITEOnXT(random_state=0, n_hidden=1, batch_size=16, n_estimators=1), grid,
+                          cv=KFold(3, shuffle=True, random_state=0))
+    search.fit(XT, Y)
+    assert set(search.cv_results_["params"][0]) == {"hidden_size", "n_iter"}
+    assert search.best_params_["n_iter"] == 200  # one iteration cannot fit y = 2 x0 + t
+    # each split's score is GANITE.score on the held-out rows
+    folds = list(KFold(3, shuffle=True, random_state=0).split(XT))
+    train, test = folds[0]
+    best = GANITEOnXT(random_state=0, n_hidden=1, batch_size=16, n_estimators=1, **search.best_params_)
+    best.fit(XT[train], Y[train])
+    assert search.cv_results_["split0_test_score"][search.best_index_] == best.score(XT[test], Y[test])
+    # the refitted best estimator predicts like GANITE itself and pickles
+    plain = cgan.GANITE(random_state=0, n_hidden=1, batch_size=16, n_estimators=1, **search.best_params_)
+    plain.fit(Y, T, X=X)
+    assert np.array_equal(search.best_estimator_.predict(X), plain.predict(X))
+    again = pickle.loads(pickle.dumps(search.best_estimator_))
+    assert type(again) is GANITEOnXT and np.array_equal(again.predict(X), plain.predict(X))
