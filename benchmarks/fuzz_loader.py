@@ -92,13 +92,13 @@ def fuzz(n, seed, every):
         model = fuzzing.check_load(fuzzing.mutate(data, corpus, draw))
         if model is None:
             counts["rejected (ValueError)"] += 1
-            continue
-        counts["loaded"] += 1
-        try:
-            use(model, rng)
-            counts["loaded and used"] += 1
-        except Exception as exc:  # noqa: BLE001 - any Python error is acceptable after a load
-            counts[f"loaded, then {type(exc).__name__} in use"] += 1
+        else:
+            counts["loaded"] += 1
+            try:
+                use(model, rng)
+                counts["loaded and used"] += 1
+            except Exception as exc:  # noqa: BLE001 - any Python error is acceptable after a load
+                counts[f"loaded, then {type(exc).__name__} in use"] += 1
         if every and (i + 1) % every == 0:
             print(f"  {i + 1} inputs, {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{n} inputs in {time.perf_counter() - start:.0f} s, no crash:")
