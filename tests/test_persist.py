@@ -236,3 +236,20 @@ def test_fuzz_random_bytes_raise_value_error(raw, framed):
     data = fuzzing.reseal(b"CGANMODL\x01\x00\x00\x00" + raw) if framed else raw
     with pytest.raises(ValueError):
         cgan.loads(data)
+
+
+def test_loaded_cores_continue_training_as_the_saved_ones():
+    # the estimators have no warm start, but their C cores do: a loaded
+    # core trained further gives the bits the saved core gives
+    X, T, Y = _data(seed=4)
+    model = cgan.GANITE(n_estimators=2, noise_dim=2, random_state=3, **SMALL).fit(Y, T, X=X)
+    loaded = cgan.loads(model.dumps())
+    X32 = ((X - model._x_mean) / model._x_scale).astype(np.float32)
+    for a, b in zip(model._cores, loaded._cores):
+        for core in (a, b):
+            core.set_data(X32, T.astype(np.int32), Y.astype(np.float32))
+        assert all(np.array_equal(u, v) for u, v in zip(a.train_counterfactual(30), b.train_counterfactual(30)))
+        assert np.array_equal(a.train_ite(30), b.train_ite(30))
+        assert a.snapshot() == b.snapshot()
+        for core in (a, b):
+            core.clear_data()
