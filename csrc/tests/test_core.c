@@ -1751,6 +1751,26 @@ static void test_ganite_case(int K, int binary, int noise_dim)
     int in_range = 1;
     for (size_t i = 0; i < n * (size_t)K; i++) in_range &= isfinite(p1[i]) && (!binary || (p1[i] >= 0 && p1[i] <= 1));
     CHECK(in_range, "ganite predictions finite (and probabilities when binary)");
+    {
+        /* The inference block completes rows from a cache when one call runs
+         * G on at least n_rows rows (20 x 16 >= 90 here), and per minibatch
+         * otherwise (1 x 16 < 90): a twin trained one iteration per call
+         * must predict the same bits. */
+        cg_ganite *twin = NULL;
+        cg_real *pt = ralloc(n * (size_t)K);
+        CHECK(cg_ganite_create(&twin, &cfg, err) == CG_OK, "twin create: %s", err);
+        if (twin) {
+            int ok = cg_ganite_set_data(twin, X, T, Y, n, rows, n_rows, err) == CG_OK &&
+                     cg_ganite_train_counterfactual(twin, 20, NULL, NULL, err) == CG_OK;
+            for (int i = 0; ok && i < 20; i++) ok = cg_ganite_train_ite(twin, 1, NULL, err) == CG_OK;
+            ok = ok && cg_ganite_predict(twin, pt, X, n, err) == CG_OK;
+            CHECK(ok, "twin training: %s", err);
+            CHECK(ok && memcmp(pt, p1, n * (size_t)K * sizeof(cg_real)) == 0,
+                  "K=%d binary=%d noise=%d: cached and per-batch completions differ", K, binary, noise_dim);
+        }
+        cg_ganite_free(twin);
+        free(pt);
+    }
     CHECK(cg_ganite_sample(g, s, X, T, Y, n, 3, err) == CG_OK, "ganite sample: %s", err);
     int factual = 1;
     for (size_t r = 0; r < 3; r++)
