@@ -1740,6 +1740,22 @@ static void test_ganite_case(int K, int binary, int noise_dim)
     int64_t bad_row = (int64_t)n;
     CHECK(cg_ganite_set_data(g, X, T, Y, n, &bad_row, 1, err) == CG_EINVAL, "ganite accepts row %lld", (long long)bad_row);
     CHECK(cg_ganite_set_data(g, X, T, Y, n, rows, n_rows, err) == CG_OK, "ganite set_data again: %s", err);
+    {
+        /* the outcome scale of each arm, against a direct computation */
+        double mean[3], sd[3], ok = 1;
+        cg_ganite_outcome_scale(g, mean, sd);
+        for (int k = 0; k < K; k++) {
+            double s1 = 0, s2 = 0, cnt = 0;
+            for (size_t j = 0; j < n_rows; j++)
+                if (T[rows[j]] == k) s1 += Y[rows[j]], cnt += 1;
+            double mk = binary ? 0 : s1 / cnt;
+            for (size_t j = 0; j < n_rows; j++)
+                if (T[rows[j]] == k) s2 += (Y[rows[j]] - mk) * (Y[rows[j]] - mk);
+            double sk = binary ? 1 : sqrt(s2 / cnt);
+            ok = ok && fabs(mean[k] - mk) <= 1e-12 * (1 + fabs(mk)) && fabs(sd[k] - sk) <= 1e-12 * sk;
+        }
+        CHECK(ok, "K=%d binary=%d: per-arm outcome scale differs from the direct computation", K, binary);
+    }
     double gl[20], dl[20], il[20];
     CHECK(cg_ganite_train_counterfactual(g, 20, gl, dl, err) == CG_OK, "ganite counterfactual: %s", err);
     CHECK(cg_ganite_train_ite(g, 20, il, err) == CG_OK, "ganite ite: %s", err);
