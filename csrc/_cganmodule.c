@@ -1334,6 +1334,27 @@ error:
     return -1;
 }
 
+/* ((mean_0, sd_0), ..., (mean_K-1, sd_K-1)): the outcome scale of each arm */
+static PyObject *ganite_outcome_scale(const cg_ganite *model)
+{
+    int K = cg_ganite_get_config(model)->n_treatments;
+    double *mean = PyMem_Malloc(2 * (size_t)K * sizeof(double));
+    if (!mean) return PyErr_NoMemory();
+    double *sd = mean + K;
+    cg_ganite_outcome_scale(model, mean, sd);
+    PyObject *out = PyTuple_New(K);
+    for (int k = 0; out && k < K; k++) {
+        PyObject *pair = Py_BuildValue("(dd)", mean[k], sd[k]);
+        if (!pair) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, k, pair);
+    }
+    PyMem_Free(mean);
+    return out;
+}
+
 static PyObject *Ganite_set_data(GaniteObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"X", "T", "Y", "rows", "copy", NULL};
@@ -1394,9 +1415,7 @@ static PyObject *Ganite_set_data(GaniteObject *self, PyObject *args, PyObject *k
     Py_XSETREF(self->T, (PyObject *)T);
     Py_XSETREF(self->Y, (PyObject *)Y);
     Py_XSETREF(self->rows, (PyObject *)rows);
-    double mean, sd;
-    cg_ganite_outcome_scale(self->model, &mean, &sd);
-    return Py_BuildValue("(dd)", mean, sd);
+    return ganite_outcome_scale(self->model);
 }
 
 static PyObject *Ganite_clear_data(GaniteObject *self, PyObject *noargs)
@@ -1545,19 +1564,19 @@ static PyObject *Ganite_get_config(GaniteObject *self, void *closure)
     (void)closure;
     if (!self->model) Py_RETURN_NONE;
     const cg_ganite_config *c = cg_ganite_get_config(self->model);
-    double mean, sd;
-    cg_ganite_outcome_scale(self->model, &mean, &sd);
-    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:d,s:d,s:d,s:K,s:d,s:d}", "n_features",
+    PyObject *scale = ganite_outcome_scale(self->model);
+    if (!scale) return NULL;
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:d,s:d,s:d,s:K,s:N}", "n_features",
                          c->n_features, "n_treatments", c->n_treatments, "hidden_size", c->hidden_size, "n_hidden",
                          c->n_hidden, "noise_dim", c->noise_dim, "binary_outcome", c->binary_outcome, "batch_size",
                          c->batch_size, "d_steps", c->d_steps, "alpha", c->alpha, "beta", c->beta, "learning_rate",
                          c->learning_rate, "weight_decay", c->weight_decay, "seed", (unsigned long long)c->seed,
-                         "outcome_mean", mean, "outcome_sd", sd);
+                         "outcome_scale", scale);
 }
 
 static PyMethodDef Ganite_methods[] = {
     {"set_data", (PyCFunction)(void (*)(void))Ganite_set_data, METH_VARARGS | METH_KEYWORDS,
-     "set_data(X, T, Y, rows=None, copy=True) -> (outcome_mean, outcome_sd); attaches the training data.\n"
+     "set_data(X, T, Y, rows=None, copy=True) -> ((mean, sd) per arm); attaches the training data.\n"
      "rows selects the rows to train on; copy=False keeps a float32 C-contiguous X/Y without copying\n"
      "(the caller must not change them while attached)."},
     {"clear_data", (PyCFunction)Ganite_clear_data, METH_NOARGS, "Drop the training data."},

@@ -274,6 +274,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 size_t cg_ganite_snapshot_size(const cg_ganite *g);
 cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *err);
 cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err);
+/* mean[K], sd[K]: the outcome scale of each arm (0 and 1 for a binary outcome) */
 void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
 
 /* -------------------------------------------------------------- WGAN */

@@ -28,7 +28,9 @@ struct cg_ganite {
     cg_mlp *G, *D, *I;
     cg_adam *optG, *optD, *optI;
     cg_rng rng;
-    double ymean, ysd;
+    /* outcome scaling per arm: arms' outcomes can differ in spread by an
+     * order of magnitude, and one shared scale would drown the narrow arm */
+    double *ymean, *ysd, *ycount; /* ycount: set_data's scratch */
     int64_t iters_cf, iters_ite;
     const cg_real *X;
     const int32_t *T;
@@ -44,6 +46,13 @@ struct cg_ganite {
      * them is a cheap variance reduction (Polyak averaging) */
     cg_real *i_avg;
     int64_t avg_steps;
+    /* With noise_dim = 0, G in evaluation mode is a fixed function of a
+     * row, so the inference block can complete each training row once
+     * instead of running G on every minibatch: ycache[j*K + k] is row j's
+     * completed outcome vector, valid while G is unchanged. */
+    cg_real *ycache;
+    size_t ycache_cap;
+    int ycache_valid;
 };
 
 static cg_real sigmoid(double z)
@@ -69,6 +78,10 @@ void cg_ganite_free(cg_ganite *g)
     free(g->gin);
     free(g->gval);
     free(g->ybar);
+    free(g->ycache);
+    free(g->ymean);
+    free(g->ysd);
+    free(g->ycount);
     free(g->din);
     free(g->dlog);
     free(g->ddin);
@@ -136,8 +149,15 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
         return CG_ENOMEM;
     }
     g->cfg = *c;
-    g->ysd = 1.0;
     int d = c->n_features, K = c->n_treatments;
+    g->ymean = calloc((size_t)K, sizeof(double));
+    g->ysd = calloc((size_t)K, sizeof(double));
+    g->ycount = calloc((size_t)K, sizeof(double));
+    if (!g->ymean || !g->ysd || !g->ycount) {
+        cg_set_error(err, "out of memory creating GANITE");
+        goto fail;
+    }
+    for (int k = 0; k < K; k++) g->ysd[k] = 1.0;
     g->gin_w = (size_t)d + K + 1 + c->noise_dim;
     g->din_w = (size_t)d + K;
     g->dout_w = K == 2 ? 1 : (size_t)K;
@@ -188,8 +208,10 @@ const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g) { return &g->cf
 
 void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd)
 {
-    *mean = g->ymean;
-    *sd = g->ysd;
+    for (int k = 0; k < g->cfg.n_treatments; k++) {
+        mean[k] = g->ymean[k];
+        sd[k] = g->ysd[k];
+    }
 }
 
 cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, const cg_real *Y, size_t n,
@@ -223,27 +245,44 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
         cg_set_error(err, "X contains NaN or inf");
         return CG_EINVAL;
     }
-    double s = 0, ss = 0;
-    for (size_t j = 0; j < n_rows; j++) {
-        if (rows && (rows[j] < 0 || (size_t)rows[j] >= n)) {
+    for (size_t j = 0; rows && j < n_rows; j++) {
+        if (rows[j] < 0 || (size_t)rows[j] >= n) {
             cg_set_error(err, "row index %lld is outside [0, %zu)", (long long)rows[j], n);
             return CG_EINVAL;
         }
-        s += Y[rows ? (size_t)rows[j] : j];
     }
-    double mean = s / (double)n_rows;
-    for (size_t j = 0; j < n_rows; j++) {
-        double dy = Y[rows ? (size_t)rows[j] : j] - mean;
-        ss += dy * dy;
+    /* Mean and sd of the outcome within each arm (two passes, in double);
+     * an arm without rows or with a constant outcome keeps sd 1. */
+    for (int k = 0; k < K; k++) g->ymean[k] = g->ysd[k] = g->ycount[k] = 0;
+    if (!g->cfg.binary_outcome) {
+        for (size_t j = 0; j < n_rows; j++) {
+            size_t r = rows ? (size_t)rows[j] : j;
+            g->ymean[T[r]] += Y[r];
+            g->ycount[T[r]] += 1;
+        }
+        for (int k = 0; k < K; k++) g->ymean[k] = g->ycount[k] > 0 ? g->ymean[k] / g->ycount[k] : 0;
+        for (size_t j = 0; j < n_rows; j++) {
+            size_t r = rows ? (size_t)rows[j] : j;
+            double dy = Y[r] - g->ymean[T[r]];
+            g->ysd[T[r]] += dy * dy;
+        }
     }
-    double sd = sqrt(ss / (double)n_rows);
-    if (g->cfg.binary_outcome) {
-        g->ymean = 0;
-        g->ysd = 1;
-    } else {
-        g->ymean = mean;
-        g->ysd = sd > 1e-12 * (fabs(mean) + 1) ? sd : 1.0;
+    for (int k = 0; k < K; k++) {
+        double sd = g->ycount[k] > 0 ? sqrt(g->ysd[k] / g->ycount[k]) : 0;
+        g->ysd[k] = sd > 1e-12 * (fabs(g->ymean[k]) + 1) ? sd : 1.0;
     }
+    size_t K_rows = n_rows * (size_t)K;
+    if (g->cfg.noise_dim == 0 && g->ycache_cap < K_rows) {
+        cg_real *grown = malloc(K_rows * sizeof(cg_real));
+        if (!grown) {
+            cg_set_error(err, "out of memory for the completed-outcome cache (%zu rows)", n_rows);
+            return CG_ENOMEM;
+        }
+        free(g->ycache);
+        g->ycache = grown;
+        g->ycache_cap = K_rows;
+    }
+    g->ycache_valid = 0;
     g->X = X;
     g->T = T;
     g->Y = Y;
@@ -260,6 +299,7 @@ void cg_ganite_clear_data(cg_ganite *g)
     g->Y = NULL;
     g->rows = NULL;
     g->n = g->n_rows = 0;
+    g->ycache_valid = 0;
 }
 
 /* Draw B training rows into xb, tb, yb (y on the internal scale). */
@@ -271,7 +311,7 @@ static void gather_batch(cg_ganite *g, size_t B)
         size_t r = g->rows ? (size_t)g->rows[g->idx[i]] : (size_t)g->idx[i];
         memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
         g->tb[i] = g->T[r];
-        g->yb[i] = (cg_real)((g->Y[r] - g->ymean) / g->ysd);
+        g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
         g->tt[i] = (cg_real)g->tb[i];
     }
 }
@@ -327,6 +367,7 @@ static double discriminator_loss(cg_ganite *g, size_t B, double sign)
 
 cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_loss, double *d_loss, char *err)
 {
+    g->ycache_valid = 0; /* G is about to change */
     if (!g->X) {
         cg_set_error(err, "no training data: call set_data first");
         return CG_EINVAL;
@@ -388,6 +429,25 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
     return CG_OK;
 }
 
+/* G's completed outcome vectors for all training rows, B rows at a time
+ * (through the batch buffers), into ycache. */
+static void fill_ycache(cg_ganite *g)
+{
+    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, B = (size_t)g->cfg.batch_size;
+    for (size_t j0 = 0; j0 < g->n_rows; j0 += B) {
+        size_t m = g->n_rows - j0 < B ? g->n_rows - j0 : B;
+        for (size_t i = 0; i < m; i++) {
+            size_t r = g->rows ? (size_t)g->rows[j0 + i] : j0 + i;
+            memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
+            g->tb[i] = g->T[r];
+            g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
+        }
+        generator_forward(g, g->xb, g->tb, g->yb, m, 0, 0);
+        memcpy(g->ycache + j0 * K, g->ybar, m * K * sizeof(cg_real));
+    }
+    g->ycache_valid = 1;
+}
+
 /* decay of the moving average of I's weights used for prediction */
 #define EMA_DECAY 0.995
 
@@ -398,9 +458,19 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
         return CG_EINVAL;
     }
     size_t B = (size_t)g->cfg.batch_size, K = (size_t)g->cfg.n_treatments;
+    /* Complete every row once when this call would run G on at least as
+     * many rows anyway.  The GEMM computes each row the same way whatever
+     * the number of rows, so the cached vectors are bit-identical to
+     * per-batch ones, and G in evaluation mode draws no random numbers. */
+    if (g->cfg.noise_dim == 0 && !g->ycache_valid && n_iter * B >= g->n_rows) fill_ycache(g);
     for (size_t it = 0; it < n_iter; it++) {
         gather_batch(g, B);
-        generator_forward(g, g->xb, g->tb, g->yb, B, 0, 0);
+        if (g->ycache_valid) {
+            for (size_t i = 0; i < B; i++)
+                memcpy(g->ybar + i * K, g->ycache + (size_t)g->idx[i] * K, K * sizeof(cg_real));
+        } else {
+            generator_forward(g, g->xb, g->tb, g->yb, B, 0, 0);
+        }
         for (size_t i = 0; i < B; i++)
             for (size_t k = 0; k < K; k++) g->wI[i * K + k] = (int32_t)k == g->tb[i] ? (cg_real)g->cfg.beta : 1;
         const cg_real *out = cg_mlp_forward(g->I, g->xb, B, 1, &g->rng);
@@ -437,7 +507,8 @@ cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         const cg_real *o = cg_mlp_forward(g->I, X + r0 * d, rows, 0, NULL);
         for (size_t j = 0; j < rows * K; j++)
-            out[r0 * K + j] = g->cfg.binary_outcome ? sigmoid(o[j]) : (cg_real)(o[j] * g->ysd + g->ymean);
+            out[r0 * K + j] =
+                g->cfg.binary_outcome ? sigmoid(o[j]) : (cg_real)(o[j] * g->ysd[j % K] + g->ymean[j % K]);
     }
     cg_swap_blocks(cg_mlp_params(g->I), g->i_avg, np);
     if (!cg_all_finite(out, n * K)) {
@@ -468,7 +539,8 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
     for (size_t s = 0; s < n_samples; s++) {
         for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
             size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
-            for (size_t i = 0; i < rows; i++) g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean) / g->ysd);
+            for (size_t i = 0; i < rows; i++)
+                g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean[T[r0 + i]]) / g->ysd[T[r0 + i]]);
             generator_forward(g, X + r0 * d, T + r0, g->yb, rows, 0, 0);
             cg_real *dst = out + (s * n + r0) * K;
             for (size_t i = 0; i < rows; i++) {
@@ -479,7 +551,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
                     else if (g->cfg.binary_outcome)
                         v = cg_rng_uniform(&g->rng) < g->gval[i * K + k];
                     else
-                        v = (cg_real)(g->gval[i * K + k] * g->ysd + g->ymean);
+                        v = (cg_real)(g->gval[i * K + k] * g->ysd[k] + g->ymean[k]);
                     dst[i * K + k] = v;
                 }
             }
@@ -495,7 +567,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 /* ---------------------------------------------------------- snapshot */
 
 #define SNAP_MAGIC "CGANGNT"
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u /* 3: outcome scale per arm */
 
 static void write_all(const cg_ganite *g, cursor *c)
 {
@@ -509,8 +581,10 @@ static void write_all(const cg_ganite *g, cursor *c)
     put_f64(c, k->learning_rate);
     put_f64(c, k->weight_decay);
     put_i64(c, (int64_t)k->seed);
-    put_f64(c, g->ymean);
-    put_f64(c, g->ysd);
+    for (int a = 0; a < k->n_treatments; a++) {
+        put_f64(c, g->ymean[a]);
+        put_f64(c, g->ysd[a]);
+    }
     put_i64(c, g->iters_cf);
     put_i64(c, g->iters_ite);
     put(c, g->rng.s, sizeof g->rng.s);
@@ -583,8 +657,12 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
         cg_set_error(err, "snapshot holds an invalid configuration: %s", inner);
         return st == CG_ENOMEM ? CG_ENOMEM : CG_ESNAPSHOT;
     }
-    get(&c, &g->ymean, 8);
-    get(&c, &g->ysd, 8);
+    int scale_ok = 1;
+    for (int a = 0; a < k.n_treatments; a++) {
+        get(&c, &g->ymean[a], 8);
+        get(&c, &g->ysd[a], 8);
+        scale_ok &= g->ysd[a] > 0 && isfinite(g->ysd[a]) && isfinite(g->ymean[a]);
+    }
     get(&c, &g->iters_cf, 8);
     get(&c, &g->iters_ite, 8);
     get(&c, g->rng.s, sizeof g->rng.s);
@@ -593,7 +671,7 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     get_net(&c, g->I, g->optI);
     get(&c, &g->avg_steps, 8);
     get(&c, g->i_avg, cg_mlp_n_params(g->I) * sizeof(cg_real));
-    if (!c.ok || c.left != 0 || !(g->ysd > 0) || !isfinite(g->ymean)) {
+    if (!c.ok || c.left != 0 || !scale_ok) {
         cg_ganite_free(g);
         cg_set_error(err, "snapshot is truncated or corrupt");
         return CG_ESNAPSHOT;

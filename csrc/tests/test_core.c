@@ -1740,6 +1740,22 @@ static void test_ganite_case(int K, int binary, int noise_dim)
     int64_t bad_row = (int64_t)n;
     CHECK(cg_ganite_set_data(g, X, T, Y, n, &bad_row, 1, err) == CG_EINVAL, "ganite accepts row %lld", (long long)bad_row);
     CHECK(cg_ganite_set_data(g, X, T, Y, n, rows, n_rows, err) == CG_OK, "ganite set_data again: %s", err);
+    {
+        /* the outcome scale of each arm, against a direct computation */
+        double mean[3], sd[3], ok = 1;
+        cg_ganite_outcome_scale(g, mean, sd);
+        for (int k = 0; k < K; k++) {
+            double s1 = 0, s2 = 0, cnt = 0;
+            for (size_t j = 0; j < n_rows; j++)
+                if (T[rows[j]] == k) s1 += Y[rows[j]], cnt += 1;
+            double mk = binary ? 0 : s1 / cnt;
+            for (size_t j = 0; j < n_rows; j++)
+                if (T[rows[j]] == k) s2 += (Y[rows[j]] - mk) * (Y[rows[j]] - mk);
+            double sk = binary ? 1 : sqrt(s2 / cnt);
+            ok = ok && fabs(mean[k] - mk) <= 1e-12 * (1 + fabs(mk)) && fabs(sd[k] - sk) <= 1e-12 * sk;
+        }
+        CHECK(ok, "K=%d binary=%d: per-arm outcome scale differs from the direct computation", K, binary);
+    }
     double gl[20], dl[20], il[20];
     CHECK(cg_ganite_train_counterfactual(g, 20, gl, dl, err) == CG_OK, "ganite counterfactual: %s", err);
     CHECK(cg_ganite_train_ite(g, 20, il, err) == CG_OK, "ganite ite: %s", err);
@@ -1751,6 +1767,26 @@ static void test_ganite_case(int K, int binary, int noise_dim)
     int in_range = 1;
     for (size_t i = 0; i < n * (size_t)K; i++) in_range &= isfinite(p1[i]) && (!binary || (p1[i] >= 0 && p1[i] <= 1));
     CHECK(in_range, "ganite predictions finite (and probabilities when binary)");
+    {
+        /* The inference block completes rows from a cache when one call runs
+         * G on at least n_rows rows (20 x 16 >= 90 here), and per minibatch
+         * otherwise (1 x 16 < 90): a twin trained one iteration per call
+         * must predict the same bits. */
+        cg_ganite *twin = NULL;
+        cg_real *pt = ralloc(n * (size_t)K);
+        CHECK(cg_ganite_create(&twin, &cfg, err) == CG_OK, "twin create: %s", err);
+        if (twin) {
+            int ok = cg_ganite_set_data(twin, X, T, Y, n, rows, n_rows, err) == CG_OK &&
+                     cg_ganite_train_counterfactual(twin, 20, NULL, NULL, err) == CG_OK;
+            for (int i = 0; ok && i < 20; i++) ok = cg_ganite_train_ite(twin, 1, NULL, err) == CG_OK;
+            ok = ok && cg_ganite_predict(twin, pt, X, n, err) == CG_OK;
+            CHECK(ok, "twin training: %s", err);
+            CHECK(ok && memcmp(pt, p1, n * (size_t)K * sizeof(cg_real)) == 0,
+                  "K=%d binary=%d noise=%d: cached and per-batch completions differ", K, binary, noise_dim);
+        }
+        cg_ganite_free(twin);
+        free(pt);
+    }
     CHECK(cg_ganite_sample(g, s, X, T, Y, n, 3, err) == CG_OK, "ganite sample: %s", err);
     int factual = 1;
     for (size_t r = 0; r < 3; r++)
