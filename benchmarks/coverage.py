@@ -27,7 +27,8 @@ nonlinear); bootstrap coverage >= 0.90.
 n_jobs=1 and n_jobs=2 alternately (--repeats pairs) and printing the medians
 and their ratio (targets: <= 60 s with n_jobs=2, ratio >= 1.7).
 
-    python benchmarks/coverage.py [--reps 200] [--boot-reps 40] [--n-bootstrap 50] [--jobs 2]
+    python benchmarks/coverage.py [--reps 200] [--boot-reps 20] [--n-bootstrap 30] [--ihdp-bootstrap 10]
+                                  [--jobs 2] [--skip-ihdp | --skip-sim]
     python benchmarks/coverage.py --speed [--repeats 2]
 """
 from __future__ import annotations
@@ -123,7 +124,7 @@ def summarise(results, design, method):
 def coverage(args):
     small = {"hidden_size": args.hidden_size, "n_iter": args.n_iter, "batch_size": 128}
     jobs = [(d, rep, small, args.n_bootstrap if rep < args.boot_reps else 0)
-            for d in DESIGNS for rep in range(args.reps)]
+            for d in DESIGNS for rep in range(args.reps)] if not args.skip_sim else []
     # the expensive jobs first, so the two processes finish together
     jobs.sort(key=lambda j: -j[3])
     ihdp_jobs = [(rep, args.ihdp_bootstrap) for rep in range(1, 11)] if not args.skip_ihdp else []
@@ -134,11 +135,15 @@ def coverage(args):
         results = list(pool.imap_unordered(ihdp_job, ihdp_jobs)) + list(pool.imap_unordered(sim_job, jobs))
     minutes = (time.perf_counter() - start) / 60
     print(f"cgan {cgan_version()}: coverage of 95% intervals for the ATE ({minutes:.1f} min, {args.jobs} processes)")
-    print(f"simulations: n = 1000, population ATE = {TRUE_ATE}; model hidden_size={args.hidden_size}, "
-          f"n_iter={args.n_iter}, batch_size=128, n_estimators=5 (smaller than the default, for cost)")
-    print(f"bootstrap: {args.n_bootstrap} replicates on the first {min(args.boot_reps, args.reps)} replications of "
-          f"each design; on IHDP {args.ihdp_bootstrap} replicates of the default model")
-    print("IHDP 1-10: default model, training rows, truth = mean of mu1 - mu0 over them\n")
+    if jobs:
+        print(f"simulations: n = 1000, population ATE = {TRUE_ATE}; model hidden_size={args.hidden_size}, "
+              f"n_iter={args.n_iter}, batch_size=128, n_estimators=5 (smaller than the default, for cost)")
+        print(f"bootstrap: {args.n_bootstrap} replicates (single members of that model) on the first "
+              f"{min(args.boot_reps, args.reps)} replications of each design")
+    if ihdp_jobs:
+        print(f"IHDP 1-10: default model, training rows, truth = mean of mu1 - mu0 over them; bootstrap with "
+              f"{args.ihdp_bootstrap} replicates (single members of the default model)")
+    print()
     print("| design | method | replications | coverage | mean width | mean abs error | fits warned on overlap |")
     print("|---|---|---:|---:|---:|---:|---:|")
     table = {}
@@ -198,13 +203,14 @@ def speed(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--boot-reps", type=int, default=40)
-    ap.add_argument("--n-bootstrap", type=int, default=50)
-    ap.add_argument("--ihdp-bootstrap", type=int, default=20)
+    ap.add_argument("--boot-reps", type=int, default=20)
+    ap.add_argument("--n-bootstrap", type=int, default=30)
+    ap.add_argument("--ihdp-bootstrap", type=int, default=10)
     ap.add_argument("--hidden-size", type=int, default=32)
     ap.add_argument("--n-iter", type=int, default=500)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip-ihdp", action="store_true")
+    ap.add_argument("--skip-sim", action="store_true", help="IHDP only")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)

@@ -210,6 +210,7 @@ def _map_threads(task, n_tasks, n_jobs, stop):
             try:
                 return [f.result() for f in futures]
             except BaseException:
+                # before the pool's exit, which waits for the running tasks
                 stop.set()
                 raise
     except BaseException:
@@ -731,7 +732,7 @@ class GANITE(BaseEstimator):
             resample_seed, core_seed = children[b].generate_state(2, np.uint64)
             rng = np.random.default_rng(int(resample_seed))
             sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
-            out = _train_core(dict(p, n_estimators=1), Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+            out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
             if out is None:
                 return None
             mu_b = out[0].predict(Z[sample]).astype(np.float64)
