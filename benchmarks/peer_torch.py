@@ -26,7 +26,7 @@ csrc/ganite.c, in float32 like cgan:
   * G: [x, onehot(t), y, z] -> K values; D: [x, ybar] -> 1 logit (K = 2) or K
     logits; I: x -> K values; nn.Sequential of Linear+ReLU, xavier_uniform_
     weights and zero biases; ybar[k] = y at the factual arm, G's value elsewhere.
-  * y standardised with the training mean and (population) sd.
+  * y standardised within each arm (training mean and population sd per arm).
   * Each counterfactual iteration: d_steps discriminator steps, each on a fresh
     minibatch drawn with replacement (torch.randint with a seeded
     torch.Generator), G run without gradient; then one generator step on a
@@ -191,10 +191,15 @@ def make_torch_ganite():
             X = torch.as_tensor(np.asarray(X, dtype=np.float32))
             classes, codes = np.unique(np.asarray(T), return_inverse=True)
             y = np.asarray(Y, dtype=np.float64)
-            self.ymean_, self.ysd_ = (0.0, 1.0) if self.binary else (float(y.mean()), float(y.std()) or 1.0)
+            K = len(classes)
+            if self.binary:
+                self.ymean_, self.ysd_ = np.zeros(K), np.ones(K)
+            else:  # per arm, as in csrc/ganite.c
+                self.ymean_ = np.array([y[codes == k].mean() for k in range(K)])
+                self.ysd_ = np.array([y[codes == k].std() or 1.0 for k in range(K)])
             self.X_ = X
             self.T_ = torch.as_tensor(codes.astype(np.int64))
-            self.Y_ = torch.as_tensor(((y - self.ymean_) / self.ysd_).astype(np.float32))
+            self.Y_ = torch.as_tensor(((y - self.ymean_[codes]) / self.ysd_[codes]).astype(np.float32))
             self.n_, d = X.shape
             self.K_ = K = len(classes)
             h, L = self.hidden_size, self.n_hidden
@@ -250,8 +255,10 @@ def make_torch_ganite():
         def predict(self, X):
             with torch.no_grad():
                 out = self.I_avg_(torch.as_tensor(np.asarray(X, dtype=np.float32)))
-                out = torch.sigmoid(out) if self.binary else out * self.ysd_ + self.ymean_
-            return out.numpy().astype(np.float64)
+                out = out.numpy().astype(np.float64)
+            if self.binary:
+                return 1.0 / (1.0 + np.exp(-out))
+            return out * self.ysd_ + self.ymean_
 
     return torch, TorchGANITE
 
