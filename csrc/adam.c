@@ -75,6 +75,12 @@ void cg_adam_free(cg_adam *a)
     free(a);
 }
 
+/* An AVX2 clone doubles the vector width of the update.  AVX2 without FMA
+ * keeps every operation a separately rounded IEEE one, so both clones give
+ * the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads)
 {
     const cg_adam_config *c = &a->cfg;
