@@ -162,6 +162,12 @@ def test_history_and_module_shortcuts():
     assert np.all(model.history_["ite_loss"][:, -50:].mean(1) < model.history_["ite_loss"][:, :50].mean(1))
     assert cgan.sample(model, X, t, y, n_samples=2).shape == (2, 300, 2)
     assert abs(cgan.ate(y, t, X=X, random_state=0, **FAST) - model.ate()) < 1e-12
+    assert cgan.ate(model) == model.ate()
+    assert cgan.ate(model, X[:50], T0=1, T1=0) == model.ate(X[:50], T0=1, T1=0)
+    with pytest.raises(TypeError, match="covariates X"):
+        cgan.ate(y, t)
+    with pytest.raises(TypeError, match="fitted GANITE"):
+        cgan.ate(y)
 
 
 def test_dataframe_input_keeps_feature_names():

@@ -16,9 +16,23 @@ def sample(model: GANITE, X, T, Y, n_samples: int = 100):
     return model.sample(X, T, Y, n_samples=n_samples)
 
 
-def ate(Y, T, *, X, T0=None, T1=None, method="plugin", target="ate", **params) -> float:
-    """Fit a :class:`GANITE` and return its average effect of T1 against T0
-    on the rows given; ``method`` ('plugin' or 'aipw') and ``target`` ('ate',
-    'att' or 'atc') are as in :meth:`GANITE.ate`, the other keywords are
-    GANITE's parameters."""
-    return fit(Y, T, X=X, **params).ate(T0=T0, T1=T1, method=method, target=target)
+def ate(model_or_Y, *args, **kw) -> float:
+    """Average treatment effect, from a fitted model or from data.
+
+    ``cgan.ate(model, X=None, **kw)`` returns ``model.ate(X, **kw)`` for a
+    fitted :class:`GANITE` (``T0``, ``T1``, ``method``, ``target``, ``T``,
+    ``Y`` as in :meth:`GANITE.ate`).
+
+    ``cgan.ate(Y, T, X=X, T0=None, T1=None, method="plugin", target="ate",
+    **params)`` fits a :class:`GANITE` with ``params`` and returns its
+    estimate on the rows given.
+    """
+    if isinstance(model_or_Y, GANITE):
+        return model_or_Y.ate(*args, **kw)
+    if len(args) != 1:
+        raise TypeError("ate takes a fitted GANITE, or Y and T (with X as a keyword) to fit one")
+    if "X" not in kw:
+        raise TypeError("ate(Y, T, X=...) needs the covariates X as a keyword")
+    estimate = {key: kw.pop(key) for key in ("T0", "T1", "method", "target") if key in kw}
+    X = kw.pop("X")
+    return fit(model_or_Y, args[0], X=X, **kw).ate(**estimate)
