@@ -9,7 +9,8 @@
 - :func:`fit`, :func:`sample` and :func:`ate` are one-line shortcuts.
 - :func:`load` and :func:`loads` read models written by ``model.save`` and
   ``model.dumps``.
-- :mod:`cgan.datasets` bundles IHDP replication 1.
+- :mod:`cgan.datasets` bundles IHDP replication 1 and the Dehejia-Wahba
+  experimental LaLonde sample.
 """
 from . import _cgan, datasets
 from ._api import ate, fit, sample

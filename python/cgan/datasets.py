@@ -1,5 +1,14 @@
-"""Data bundled with cgan: IHDP replication 1 (Hill, 2011; the NPCI setting
-used by Shalit et al. and GANITE), with its true potential-outcome means."""
+"""Data bundled with cgan.
+
+- IHDP replication 1 (Hill, 2011; the NPCI setting used by Shalit et al. and
+  GANITE), with its true potential-outcome means.
+- The LaLonde NSW experimental sample as selected by Dehejia & Wahba (1999):
+  445 men, 185 treated.  data/nsw_dw_experimental.csv (17 KB, SHA-256
+  427811cc...74e98) is data/original_data/experimental.feather of
+  gsbDBI/ds-wgan (commit ee7fa67, MIT; the data of Athey, Imbens, Metzger &
+  Munro, 2021) written as CSV, with values that round-trip exactly.  Those
+  files redistribute Rajeev Dehejia's NBER data page,
+  https://users.nber.org/~rdehejia/nswdata2.html."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,3 +46,66 @@ def load_ihdp() -> IHDP:
         X=data[:, 5:30], T=data[:, 0].astype(np.int64), Y=data[:, 1], Y_cf=data[:, 2],
         mu0=data[:, 3], mu1=data[:, 4], test=data[:, 30].astype(bool), feature_names=tuple(header[5:30]),
     )
+
+
+_LALONDE_DTYPES = {
+    "t": "int64", "age": "int64", "education": "int64", "black": "int64", "hispanic": "int64",
+    "married": "int64", "nodegree": "int64", "re74": "float64", "re75": "float64", "re78": "float64",
+    "u74": "int64", "u75": "int64",
+}
+
+
+def load_lalonde():
+    """The Dehejia-Wahba experimental sample of LaLonde's NSW job training data.
+
+    The randomised National Supported Work experiment, restricted by
+    Dehejia & Wahba (1999) to LaLonde's men whose 1974 earnings are known: 185
+    treated and 260 controls.  The difference in mean 1978 earnings,
+    $1,794.34, is the experimental benchmark that observational estimators
+    are judged against (LaLonde, 1986).
+
+    Returns
+    -------
+    pandas.DataFrame
+        445 rows and 12 columns, in this order:
+
+        - ``t`` (int64): 1 for the NSW training programme, 0 for controls.
+        - ``age``, ``education`` (int64): years.
+        - ``black``, ``hispanic``, ``married``, ``nodegree`` (int64): 0/1.
+        - ``re74``, ``re75``, ``re78`` (float64): real earnings in US dollars
+          in 1974, 1975 and 1978; ``re78`` is the outcome.
+        - ``u74``, ``u75`` (int64): 1 when ``re74`` (``re75``) is zero.
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed (pandas is optional for cgan).
+
+    See Also
+    --------
+    cgan.CausalWGAN : fits synthetic copies of this sample with known effects.
+
+    References
+    ----------
+    LaLonde, R. (1986).  Evaluating the econometric evaluations of training
+    programs with experimental data.  American Economic Review 76(4).
+
+    Dehejia, R. & Wahba, S. (1999).  Causal effects in nonexperimental
+    studies.  Journal of the American Statistical Association 94(448).
+
+    Examples
+    --------
+    >>> from cgan.datasets import load_lalonde
+    >>> df = load_lalonde()
+    >>> df.shape
+    (445, 12)
+    >>> round(df.re78[df.t == 1].mean() - df.re78[df.t == 0].mean(), 2)
+    1794.34
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("load_lalonde returns a pandas DataFrame; install pandas (pip install pandas)") from None
+    with resources.files("cgan").joinpath("data/nsw_dw_experimental.csv").open("r") as fh:
+        return pd.read_csv(fh, dtype=_LALONDE_DTYPES)
+
