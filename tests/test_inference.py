@@ -200,6 +200,9 @@ def test_module_ate_passes_method_and_target_through():
         for target in ("ate", "att", "atc"):
             got = cgan.ate(y, t, X=X, method=method, target=target, random_state=2, **TINY)
             assert got == model.ate(method=method, target=target)
+            assert cgan.ate(model, method=method, target=target) == got
+            assert cgan.ate(model, X, T=t, Y=y, method=method, target=target) == \
+                model.ate(X, T=t, Y=y, method=method, target=target)
 
 
 def test_ate_result_is_frozen_and_readable(fitted):
