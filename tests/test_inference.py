@@ -398,3 +398,34 @@ def test_sigint_stops_the_bootstrap(n_jobs):
         proc.kill()
     assert proc.returncode == 0, out
     assert "interrupted" in out
+
+
+def test_propensity_model_follows_a_nonlinear_assignment():
+    # P(T = 1 | x) = sigmoid(2.5 cos(2 x0)) is not monotone in x0, so no
+    # logistic model can follow it: the cross-fitted log-loss must pick the
+    # MLP, whose propensities then track the truth far better.
+    rng = np.random.default_rng(5)
+    n = 3000
+    X = rng.normal(size=(n, 3))
+    e = 1 / (1 + np.exp(-2.5 * np.cos(2 * X[:, 0])))
+    t = (rng.uniform(size=n) < e).astype(int)
+    y = X[:, 1] + t + rng.normal(size=n)
+    model = GANITE(random_state=0, **TINY).fit(y, t, X=X)
+    assert model.propensity_model_ == "mlp"
+    err = np.sqrt(np.mean((model.propensity_fit_[:, 1] - e) ** 2))
+    assert err < 0.12, err  # a constant 0.5 would be off by about 0.33
+    # with one member nothing is cross-fitted, and the logistic model is kept
+    single = GANITE(random_state=0, n_estimators=1, **TINY).fit(y, t, X=X)
+    assert single.propensity_model_ == "logistic"
+
+
+def test_propensity_model_on_a_logistic_assignment_is_accurate():
+    rng = np.random.default_rng(6)
+    n = 3000
+    X = rng.normal(size=(n, 3))
+    e = 1 / (1 + np.exp(-(0.8 * X[:, 0] - 0.5 * X[:, 1])))
+    t = (rng.uniform(size=n) < e).astype(int)
+    y = X[:, 1] + t + rng.normal(size=n)
+    model = GANITE(random_state=0, **TINY).fit(y, t, X=X)
+    assert model.propensity_model_ in ("logistic", "mlp")
+    assert np.sqrt(np.mean((model.propensity_fit_[:, 1] - e) ** 2)) < 0.05

@@ -141,7 +141,7 @@ def _propensity(Z, codes, K, fold, seed):
     """P(T = k | x) from multinomial logistic regression on standardised
     covariates Z, fitted in C and cross-fitted over `fold` when given;
     clipped at 0.01 and renormalised."""
-    return _clip_propensity(_propensity_unclipped(Z, codes, K, fold, seed))
+    return _clip_propensity(_propensity_unclipped(Z, codes, K, fold, seed)[0])
 
 
 def _clip_propensity(raw):
@@ -149,15 +149,29 @@ def _clip_propensity(raw):
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _propensity_unclipped(Z, codes, K, fold, seed):
-    n, d = Z.shape
-    out = np.empty((n, K))
+def _propensity_groups(n, fold):
+    """(train rows, held rows) per cross-fitting fold; one in-sample group
+    when fold is None."""
     if fold is None:
-        groups = [(np.arange(n), np.arange(n))]
-    else:
-        groups = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(int(fold.max()) + 1)]
+        return [(np.arange(n), np.arange(n))]
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(int(fold.max()) + 1)]
+
+
+# The propensity models tried: multinomial logistic regression, and a small
+# MLP (one ReLU layer of 32) for assignments that are not linear in x.
+_PROPENSITY_MODELS = {
+    "logistic": ([], []),
+    "mlp": ([32], ["relu"]),
+}
+
+
+def _fit_propensity(Z, codes, K, groups, seed, model):
+    """Held-out P(T = k | x) of one propensity model, fitted in C per group."""
+    n, d = Z.shape
+    hidden, acts = _PROPENSITY_MODELS[model]
+    out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
-        net = _cgan.MLP([d, K], ["identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
+        net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
         net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=3000,
                         learning_rate=1e-2, weight_decay=1e-3)
         logits = net.forward(Z[held]).astype(np.float64)
@@ -165,6 +179,27 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
         e = np.exp(logits)
         out[held] = e / e.sum(axis=1, keepdims=True)
     return out
+
+
+def _propensity_unclipped(Z, codes, K, fold, seed):
+    """Unclipped propensities and the name of the model that gave them.
+
+    Cross-fitted (fold given): both models of _PROPENSITY_MODELS are fitted
+    and the one with the lower held-out log-loss is kept.  A misspecified
+    propensity model biases AIPW whenever the outcome model is also off, and
+    a logistic model cannot follow an assignment such as sigmoid(sin(2 x)).
+    In-sample (fold None) the flexible model would always win, so the
+    logistic one is used."""
+    groups = _propensity_groups(Z.shape[0], fold)
+    if fold is None:
+        return _fit_propensity(Z, codes, K, groups, seed, "logistic"), "logistic"
+    best = None
+    for model in _PROPENSITY_MODELS:
+        probs = _fit_propensity(Z, codes, K, groups, seed, model)
+        loss = -np.mean(np.log(np.maximum(probs[np.arange(len(codes)), codes], 1e-300)))
+        if best is None or loss < best[0]:
+            best = (loss, probs, model)
+    return best[1], best[2]
 
 
 def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
@@ -286,6 +321,13 @@ class GANITE(BaseEstimator):
     history_ : dict of ndarray
         'generator_loss', 'discriminator_loss' and 'ite_loss', each of shape
         (n_estimators, iterations).
+    propensity_fit_ : ndarray of shape (n, K)
+        The training rows' propensities, cross-fitted, clipped at 0.01 and
+        renormalised; AIPW uses them.
+    propensity_model_ : str
+        The propensity model behind them: 'logistic' (multinomial logistic
+        regression) or 'mlp' (one ReLU layer of 32 units), whichever had the
+        lower cross-fitted log-loss; 'logistic' when n_estimators is 1.
     """
 
     def __init__(
@@ -426,7 +468,7 @@ class GANITE(BaseEstimator):
         self.outcome_type_ = "binary" if binary else "continuous"
         self.history_ = {k: np.stack(v) for k, v in history.items()}
         self._mu_fit = self._predict_array(X32)
-        raw = _propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
+        raw, self.propensity_model_ = _propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
         self.propensity_fit_ = _clip_propensity(raw)
         self._propensity_unclipped = raw
         self._mu_oof = mu_oof
@@ -603,8 +645,10 @@ class GANITE(BaseEstimator):
             'aipw': the doubly robust estimate, consistent when either the
             outcome model or the propensity model is right, with a normal
             interval from its influence function.  mu are the ensemble's
-            potential outcomes; e are multinomial logistic propensities
-            fitted in C, clipped below at 0.01 (``propensity_clip``) and
+            potential outcomes; e are propensities fitted in C
+            (``propensity_model_``: multinomial logistic regression or a
+            small MLP, whichever predicts T better out of fold; logistic on
+            new rows), clipped below at 0.01 (``propensity_clip``) and
             renormalised.  For the ATE,
             psi_i = mu_T1 - mu_T0 + 1[t_i = T1](y_i - mu_T1)/e_T1
             - 1[t_i = T0](y_i - mu_T0)/e_T0 and the estimate is mean(psi).

@@ -478,9 +478,17 @@ def _check_state(name, state):
         if not np.all(state["_x_scale"] > 0):
             raise ValueError("saved _x_scale must be positive")
         n = _array(state, "_mu_fit", 2).shape[0]
-        for key in ("_mu_fit", "propensity_fit_", "_aipw_fit"):
+        for key in ("_mu_fit", "propensity_fit_", "_aipw_fit", "_mu_oof", "_propensity_unclipped"):
             if (key == "_mu_fit" or key in state) and _array(state, key, 2).shape != (n, K):
                 raise ValueError(f"saved {key} must have shape ({n}, {K})")
+        if "_codes_fit" in state:
+            codes = _array(state, "_codes_fit", 1, "iu")
+            if codes.shape != (n,) or (n and not 0 <= codes.min() <= codes.max() < K):
+                raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
+        if "_y_fit" in state and (_array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"]))):
+            raise ValueError(f"saved _y_fit must hold {n} finite outcomes")
+        if state.get("propensity_model_", "logistic") not in ("logistic", "mlp"):
+            raise ValueError("saved propensity_model_ must be 'logistic' or 'mlp'")
         names = state.get("feature_names_in_")
         if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
             raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
