@@ -487,8 +487,10 @@ def _check_state(name, state):
                 raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
         if "_y_fit" in state and (_array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"]))):
             raise ValueError(f"saved _y_fit must hold {n} finite outcomes")
-        if state.get("propensity_model_", "logistic") not in ("logistic", "mlp"):
-            raise ValueError("saved propensity_model_ must be 'logistic' or 'mlp'")
+        from ._ganite import _PROPENSITY_MODELS
+
+        if state.get("propensity_model_", "logistic") not in _PROPENSITY_MODELS:
+            raise ValueError(f"saved propensity_model_ must be one of {sorted(_PROPENSITY_MODELS)}")
         names = state.get("feature_names_in_")
         if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
             raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
