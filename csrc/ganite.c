@@ -609,13 +609,6 @@ cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *e
     return finish_write(&c, size, err);
 }
 
-/* parameters of a make_net network, in double so that a hostile
- * configuration cannot overflow */
-static double net_params(double in, double hidden, double n_hidden, double outw)
-{
-    return in * hidden + hidden + (n_hidden - 1) * (hidden * hidden + hidden) + hidden * outw + outw;
-}
-
 cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err)
 {
     *out = NULL;
@@ -644,8 +637,8 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
      * checked before create, so that a few hostile bytes cannot make it
      * allocate and initialise networks of any size */
     double d = k.n_features, K = k.n_treatments, h = k.hidden_size, L = k.n_hidden;
-    double weights = net_params(d + K + 1 + k.noise_dim, h, L, K) + net_params(d + K, h, L, K == 2 ? 1 : K) +
-                     net_params(d, h, L, K);
+    double weights = snapshot_net_params(d + K + 1 + k.noise_dim, h, L, K) +
+                     snapshot_net_params(d + K, h, L, K == 2 ? 1 : K) + snapshot_net_params(d, h, L, K);
     if (!c.ok || 3 * weights * sizeof(cg_real) > (double)c.left) {
         cg_set_error(err, "snapshot is truncated");
         return CG_ESNAPSHOT;

@@ -86,6 +86,14 @@ static inline cg_status finish_write(const cursor *c, size_t size, char *err)
 }
 
 /* one network and its optimiser: n_params, params, Adam step count, m, v */
+/* Parameters of an MLP with n_hidden hidden layers of `hidden` units, in
+ * double so that a hostile configuration cannot overflow: restore checks
+ * that the bytes left can hold them before it creates any network. */
+static inline double snapshot_net_params(double in, double hidden, double n_hidden, double outw)
+{
+    return in * hidden + hidden + (n_hidden - 1) * (hidden * hidden + hidden) + hidden * outw + outw;
+}
+
 static inline void put_net(cursor *c, cg_mlp *net, cg_adam *opt)
 {
     size_t np = cg_mlp_n_params(net);

@@ -445,13 +445,6 @@ cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err)
     return finish_write(&c, size, err);
 }
 
-/* parameters of a make_mlp network, in double so that a hostile
- * configuration cannot overflow */
-static double mlp_params(double in, double hidden, double n_hidden, double outw)
-{
-    return in * hidden + hidden + (n_hidden - 1) * (hidden * hidden + hidden) + hidden * outw + outw;
-}
-
 cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err)
 {
     *out = NULL;
@@ -501,8 +494,8 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
      * checked before create, so that a few hostile bytes cannot make it
      * allocate and initialise networks of any size */
     double h = k.hidden_size, L = k.n_hidden;
-    double weights = mlp_params((double)k.noise_dim + k.ctx_dim, h, L, k.x_dim) +
-                     mlp_params((double)k.x_dim + k.ctx_dim, h, L, 1);
+    double weights = snapshot_net_params((double)k.noise_dim + k.ctx_dim, h, L, k.x_dim) +
+                     snapshot_net_params((double)k.x_dim + k.ctx_dim, h, L, 1);
     if (3 * weights * sizeof(cg_real) > (double)c.left) c.ok = 0;
     cg_wgan *w = NULL;
     char inner[CG_ERR_LEN] = "";

@@ -362,44 +362,6 @@ def test_methods_need_a_fitted_model():
             call(GANITE())
 
 
-BOOTSTRAP_CHILD = r"""
-import signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
-import numpy as np, cgan
-rng = np.random.default_rng(0)
-X = rng.normal(size=(400, 4)); t = rng.integers(0, 2, 400); y = X[:, 0] + t
-model = cgan.GANITE(random_state=0, hidden_size=8, n_iter=50, batch_size=32).fit(y, t, X=X)
-model.set_params(n_iter=1_000_000)  # replicates use the model's current parameters
-print("ready", flush=True)
-try:
-    model.ate_interval(method="bootstrap", n_bootstrap=4, n_jobs=int(sys.argv[1]))
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(0)
-sys.exit(3)
-"""
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sigint_stops_the_bootstrap(n_jobs):
-    import signal
-    import subprocess
-    import time
-
-    proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP_CHILD, str(n_jobs)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        # uninterrupted, the replicates would run for hours; the timeout only guards against hanging
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, out
-    assert "interrupted" in out
-
-
 def test_propensity_model_follows_a_nonlinear_assignment():
     # P(T = 1 | x) = sigmoid(2.5 cos(2 x0)) is not monotone in x0, so no
     # logistic model can follow it: the cross-fitted log-loss must pick the
