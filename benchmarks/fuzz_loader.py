@@ -61,7 +61,8 @@ def use(model, rng):
             return
         X = rng.normal(size=(5, model.n_features_in_))
         model.predict(X)
-        model.sample(X, np.resize(model.classes_, 5), np.zeros(5), n_samples=2)
+        model.sample(X, 2, 0, T=np.resize(model.classes_, 5), Y=np.zeros(5))
+        model.sample(X, 2, 0)
     elif hasattr(model, "classes_"):
         model.sample(5)
 

@@ -166,7 +166,7 @@ def main(argv=None):
         naive = abs(ytr[ttr == 1].mean() - ytr[ttr == 0].mean() - np.mean(y[tr, 1] - y[tr, 0]))
         # diagnostic (training rows only): how closely G's counterfactual follows the factual y
         rows_tr = np.arange(len(tr))
-        draws = model.sample(xtr, ttr, ytr, n_samples=SAMPLE_DRAWS).mean(axis=0)
+        draws = model.sample(xtr, SAMPLE_DRAWS, 0, T=ttr, Y=ytr).mean(axis=0)
         g_cf = draws[rows_tr, 1 - ttr]
         corr_g = float(np.corrcoef(g_cf, ytr)[0, 1]) if g_cf.std() > 0 else float("nan")
         true_corr.append(float(np.corrcoef(y[tr][rows_tr, 1 - ttr], ytr)[0, 1]))

@@ -1502,13 +1502,15 @@ static PyObject *Ganite_predict(GaniteObject *self, PyObject *arg)
 
 static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"X", "T", "Y", "n_samples", NULL};
-    PyObject *ox, *ot, *oy, *os;
+    static char *kwlist[] = {"X", "T", "Y", "n_samples", "seed", NULL};
+    PyObject *ox, *ot, *oy, *os, *oseed;
     PyArrayObject *X, *T, *Y, *out = NULL;
     long long ns;
+    uint64_t seed;
     char err[CG_ERR_LEN] = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO:sample", kwlist, &ox, &ot, &oy, &os)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:sample", kwlist, &ox, &ot, &oy, &os, &oseed)) return NULL;
     if (get_int(os, "n_samples", 1, 1 << 20, &ns) < 0) return NULL;
+    if (get_seed(oseed, &seed) < 0) return NULL;
     if (ganite_acquire(self) < 0) return NULL;
     if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, 0) < 0) {
         self->busy = 0;
@@ -1525,7 +1527,7 @@ static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
     cg_status st;
     Py_BEGIN_ALLOW_THREADS
     st = cg_ganite_sample(self->model, F32(out), F32(X), (const int32_t *)PyArray_DATA(T), F32(Y), (size_t)n,
-                          (size_t)ns, err);
+                          (size_t)ns, seed, err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
@@ -1585,7 +1587,7 @@ static PyMethodDef Ganite_methods[] = {
     {"train_ite", (PyCFunction)Ganite_train_ite, METH_O, "train_ite(n_iter) -> ITE-network loss per iteration."},
     {"predict", (PyCFunction)Ganite_predict, METH_O, "predict(X) -> (n, K) potential outcomes from the ITE network."},
     {"sample", (PyCFunction)(void (*)(void))Ganite_sample, METH_VARARGS | METH_KEYWORDS,
-     "sample(X, T, Y, n_samples) -> (n_samples, n, K) draws from the generator."},
+     "sample(X, T, Y, n_samples, seed) -> (n_samples, n, K) draws from the generator."},
     {"snapshot", (PyCFunction)Ganite_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Ganite_restore, METH_O | METH_CLASS, "Ganite.restore(snapshot) -> Ganite."},
     {NULL, NULL, 0, NULL}};

@@ -265,9 +265,10 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
 cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err);
 /* out[n_samples, n, K]: draws of the potential outcomes from G given the
  * observed (X, T, Y); the factual entry is the observed Y.  Binary outcomes
- * are drawn as Bernoulli(G's probability). */
+ * are drawn as Bernoulli(G's probability).  The draws come from a stream
+ * seeded by `seed`; the model's own RNG is not touched. */
 cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const int32_t *T,
-                           const cg_real *Y, size_t n, size_t n_samples, char *err);
+                           const cg_real *Y, size_t n, size_t n_samples, uint64_t seed, char *err);
 /* Versioned snapshot of the whole state (config, scaling, parameters, Adam
  * moments, RNG).  size() gives the byte count; save writes it; load creates
  * a model from it. */

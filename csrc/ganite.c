@@ -319,8 +319,8 @@ static void gather_batch(cg_ganite *g, size_t B)
 /* G on rows (x, t, y): returns G's raw output [B,K]; fills gval (values on
  * the internal scale; for a binary outcome, probabilities, or relaxed
  * Bernoulli draws when `relaxed`) and ybar. */
-static const cg_real *generator_forward(cg_ganite *g, const cg_real *xb, const int32_t *tb, const cg_real *yb,
-                                        size_t B, int train, int relaxed)
+static const cg_real *generator_forward(cg_ganite *g, cg_rng *rng, const cg_real *xb, const int32_t *tb,
+                                        const cg_real *yb, size_t B, int train, int relaxed)
 {
     size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, w = g->gin_w;
     size_t nz = (size_t)g->cfg.noise_dim;
@@ -329,14 +329,14 @@ static const cg_real *generator_forward(cg_ganite *g, const cg_real *xb, const i
         memcpy(row, xb + i * d, d * sizeof(cg_real));
         for (size_t k = 0; k < K; k++) row[d + k] = (int32_t)k == tb[i];
         row[d + K] = yb[i];
-        cg_rng_fill_normal(&g->rng, row + d + K + 1, nz, 0.0, 1.0);
+        cg_rng_fill_normal(rng, row + d + K + 1, nz, 0.0, 1.0);
     }
-    const cg_real *out = cg_mlp_forward(g->G, g->gin, B, train, &g->rng);
+    const cg_real *out = cg_mlp_forward(g->G, g->gin, B, train, rng);
     for (size_t i = 0; i < B; i++) {
         for (size_t k = 0; k < K; k++) {
             cg_real v = out[i * K + k];
             if (g->cfg.binary_outcome && relaxed && (int32_t)k != tb[i]) {
-                double u = cg_rng_uniform(&g->rng);
+                double u = cg_rng_uniform(rng);
                 u = u < 1e-12 ? 1e-12 : u;
                 double logistic = log(u) - log1p(-u);
                 v = sigmoid((v + logistic) / BINARY_TEMPERATURE);
@@ -378,7 +378,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         double ld = 0;
         for (int s = 0; s < g->cfg.d_steps; s++) {
             gather_batch(g, B);
-            generator_forward(g, g->xb, g->tb, g->yb, B, 1, 1);
+            generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 1, 1);
             ld = discriminator_loss(g, B, 1.0);
             cg_mlp_zero_grad(g->D);
             cg_mlp_backward(g->D, NULL, g->dlog);
@@ -386,7 +386,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         }
         /* generator step: minimise supervised - alpha * D loss */
         gather_batch(g, B);
-        const cg_real *gout = generator_forward(g, g->xb, g->tb, g->yb, B, 1, 1);
+        const cg_real *gout = generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 1, 1);
         double ldg = alpha > 0 ? discriminator_loss(g, B, -alpha) : 0.0;
         memset(g->dgout, 0, B * K * sizeof(cg_real));
         if (alpha > 0) {
@@ -442,7 +442,7 @@ static void fill_ycache(cg_ganite *g)
             g->tb[i] = g->T[r];
             g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
         }
-        generator_forward(g, g->xb, g->tb, g->yb, m, 0, 0);
+        generator_forward(g, &g->rng, g->xb, g->tb, g->yb, m, 0, 0);
         memcpy(g->ycache + j0 * K, g->ybar, m * K * sizeof(cg_real));
     }
     g->ycache_valid = 1;
@@ -469,7 +469,7 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
             for (size_t i = 0; i < B; i++)
                 memcpy(g->ybar + i * K, g->ycache + (size_t)g->idx[i] * K, K * sizeof(cg_real));
         } else {
-            generator_forward(g, g->xb, g->tb, g->yb, B, 0, 0);
+            generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 0, 0);
         }
         for (size_t i = 0; i < B; i++)
             for (size_t k = 0; k < K; k++) g->wI[i * K + k] = (int32_t)k == g->tb[i] ? (cg_real)g->cfg.beta : 1;
@@ -519,7 +519,7 @@ cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t
 }
 
 cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const int32_t *T, const cg_real *Y,
-                           size_t n, size_t n_samples, char *err)
+                           size_t n, size_t n_samples, uint64_t seed, char *err)
 {
     size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
     for (size_t i = 0; i < n; i++) {
@@ -536,12 +536,15 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
         cg_set_error(err, "X or Y contains NaN or inf");
         return CG_EINVAL;
     }
+    /* a stream of its own, so that sampling leaves the training state alone */
+    cg_rng rng;
+    cg_rng_seed(&rng, seed);
     for (size_t s = 0; s < n_samples; s++) {
         for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
             size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
             for (size_t i = 0; i < rows; i++)
                 g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean[T[r0 + i]]) / g->ysd[T[r0 + i]]);
-            generator_forward(g, X + r0 * d, T + r0, g->yb, rows, 0, 0);
+            generator_forward(g, &rng, X + r0 * d, T + r0, g->yb, rows, 0, 0);
             cg_real *dst = out + (s * n + r0) * K;
             for (size_t i = 0; i < rows; i++) {
                 for (size_t k = 0; k < K; k++) {
@@ -549,7 +552,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
                     if ((int32_t)k == T[r0 + i])
                         v = Y[r0 + i];
                     else if (g->cfg.binary_outcome)
-                        v = cg_rng_uniform(&g->rng) < g->gval[i * K + k];
+                        v = cg_rng_uniform(&rng) < g->gval[i * K + k];
                     else
                         v = (cg_real)(g->gval[i * K + k] * g->ysd[k] + g->ymean[k]);
                     dst[i * K + k] = v;

@@ -75,8 +75,11 @@ def test_binary_outcome_gives_probabilities():
     mu = model.predict(X)
     assert np.all((mu >= 0) & (mu <= 1))
     assert np.sign(model.ate()) == np.sign(truth)
-    s = model.sample(X[:50], t[:50], y[:50], n_samples=5)
+    s = model.sample(X[:50], 5, 0, T=t[:50], Y=y[:50])
     assert set(np.unique(s)) <= {0.0, 1.0}
+    # with no observed outcome, every arm is drawn
+    s = model.sample(X[:50], 4, random_state=0)
+    assert s.shape == (4, 50, 2) and set(np.unique(s)) <= {0.0, 1.0}
 
 
 def test_single_member_and_ensemble_agree_on_shapes():
@@ -105,8 +108,10 @@ def test_pickle_round_trip_keeps_predictions_and_training_state():
     clone = pickle.loads(pickle.dumps(model))
     assert np.array_equal(model.predict(X), clone.predict(X))
     assert model.get_params() == clone.get_params()
-    # the RNG state travels too: the next draws agree
-    assert np.array_equal(model.sample(X, t, y, 3), clone.sample(X, t, y, 3))
+    # seeded draws agree, and sampling leaves the model as it was
+    assert np.array_equal(model.sample(X, 3, 5, T=t, Y=y), clone.sample(X, 3, 5, T=t, Y=y))
+    assert np.array_equal(model.sample(X, 3, 5), clone.sample(X, 3, 5))
+    assert model.dumps() == clone.dumps()
 
 
 def test_corrupt_snapshot_is_rejected():
@@ -142,7 +147,7 @@ def test_clone_and_params_follow_sklearn_conventions():
 def test_sample_mean_matches_predict():
     X, t, y = _linear(n=600)
     model = GANITE(random_state=0, noise_dim=0, **FAST).fit(y, t, X=X)
-    s = model.sample(X, t, y, n_samples=10)
+    s = model.sample(X, n_samples=10, random_state=0, T=t, Y=y)
     assert s.shape == (10, len(y), 2)
     # factual entries are the observed outcomes
     assert np.allclose(s[:, np.arange(len(y)), t], y, atol=1e-5)
@@ -153,6 +158,27 @@ def test_sample_mean_matches_predict():
     assert np.sqrt(np.mean(gap**2)) < 0.8
 
 
+def test_sample_without_observed_outcomes():
+    X, t, y = _linear(n=600)
+    model = GANITE(random_state=0, noise_dim=0, **FAST).fit(y, t, X=X)
+    s = model.sample(X, n_samples=200, random_state=1)
+    assert s.shape == (200, len(y), 2)
+    assert np.array_equal(s, model.sample(X, n_samples=200, random_state=1))
+    assert not np.array_equal(s, model.sample(X, n_samples=200, random_state=2))
+    # each arm's draws scatter around the expected outcome, with about the
+    # spread of the factual residuals (the outcome noise here has sd 0.3)
+    rows = np.arange(len(y))
+    resid_sd = np.std(y - model.predict(X)[rows, t])
+    gap = s.mean(0) - model.predict(X)
+    assert np.all(np.abs(gap.mean(0)) < 0.3)
+    assert np.sqrt(np.mean(gap**2)) < 0.8
+    assert 0.5 * resid_sd < s.std(0).mean() < 3 * resid_sd
+    # with T alone the received arm is drawn, the other completed by G
+    s_t = model.sample(X, n_samples=50, random_state=1, T=t)
+    assert np.abs(s_t[:, rows, t].mean(0) - model.predict(X)[rows, t]).mean() < 0.3
+    assert s_t[:, rows, t].std(0).mean() > 0.5 * resid_sd
+
+
 def test_history_and_module_shortcuts():
     X, t, y = _linear(n=300)
     model = cgan.fit(y, t, X=X, random_state=0, **FAST)
@@ -160,7 +186,7 @@ def test_history_and_module_shortcuts():
     assert model.history_["generator_loss"].shape == (5, FAST["n_iter"])
     assert np.all(np.isfinite(model.history_["ite_loss"]))
     assert np.all(model.history_["ite_loss"][:, -50:].mean(1) < model.history_["ite_loss"][:, :50].mean(1))
-    assert cgan.sample(model, X, t, y, n_samples=2).shape == (2, 300, 2)
+    assert cgan.sample(model, X, n_samples=2, T=t, Y=y).shape == (2, 300, 2)
     assert abs(cgan.ate(y, t, X=X, random_state=0, **FAST) - model.ate()) < 1e-12
     assert cgan.ate(model) == model.ate()
     assert cgan.ate(model, X[:50], T0=1, T1=0) == model.ate(X[:50], T0=1, T1=0)
@@ -199,7 +225,8 @@ def test_inputs_are_not_modified():
     copies = [a.copy() for a in (X32, t, y)]
     model = GANITE(random_state=0, **FAST).fit(y, t, X=X32)
     model.predict(X32)
-    model.sample(X32, t, y, 2)
+    model.sample(X32, 2, T=t, Y=y)
+    model.sample(X32, 2)
     for a, c in zip((X32, t, y), copies):
         assert a.tobytes() == c.tobytes()
 
@@ -274,9 +301,11 @@ def test_methods_need_fit_and_matching_shapes():
     with pytest.raises(ValueError, match="fitted with 4"):
         model.predict(X0[:, :3])
     with pytest.raises(ValueError, match="not seen in fit"):
-        model.sample(X0, np.full(200, 5), Y0, 2)
+        model.sample(X0, 2, T=np.full(200, 5), Y=Y0)
     with pytest.raises(ValueError, match="n_samples"):
-        model.sample(X0, T0, Y0, 0)
+        model.sample(X0, 0)
+    with pytest.raises(ValueError, match="Y needs T"):
+        model.sample(X0, 2, Y=Y0)
     with pytest.raises(ValueError, match="alpha"):
         model.ate_interval(alpha=1.5)
     with pytest.raises(ValueError, match="needs their observed T and Y"):

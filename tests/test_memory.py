@@ -52,7 +52,8 @@ def test_ganite_cycles_keep_rss_flat():
         model = cgan.GANITE(hidden_size=4, n_hidden=1, n_iter=2, n_estimators=1, batch_size=16,
                             noise_dim=1, random_state=i).fit(Y, T, X=X)
         model.predict(X)
-        model.sample(X, T, Y, n_samples=2)
+        model.sample(X, 2, 0, T=T, Y=Y)
+        model.sample(X, 2, 1)
         again = pickle.loads(pickle.dumps(model))
         assert again.predict(X).shape == (len(Y), 2)
 

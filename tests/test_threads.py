@@ -48,7 +48,7 @@ def test_two_ganites_in_threads_match_serial_fits():
         model = cgan.GANITE(hidden_size=8, n_iter=300, n_estimators=2, batch_size=32, noise_dim=1,
                             random_state=10 + k)
         model.fit(Y, T, X=X)
-        return model.predict(X_new), model.history_["generator_loss"], model.sample(X, T, Y, n_samples=2)
+        return model.predict(X_new), model.history_["generator_loss"], model.sample(X, 2, 0, T=T, Y=Y)
 
     serial = [fit(0), fit(1)]
     threaded = _in_threads([lambda: fit(0), lambda: fit(1)])

@@ -9,11 +9,15 @@ def fit(Y, T, *, X, **params) -> GANITE:
     return GANITE(**params).fit(Y, T, X=X)
 
 
-def sample(model: GANITE, X, T, Y, n_samples: int = 100):
-    """Counterfactual draws from a fitted model, shape (n_samples, n, K)."""
+def sample(model: GANITE, X, n_samples: int = 1, random_state=None, *, T=None, Y=None):
+    """Draws of the potential outcomes from a fitted model, shape (n_samples, n, K).
+
+    The same as ``model.sample(X, n_samples, random_state, T=T, Y=Y)``; see
+    :meth:`GANITE.sample`.
+    """
     if not isinstance(model, GANITE):
         raise TypeError(f"model must be a fitted cgan.GANITE, got {type(model).__name__}")
-    return model.sample(X, T, Y, n_samples=n_samples)
+    return model.sample(X, n_samples, random_state, T=T, Y=Y)
 
 
 def ate(model_or_Y, *args, **kw) -> float:

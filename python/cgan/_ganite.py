@@ -893,26 +893,89 @@ class GANITE(BaseEstimator):
             figure.tight_layout()
         return axes[0] if len(axes) == 1 else np.array(axes, dtype=object)
 
-    def sample(self, X, T, Y, n_samples=100):
-        """Draws of the potential outcomes from the generator, shape
-        (n_samples, n, K).
+    def sample(self, X, n_samples=1, random_state=None, *, T=None, Y=None):
+        """Draw potential outcomes from the fitted generator.
 
-        The entry of the received arm is the observed Y; the others are the
-        generator's counterfactuals (Bernoulli draws for a binary outcome).
-        Draw s comes from member s % n_estimators of the ensemble, so with
-        ``noise_dim=0`` the continuous counterfactuals vary only across
-        members."""
+        Each draw anchors one arm of each row and completes the other arms
+        with the counterfactual generator G, given (x, anchor arm, anchor
+        outcome):
+
+        * with ``T`` and ``Y``, the anchor is the observed arm and outcome,
+          which the draw keeps;
+        * with ``T`` alone, the anchor outcome is drawn for arm ``T``: the
+          model's expected outcome plus a residual resampled from that arm's
+          cross-fitted training residuals (a Bernoulli draw for a binary
+          outcome);
+        * with neither, the anchor arm is drawn from the arms' shares in the
+          training data, then its outcome as with ``T`` alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features_in_)
+            Covariates of the rows to draw for.
+        n_samples : int, default=1
+            Number of draws.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the draws; the same value gives the same draws.  None draws
+            fresh entropy.  Sampling never changes the fitted model.
+        T : array-like of shape (n,), optional
+            Observed arm of each row, labels from ``classes_``.
+        Y : array-like of shape (n,), optional
+            Observed outcome of each row; needs ``T``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n, K)
+            ``out[s, i, k]`` is draw s of row i's outcome under arm
+            ``classes_[k]`` (0.0 or 1.0 for a binary outcome).  Draw s comes
+            from ensemble member ``s % n_estimators``.
+
+        Raises
+        ------
+        ValueError
+            If X, T or Y are malformed or mismatched, T holds an unknown label,
+            Y is given without T, or n_samples is not a positive int.
+        """
         Z = self._checked_X(X)
-        n = Z.shape[0]
-        codes = encode_treatment(T, self.classes_, "T", n)
-        y, _ = check_outcome(Y, self.outcome_type_, n)
-        k = check_int(n_samples, "n_samples", 1, 1 << 20)
+        n, K = Z.shape[0], len(self.classes_)
+        count = check_int(n_samples, "n_samples", 1, 1 << 20)
+        if Y is not None and T is None:
+            raise ValueError("Y needs T: pass the observed arm of each row with its outcome")
+        codes = None if T is None else encode_treatment(T, self.classes_, "T", n)
+        y = None if Y is None else check_outcome(Y, self.outcome_type_, n)[0]
+        binary = self.outcome_type_ == "binary"
+        children = np.random.SeedSequence(check_random_state(random_state)).spawn(len(self._cores))
+        if y is None:
+            fit_codes = self._codes_fit
+            shares = np.bincount(fit_codes, minlength=K) / fit_codes.size
+            if not binary:
+                resid = self._y_fit - self._mu_oof[np.arange(fit_codes.size), fit_codes]
+                resid = [resid[fit_codes == a] for a in range(K)]
         M = len(self._cores)
-        out = np.empty((k, n, len(self.classes_)))
+        out = np.empty((count, n, K))
         for member, core in enumerate(self._cores):
-            count = len(range(member, k, M))
-            if count:
-                out[member::M] = core.sample(Z, codes, y, count)
+            draws = range(member, count, M)
+            if not draws:
+                continue
+            py_seq, core_seq = children[member].spawn(2)
+            if y is not None:
+                out[member::M] = core.sample(Z, codes, y, len(draws), int(core_seq.generate_state(1, np.uint64)[0]))
+                continue
+            rng = np.random.default_rng(py_seq)
+            core_seeds = core_seq.generate_state(len(draws), np.uint64)
+            mu = core.predict(Z).astype(np.float64)
+            for j, s in enumerate(draws):
+                t = codes if codes is not None else rng.choice(K, size=n, p=shares).astype(np.int32)
+                mean = mu[np.arange(n), t]
+                if binary:
+                    anchor = (rng.random(n) < mean).astype(np.float64)
+                else:
+                    anchor = mean.copy()
+                    for a in range(K):
+                        rows = np.flatnonzero(t == a)
+                        if rows.size:
+                            anchor[rows] += rng.choice(resid[a], size=rows.size)
+                out[s] = core.sample(Z, t, anchor, 1, int(core_seeds[j]))[0]
         return out
 
     # -------------------------------------------------------------- pickle
