@@ -13,12 +13,24 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np, cgan
 rng = np.random.default_rng(0)
 X = rng.normal(size=(4000, 8)); t = rng.integers(0, 2, 4000); y = X[:, 0] + t
+fresh = cgan.GANITE(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
+fitted = cgan.GANITE(n_iter=20, hidden_size=8, random_state=0).fit(y, t, X=X)
+before = fitted.predict(X[:50])
 print("ready", flush=True)
 try:
-    cgan.GANITE(n_iter=1_000_000, n_jobs=int(sys.argv[1])).fit(y, t, X=X)
+    fresh.fit(y, t, X=X)
 except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(0)
+    # an interrupted fit leaves a new model unfitted ...
+    assert not hasattr(fresh, "classes_") and not hasattr(fresh, "history_")
+    fitted.set_params(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
+    print("again", flush=True)
+    try:
+        fitted.fit(y, t, X=X)
+    except KeyboardInterrupt:
+        # ... and a fitted one as it was
+        assert np.array_equal(fitted.predict(X[:50]), before)
+        print("interrupted", flush=True)
+        sys.exit(0)
 sys.exit(3)
 """
 
@@ -41,6 +53,32 @@ sys.exit(3)
 """
 
 
+WGAN_CHILD = r"""
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import numpy as np, pandas as pd, cgan
+rng = np.random.default_rng(0)
+df = pd.DataFrame({"t": rng.integers(0, 2, 400), "x": rng.normal(size=400), "y": rng.normal(size=400)})
+fresh = cgan.CausalWGAN(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
+fitted = cgan.CausalWGAN(n_iter=5, hidden_size=8, random_state=0).fit(df, treatment="t", outcome="y")
+before = fitted.sample(20, random_state=1)
+print("ready", flush=True)
+try:
+    fresh.fit(df, treatment="t", outcome="y")
+except KeyboardInterrupt:
+    assert not hasattr(fresh, "classes_") and not hasattr(fresh, "history_")
+    fitted.set_params(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
+    print("again", flush=True)
+    try:
+        fitted.fit(df, treatment="t", outcome="y")
+    except KeyboardInterrupt:
+        pd.testing.assert_frame_equal(fitted.sample(20, random_state=1), before)
+        print("interrupted", flush=True)
+        sys.exit(0)
+sys.exit(3)
+"""
+
+
 def _interrupted(child, n_jobs):
     """Run `child` in a subprocess, send SIGINT once it is training, and
     return its exit code and output.  Uninterrupted, each child would run
@@ -50,6 +88,10 @@ def _interrupted(child, n_jobs):
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
+        if "again" in child:  # a second fit to interrupt
+            assert proc.stdout.readline().strip() == "again"
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -66,7 +108,56 @@ def test_sigint_stops_fit(n_jobs):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("n_jobs", [1, 2])
+def test_sigint_stops_a_causal_wgan_fit(n_jobs):
+    returncode, out = _interrupted(WGAN_CHILD, n_jobs)
+    assert returncode == 0, out
+    assert "interrupted" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("n_jobs", [1, 2])
 def test_sigint_stops_the_bootstrap(n_jobs):
     returncode, out = _interrupted(BOOTSTRAP_CHILD, n_jobs)
     assert returncode == 0, out
     assert "interrupted" in out
+
+
+def test_chunks_sum_to_the_total_and_adapt():
+    from cgan._progress import chunks
+
+    for total in (0, 1, 3, 1000):
+        sizes = list(chunks(total, seconds=1e-9))
+        assert sum(sizes) == total and all(s >= 1 for s in sizes)
+    # a budget far above the cost grows the calls, 4x at a time
+    assert list(chunks(1000, first=4, seconds=1e9)) == [4, 16, 64, 256, 660]
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1e9])
+def test_the_split_into_calls_never_changes_a_fit(monkeypatch, seconds):
+    """Training is cut into calls by elapsed time; the core continues exactly,
+    so one-iteration calls and calls of hundreds give the same bits."""
+    import numpy as np
+    import pandas as pd
+
+    import cgan
+    from cgan import _progress
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    t = rng.integers(0, 2, 300)
+    y = X[:, 0] + t + rng.normal(size=300)
+    df = pd.DataFrame({"t": t, "x": X[:, 0], "y": y})
+
+    def run():
+        g = cgan.GANITE(hidden_size=8, n_iter=60, batch_size=32, noise_dim=1, n_estimators=2, random_state=0)
+        g.fit(y, t, X=X)
+        w = cgan.CausalWGAN(hidden_size=8, n_hidden=1, n_iter=12, critic_steps=2, random_state=0)
+        w.fit(df, treatment="t", outcome="y")
+        return g.predict(X), g.history_["ite_loss"], w.sample(50, random_state=1)
+
+    reference = run()
+    monkeypatch.setattr(_progress, "CALL_SECONDS", seconds)
+    other = run()
+    assert np.array_equal(reference[0], other[0])
+    assert np.array_equal(reference[1], other[1])
+    pd.testing.assert_frame_equal(reference[2], other[2])

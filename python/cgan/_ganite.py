@@ -29,7 +29,7 @@ from ._inference import (
     overlap_summary,
     target_rows,
 )
-from ._progress import Progress
+from ._progress import Progress, chunks
 from ._validation import (
     check_float,
     check_int,
@@ -42,7 +42,6 @@ from ._validation import (
     treatment_code,
 )
 
-_CHUNK = 250  # iterations per call into C: short enough for Ctrl-C and progress
 _PROPENSITY_CLIP = 0.01
 # fit warns when more than this share of the training rows has an unclipped
 # propensity below _OVERLAP_THRESHOLD (or above 1 - it) for some arm: beyond
@@ -222,17 +221,17 @@ def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     core.set_data(X32, codes, y32, rows=rows, copy=False)
     g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
     try:
-        for start in range(0, p["n_iter"], _CHUNK):
+        for size in chunks(p["n_iter"]):
             if stop.is_set():
                 return None
-            g, dl = core.train_counterfactual(min(_CHUNK, p["n_iter"] - start))
+            g, dl = core.train_counterfactual(size)
             g_all.append(g)
             d_all.append(dl)
             bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
-        for start in range(0, p["n_iter_ite"], _CHUNK):
+        for size in chunks(p["n_iter_ite"]):
             if stop.is_set():
                 return None
-            il = core.train_ite(min(_CHUNK, p["n_iter_ite"] - start))
+            il = core.train_ite(size)
             i_all.append(il)
             bar.update(len(il), I=float(il[-1]))
     finally:

@@ -51,3 +51,25 @@ class Progress:
             self._bar.close()
         else:
             print(file=sys.stderr, flush=True)
+
+
+# Seconds of C work per call, so that Ctrl-C (checked between calls) and the
+# progress bar are served promptly whatever the model size.
+CALL_SECONDS = 0.1
+
+
+def chunks(total: int, first: int = 1, seconds: float | None = None):
+    """Iteration counts summing to `total`, one per call into C, sized from
+    the time the previous calls took so that each lasts about `seconds`
+    (CALL_SECONDS by default).  The core continues exactly where the last
+    call stopped, so the split never changes the results."""
+    target = CALL_SECONDS if seconds is None else seconds
+    done, size = 0, max(1, first)
+    while done < total:
+        size = min(size, total - done)
+        start = time.perf_counter()
+        yield size
+        done += size
+        per_iter = (time.perf_counter() - start) / size
+        grow = size * 4  # at most 4x per call, so one fast call cannot overshoot
+        size = max(1, min(grow, int(target / per_iter) if per_iter > 0 else grow))

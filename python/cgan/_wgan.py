@@ -16,10 +16,8 @@ import numpy as np
 
 from . import _cgan
 from ._base import BaseEstimator
-from ._progress import Progress
+from ._progress import Progress, chunks
 from ._validation import check_float, check_int, check_random_state
-
-_CHUNK = 50
 
 
 def _require_pandas():
@@ -231,7 +229,7 @@ class CausalWGAN(BaseEstimator):
             raise ValueError(f"treatment {treatment!r} has a single level ({classes[0]!r})")
         p = self._check_params()
         seed = check_random_state(self.random_state)
-        s_cov, s_out, self._sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3, np.uint64))
+        s_cov, s_out, sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3, np.uint64))
         t_col = _Column(treatment, t_values, True, None)
         cov_cols = [_Column(c, df[c].to_numpy(), c in cat, bounds.get(c)) for c in covariates]
         out_col = _Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome))
@@ -262,10 +260,10 @@ class CausalWGAN(BaseEstimator):
             w.set_data(X, C)
             hist = {"critic_loss": [], "generator_loss": [], "penalty": []}
             try:
-                for start in range(0, p["n_iter"], _CHUNK):
+                for size in chunks(p["n_iter"]):
                     if stop.is_set():
                         return None
-                    c, g, pen = w.train(min(_CHUNK, p["n_iter"] - start))
+                    c, g, pen = w.train(size)
                     hist["critic_loss"].append(c)
                     hist["generator_loss"].append(g)
                     hist["penalty"].append(pen)
@@ -287,7 +285,9 @@ class CausalWGAN(BaseEstimator):
                 results = [train(s) for s in specs]
         finally:
             bar.close()
+        # set only once training has finished: an interrupted fit leaves the model as it was
         self._cov_gan, self._out_gan = results[0][0], results[1][0]
+        self._sample_seed = sample_seed
         self.history_ = {"covariates": results[0][1], "outcome": results[1][1]}
         self._t_col, self._cov_cols, self._out_col = t_col, cov_cols, out_col
         self.treatment_, self.outcome_, self.covariates_ = treatment, outcome, covariates
