@@ -240,6 +240,19 @@ def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
 
 
+def _covariates(X, W):
+    """(argument name, covariates) from fit's X and W, of which exactly one
+    must be given: GANITE has no separate controls."""
+    if X is not None and W is not None:
+        raise ValueError(
+            "GANITE conditions on every covariate and has no separate controls W: pass the covariates as X or "
+            "as W, not both (join them into one X, e.g. with numpy.hstack or pandas.concat(axis=1))"
+        )
+    if X is None and W is None:
+        raise TypeError("X is required; got None (fit needs the covariates, as X or as W, EconML's name for controls)")
+    return ("X", X) if X is not None else ("W", W)
+
+
 def _map_threads(task, n_tasks, n_jobs, stop):
     """[task(i) for i in range(n_tasks)] on n_jobs threads; `stop` is set on
     any exception (Ctrl-C included) so that running tasks return early."""
@@ -399,7 +412,7 @@ class GANITE(BaseEstimator):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return p
 
-    def fit(self, Y, T, *, X):
+    def fit(self, Y, T, *, X=None, W=None):
         """Fit the counterfactual and inference blocks.
 
         Parameters
@@ -411,13 +424,40 @@ class GANITE(BaseEstimator):
             at least two distinct values.
         X : array-like or DataFrame of shape (n, d)
             Covariates.
+        W : array-like or DataFrame of shape (n, d), optional
+            The covariates under EconML's name for controls, so that callers
+            that pass confounders as ``W`` (DoWhy's EconML wrapper does)
+            work unchanged.  GANITE conditions on every covariate and draws
+            no line between effect modifiers and controls, so W is another
+            way to give X: pass one of them, not both.  Methods that take
+            new rows (:meth:`predict`, :meth:`effect`, ...) then take the
+            same columns as their ``X``.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        TypeError
+            If neither X nor W is given, or an argument has the wrong type
+            (non-numeric columns, labels that cannot be ordered).
+        ValueError
+            If both X and W are given; if the arrays disagree in length,
+            hold NaN or inf, T has fewer than two arms, or ``batch_size``
+            exceeds the rows each ensemble member trains on; or if a
+            parameter set in ``__init__`` is out of range.
+
+        Warns
+        -----
+        UserWarning
+            When more than 5% of the rows have an estimated propensity
+            below 0.01 or above 0.99 for some arm (see
+            :meth:`overlap_report`).
         """
         p = self._check_params()
-        Xa = check_X(X, "X")
+        name, X = _covariates(X, W)
+        Xa = check_X(X, name)
         n, d = Xa.shape
         classes, codes = check_treatment(T, n)
         y, binary = check_outcome(Y, self.outcome, n)
@@ -578,6 +618,141 @@ class GANITE(BaseEstimator):
         t0, t1 = self._arms(T0, T1)
         mu = self.predict(X)
         return mu[:, t1] - mu[:, t0]
+
+    def const_marginal_effect(self, X=None):
+        """Effects of every arm against the first, one column per arm, in
+        EconML's layout for a discrete treatment.
+
+        Column j is ``effect(X, T0=classes_[0], T1=classes_[j + 1])``, so the
+        shape is (n, K - 1), as EconML's ``const_marginal_effect`` gives for
+        a discrete treatment with K arms and a one-dimensional outcome (the
+        arm dimension is kept even when K is 2).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+
+        Returns
+        -------
+        ndarray of shape (n, K - 1)
+            Column j holds mu_{classes_[j + 1]}(x) - mu_{classes_[0]}(x).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If X does not have the fitted number of columns (or names), or
+            holds NaN or inf.
+
+        See Also
+        --------
+        effect : one contrast, shape (n,).
+        """
+        mu = self.predict(X)
+        return mu[:, 1:] - mu[:, :1]
+
+    def effect_interval(self, X=None, *, T0=None, T1=None, alpha=0.05, n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None,
+                        random_state=None):
+        """Percentile-bootstrap intervals (lo, hi) for the individual effects
+        of T1 against T0, each of shape (n,), as EconML's ``effect_interval``.
+
+        ``n_bootstrap`` single-member GANITE models (the model's other
+        parameters) are fitted to resamples of the training rows, drawn with
+        replacement within each arm so that every arm keeps its size; each
+        predicts the effect of every row of X, and row i's interval is the
+        alpha/2 and 1 - alpha/2 quantiles of its replicates.  The interval
+        shows how much the fitted effect moves with the sample and the
+        training noise; it does not correct the GAN's bias, so it need not
+        cover the true individual effect at the nominal rate.  The
+        replicates are single models while :meth:`effect` averages
+        ``n_estimators``, so the interval errs on the wide side.  For the
+        average effect, :meth:`ate_inference` gives a doubly robust
+        interval.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+        T0, T1 : treatment label, optional
+            As in :meth:`effect`.
+        alpha : float in (0, 1), default=0.05
+            One minus the interval's level.
+        n_bootstrap : int, default=100
+            Bootstrap replicates (at least 2); each costs one fit of a
+            single model.
+        n_jobs : int or None, default=None
+            Threads that fit replicates in parallel (None: 1; -1: all
+            cores).  Results are bit-identical whatever the value.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the bootstrap; None uses the model's ``random_state``.
+
+        Returns
+        -------
+        lo, hi : tuple of two ndarrays of shape (n,)
+            Lower and upper bounds for each row.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, n_bootstrap or n_jobs has the wrong type, or X is
+            not numeric.
+        ValueError
+            If alpha is outside (0, 1), n_bootstrap is below 2, n_jobs is 0,
+            T0 or T1 is not a fitted arm (or T1 is missing with more than two
+            arms), X does not match the fit, or the model no longer holds its
+            training data (it is not pickled or saved): fit it again.
+
+        See Also
+        --------
+        effect : the point estimates.
+        ate_inference : intervals for the average effect.
+        """
+        self._check_is_fitted()
+        level = check_alpha(alpha)
+        t0, t1 = self._arms(T0, T1)
+        replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
+        jobs = _effective_jobs(n_jobs, replicates)
+        data = getattr(self, "_fit_data", None)
+        if data is None:
+            raise ValueError(
+                "effect_interval refits on the training data, which this model no longer holds (they are not "
+                "pickled or saved); fit the model again"
+            )
+        Z, codes, y32 = data
+        rows = Z if X is None else self._checked_X(X)
+        p = self._check_params()
+        K = len(self.classes_)
+        arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
+        binary = self.outcome_type_ == "binary"
+        seed = check_random_state(self.random_state if random_state is None else random_state)
+        children = np.random.SeedSequence([seed, 0xEFFEC7]).spawn(replicates)
+        stop = threading.Event()
+        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "GANITE effect bootstrap", bool(self.verbose))
+
+        def replicate(b):
+            resample_seed, core_seed = children[b].generate_state(2, np.uint64)
+            rng = np.random.default_rng(int(resample_seed))
+            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+            out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+            if out is None:
+                return None
+            mu_b = out[0].predict(rows).astype(np.float64)
+            return mu_b[:, t1] - mu_b[:, t0]
+
+        try:
+            effects = np.stack(_map_threads(replicate, replicates, jobs, stop))
+        finally:
+            bar.close()
+        lo, hi = np.quantile(effects, [level / 2, 1 - level / 2], axis=0)
+        return lo, hi
 
     def ate(self, X=None, T0=None, T1=None, *, method="plugin", target="ate", T=None, Y=None) -> float:
         """Average effect of T1 against T0.
