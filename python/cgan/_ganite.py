@@ -275,6 +275,16 @@ def _map_threads(task, n_tasks, n_jobs, stop):
 class GANITE(BaseEstimator):
     """Treatment effects with generative adversarial nets (GANITE).
 
+    A counterfactual generator completes each unit's vector of potential
+    outcomes against a discriminator that tries to tell the factual entry,
+    and an inference network learns the completed vectors from the
+    covariates (Yoon, Jordon & van der Schaar, 2018).  Any number of arms
+    with any labels, continuous or binary outcomes.  Method names and
+    shapes follow EconML's CATE estimators (``effect``, ``effect_interval``,
+    ``const_marginal_effect``, ``ate``, ``ate_interval``,
+    ``ate_inference``), so DoWhy's EconML wrapper can drive it (see
+    notebooks/03_econml_dowhy.ipynb).
+
     Parameters
     ----------
     hidden_size : int, default=128
@@ -333,8 +343,9 @@ class GANITE(BaseEstimator):
         The treatment labels, sorted; column k of :meth:`predict` is arm
         ``classes_[k]``.
     n_features_in_ : int
+        Columns of the covariates seen in :meth:`fit`.
     feature_names_in_ : ndarray of str
-        Present when X was a DataFrame.
+        Their names; present when the covariates were a DataFrame.
     outcome_type_ : str
         'continuous' or 'binary'.
     history_ : dict of ndarray
@@ -349,6 +360,25 @@ class GANITE(BaseEstimator):
         300 Adam steps with weight decay 0.1, or 3000 with 0.001), whichever
         had the lowest cross-fitted log-loss; 'logistic' when n_estimators
         is 1.
+
+    See Also
+    --------
+    cgan.fit : fit in one call.
+    cgan.CausalWGAN : synthetic data with known effects, to test estimators.
+
+    Examples
+    --------
+    >>> from cgan import GANITE
+    >>> from cgan.datasets import load_ihdp
+    >>> data = load_ihdp()
+    >>> model = GANITE(n_iter=50, random_state=0).fit(data.Y, data.T, X=data.X)
+    >>> model.predict(data.X[:3]).shape
+    (3, 2)
+    >>> model.effect(data.X[:3]).shape
+    (3,)
+    >>> lo, hi = model.ate_interval()
+    >>> bool(lo < hi)
+    True
     """
 
     def __init__(
@@ -422,8 +452,8 @@ class GANITE(BaseEstimator):
         T : array-like of shape (n,)
             Treatment received: any labels (numbers, strings, booleans);
             at least two distinct values.
-        X : array-like or DataFrame of shape (n, d)
-            Covariates.
+        X : array-like or DataFrame of shape (n, d), optional
+            Covariates (required unless they are given as W).
         W : array-like or DataFrame of shape (n, d), optional
             The covariates under EconML's name for controls, so that callers
             that pass confounders as ``W`` (DoWhy's EconML wrapper does)
@@ -435,7 +465,8 @@ class GANITE(BaseEstimator):
 
         Returns
         -------
-        self
+        self : GANITE
+            The fitted estimator.
 
         Raises
         ------
@@ -556,9 +587,31 @@ class GANITE(BaseEstimator):
         return _standardize(Xa, self._x_mean, self._x_scale)
 
     def predict(self, X=None):
-        """Potential outcomes, shape (n, K); column k is arm ``classes_[k]``.
+        """Potential outcomes under every arm, shape (n, K).
 
-        Probabilities for a binary outcome.  X=None gives the training rows."""
+        The ensemble's mean prediction; for a binary outcome, probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to predict, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+            Column k is the outcome under arm ``classes_[k]``.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If X does not have the fitted number of columns (or, as a
+            DataFrame, their names and order), or holds NaN or inf.
+        """
         if X is None:
             self._check_is_fitted()
             return self._mu_fit.copy()
@@ -566,8 +619,7 @@ class GANITE(BaseEstimator):
         return self._predict_array(Z)
 
     def score(self, Y, T, *, X) -> float:
-        """How well the model predicts the factual outcome of held-out rows;
-        higher is better.
+        """Score the prediction of held-out rows' factual outcomes; higher is better.
 
         Only the outcome under the received arm is ever observed, so this
         scores that arm's prediction: the negative mean squared error for a
@@ -587,6 +639,17 @@ class GANITE(BaseEstimator):
         Returns
         -------
         float
+            Negative mean squared error, or negative mean log-loss.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If an argument is not numeric (T may hold any labels).
+        ValueError
+            If X does not match the fit, T holds a label not seen in fit,
+            or the lengths differ, or Y is not 0/1 for a binary outcome.
         """
         Z = self._checked_X(X)
         n = Z.shape[0]
@@ -612,18 +675,50 @@ class GANITE(BaseEstimator):
     def effect(self, X=None, T0=None, T1=None):
         """Individual effects mu_T1(x) - mu_T0(x), shape (n,).
 
-        T0 defaults to ``classes_[0]``; T1 to ``classes_[1]`` (required when
-        there are more than two arms).  X=None gives the training rows."""
+        EconML's ``effect(X, T0=..., T1=...)``: with a one-dimensional
+        outcome the result is a vector.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+        T0 : treatment label, optional
+            The baseline arm; defaults to ``classes_[0]``.
+        T1 : treatment label, optional
+            The arm compared with it; defaults to ``classes_[1]`` (required
+            when there are more than two arms).
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The difference of the predicted outcomes under T1 and T0
+            (probabilities for a binary outcome).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If T0 or T1 is not a fitted arm, T1 is missing with more than
+            two arms, or X does not match the fit.
+
+        See Also
+        --------
+        effect_interval : bootstrap intervals for these effects.
+        const_marginal_effect : every arm against the first at once.
+        """
         self._check_is_fitted()
         t0, t1 = self._arms(T0, T1)
         mu = self.predict(X)
         return mu[:, t1] - mu[:, t0]
 
     def const_marginal_effect(self, X=None):
-        """Effects of every arm against the first, one column per arm, in
-        EconML's layout for a discrete treatment.
+        """Effects of every arm against the first, shape (n, K - 1).
 
-        Column j is ``effect(X, T0=classes_[0], T1=classes_[j + 1])``, so the
+        EconML's layout for a discrete treatment: column j is ``effect(X, T0=classes_[0], T1=classes_[j + 1])``, so the
         shape is (n, K - 1), as EconML's ``const_marginal_effect`` gives for
         a discrete treatment with K arms and a one-dimensional outcome (the
         arm dimension is kept even when K is 2).
@@ -658,10 +753,10 @@ class GANITE(BaseEstimator):
 
     def effect_interval(self, X=None, *, T0=None, T1=None, alpha=0.05, n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None,
                         random_state=None):
-        """Percentile-bootstrap intervals (lo, hi) for the individual effects
-        of T1 against T0, each of shape (n,), as EconML's ``effect_interval``.
+        """Percentile-bootstrap intervals (lo, hi) for the individual effects.
 
-        ``n_bootstrap`` single-member GANITE models (the model's other
+        EconML's ``effect_interval``: for the effects of T1 against T0 on
+        the rows of X, two arrays of shape (n,).  ``n_bootstrap`` single-member GANITE models (the model's other
         parameters) are fitted to resamples of the training rows, drawn with
         replacement within each arm so that every arm keeps its size; each
         predicts the effect of every row of X, and row i's interval is the
@@ -759,9 +854,9 @@ class GANITE(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or None
+        X : array-like or DataFrame of shape (n, d), optional
             Rows to average over; None gives the training rows.
-        T0, T1 : treatment labels
+        T0, T1 : treatment label, optional
             As in :meth:`effect`.
         method : {'plugin', 'aipw'}, default='plugin'
             'plugin' averages :meth:`effect` over the target rows.  'aipw' is
@@ -778,6 +873,22 @@ class GANITE(BaseEstimator):
         Returns
         -------
         float
+            The estimate.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If method or target is not a string, or X is not numeric.
+        ValueError
+            If method or target is not one of the choices, T0 or T1 is not
+            a fitted arm, X, T or Y do not match the fit or each other, T
+            or Y is given without X, or the target rows are empty.
+
+        See Also
+        --------
+        ate_inference : the estimate with a standard error and interval.
         """
         self._check_is_fitted()
         check_choice(method, "method", METHODS_POINT)
@@ -804,26 +915,64 @@ class GANITE(BaseEstimator):
                      n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None):
         """A (1 - alpha) confidence interval (lo, hi) for the average effect.
 
-        The same computation as :meth:`ate_inference`, which documents the
-        parameters and also returns the estimate and its standard error."""
+        The same computation as :meth:`ate_inference`, which describes the
+        methods and also returns the estimate and its standard error.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to estimate on; None gives the training rows.
+        T0, T1 : treatment label, optional
+            As in :meth:`effect`.
+        T, Y : array-like of shape (n,), optional
+            Treatment received and outcome of the rows of X; required with
+            X.
+        alpha : float in (0, 1), default=0.05
+            One minus the interval's level.
+        method : {'aipw', 'bootstrap'}, default='aipw'
+            Doubly robust normal interval, or percentile bootstrap.
+        target : {'ate', 'att', 'atc'}, default='ate'
+            All rows, the rows that received T1, or those that received T0.
+        n_bootstrap : int, default=100
+            Bootstrap replicates (at least 2); used by 'bootstrap' only.
+        n_jobs : int or None, default=None
+            Threads that fit bootstrap replicates in parallel.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the bootstrap; None uses the model's ``random_state``.
+
+        Returns
+        -------
+        lo, hi : tuple of two floats
+            The interval's bounds.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, method, target, n_bootstrap or n_jobs has the wrong
+            type.
+        ValueError
+            As :meth:`ate_inference`.
+        """
         result = self.ate_inference(X, T0, T1, T=T, Y=Y, alpha=alpha, method=method, target=target,
                                     n_bootstrap=n_bootstrap, n_jobs=n_jobs, random_state=random_state)
         return result.lo, result.hi
 
     def ate_inference(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
                       n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None) -> ATEResult:
-        """Average effect of T1 against T0 with a standard error and a
-        (1 - alpha) confidence interval.
+        """Average effect of T1 against T0 with a standard error and interval.
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or None
+        X : array-like or DataFrame of shape (n, d), optional
             Rows to estimate on; None gives the training rows.
-        T0, T1 : treatment labels
+        T0, T1 : treatment label, optional
             As in :meth:`effect`.
-        T, Y : array-like of shape (n,) or None
+        T, Y : array-like of shape (n,), optional
             Treatment received and outcome of the rows of X; required with X.
         alpha : float in (0, 1), default=0.05
+            The interval's level is 1 - alpha.
         method : {'aipw', 'bootstrap'}, default='aipw'
             'aipw': the doubly robust estimate, consistent when either the
             outcome model or the propensity model is right, with a normal
@@ -876,6 +1025,38 @@ class GANITE(BaseEstimator):
         Returns
         -------
         ATEResult
+            Estimate, standard error, interval, and how they were made.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, method, target, n_bootstrap or n_jobs has the wrong
+            type, or X is not numeric.
+        ValueError
+            If alpha is outside (0, 1), method or target is not one of the
+            choices, n_bootstrap is below 2, n_jobs is 0, T0 or T1 is not a
+            fitted arm, X is given without T and Y (or T, Y without X), the
+            arrays do not match the fit or each other, no row received T0
+            or T1 (AIPW) or the target arm, ``batch_size`` exceeds the rows
+            to resample, or 'bootstrap' with X=None finds no training data
+            (after unpickling).
+
+        See Also
+        --------
+        ate_interval : the interval alone.
+        ATEResult : the record returned.
+
+        Examples
+        --------
+        >>> from cgan import GANITE
+        >>> from cgan.datasets import load_ihdp
+        >>> data = load_ihdp()
+        >>> model = GANITE(n_iter=50, random_state=0).fit(data.Y, data.T, X=data.X)
+        >>> result = model.ate_inference(target="att")
+        >>> result.method, result.target, result.n
+        ('aipw', 'att', 747)
         """
         self._check_is_fitted()
         level = check_alpha(alpha)
@@ -976,7 +1157,7 @@ class GANITE(BaseEstimator):
 
     # ----------------------------------------------------------- overlap
     def overlap_report(self, threshold=_OVERLAP_THRESHOLD):
-        """Per-arm summaries of the training rows' estimated propensities.
+        """Summarise the training rows' estimated propensities, arm by arm.
 
         Row k summarises P(T = classes_[k] | x) over all training rows, as
         cross-fitted by :meth:`fit` and before clipping: ``n_received`` (rows
@@ -990,12 +1171,27 @@ class GANITE(BaseEstimator):
         Parameters
         ----------
         threshold : float in (0, 0.5), default=0.01
+            Propensities below it or above 1 - threshold count as extreme.
 
         Returns
         -------
-        pandas.DataFrame indexed by arm when pandas is installed; otherwise
-        a dict of arrays (one entry per arm, with the labels under 'arm')
-        plus the float 'share_extreme_any'.
+        pandas.DataFrame or dict
+            A DataFrame indexed by arm when pandas is installed; otherwise
+            a dict of arrays (one entry per arm, with the labels under
+            'arm') plus the float 'share_extreme_any'.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If threshold is not a real number.
+        ValueError
+            If threshold is outside (0, 0.5).
+
+        See Also
+        --------
+        plot_overlap : the same propensities as histograms.
         """
         self._check_is_fitted()
         thr = check_float(threshold, "threshold", 0.0, 0.5, low_open=True)
@@ -1012,8 +1208,9 @@ class GANITE(BaseEstimator):
         return frame
 
     def plot_overlap(self, ax=None, *, bins=30, threshold=_OVERLAP_THRESHOLD):
-        """Histograms of the training rows' estimated propensities, by the
-        arm they received (needs matplotlib).
+        """Plot histograms of the training rows' propensities by arm received.
+
+        Needs matplotlib.
 
         With two arms, one panel shows P(T = classes_[1] | x) for the rows of
         each arm; with K > 2 arms, panel k shows P(T = classes_[k] | x) for
@@ -1023,14 +1220,30 @@ class GANITE(BaseEstimator):
 
         Parameters
         ----------
-        ax : matplotlib Axes, a sequence of K Axes (K > 2), or None
-            None creates a figure.
+        ax : matplotlib Axes or sequence of Axes, optional
+            One Axes with two arms, K of them with K > 2 arms; None
+            creates a figure.
         bins : int, default=30
+            Histogram bins over [0, 1].
         threshold : float in (0, 0.5), default=0.01
+            Where the dotted lines are drawn.
 
         Returns
         -------
-        The Axes (two arms) or an array of K Axes.
+        matplotlib.axes.Axes or ndarray of Axes
+            The Axes (two arms) or an array of K Axes.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If bins or threshold has the wrong type.
+        ValueError
+            If bins is below 1, threshold is outside (0, 0.5), or ax holds
+            the wrong number of Axes.
+        ImportError
+            If matplotlib is not installed.
         """
         self._check_is_fitted()
         n_bins = check_int(bins, "bins", 1, 10_000)
