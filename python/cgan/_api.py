@@ -5,15 +5,82 @@ from ._ganite import GANITE
 
 
 def fit(Y, T, *, X, **params) -> GANITE:
-    """Fit a :class:`GANITE` with the given parameters and return it."""
+    """Fit a :class:`GANITE` with the given parameters and return it.
+
+    ``cgan.fit(Y, T, X=X, **params)`` is ``GANITE(**params).fit(Y, T, X=X)``.
+
+    Parameters
+    ----------
+    Y : array-like of shape (n,)
+        Observed outcomes.
+    T : array-like of shape (n,)
+        Treatment received: any labels, at least two distinct values.
+    X : array-like or DataFrame of shape (n, d)
+        Covariates.
+    **params : dict
+        Parameters of :class:`GANITE` (``n_iter``, ``random_state``, ...).
+
+    Returns
+    -------
+    GANITE
+        The fitted model.
+
+    Raises
+    ------
+    TypeError
+        If a name in params is not a parameter of GANITE, or an argument
+        has the wrong type (see :meth:`GANITE.fit`).
+    ValueError
+        If the data or a parameter value are invalid (see
+        :meth:`GANITE.fit`).
+
+    Examples
+    --------
+    >>> import cgan
+    >>> from cgan.datasets import load_ihdp
+    >>> data = load_ihdp()
+    >>> model = cgan.fit(data.Y, data.T, X=data.X, n_iter=50, random_state=0)
+    >>> model.effect().shape
+    (747,)
+    """
     return GANITE(**params).fit(Y, T, X=X)
 
 
 def sample(model: GANITE, X, n_samples: int = 1, random_state=None, *, T=None, Y=None):
-    """Draws of the potential outcomes from a fitted model, shape (n_samples, n, K).
+    """Draw potential outcomes from a fitted GANITE.
 
-    The same as ``model.sample(X, n_samples, random_state, T=T, Y=Y)``; see
+    ``cgan.sample(model, X, n_samples, random_state, T=T, Y=Y)`` is
+    ``model.sample(X, n_samples, random_state, T=T, Y=Y)``; see
     :meth:`GANITE.sample`.
+
+    Parameters
+    ----------
+    model : GANITE
+        A fitted model.
+    X : array-like or DataFrame of shape (n, d)
+        Covariates of the rows to draw for.
+    n_samples : int, default=1
+        Number of draws.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the draws; None draws fresh entropy.
+    T : array-like of shape (n,), optional
+        Treatment each row received, among ``model.classes_``.
+    Y : array-like of shape (n,), optional
+        Observed outcome of each row; needs ``T``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n, K)
+        Potential outcomes under each of the K arms; with ``T`` and ``Y``, the
+        entry of the received arm is the observed Y.
+
+    Raises
+    ------
+    TypeError
+        If model is not a GANITE, or an argument has the wrong type.
+    ValueError
+        If X, T or Y do not match the fit or each other, Y is given without
+        T, or n_samples is below 1.
     """
     if not isinstance(model, GANITE):
         raise TypeError(f"model must be a fitted cgan.GANITE, got {type(model).__name__}")
@@ -30,6 +97,41 @@ def ate(model_or_Y, *args, **kw) -> float:
     ``cgan.ate(Y, T, X=X, T0=None, T1=None, method="plugin", target="ate",
     **params)`` fits a :class:`GANITE` with ``params`` and returns its
     estimate on the rows given.
+
+    Parameters
+    ----------
+    model_or_Y : GANITE or array-like of shape (n,)
+        A fitted model, or the observed outcomes to fit one to.
+    *args : positional arguments
+        With a model: X, T0 and T1 of :meth:`GANITE.ate`.  With data: T,
+        the treatment received (and nothing else).
+    **kw : keyword arguments
+        With a model: any argument of :meth:`GANITE.ate`.  With data: the
+        covariates ``X`` (required), ``T0``, ``T1``, ``method`` and
+        ``target`` for the estimate, and any :class:`GANITE` parameter.
+
+    Returns
+    -------
+    float
+        The estimated average effect of T1 against T0.
+
+    Raises
+    ------
+    TypeError
+        If data are given without T or without the keyword X, or an
+        argument has the wrong type.
+    ValueError
+        If an argument value is invalid (see :meth:`GANITE.fit` and
+        :meth:`GANITE.ate`).
+
+    Examples
+    --------
+    >>> import cgan
+    >>> from cgan.datasets import load_ihdp
+    >>> data = load_ihdp()
+    >>> model = cgan.fit(data.Y, data.T, X=data.X, n_iter=50, random_state=0)
+    >>> cgan.ate(model) == model.ate()
+    True
     """
     if isinstance(model_or_Y, GANITE):
         return model_or_Y.ate(*args, **kw)

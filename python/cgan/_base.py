@@ -16,9 +16,52 @@ class BaseEstimator:
         return sorted(p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters and their current values.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn's ``clone`` and grid searches; cgan's
+            estimators hold no nested estimators, so it changes nothing.
+
+        Returns
+        -------
+        dict
+            Every parameter of ``__init__`` mapped to its value.
+
+        See Also
+        --------
+        set_params : change them.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
+        """Set constructor parameters, as scikit-learn's estimators do.
+
+        Values are stored as given and checked at the next :meth:`fit`; a
+        fitted model keeps its fit until then.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names of ``__init__`` and their new values.
+
+        Returns
+        -------
+        self
+            The estimator, so calls can be chained.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a parameter of the estimator.
+
+        Examples
+        --------
+        >>> from cgan import GANITE
+        >>> GANITE().set_params(n_iter=200, random_state=0)
+        GANITE(n_iter=200, random_state=0)
+        """
         valid = self._param_names()
         for key, value in params.items():
             if key not in valid:
@@ -48,16 +91,43 @@ class BaseEstimator:
         The file is a versioned binary container (parameters, fitted state
         and the C cores' snapshots) that loading validates and never runs
         code from.  An existing file is replaced only once the new one is
-        complete.
+        complete.  Training data kept for the bootstrap are not saved.
 
         Parameters
         ----------
         path : str or os.PathLike
+            File to write.
+
+        Raises
+        ------
+        TypeError
+            If a parameter holds a value the container cannot store (an
+            object other than None, bools, numbers, strings, lists, tuples,
+            dicts, NumPy arrays and generators).
+        OSError
+            If the file cannot be written.
+
+        See Also
+        --------
+        dumps : the same bytes, in memory.
+        cgan.load : read the file back.
         """
         _persist.save(self, path)
 
     def dumps(self) -> bytes:
-        """The bytes :meth:`save` writes; read them back with :func:`cgan.loads`."""
+        """The bytes :meth:`save` writes; read them back with :func:`cgan.loads`.
+
+        Returns
+        -------
+        bytes
+            The versioned container: parameters, fitted state and the C
+            cores' snapshots.
+
+        Raises
+        ------
+        TypeError
+            If a parameter holds a value the container cannot store.
+        """
         return _persist.dumps(self)
 
     def __getstate__(self):

@@ -13,26 +13,67 @@ from ._validation import check_int, check_random_state
 def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_state=None, T0=None, T1=None):
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
 
+    Each of ``n_datasets`` data sets is drawn from the fitted synthesizer
+    with its own seed, so its units carry every potential outcome and its
+    true average effect is known; every estimator is run on it.
+
     Parameters
     ----------
-    synthesizer : fitted cgan.CausalWGAN
+    synthesizer : CausalWGAN
+        A fitted synthesizer.
     estimators : dict
         Maps a name to a callable ``f(X, T, Y)`` (X a DataFrame of the
         covariates, T and Y arrays) returning an estimate of the average
         effect of T1 against T0, or a tuple ``(estimate, lower, upper)``.
     n_datasets : int, default=100
-    n : int or None
+        Synthetic data sets to draw.
+    n : int or None, default=None
         Rows per data set; None uses the size of the fitted data.
     n_jobs : int, default=1
-        Threads over data sets (the C core releases the GIL).
-    random_state : int, numpy Generator or None
+        Threads over data sets (the C core releases the GIL).  Draws are
+        seeded per data set, so results do not depend on it.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the data sets.
+    T0, T1 : treatment label, optional
+        The contrast: T0 defaults to the first treatment level, T1 to the
+        second (required with more than two levels).
 
     Returns
     -------
-    DataFrame indexed by estimator: mean estimate, bias, sd, RMSE and
-    coverage (NaN when no interval was returned), all against each data
-    set's own true average effect (the mean of its units' potential-outcome
-    differences).  ``result.attrs['true_effects']`` holds those effects.
+    pandas.DataFrame
+        Indexed by estimator: mean estimate, bias, sd, RMSE and coverage
+        (NaN when no interval was returned), all against each data set's
+        own true average effect (the mean of its units' potential-outcome
+        differences).  ``result.attrs['true_effects']`` holds those
+        effects and ``result.attrs['mean_true_effect']`` their mean.
+
+    Raises
+    ------
+    TypeError
+        If synthesizer is not a fitted CausalWGAN, estimators is not a
+        non-empty dict of callables, or a count has the wrong type.
+    ValueError
+        If n_datasets, n or n_jobs is out of range, T1 is missing with more
+        than two treatments, or an estimator returns a tuple that is not
+        (estimate, lower, upper).
+    ImportError
+        If pandas is not installed.
+
+    See Also
+    --------
+    CausalWGAN.sample : one synthetic data set.
+
+    Examples
+    --------
+    >>> import cgan
+    >>> from cgan.datasets import load_lalonde
+    >>> wgan = cgan.CausalWGAN(n_iter=20, critic_steps=2, random_state=0)
+    >>> wgan = wgan.fit(load_lalonde(), treatment="t", outcome="re78")
+    >>> def naive(X, T, Y):
+    ...     return Y[T == 1].mean() - Y[T == 0].mean()
+    >>> table = cgan.evaluate(wgan, {"difference in means": naive}, n_datasets=3, random_state=0)
+    >>> list(table.columns)
+    ['mean_estimate', 'bias', 'sd', 'rmse', 'coverage']
     """
     import pandas as pd
 

@@ -239,6 +239,19 @@ def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
 
 
+def _covariates(X, W):
+    """(argument name, covariates) from fit's X and W, of which exactly one
+    must be given: GANITE has no separate controls."""
+    if X is not None and W is not None:
+        raise ValueError(
+            "GANITE conditions on every covariate and has no separate controls W: pass the covariates as X or "
+            "as W, not both (join them into one X, e.g. with numpy.hstack or pandas.concat(axis=1))"
+        )
+    if X is None and W is None:
+        raise TypeError("X is required; got None (fit needs the covariates, as X or as W, EconML's name for controls)")
+    return ("X", X) if X is not None else ("W", W)
+
+
 def _map_threads(task, n_tasks, n_jobs, stop):
     """[task(i) for i in range(n_tasks)] on n_jobs threads; `stop` is set on
     any exception (Ctrl-C included) so that running tasks return early."""
@@ -260,6 +273,16 @@ def _map_threads(task, n_tasks, n_jobs, stop):
 
 class GANITE(BaseEstimator):
     """Treatment effects with generative adversarial nets (GANITE).
+
+    A counterfactual generator completes each unit's vector of potential
+    outcomes against a discriminator that tries to tell the factual entry,
+    and an inference network learns the completed vectors from the
+    covariates (Yoon, Jordon & van der Schaar, 2018).  Any number of arms
+    with any labels, continuous or binary outcomes.  Method names and
+    shapes follow EconML's CATE estimators (``effect``, ``effect_interval``,
+    ``const_marginal_effect``, ``ate``, ``ate_interval``,
+    ``ate_inference``), so DoWhy's EconML wrapper can drive it (see
+    notebooks/03_econml_dowhy.ipynb).
 
     Parameters
     ----------
@@ -319,8 +342,9 @@ class GANITE(BaseEstimator):
         The treatment labels, sorted; column k of :meth:`predict` is arm
         ``classes_[k]``.
     n_features_in_ : int
+        Columns of the covariates seen in :meth:`fit`.
     feature_names_in_ : ndarray of str
-        Present when X was a DataFrame.
+        Their names; present when the covariates were a DataFrame.
     outcome_type_ : str
         'continuous' or 'binary'.
     history_ : dict of ndarray
@@ -335,6 +359,25 @@ class GANITE(BaseEstimator):
         300 Adam steps with weight decay 0.1, or 3000 with 0.001), whichever
         had the lowest cross-fitted log-loss; 'logistic' when n_estimators
         is 1.
+
+    See Also
+    --------
+    cgan.fit : fit in one call.
+    cgan.CausalWGAN : synthetic data with known effects, to test estimators.
+
+    Examples
+    --------
+    >>> from cgan import GANITE
+    >>> from cgan.datasets import load_ihdp
+    >>> data = load_ihdp()
+    >>> model = GANITE(n_iter=50, random_state=0).fit(data.Y, data.T, X=data.X)
+    >>> model.predict(data.X[:3]).shape
+    (3, 2)
+    >>> model.effect(data.X[:3]).shape
+    (3,)
+    >>> lo, hi = model.ate_interval()
+    >>> bool(lo < hi)
+    True
     """
 
     def __init__(
@@ -398,7 +441,7 @@ class GANITE(BaseEstimator):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return p
 
-    def fit(self, Y, T, *, X):
+    def fit(self, Y, T, *, X=None, W=None):
         """Fit the counterfactual and inference blocks.
 
         Parameters
@@ -408,15 +451,43 @@ class GANITE(BaseEstimator):
         T : array-like of shape (n,)
             Treatment received: any labels (numbers, strings, booleans);
             at least two distinct values.
-        X : array-like or DataFrame of shape (n, d)
-            Covariates.
+        X : array-like or DataFrame of shape (n, d), optional
+            Covariates (required unless they are given as W).
+        W : array-like or DataFrame of shape (n, d), optional
+            The covariates under EconML's name for controls, so that callers
+            that pass confounders as ``W`` (DoWhy's EconML wrapper does)
+            work unchanged.  GANITE conditions on every covariate and draws
+            no line between effect modifiers and controls, so W is another
+            way to give X: pass one of them, not both.  Methods that take
+            new rows (:meth:`predict`, :meth:`effect`, ...) then take the
+            same columns as their ``X``.
 
         Returns
         -------
-        self
+        self : GANITE
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError
+            If neither X nor W is given, or an argument has the wrong type
+            (non-numeric columns, labels that cannot be ordered).
+        ValueError
+            If both X and W are given; if the arrays disagree in length,
+            hold NaN or inf, T has fewer than two arms, or ``batch_size``
+            exceeds the rows each ensemble member trains on; or if a
+            parameter set in ``__init__`` is out of range.
+
+        Warns
+        -----
+        UserWarning
+            When more than 5% of the rows have an estimated propensity
+            below 0.01 or above 0.99 for some arm (see
+            :meth:`overlap_report`).
         """
         p = self._check_params()
-        Xa = check_X(X, "X")
+        name, X = _covariates(X, W)
+        Xa = check_X(X, name)
         n, d = Xa.shape
         classes, codes = check_treatment(T, n)
         y, binary = check_outcome(Y, self.outcome, n)
@@ -515,9 +586,31 @@ class GANITE(BaseEstimator):
         return _standardize(Xa, self._x_mean, self._x_scale)
 
     def predict(self, X=None):
-        """Potential outcomes, shape (n, K); column k is arm ``classes_[k]``.
+        """Potential outcomes under every arm, shape (n, K).
 
-        Probabilities for a binary outcome.  X=None gives the training rows."""
+        The ensemble's mean prediction; for a binary outcome, probabilities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to predict, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+            Column k is the outcome under arm ``classes_[k]``.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If X does not have the fitted number of columns (or, as a
+            DataFrame, their names and order), or holds NaN or inf.
+        """
         if X is None:
             self._check_is_fitted()
             return self._mu_fit.copy()
@@ -525,8 +618,7 @@ class GANITE(BaseEstimator):
         return self._predict_array(Z)
 
     def score(self, Y, T, *, X) -> float:
-        """How well the model predicts the factual outcome of held-out rows;
-        higher is better.
+        """Score the prediction of held-out rows' factual outcomes; higher is better.
 
         Only the outcome under the received arm is ever observed, so this
         scores that arm's prediction: the negative mean squared error for a
@@ -546,6 +638,17 @@ class GANITE(BaseEstimator):
         Returns
         -------
         float
+            Negative mean squared error, or negative mean log-loss.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If an argument is not numeric (T may hold any labels).
+        ValueError
+            If X does not match the fit, T holds a label not seen in fit,
+            or the lengths differ, or Y is not 0/1 for a binary outcome.
         """
         Z = self._checked_X(X)
         n = Z.shape[0]
@@ -571,21 +674,188 @@ class GANITE(BaseEstimator):
     def effect(self, X=None, T0=None, T1=None):
         """Individual effects mu_T1(x) - mu_T0(x), shape (n,).
 
-        T0 defaults to ``classes_[0]``; T1 to ``classes_[1]`` (required when
-        there are more than two arms).  X=None gives the training rows."""
+        EconML's ``effect(X, T0=..., T1=...)``: with a one-dimensional
+        outcome the result is a vector.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+        T0 : treatment label, optional
+            The baseline arm; defaults to ``classes_[0]``.
+        T1 : treatment label, optional
+            The arm compared with it; defaults to ``classes_[1]`` (required
+            when there are more than two arms).
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The difference of the predicted outcomes under T1 and T0
+            (probabilities for a binary outcome).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If T0 or T1 is not a fitted arm, T1 is missing with more than
+            two arms, or X does not match the fit.
+
+        See Also
+        --------
+        effect_interval : bootstrap intervals for these effects.
+        const_marginal_effect : every arm against the first at once.
+        """
         self._check_is_fitted()
         t0, t1 = self._arms(T0, T1)
         mu = self.predict(X)
         return mu[:, t1] - mu[:, t0]
+
+    def const_marginal_effect(self, X=None):
+        """Effects of every arm against the first, shape (n, K - 1).
+
+        EconML's layout for a discrete treatment: column j is ``effect(X, T0=classes_[0], T1=classes_[j + 1])``, so the
+        shape is (n, K - 1), as EconML's ``const_marginal_effect`` gives for
+        a discrete treatment with K arms and a one-dimensional outcome (the
+        arm dimension is kept even when K is 2).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+
+        Returns
+        -------
+        ndarray of shape (n, K - 1)
+            Column j holds mu_{classes_[j + 1]}(x) - mu_{classes_[0]}(x).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If X is not numeric.
+        ValueError
+            If X does not have the fitted number of columns (or names), or
+            holds NaN or inf.
+
+        See Also
+        --------
+        effect : one contrast, shape (n,).
+        """
+        mu = self.predict(X)
+        return mu[:, 1:] - mu[:, :1]
+
+    def effect_interval(self, X=None, *, T0=None, T1=None, alpha=0.05, n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None,
+                        random_state=None):
+        """Percentile-bootstrap intervals (lo, hi) for the individual effects.
+
+        EconML's ``effect_interval``: for the effects of T1 against T0 on
+        the rows of X, two arrays of shape (n,).  ``n_bootstrap`` single-member GANITE models (the model's other
+        parameters) are fitted to resamples of the training rows, drawn with
+        replacement within each arm so that every arm keeps its size; each
+        predicts the effect of every row of X, and row i's interval is the
+        alpha/2 and 1 - alpha/2 quantiles of its replicates.  The interval
+        shows how much the fitted effect moves with the sample and the
+        training noise; it does not correct the GAN's bias, so it need not
+        cover the true individual effect at the nominal rate.  The
+        replicates are single models while :meth:`effect` averages
+        ``n_estimators``, so the interval errs on the wide side.  For the
+        average effect, :meth:`ate_inference` gives a doubly robust
+        interval.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to evaluate, with the columns seen in :meth:`fit`; None
+            gives the training rows.
+        T0, T1 : treatment label, optional
+            As in :meth:`effect`.
+        alpha : float in (0, 1), default=0.05
+            One minus the interval's level.
+        n_bootstrap : int, default=100
+            Bootstrap replicates (at least 2); each costs one fit of a
+            single model.
+        n_jobs : int or None, default=None
+            Threads that fit replicates in parallel (None: 1; -1: all
+            cores).  Results are bit-identical whatever the value.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the bootstrap; None uses the model's ``random_state``.
+
+        Returns
+        -------
+        lo, hi : tuple of two ndarrays of shape (n,)
+            Lower and upper bounds for each row.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, n_bootstrap or n_jobs has the wrong type, or X is
+            not numeric.
+        ValueError
+            If alpha is outside (0, 1), n_bootstrap is below 2, n_jobs is 0,
+            T0 or T1 is not a fitted arm (or T1 is missing with more than two
+            arms), X does not match the fit, or the model no longer holds its
+            training data (it is not pickled or saved): fit it again.
+
+        See Also
+        --------
+        effect : the point estimates.
+        ate_inference : intervals for the average effect.
+        """
+        self._check_is_fitted()
+        level = check_alpha(alpha)
+        t0, t1 = self._arms(T0, T1)
+        replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
+        jobs = _effective_jobs(n_jobs, replicates)
+        data = getattr(self, "_fit_data", None)
+        if data is None:
+            raise ValueError(
+                "effect_interval refits on the training data, which this model no longer holds (they are not "
+                "pickled or saved); fit the model again"
+            )
+        Z, codes, y32 = data
+        rows = Z if X is None else self._checked_X(X)
+        p = self._check_params()
+        K = len(self.classes_)
+        arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
+        binary = self.outcome_type_ == "binary"
+        seed = check_random_state(self.random_state if random_state is None else random_state)
+        children = np.random.SeedSequence([seed, 0xEFFEC7]).spawn(replicates)
+        stop = threading.Event()
+        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "GANITE effect bootstrap", bool(self.verbose))
+
+        def replicate(b):
+            resample_seed, core_seed = children[b].generate_state(2, np.uint64)
+            rng = np.random.default_rng(int(resample_seed))
+            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+            out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+            if out is None:
+                return None
+            mu_b = out[0].predict(rows).astype(np.float64)
+            return mu_b[:, t1] - mu_b[:, t0]
+
+        try:
+            effects = np.stack(_map_threads(replicate, replicates, jobs, stop))
+        finally:
+            bar.close()
+        lo, hi = np.quantile(effects, [level / 2, 1 - level / 2], axis=0)
+        return lo, hi
 
     def ate(self, X=None, T0=None, T1=None, *, method="plugin", target="ate", T=None, Y=None) -> float:
         """Average effect of T1 against T0.
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or None
+        X : array-like or DataFrame of shape (n, d), optional
             Rows to average over; None gives the training rows.
-        T0, T1 : treatment labels
+        T0, T1 : treatment label, optional
             As in :meth:`effect`.
         method : {'plugin', 'aipw'}, default='plugin'
             'plugin' averages :meth:`effect` over the target rows.  'aipw' is
@@ -602,6 +872,22 @@ class GANITE(BaseEstimator):
         Returns
         -------
         float
+            The estimate.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If method or target is not a string, or X is not numeric.
+        ValueError
+            If method or target is not one of the choices, T0 or T1 is not
+            a fitted arm, X, T or Y do not match the fit or each other, T
+            or Y is given without X, or the target rows are empty.
+
+        See Also
+        --------
+        ate_inference : the estimate with a standard error and interval.
         """
         self._check_is_fitted()
         check_choice(method, "method", METHODS_POINT)
@@ -628,26 +914,64 @@ class GANITE(BaseEstimator):
                      n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None):
         """A (1 - alpha) confidence interval (lo, hi) for the average effect.
 
-        The same computation as :meth:`ate_inference`, which documents the
-        parameters and also returns the estimate and its standard error."""
+        The same computation as :meth:`ate_inference`, which describes the
+        methods and also returns the estimate and its standard error.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n, d), optional
+            Rows to estimate on; None gives the training rows.
+        T0, T1 : treatment label, optional
+            As in :meth:`effect`.
+        T, Y : array-like of shape (n,), optional
+            Treatment received and outcome of the rows of X; required with
+            X.
+        alpha : float in (0, 1), default=0.05
+            One minus the interval's level.
+        method : {'aipw', 'bootstrap'}, default='aipw'
+            Doubly robust normal interval, or percentile bootstrap.
+        target : {'ate', 'att', 'atc'}, default='ate'
+            All rows, the rows that received T1, or those that received T0.
+        n_bootstrap : int, default=100
+            Bootstrap replicates (at least 2); used by 'bootstrap' only.
+        n_jobs : int or None, default=None
+            Threads that fit bootstrap replicates in parallel.
+        random_state : int, numpy Generator or None, default=None
+            Seeds the bootstrap; None uses the model's ``random_state``.
+
+        Returns
+        -------
+        lo, hi : tuple of two floats
+            The interval's bounds.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, method, target, n_bootstrap or n_jobs has the wrong
+            type.
+        ValueError
+            As :meth:`ate_inference`.
+        """
         result = self.ate_inference(X, T0, T1, T=T, Y=Y, alpha=alpha, method=method, target=target,
                                     n_bootstrap=n_bootstrap, n_jobs=n_jobs, random_state=random_state)
         return result.lo, result.hi
 
     def ate_inference(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
                       n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None) -> ATEResult:
-        """Average effect of T1 against T0 with a standard error and a
-        (1 - alpha) confidence interval.
+        """Average effect of T1 against T0 with a standard error and interval.
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or None
+        X : array-like or DataFrame of shape (n, d), optional
             Rows to estimate on; None gives the training rows.
-        T0, T1 : treatment labels
+        T0, T1 : treatment label, optional
             As in :meth:`effect`.
-        T, Y : array-like of shape (n,) or None
+        T, Y : array-like of shape (n,), optional
             Treatment received and outcome of the rows of X; required with X.
         alpha : float in (0, 1), default=0.05
+            The interval's level is 1 - alpha.
         method : {'aipw', 'bootstrap'}, default='aipw'
             'aipw': the doubly robust estimate, consistent when either the
             outcome model or the propensity model is right, with a normal
@@ -700,6 +1024,38 @@ class GANITE(BaseEstimator):
         Returns
         -------
         ATEResult
+            Estimate, standard error, interval, and how they were made.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If alpha, method, target, n_bootstrap or n_jobs has the wrong
+            type, or X is not numeric.
+        ValueError
+            If alpha is outside (0, 1), method or target is not one of the
+            choices, n_bootstrap is below 2, n_jobs is 0, T0 or T1 is not a
+            fitted arm, X is given without T and Y (or T, Y without X), the
+            arrays do not match the fit or each other, no row received T0
+            or T1 (AIPW) or the target arm, ``batch_size`` exceeds the rows
+            to resample, or 'bootstrap' with X=None finds no training data
+            (after unpickling).
+
+        See Also
+        --------
+        ate_interval : the interval alone.
+        ATEResult : the record returned.
+
+        Examples
+        --------
+        >>> from cgan import GANITE
+        >>> from cgan.datasets import load_ihdp
+        >>> data = load_ihdp()
+        >>> model = GANITE(n_iter=50, random_state=0).fit(data.Y, data.T, X=data.X)
+        >>> result = model.ate_inference(target="att")
+        >>> result.method, result.target, result.n
+        ('aipw', 'att', 747)
         """
         self._check_is_fitted()
         level = check_alpha(alpha)
@@ -800,7 +1156,7 @@ class GANITE(BaseEstimator):
 
     # ----------------------------------------------------------- overlap
     def overlap_report(self, threshold=_OVERLAP_THRESHOLD):
-        """Per-arm summaries of the training rows' estimated propensities.
+        """Summarise the training rows' estimated propensities, arm by arm.
 
         Row k summarises P(T = classes_[k] | x) over all training rows, as
         cross-fitted by :meth:`fit` and before clipping: ``n_received`` (rows
@@ -814,12 +1170,27 @@ class GANITE(BaseEstimator):
         Parameters
         ----------
         threshold : float in (0, 0.5), default=0.01
+            Propensities below it or above 1 - threshold count as extreme.
 
         Returns
         -------
-        pandas.DataFrame indexed by arm when pandas is installed; otherwise
-        a dict of arrays (one entry per arm, with the labels under 'arm')
-        plus the float 'share_extreme_any'.
+        pandas.DataFrame or dict
+            A DataFrame indexed by arm when pandas is installed; otherwise
+            a dict of arrays (one entry per arm, with the labels under
+            'arm') plus the float 'share_extreme_any'.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If threshold is not a real number.
+        ValueError
+            If threshold is outside (0, 0.5).
+
+        See Also
+        --------
+        plot_overlap : the same propensities as histograms.
         """
         self._check_is_fitted()
         thr = check_float(threshold, "threshold", 0.0, 0.5, low_open=True)
@@ -836,8 +1207,9 @@ class GANITE(BaseEstimator):
         return frame
 
     def plot_overlap(self, ax=None, *, bins=30, threshold=_OVERLAP_THRESHOLD):
-        """Histograms of the training rows' estimated propensities, by the
-        arm they received (needs matplotlib).
+        """Plot histograms of the training rows' propensities by arm received.
+
+        Needs matplotlib.
 
         With two arms, one panel shows P(T = classes_[1] | x) for the rows of
         each arm; with K > 2 arms, panel k shows P(T = classes_[k] | x) for
@@ -847,14 +1219,30 @@ class GANITE(BaseEstimator):
 
         Parameters
         ----------
-        ax : matplotlib Axes, a sequence of K Axes (K > 2), or None
-            None creates a figure.
+        ax : matplotlib Axes or sequence of Axes, optional
+            One Axes with two arms, K of them with K > 2 arms; None
+            creates a figure.
         bins : int, default=30
+            Histogram bins over [0, 1].
         threshold : float in (0, 0.5), default=0.01
+            Where the dotted lines are drawn.
 
         Returns
         -------
-        The Axes (two arms) or an array of K Axes.
+        matplotlib.axes.Axes or ndarray of Axes
+            The Axes (two arms) or an array of K Axes.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If bins or threshold has the wrong type.
+        ValueError
+            If bins is below 1, threshold is outside (0, 0.5), or ax holds
+            the wrong number of Axes.
+        ImportError
+            If matplotlib is not installed.
         """
         self._check_is_fitted()
         n_bins = check_int(bins, "bins", 1, 10_000)

@@ -24,6 +24,9 @@ TARGETS = ("ate", "att", "atc")
 class ATEResult:
     """An average effect of T1 against T0 with its uncertainty.
 
+    :meth:`GANITE.ate_inference` returns it; it is a frozen record, built
+    from its fields in this order.
+
     Attributes
     ----------
     estimate : float
@@ -36,6 +39,7 @@ class ATEResult:
     lo, hi : float
         The (1 - alpha) confidence interval.
     alpha : float
+        The interval's level is 1 - alpha.
     method : str
         'aipw' or 'bootstrap'.
     target : str
@@ -46,6 +50,16 @@ class ATEResult:
     propensity_clip : float or None
         Propensities were clipped below at this value (AIPW); None for
         methods that use no propensity.
+
+    See Also
+    --------
+    GANITE.ate_inference : computes it.
+
+    Examples
+    --------
+    >>> from cgan import ATEResult
+    >>> ATEResult(2.0, 0.5, 1.02, 2.98, 0.05, "aipw", "ate", 400, 0.01)
+    ATEResult(ATE by aipw: estimate=2, stderr=0.5, 95% interval [1.02, 2.98], n=400, propensity_clip=0.01)
     """
 
     estimate: float

@@ -408,10 +408,44 @@ def _split(data):
 
 
 def loads(data, expected=None):
-    """A model from container bytes; ValueError on any invalid input.
+    """Rebuild a model from the bytes ``model.dumps()`` returned.
 
-    expected, when given, is the class to build: the estimator the bytes
-    hold or a subclass of it (pickle passes the pickled object's class)."""
+    Every size, offset, dtype and shape is checked before any state is
+    built, and nothing in the bytes names code to run, so truncated,
+    corrupted, wrong-version or hostile data raise ValueError.
+
+    Parameters
+    ----------
+    data : bytes
+        The container, as written by :meth:`GANITE.dumps`,
+        :meth:`CausalWGAN.dumps` or read from a file that ``save`` wrote.
+    expected : type, optional
+        The class to build: the estimator the bytes hold or a subclass of
+        it (pickle passes the pickled object's class).  None builds the
+        estimator named in the bytes.
+
+    Returns
+    -------
+    GANITE or CausalWGAN
+        The model, fitted if it was fitted when saved.
+
+    Raises
+    ------
+    ValueError
+        If the bytes are not a valid cgan container, or hold a model of
+        another class than ``expected``.
+
+    See Also
+    --------
+    load : the same from a file.
+
+    Examples
+    --------
+    >>> import cgan
+    >>> model = cgan.loads(cgan.GANITE(n_iter=10).dumps())
+    >>> model.n_iter
+    10
+    """
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
         raise ValueError("the header does not describe a cgan model")
@@ -436,7 +470,29 @@ def loads(data, expected=None):
 
 
 def load(path):
-    """A model saved with ``model.save(path)``."""
+    """Read a model that ``model.save(path)`` wrote.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+
+    Returns
+    -------
+    GANITE or CausalWGAN
+        The model, fitted if it was fitted when saved.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a valid cgan container (see :func:`loads`).
+    OSError
+        If the file cannot be read.
+
+    See Also
+    --------
+    loads : the same from bytes.
+    """
     with open(path, "rb") as f:
         return loads(f.read())
 

@@ -123,11 +123,21 @@ def _decode(columns, X):
 class CausalWGAN(BaseEstimator):
     """Synthetic data with known effects from conditional WGAN-GPs.
 
+    Two conditional WGAN-GPs are fitted to a data set (Athey, Imbens,
+    Metzger & Munro, 2021): one draws the covariates given the treatment,
+    the other the outcome given covariates and treatment.  Each synthetic
+    unit gets its outcome under every arm, so the synthetic population's
+    effects are known; :func:`cgan.evaluate` ranks estimators on it.
+    Needs pandas.
+
     Parameters
     ----------
     hidden_size : int, default=128
+        Width of each hidden layer of the generators and critics.
     n_hidden : int, default=3
+        Hidden layers per network.
     batch_size : int, default=32
+        Rows per minibatch; must not exceed the rows of the data.
     n_iter : int, default=3000
         Generator steps for each of the two WGANs.
     critic_steps : int, default=15
@@ -142,21 +152,52 @@ class CausalWGAN(BaseEstimator):
         region, and training oscillated on LaLonde's earnings; the one-sided
         penalty trained stably there, as in the reference implementation.
     critic_dropout : float, default=0.0
+        Dropout rate of the critics' hidden layers, in [0, 0.99].
     learning_rate : float, default=1e-4
+        Adam step size of every network.
     betas : tuple, default=(0.9, 0.999)
         Adam's (beta1, beta2).
     noise_dim : int or None, default=None
         Generator noise; None uses the width of what is generated.
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator or None, default=None
+        Seeds the fit and the default stream of :meth:`sample`; the same
+        value gives the same fit.
     n_jobs : int or None, default=None
         Threads: the two WGANs train in parallel with n_jobs >= 2.
     verbose : bool, default=False
+        Show training progress (tqdm when installed).
 
     Attributes
     ----------
-    treatment_, outcome_, covariates_ : column names
-    classes_ : the treatment levels
-    history_ : dict of per-step losses of each WGAN
+    treatment_ : column label
+        The treatment column given to :meth:`fit`.
+    outcome_ : column label
+        The outcome column.
+    covariates_ : list of column labels
+        The covariate columns, in the order generated.
+    classes_ : ndarray
+        The treatment levels, sorted.
+    history_ : dict of dict of ndarray
+        ``history_['covariates']`` and ``history_['outcome']`` hold each
+        WGAN's per-generator-step 'critic_loss', 'generator_loss' and
+        'penalty', each of shape (n_iter,).
+
+    See Also
+    --------
+    cgan.evaluate : Monte Carlo ranking of estimators on synthetic copies.
+    cgan.datasets.load_lalonde : the data set of the reference study.
+
+    Examples
+    --------
+    >>> import cgan
+    >>> from cgan.datasets import load_lalonde
+    >>> wgan = cgan.CausalWGAN(n_iter=20, critic_steps=2, random_state=0)
+    >>> wgan = wgan.fit(load_lalonde(), treatment="t", outcome="re78", bounds={"re78": (0, None)})
+    >>> synthetic = wgan.sample(1000, random_state=1)
+    >>> synthetic.shape
+    (1000, 14)
+    >>> list(synthetic.columns[-2:])
+    ['y0', 'y1']
     """
 
     def __init__(self, *, hidden_size=128, n_hidden=3, batch_size=32, n_iter=3000, critic_steps=15,
@@ -181,10 +222,49 @@ class CausalWGAN(BaseEstimator):
     def fit(self, df, *, treatment, outcome, covariates=None, categorical=None, bounds=None):
         """Fit the covariate and outcome generators to ``df``.
 
-        covariates=None uses every other column; categorical=None treats
-        non-numeric columns and numeric columns with at most two distinct
-        values as categorical; bounds maps a column to (lower, upper), either
-        of which may be None, e.g. {"re78": (0, None)}."""
+        Categorical columns are one-hot coded (the generator draws a level);
+        continuous ones are standardised, and a bounded column is clamped
+        to its bounds so that it keeps its point masses (earnings at 0).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The data, one row per unit, without missing values.
+        treatment : column label
+            The treatment column; at least two levels.
+        outcome : column label
+            The outcome column.
+        covariates : list of column labels, optional
+            The covariates; None uses every column but the treatment and
+            the outcome.
+        categorical : collection of column labels, optional
+            Columns to treat as categorical; None treats non-numeric
+            columns and numeric columns with at most two distinct values
+            as categorical.
+        bounds : dict, optional
+            Maps a continuous column to (lower, upper), either of which may
+            be None, e.g. ``{"re78": (0, None)}``.  Generated values are
+            kept within them.
+
+        Returns
+        -------
+        self : CausalWGAN
+            The fitted synthesizer.
+
+        Raises
+        ------
+        TypeError
+            If df is not a DataFrame, or a parameter has the wrong type.
+        ValueError
+            If a named column is missing, the treatment and outcome
+            coincide, a column has missing values, the treatment or a
+            categorical column has a single level, a bound is not finite,
+            reversed, given for a categorical column or violated by the
+            data, ``batch_size`` exceeds the rows, or a parameter is out of
+            range.
+        ImportError
+            If pandas is not installed.
+        """
         pd = _require_pandas()
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -323,9 +403,36 @@ class CausalWGAN(BaseEstimator):
         return f"y_{level}"
 
     def sample(self, n, random_state=None):
-        """A synthetic data set of n rows: the original columns (names and
-        dtypes) plus the potential outcome under every arm (y0 and y1 for a
-        0/1 treatment, y_<label> otherwise)."""
+        """Draw a synthetic data set of n units with all their potential outcomes.
+
+        A treatment is drawn from its empirical frequencies, covariates
+        given it, then the outcome under every arm from those covariates;
+        the outcome column holds the one under the drawn treatment.
+
+        Parameters
+        ----------
+        n : int
+            Rows to draw (at least 1).
+        random_state : int, numpy Generator or None, default=None
+            Seeds the draw.  None continues the model's own stream, so
+            successive calls give fresh data sets.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The original columns (names and dtypes) plus the potential
+            outcome under every arm: ``y0`` and ``y1`` for a 0/1
+            treatment, ``y_<label>`` otherwise.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If n is not an integer or random_state has the wrong type.
+        ValueError
+            If n is below 1 or random_state is a negative integer.
+        """
         pd = _require_pandas()
         if not hasattr(self, "classes_"):
             raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
@@ -380,22 +487,109 @@ class CausalWGAN(BaseEstimator):
         return float(diff.mean())
 
     def ate(self, T0=None, T1=None, n=200_000, random_state=0):
-        """The synthetic population's average effect of T1 against T0, by a
-        Monte Carlo draw of n units."""
+        """The synthetic population's average effect of T1 against T0.
+
+        Computed as the mean potential-outcome difference over a Monte Carlo
+        draw of n units.
+
+        Parameters
+        ----------
+        T0, T1 : treatment label, optional
+            T0 defaults to the first level of ``classes_``, T1 to the second
+            (required with more than two levels).
+        n : int, default=200000
+            Units drawn.
+        random_state : int, numpy Generator or None, default=0
+            Seeds the draw; a fixed default makes the value reproducible.
+
+        Returns
+        -------
+        float
+            The average effect.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If n or random_state has the wrong type.
+        ValueError
+            If n is below 1, T0 or T1 is not a treatment level, or T1 is
+            missing with more than two levels.
+
+        See Also
+        --------
+        att : the effect on the units that received T1.
+        """
         return self._effects(check_int(n, "n", 1, 1 << 31), random_state, False, T0, T1)
 
     def att(self, T0=None, T1=None, n=200_000, random_state=0):
-        """The synthetic population's average effect on the units that
-        received T1."""
+        """The synthetic population's average effect on the units that received T1.
+
+        Parameters
+        ----------
+        T0, T1 : treatment label, optional
+            As in :meth:`ate`.
+        n : int, default=200000
+            Units drawn; the average is over those of them that received T1.
+        random_state : int, numpy Generator or None, default=0
+            Seeds the draw.
+
+        Returns
+        -------
+        float
+            The average effect on the treated.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        TypeError
+            If n or random_state has the wrong type.
+        ValueError
+            If n is below 1, T0 or T1 is not a treatment level, or T1 is
+            missing with more than two levels.
+        """
         return self._effects(check_int(n, "n", 1, 1 << 31), random_state, True, T0, T1)
 
     # -------------------------------------------------------------- compare
     def compare(self, df, n=None, random_state=0):
-        """Real and synthetic side by side, per column: mean, sd, quantiles,
-        Wasserstein-1 distance (continuous, in units of the real sd) or total
-        variation distance (categorical), and the share at each bound.
-        ``result.attrs['max_corr_diff']`` holds the largest absolute
-        difference between the real and synthetic correlation matrices."""
+        """Real and synthetic data side by side, one row per column.
+
+        Per column: mean, sd, quantiles, Wasserstein-1 distance (continuous,
+        in units of the real sd) or total variation distance (categorical),
+        and the share at each bound.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The real data, with the columns seen in :meth:`fit`.
+        n : int or None, default=None
+            Synthetic rows to draw (at least 10,000 are drawn); None uses
+            the rows of df.
+        random_state : int, numpy Generator or None, default=0
+            Seeds the synthetic draw.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by column.  ``result.attrs['max_corr_diff']`` holds the
+            largest absolute difference between the real and synthetic
+            correlation matrices.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        ValueError
+            If n is below 1.
+        KeyError
+            If df lacks one of the fitted columns.
+
+        See Also
+        --------
+        plot_compare : the same as histograms.
+        """
         pd = _require_pandas()
         if not hasattr(self, "classes_"):
             raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
@@ -436,7 +630,33 @@ class CausalWGAN(BaseEstimator):
         return out
 
     def plot_compare(self, df, columns=None, random_state=0):
-        """Histograms of real and synthetic marginals (needs matplotlib)."""
+        """Histograms of real and synthetic marginals (needs matplotlib).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The real data.
+        columns : list of column labels, optional
+            Columns to plot; None plots the treatment, the covariates and
+            the outcome.
+        random_state : int, numpy Generator or None, default=0
+            Seeds the synthetic draw (at least 10,000 rows).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            One panel per column: histograms for continuous columns, bars
+            of level shares for categorical ones.
+
+        Raises
+        ------
+        ImportError
+            If matplotlib is not installed.
+        RuntimeError
+            If the model is not fitted.
+        KeyError
+            If df lacks one of the columns.
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError:

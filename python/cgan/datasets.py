@@ -19,26 +19,85 @@ import numpy as np
 
 @dataclass(frozen=True)
 class IHDP:
-    X: np.ndarray          # (747, 25) covariates
-    T: np.ndarray          # (747,) treatment, 0 or 1
-    Y: np.ndarray          # (747,) factual outcome
-    Y_cf: np.ndarray       # (747,) the simulated counterfactual outcome
-    mu0: np.ndarray        # (747,) true mean outcome under control
-    mu1: np.ndarray        # (747,) true mean outcome under treatment
-    test: np.ndarray       # (747,) bool, the standard 75 test rows
+    """IHDP replication 1: covariates, treatment, outcomes and the truth.
+
+    Returned by :func:`load_ihdp`; a frozen record.
+
+    Attributes
+    ----------
+    X : ndarray of shape (747, 25)
+        Covariates: 6 continuous and 19 binary, in the order of
+        ``feature_names``.
+    T : ndarray of shape (747,)
+        Treatment, 0 or 1 (int64); 139 rows are treated.
+    Y : ndarray of shape (747,)
+        The factual outcome, observed under T.
+    Y_cf : ndarray of shape (747,)
+        The simulated outcome under the other arm (never observed in
+        practice; here for checking).
+    mu0 : ndarray of shape (747,)
+        The true mean outcome under control.
+    mu1 : ndarray of shape (747,)
+        The true mean outcome under treatment.
+    test : ndarray of shape (747,)
+        Boolean mask of the standard 75 test rows; the other 672 are the
+        training rows.
+    feature_names : tuple of str
+        Names of the columns of X: ``x1`` to ``x25``.
+    """
+
+    X: np.ndarray
+    T: np.ndarray
+    Y: np.ndarray
+    Y_cf: np.ndarray
+    mu0: np.ndarray
+    mu1: np.ndarray
+    test: np.ndarray
     feature_names: tuple
 
     @property
     def true_ite(self) -> np.ndarray:
+        """The true individual effects mu1 - mu0, shape (747,)."""
         return self.mu1 - self.mu0
 
     @property
     def true_ate(self) -> float:
+        """The true average effect over all 747 rows, mean(mu1 - mu0)."""
         return float(np.mean(self.mu1 - self.mu0))
 
 
 def load_ihdp() -> IHDP:
-    """IHDP replication 1 with its standard train/test split (672/75 rows)."""
+    """IHDP replication 1 with its standard train/test split (672/75 rows).
+
+    The Infant Health and Development Program's covariates with the
+    simulated outcome of Hill (2011), setting "A" of the NPCI package, as
+    used by Shalit et al. (2017) and GANITE: treated children of non-white
+    mothers were removed, so the arms overlap weakly.  The true mean
+    outcomes under both arms are known.
+
+    Returns
+    -------
+    IHDP
+        The arrays, the test mask and the covariate names.
+
+    See Also
+    --------
+    cgan.GANITE : estimates the effects whose truth this carries.
+
+    References
+    ----------
+    Hill, J. (2011).  Bayesian nonparametric modeling for causal inference.
+    Journal of Computational and Graphical Statistics 20(1).
+
+    Examples
+    --------
+    >>> from cgan.datasets import load_ihdp
+    >>> data = load_ihdp()
+    >>> data.X.shape, int(data.T.sum()), int(data.test.sum())
+    ((747, 25), 139, 75)
+    >>> round(data.true_ate, 3)
+    4.016
+    """
     with resources.files("cgan").joinpath("data/ihdp_npci_1.csv").open("r") as fh:
         header = fh.readline().strip().split(",")
         data = np.loadtxt(fh, delimiter=",")
@@ -99,7 +158,7 @@ def load_lalonde():
     >>> df = load_lalonde()
     >>> df.shape
     (445, 12)
-    >>> round(df.re78[df.t == 1].mean() - df.re78[df.t == 0].mean(), 2)
+    >>> round(float(df.re78[df.t == 1].mean() - df.re78[df.t == 0].mean()), 2)
     1794.34
     """
     try:
