@@ -178,8 +178,11 @@ def _fit_propensity(Z, codes, K, groups, seed, model):
     out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
         net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
-        net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
-                        learning_rate=1e-2, weight_decay=decay)
+        try:
+            net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
+                            learning_rate=1e-2, weight_decay=decay)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"the propensity model ({model}) diverged: {exc}") from None
         logits = net.forward(Z[held]).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)

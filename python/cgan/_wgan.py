@@ -270,6 +270,9 @@ class CausalWGAN(BaseEstimator):
                     hist["generator_loss"].append(g)
                     hist["penalty"].append(pen)
                     bar.update(len(c), critic=float(c[-1]))
+            except FloatingPointError as exc:
+                # the core names the network and the iteration; say which of the two WGANs
+                raise FloatingPointError(f"CausalWGAN's {name} model: {exc}") from None
             finally:
                 w.clear_data()
             return w, {k: np.concatenate(v) if v else np.zeros(0) for k, v in hist.items()}
