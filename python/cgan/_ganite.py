@@ -709,10 +709,13 @@ class GANITE(BaseEstimator):
         level = check_alpha(alpha)
         check_choice(method, "method", METHODS_INTERVAL)
         check_choice(target, "target", TARGETS)
-        if method == "aipw":
-            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
+        # every argument is checked, including those the method ignores
         replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
         jobs = _effective_jobs(n_jobs, replicates)
+        if random_state is not None:
+            random_state = check_random_state(random_state)
+        if method == "aipw":
+            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
         return self._bootstrap_result(X, T0, T1, T, Y, level, target, replicates, jobs, random_state)
 
     @staticmethod
@@ -747,7 +750,7 @@ class GANITE(BaseEstimator):
                     f"the {len(codes)} rows received {role}={self.classes_[arm]!r}"
                 )
         estimate, stderr = aipw(mu, propensity, codes, y, t0, t1, target)
-        z = _normal_quantile(1 - level / 2)
+        z = -_normal_quantile(level / 2)  # the lower tail keeps tiny alphas exact (1 - 1e-300 == 1)
         return ATEResult(estimate, stderr, estimate - z * stderr, estimate + z * stderr, level, "aipw", target,
                          len(y), _PROPENSITY_CLIP)
 
@@ -877,6 +880,8 @@ class GANITE(BaseEstimator):
             axes = list(grid[0])
         else:
             axes = [ax] if hasattr(ax, "hist") else list(np.ravel(np.asarray(ax, dtype=object)))
+            if not all(hasattr(a, "hist") and hasattr(a, "axvline") for a in axes):
+                raise TypeError(f"ax must be None, a matplotlib Axes or a sequence of Axes, got {ax!r}")
             if len(axes) != len(panels):
                 raise ValueError(f"ax must be {'one Axes' if K == 2 else f'a sequence of {K} Axes'}, "
                                  f"got {len(axes)}")
