@@ -395,8 +395,12 @@ class GANITE(BaseEstimator):
             "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
             "noise_dim": check_int(self.noise_dim, "noise_dim", 0, 4096),
         }
-        if self.outcome not in ("auto", "continuous", "binary"):
-            raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {self.outcome!r}")
+        check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
+        if p["learning_rate"] * p["weight_decay"] > 1:
+            # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
+            # weights grow geometrically and training overflows within a few steps
+            raise ValueError(f"learning_rate * weight_decay must be at most 1, got {p['learning_rate']:g} * "
+                             f"{p['weight_decay']:g}; lower one of them")
         _effective_jobs(self.n_jobs, 1)
         if not isinstance(self.verbose, (bool, np.bool_, int)):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")

@@ -169,7 +169,7 @@ def _label_key(v):
 def check_outcome(Y, outcome: str, n_rows: int) -> tuple[np.ndarray, bool]:
     """The outcome vector and whether it is binary."""
     y = check_vector(Y, "Y", n_rows)
-    if outcome not in ("auto", "continuous", "binary"):
+    if not isinstance(outcome, str) or outcome not in ("auto", "continuous", "binary"):
         raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {outcome!r}")
     is01 = bool(np.all((y == 0) | (y == 1)))
     if outcome == "binary" and not is01:
