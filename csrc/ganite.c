@@ -378,8 +378,22 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         double ld = 0;
         for (int s = 0; s < g->cfg.d_steps; s++) {
             gather_batch(g, B);
-            generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 1, 1);
+            const cg_real *gd = generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 1, 1);
+            /* G's output is checked first: a diverged G would otherwise
+             * surface as a non-finite loss of D, which only reads it */
+            if (!cg_all_finite(gd, B * K)) {
+                cg_set_error(err, "GANITE generator G output became non-finite at iteration %lld; "
+                             "lower learning_rate",
+                             (long long)g->iters_cf + 1);
+                return CG_EFLOAT;
+            }
             ld = discriminator_loss(g, B, 1.0);
+            if (!isfinite(ld)) {
+                cg_set_error(err, "GANITE discriminator D loss became non-finite at iteration %lld; "
+                             "lower learning_rate",
+                             (long long)g->iters_cf + 1);
+                return CG_EFLOAT;
+            }
             cg_mlp_zero_grad(g->D);
             cg_mlp_backward(g->D, NULL, g->dlog);
             cg_adam_step(g->optD, cg_mlp_params(g->D), cg_mlp_grads(g->D));
@@ -414,9 +428,9 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
                 sup += cg_mse_loss(g->dgout + j, gout + j, g->yb + i, NULL, 1, inv);
         }
         double lg = sup - alpha * ldg;
-        if (!isfinite(lg) || !isfinite(ld)) {
-            cg_set_error(err, "GANITE losses became non-finite at iteration %lld; lower learning_rate",
-                         (long long)g->iters_cf);
+        if (!isfinite(lg)) {
+            cg_set_error(err, "GANITE generator G loss became non-finite at iteration %lld; lower learning_rate",
+                         (long long)g->iters_cf + 1);
             return CG_EFLOAT;
         }
         cg_mlp_zero_grad(g->G);
@@ -479,8 +493,9 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
                           ? cg_bce_logits_loss(g->gI, out, g->ybar, g->wI, B * K, 1.0 / (double)B)
                           : cg_mse_loss(g->gI, out, g->ybar, g->wI, B * K, 1.0 / (double)B);
         if (!isfinite(loss)) {
-            cg_set_error(err, "the ITE loss became non-finite at iteration %lld; lower learning_rate",
-                         (long long)g->iters_ite);
+            cg_set_error(err, "GANITE inference network I loss became non-finite at iteration %lld; "
+                         "lower learning_rate",
+                         (long long)g->iters_ite + 1);
             return CG_EFLOAT;
         }
         cg_mlp_zero_grad(g->I);
@@ -512,7 +527,9 @@ cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t
     }
     cg_swap_blocks(cg_mlp_params(g->I), g->i_avg, np);
     if (!cg_all_finite(out, n * K)) {
-        cg_set_error(err, "predictions are not finite; the model diverged");
+        cg_set_error(err, "GANITE inference network I predicts non-finite values after %lld iterations; "
+                     "the model diverged",
+                     (long long)g->iters_ite);
         return CG_EFLOAT;
     }
     return CG_OK;
@@ -545,6 +562,13 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
             for (size_t i = 0; i < rows; i++)
                 g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean[T[r0 + i]]) / g->ysd[T[r0 + i]]);
             generator_forward(g, &rng, X + r0 * d, T + r0, g->yb, rows, 0, 0);
+            /* checked here: a binary draw from a NaN probability would be a silent 0 */
+            if (!cg_all_finite(g->gval, rows * K)) {
+                cg_set_error(err, "GANITE generator G outputs non-finite values after %lld iterations; "
+                             "the model diverged",
+                             (long long)g->iters_cf);
+                return CG_EFLOAT;
+            }
             cg_real *dst = out + (s * n + r0) * K;
             for (size_t i = 0; i < rows; i++) {
                 for (size_t k = 0; k < K; k++) {
@@ -561,7 +585,8 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
         }
     }
     if (!cg_all_finite(out, n_samples * n * K)) {
-        cg_set_error(err, "samples are not finite; the model diverged");
+        cg_set_error(err, "GANITE generator G draws non-finite values after %lld iterations; the model diverged",
+                     (long long)g->iters_cf);
         return CG_EFLOAT;
     }
     return CG_OK;

@@ -282,6 +282,13 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
             cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
             for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
             generate(w, w->Ctx, w->idx, B, 1);
+            /* a diverged generator would otherwise surface as a non-finite
+             * critic loss (bounds clamp inf, so its raw output is checked) */
+            if (!cg_all_finite(w->raw, B * p)) {
+                cg_set_error(err, "WGAN generator output became non-finite at iteration %lld; lower learning_rate",
+                             (long long)w->steps + 1);
+                return CG_EFLOAT;
+            }
             cg_mlp_zero_grad(w->C);
             /* real rows: -mean f */
             critic_input(w, xr, w->idx, B);
@@ -307,11 +314,16 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
                 cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
                 cg_status st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda * inv, &lp,
                                                        NULL, err);
+                if (st == CG_EFLOAT || (st == CG_OK && !isfinite(lp))) {
+                    cg_set_error(err, "WGAN critic gradient penalty became non-finite at iteration %lld (critic step "
+                                 "%d); lower learning_rate or gp_lambda", (long long)w->steps + 1, s + 1);
+                    return CG_EFLOAT;
+                }
                 if (st != CG_OK) return st;
             }
-            if (!isfinite(lc) || !isfinite(lp)) {
-                cg_set_error(err, "WGAN critic loss became non-finite at step %lld; lower learning_rate",
-                             (long long)w->steps);
+            if (!isfinite(lc)) {
+                cg_set_error(err, "WGAN critic loss became non-finite at iteration %lld (critic step %d); lower "
+                             "learning_rate", (long long)w->steps + 1, s + 1);
                 return CG_EFLOAT;
             }
             cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
@@ -323,6 +335,14 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
         double mg = 0;
         for (size_t i = 0; i < B; i++) mg += sg[i], w->dscore[i] = (cg_real)-inv;
+        double lg = -mg * inv;
+        /* checked before the step, so that the averaged generator that
+         * sample uses never takes in non-finite weights */
+        if (!isfinite(lg)) {
+            cg_set_error(err, "WGAN generator loss became non-finite at iteration %lld; lower learning_rate",
+                         (long long)w->steps + 1);
+            return CG_EFLOAT;
+        }
         memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
         cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
         /* back through the output transform */
@@ -346,11 +366,6 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         cg_mlp_backward(w->G, NULL, w->draw);
         cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
         cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
-        double lg = -mg * inv;
-        if (!isfinite(lg)) {
-            cg_set_error(err, "WGAN generator loss became non-finite at step %lld", (long long)w->steps);
-            return CG_EFLOAT;
-        }
         if (critic_loss) critic_loss[step] = lc;
         if (generator_loss) generator_loss[step] = lg;
         if (penalty) penalty[step] = lp;
@@ -372,6 +387,14 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
         generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
+        /* checked before the categorical draws, which would turn NaN
+         * probabilities into a silent one-hot row */
+        if (!cg_all_finite(w->raw, rows * p)) {
+            cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
+            cg_set_error(err, "WGAN generator outputs non-finite values after %lld iterations; the model diverged",
+                         (long long)w->steps);
+            return CG_EFLOAT;
+        }
         for (size_t i = 0; i < rows; i++) {
             cg_real *f = w->fake + i * p;
             /* categorical blocks: one draw from the softmax, as one-hot */
@@ -393,7 +416,8 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     }
     cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
     if (!cg_all_finite(out, n * p)) {
-        cg_set_error(err, "samples are not finite; the model diverged");
+        cg_set_error(err, "WGAN generator draws non-finite values after %lld iterations; the model diverged",
+                     (long long)w->steps);
         return CG_EFLOAT;
     }
     return CG_OK;

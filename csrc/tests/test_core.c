@@ -1856,6 +1856,191 @@ static void test_ganite(void)
     test_ganite_case(3, 1, 0);
 }
 
+/* ------------------------------------------------------------ divergence */
+
+/* Offset of network block `index` (n_params, params, Adam steps, m, v; see
+ * put_net in snapshot.h) of a snapshot whose first block starts at `first`. */
+static size_t net_block(const unsigned char *buf, size_t first, int index)
+{
+    size_t off = first;
+    for (int i = 0; i < index; i++) {
+        int64_t np;
+        memcpy(&np, buf + off, 8);
+        off += 8 + 3 * (size_t)np * sizeof(cg_real) + 8;
+    }
+    return off;
+}
+
+static size_t net_params(const unsigned char *buf, size_t off)
+{
+    int64_t np;
+    memcpy(&np, buf + off, 8);
+    return (size_t)np;
+}
+
+/* NaN into `count` reals at byte `off`: the state of a network that diverged */
+static void poison(unsigned char *buf, size_t off, size_t count)
+{
+    cg_real nan = (cg_real)NAN;
+    for (size_t i = 0; i < count; i++) memcpy(buf + off + i * sizeof(cg_real), &nan, sizeof nan);
+}
+
+/* The error names the network and the iteration (`want` and `iteration`). */
+static int names(const char *err, const char *want, const char *iteration)
+{
+    return strstr(err, want) != NULL && strstr(err, iteration) != NULL;
+}
+
+/* A network whose weights turn non-finite stops training, prediction and
+ * sampling with CG_EFLOAT and a message naming that network and the
+ * iteration.  The diverged state is made by writing NaN into one network's
+ * block of a snapshot (the layout of write_all in ganite.c and wgan_write in
+ * wgan.c), so no test-only hook is needed in the core. */
+static void test_divergence_ganite(int binary)
+{
+    size_t n = 64, d = 3;
+    const int K = 2;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *Y = ralloc(n), *out = ralloc(2 * n * K);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) X[i * d + j] = (cg_real)urand(-1, 1);
+        T[i] = (int32_t)(i % 2);
+        Y[i] = binary ? (cg_real)(i % 3 == 0) : (cg_real)(X[i * d] + T[i]);
+    }
+    cg_ganite_config cfg = {(int)d, K, 8, 2, 1, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 5};
+    cg_ganite *g = NULL;
+    unsigned char *buf = NULL, *bad = NULL;
+    if (!CHECK(cg_ganite_create(&g, &cfg, err) == CG_OK, "divergence: ganite create: %s", err)) goto done;
+    CHECK(cg_ganite_set_data(g, X, T, Y, n, NULL, 0, err) == CG_OK &&
+              cg_ganite_train_counterfactual(g, 2, NULL, NULL, err) == CG_OK && cg_ganite_train_ite(g, 4, NULL, err) == CG_OK,
+          "divergence: ganite trains: %s", err);
+    size_t size = cg_ganite_snapshot_size(g);
+    buf = xcalloc(size, 1);
+    bad = xcalloc(size, 1);
+    CHECK(cg_ganite_snapshot(g, buf, size, err) == CG_OK, "divergence: ganite snapshot: %s", err);
+    /* header 20, 8 ints, 4 doubles, seed, (mean, sd) per arm, 2 counters, rng */
+    size_t first = 20 + 32 + 32 + 8 + 16 * (size_t)K + 16 + 32;
+    size_t offG = net_block(buf, first, 0), offD = net_block(buf, first, 1), offI = net_block(buf, first, 2);
+    size_t nI = net_params(buf, offI);
+    size_t avg = net_block(buf, first, 3) + 8;
+    if (!CHECK(avg + nI * sizeof(cg_real) == size, "divergence: ganite snapshot layout (%zu + %zu != %zu)", avg,
+               nI * sizeof(cg_real), size))
+        goto done;
+    struct {
+        const char *what;
+        size_t off, count;
+        int call; /* 0 counterfactual, 1 ite, 2 predict, 3 sample */
+        const char *want, *iteration;
+    } cases[] = {
+        {"G weights, training", offG + 8, net_params(buf, offG), 0, "generator G", "iteration 3"},
+        {"D weights, training", offD + 8, net_params(buf, offD), 0, "discriminator D", "iteration 3"},
+        {"I weights, training", offI + 8, nI, 1, "inference network I", "iteration 5"},
+        {"I averaged weights, predict", avg, nI, 2, "inference network I", "after 4 iterations"},
+        {"G weights, sample", offG + 8, net_params(buf, offG), 3, "generator G", "after 2 iterations"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memcpy(bad, buf, size);
+        poison(bad, cases[c].off, cases[c].count);
+        cg_ganite *h = NULL;
+        if (!CHECK(cg_ganite_restore(&h, bad, size, err) == CG_OK, "divergence: restore (%s): %s", cases[c].what, err))
+            continue;
+        cg_status st = CG_OK;
+        err[0] = 0;
+        if (cases[c].call <= 1) {
+            st = cg_ganite_set_data(h, X, T, Y, n, NULL, 0, err);
+            if (st == CG_OK)
+                st = cases[c].call == 0 ? cg_ganite_train_counterfactual(h, 3, NULL, NULL, err)
+                                        : cg_ganite_train_ite(h, 3, NULL, err);
+        } else if (cases[c].call == 2) {
+            st = cg_ganite_predict(h, out, X, n, err);
+        } else {
+            st = cg_ganite_sample(h, out, X, T, Y, n, 2, err);
+        }
+        CHECK(st == CG_EFLOAT && names(err, cases[c].want, cases[c].iteration),
+              "divergence (binary=%d, %s): status %s, message '%s' (want '%s', '%s')", binary, cases[c].what,
+              cg_status_name(st), err, cases[c].want, cases[c].iteration);
+        cg_ganite_free(h);
+    }
+done:
+    cg_ganite_free(g);
+    free(buf);
+    free(bad);
+    free(X);
+    free(Y);
+    free(T);
+    free(out);
+}
+
+static void test_divergence_wgan(double gp_lambda)
+{
+    size_t n = 48, p = 3, c = 1;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * p), *C = ralloc(n * c), *S = ralloc(n * p);
+    for (size_t i = 0; i < n; i++) {
+        X[i * p + 0] = (cg_real)urand(-1, 1);
+        X[i * p + 1] = (cg_real)(i % 2 == 0); /* a categorical block of two levels */
+        X[i * p + 2] = (cg_real)(i % 2 == 1);
+        C[i] = (cg_real)urand(-1, 1);
+    }
+    int blocks[3] = {-1, 0, 0};
+    cg_wgan_config cfg = {(int)p, (int)c, 2, 8, 2, 16, 2, gp_lambda, 1, 0.0, 1e-3, 0.5, 0.9, 7};
+    cg_wgan *w = NULL;
+    unsigned char *buf = NULL, *bad = NULL;
+    if (!CHECK(cg_wgan_create(&w, &cfg, blocks, NULL, NULL, err) == CG_OK, "divergence: wgan create: %s", err))
+        goto done;
+    CHECK(cg_wgan_set_data(w, X, C, n, err) == CG_OK && cg_wgan_train(w, 2, NULL, NULL, NULL, err) == CG_OK,
+          "divergence: wgan trains: %s", err);
+    size_t size = cg_wgan_snapshot_size(w);
+    buf = xcalloc(size, 1);
+    bad = xcalloc(size, 1);
+    CHECK(cg_wgan_snapshot(w, buf, size, err) == CG_OK, "divergence: wgan snapshot: %s", err);
+    /* header 20, 8 ints, 5 doubles, seed, (block, lower, upper) per column, steps, rng */
+    size_t first = 20 + 32 + 40 + 8 + 20 * p + 8 + 32;
+    size_t offG = net_block(buf, first, 0), offC = net_block(buf, first, 1);
+    size_t nG = net_params(buf, offG), avg = net_block(buf, first, 2);
+    if (!CHECK(avg + nG * sizeof(cg_real) == size, "divergence: wgan snapshot layout")) goto done;
+    const char *critic = gp_lambda > 0 ? "critic gradient penalty" : "critic loss";
+    struct {
+        const char *what;
+        size_t off, count;
+        int sample;
+        const char *want, *iteration;
+    } cases[] = {
+        {"generator weights, training", offG + 8, nG, 0, "generator", "iteration 3"},
+        {"critic weights, training", offC + 8, net_params(buf, offC), 0, critic, "iteration 3"},
+        {"averaged generator, sample", avg, nG, 1, "generator", "after 2 iterations"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(bad, buf, size);
+        poison(bad, cases[k].off, cases[k].count);
+        cg_wgan *v = NULL;
+        if (!CHECK(cg_wgan_restore(&v, bad, size, err) == CG_OK, "divergence: wgan restore: %s", err)) continue;
+        err[0] = 0;
+        cg_status st = cases[k].sample ? cg_wgan_sample(v, S, C, n, err) : cg_wgan_set_data(v, X, C, n, err);
+        if (!cases[k].sample && st == CG_OK) st = cg_wgan_train(v, 3, NULL, NULL, NULL, err);
+        CHECK(st == CG_EFLOAT && names(err, cases[k].want, cases[k].iteration),
+              "divergence (wgan, gp_lambda=%g, %s): status %s, message '%s' (want '%s', '%s')", gp_lambda,
+              cases[k].what, cg_status_name(st), err, cases[k].want, cases[k].iteration);
+        cg_wgan_free(v);
+    }
+done:
+    cg_wgan_free(w);
+    free(buf);
+    free(bad);
+    free(X);
+    free(C);
+    free(S);
+}
+
+static void test_divergence(void)
+{
+    test_divergence_ganite(0);
+    test_divergence_ganite(1);
+    test_divergence_wgan(5.0);
+    test_divergence_wgan(0.0);
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("CG_TEST_VERBOSE");
@@ -1895,6 +2080,7 @@ int main(int argc, char **argv)
     test_ganite();
     test_penalty();
     test_wgan();
+    test_divergence();
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
     return g_fails ? 1 : 0;

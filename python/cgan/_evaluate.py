@@ -2,6 +2,7 @@
 whose true effects are known."""
 from __future__ import annotations
 
+import numbers
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -77,8 +78,11 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
     """
     import pandas as pd
 
-    if not hasattr(synthesizer, "sample") or not hasattr(synthesizer, "classes_"):
-        raise TypeError("synthesizer must be a fitted cgan.CausalWGAN")
+    from ._wgan import CausalWGAN
+
+    if not isinstance(synthesizer, CausalWGAN) or not hasattr(synthesizer, "classes_"):
+        raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN, got "
+                        f"{'an unfitted one' if isinstance(synthesizer, CausalWGAN) else type(synthesizer).__name__}")
     if not isinstance(estimators, dict) or not estimators:
         raise TypeError("estimators must be a non-empty dict of name -> callable(X, T, Y)")
     for name, f in estimators.items():
@@ -88,11 +92,7 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
     n_jobs = check_int(n_jobs, "n_jobs", 1, 1024)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
-    classes = list(synthesizer.classes_)
-    t0 = classes[0] if T0 is None else T0
-    t1 = (classes[1] if len(classes) == 2 else None) if T1 is None else T1
-    if t1 is None:
-        raise ValueError("T1 is required when there are more than two treatments")
+    t0, t1 = synthesizer._arms(T0, T1)
     rows = n
     if rows is None:
         rows = getattr(synthesizer, "_n_fit", 1000)
@@ -116,10 +116,11 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
             r = f(X, T, Y)
             if isinstance(r, tuple):
                 if len(r) != 3:
-                    raise ValueError(f"estimator {name!r} must return an estimate or (estimate, lower, upper)")
-                out[name] = tuple(float(v) for v in r)
+                    raise ValueError(f"estimator {name!r} must return an estimate or (estimate, lower, upper), "
+                                     f"got a tuple of {len(r)}")
+                out[name] = tuple(_number(v, name) for v in r)
             else:
-                out[name] = (float(r), np.nan, np.nan)
+                out[name] = (_number(r, name), np.nan, np.nan)
         return truth, out
 
     if n_jobs == 1:
@@ -142,3 +143,13 @@ def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_s
     frame.attrs["true_effects"] = truths
     frame.attrs["mean_true_effect"] = float(truths.mean())
     return frame
+
+
+def _number(value, name):
+    """An estimator's output as a float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"estimator {name!r} must return a number or (estimate, lower, upper), "
+                        f"got {type(value).__name__}")
+    return float(value)

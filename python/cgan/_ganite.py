@@ -177,8 +177,11 @@ def _fit_propensity(Z, codes, K, groups, seed, model):
     out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
         net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
-        net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
-                        learning_rate=1e-2, weight_decay=decay)
+        try:
+            net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
+                            learning_rate=1e-2, weight_decay=decay)
+        except FloatingPointError as exc:
+            raise FloatingPointError(f"the propensity model ({model}) diverged: {exc}") from None
         logits = net.forward(Z[held]).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
@@ -320,7 +323,9 @@ class GANITE(BaseEstimator):
         Adam step size for all three networks.  Predictions use an
         exponential moving average of the inference network's weights.
     weight_decay : float, default=0.1
-        Decoupled (AdamW) weight decay.
+        Decoupled (AdamW) weight decay.  Each step multiplies the weights by
+        ``1 - learning_rate * weight_decay``, so that product must be at
+        most 1.
     noise_dim : int, default=0
         Dimensions of the generator's Gaussian noise.  0 gives a
         deterministic generator; a positive value makes :meth:`sample` draw
@@ -434,8 +439,12 @@ class GANITE(BaseEstimator):
             "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
             "noise_dim": check_int(self.noise_dim, "noise_dim", 0, 4096),
         }
-        if self.outcome not in ("auto", "continuous", "binary"):
-            raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {self.outcome!r}")
+        check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
+        if p["learning_rate"] * p["weight_decay"] > 1:
+            # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
+            # weights grow geometrically and training overflows within a few steps
+            raise ValueError(f"learning_rate * weight_decay must be at most 1, got {p['learning_rate']:g} * "
+                             f"{p['weight_decay']:g}; lower one of them")
         _effective_jobs(self.n_jobs, 1)
         if not isinstance(self.verbose, (bool, np.bool_, int)):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
@@ -1061,10 +1070,13 @@ class GANITE(BaseEstimator):
         level = check_alpha(alpha)
         check_choice(method, "method", METHODS_INTERVAL)
         check_choice(target, "target", TARGETS)
-        if method == "aipw":
-            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
+        # every argument is checked, including those the method ignores
         replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
         jobs = _effective_jobs(n_jobs, replicates)
+        if random_state is not None:
+            random_state = check_random_state(random_state)
+        if method == "aipw":
+            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
         return self._bootstrap_result(X, T0, T1, T, Y, level, target, replicates, jobs, random_state)
 
     @staticmethod
@@ -1099,7 +1111,7 @@ class GANITE(BaseEstimator):
                     f"the {len(codes)} rows received {role}={self.classes_[arm]!r}"
                 )
         estimate, stderr = aipw(mu, propensity, codes, y, t0, t1, target)
-        z = _normal_quantile(1 - level / 2)
+        z = -_normal_quantile(level / 2)  # the lower tail keeps tiny alphas exact (1 - 1e-300 == 1)
         return ATEResult(estimate, stderr, estimate - z * stderr, estimate + z * stderr, level, "aipw", target,
                          len(y), _PROPENSITY_CLIP)
 
@@ -1261,6 +1273,8 @@ class GANITE(BaseEstimator):
             axes = list(grid[0])
         else:
             axes = [ax] if hasattr(ax, "hist") else list(np.ravel(np.asarray(ax, dtype=object)))
+            if not all(hasattr(a, "hist") and hasattr(a, "axvline") for a in axes):
+                raise TypeError(f"ax must be None, a matplotlib Axes or a sequence of Axes, got {ax!r}")
             if len(axes) != len(panels):
                 raise ValueError(f"ax must be {'one Axes' if K == 2 else f'a sequence of {K} Axes'}, "
                                  f"got {len(axes)}")

@@ -10,6 +10,7 @@ rows (cross-fitting) or converge fast enough; they do not account for a
 biased outcome model when the propensity is also wrong."""
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -72,6 +73,31 @@ class ATEResult:
     n: int
     propensity_clip: float | None = None
 
+    def __post_init__(self):
+        for name in ("estimate", "stderr", "lo", "hi"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+            if math.isnan(value):
+                raise ValueError(f"{name} must not be NaN")
+        if not self.stderr >= 0:
+            raise ValueError(f"stderr must be non-negative, got {self.stderr}")
+        if not self.lo <= self.hi:
+            raise ValueError(f"lo must not exceed hi, got lo={self.lo} and hi={self.hi}")
+        check_alpha(self.alpha)
+        check_choice(self.method, "method", METHODS_INTERVAL)
+        check_choice(self.target, "target", TARGETS)
+        if isinstance(self.n, (bool, np.bool_)) or not isinstance(self.n, numbers.Integral):
+            raise TypeError(f"n must be an integer, got {type(self.n).__name__}")
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, got {self.n}")
+        clip = self.propensity_clip
+        if clip is not None:
+            if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real):
+                raise TypeError(f"propensity_clip must be None or a real number, got {type(clip).__name__}")
+            if not 0 < clip < 1:
+                raise ValueError(f"propensity_clip must lie in (0, 1), got {clip}")
+
     def __repr__(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
         clip = "" if self.propensity_clip is None else f", propensity_clip={self.propensity_clip:g}"
@@ -92,8 +118,9 @@ def check_alpha(alpha) -> float:
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a real number in (0, 1), got {type(alpha).__name__}")
     value = float(alpha)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    # 1e-300: the normal quantile of alpha / 2 must stay a normal float
+    if not 1e-300 <= value < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1) and be at least 1e-300, got {alpha}")
     return value
 
 

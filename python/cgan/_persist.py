@@ -34,6 +34,7 @@ import zlib
 import numpy as np
 
 from . import _cgan
+from ._validation import check_path
 
 MAGIC = b"CGANMODL"
 FORMAT_VERSION = 1
@@ -179,8 +180,8 @@ def dumps(model) -> bytes:
 def save(model, path) -> None:
     """Write the model to path; an existing file is replaced only once the
     new one is complete."""
+    path = check_path(path)
     data = dumps(model)
-    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".cgan-", suffix=".tmp", dir=folder)
     try:
@@ -377,7 +378,7 @@ def _split(data):
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
     if len(data) < _PREFIX.size + _CHECKSUM.size or data[:8] != MAGIC:
-        raise ValueError("not a saved cgan model (bad magic bytes or too short)")
+        raise ValueError("bad magic bytes or too short")
     magic, version, header_size = _PREFIX.unpack_from(data)
     if version != FORMAT_VERSION:
         raise ValueError(f"saved with format version {version}; this cgan reads version {FORMAT_VERSION}")
@@ -434,6 +435,8 @@ def loads(data, expected=None):
     ValueError
         If the bytes are not a valid cgan container, or hold a model of
         another class than ``expected``.
+    TypeError
+        If ``expected`` is neither None nor a class.
 
     See Also
     --------
@@ -446,6 +449,15 @@ def loads(data, expected=None):
     >>> model.n_iter
     10
     """
+    if expected is not None and not isinstance(expected, type):
+        raise TypeError(f"expected must be None or a class, got {type(expected).__name__}")
+    try:
+        return _loads(data, expected)
+    except ValueError as exc:
+        raise ValueError(f"data is not a valid saved cgan model: {exc}") from None
+
+
+def _loads(data, expected):
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
         raise ValueError("the header does not describe a cgan model")
@@ -486,6 +498,8 @@ def load(path):
     ------
     ValueError
         If the file is not a valid cgan container (see :func:`loads`).
+    TypeError
+        If ``path`` is not a str, bytes or os.PathLike.
     OSError
         If the file cannot be read.
 
@@ -493,8 +507,13 @@ def load(path):
     --------
     loads : the same from bytes.
     """
+    path = check_path(path)
     with open(path, "rb") as f:
-        return loads(f.read())
+        data = f.read()
+    try:
+        return _loads(data, None)
+    except ValueError as exc:
+        raise ValueError(f"path {path!r} does not hold a valid saved cgan model: {exc}") from None
 
 
 # ------------------------------------------------------ state consistency

@@ -6,6 +6,7 @@ only ever sees finite, well-shaped arrays."""
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -59,11 +60,18 @@ def check_X(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
     return arr
 
 
-def _one_column(obj, name: str, convert=np.asarray) -> np.ndarray:
+def _read_array(obj, name: str) -> np.ndarray:
+    try:
+        return np.asarray(obj)
+    except ValueError as exc:
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+
+
+def _one_column(obj, name: str, convert=None) -> np.ndarray:
     """A 1-d array from a sequence, Series, one-column frame or column vector."""
     if _is_series(obj) or _is_dataframe(obj):
         obj = obj.to_numpy()
-    arr = convert(obj)
+    arr = _read_array(obj, name) if convert is None else convert(obj)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -120,9 +128,13 @@ def _check_classes(classes, codes):
 
 def encode_treatment(T, classes, name: str = "T", n_rows: int | None = None) -> np.ndarray:
     """Codes of T's labels in the fitted classes."""
+    if T is None:
+        raise TypeError(f"{name} is required; got None")
     arr = _one_column(T, name)
     if n_rows is not None and arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} entries but X has {n_rows} rows")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must hold labels (numbers, strings or booleans), got complex numbers")
     lookup = {_label_key(c): i for i, c in enumerate(classes)}
     try:
         return np.fromiter((lookup[_label_key(v)] for v in arr), dtype=np.int32, count=arr.shape[0])
@@ -135,6 +147,9 @@ def encode_treatment(T, classes, name: str = "T", n_rows: int | None = None) -> 
 
 def treatment_code(value, classes, name: str) -> int:
     """Code of one treatment label."""
+    if not (np.isscalar(value) or isinstance(value, numbers.Number)):
+        raise TypeError(f"{name} must be one treatment label (a number, string or bool), got "
+                        f"{type(value).__name__}")
     for i, c in enumerate(classes):
         if _label_key(c) == _label_key(value):
             return i
@@ -154,7 +169,7 @@ def _label_key(v):
 def check_outcome(Y, outcome: str, n_rows: int) -> tuple[np.ndarray, bool]:
     """The outcome vector and whether it is binary."""
     y = check_vector(Y, "Y", n_rows)
-    if outcome not in ("auto", "continuous", "binary"):
+    if not isinstance(outcome, str) or outcome not in ("auto", "continuous", "binary"):
         raise ValueError(f"outcome must be 'auto', 'continuous' or 'binary', got {outcome!r}")
     is01 = bool(np.all((y == 0) | (y == 1)))
     if outcome == "binary" and not is01:
@@ -185,6 +200,13 @@ def check_float(value, name: str, low: float, high: float | None = None, low_ope
         hi = f" and <= {high}" if high is not None else ""
         raise ValueError(f"{name} must be finite, {lo}{hi}; got {value}")
     return value
+
+
+def check_path(path, name: str = "path") -> str:
+    """A file path from a str, bytes or os.PathLike (never a file descriptor)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a str, bytes or os.PathLike file path, got {type(path).__name__}")
+    return os.fsdecode(os.fspath(path))
 
 
 def check_random_state(random_state) -> int:

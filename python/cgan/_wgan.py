@@ -9,7 +9,9 @@ of its potential outcomes and the synthetic population's effects are known.
 The training loops run in cgan's C core, with the exact gradient penalty."""
 from __future__ import annotations
 
+import numbers
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +19,7 @@ import numpy as np
 from . import _cgan
 from ._base import BaseEstimator
 from ._progress import Progress, chunks
-from ._validation import check_float, check_int, check_random_state
+from ._validation import check_float, check_int, check_random_state, treatment_code
 
 
 def _require_pandas():
@@ -37,7 +39,7 @@ class _Column:
         self.dtype = values.dtype
         self.categorical = categorical
         if categorical:
-            levels = np.unique(values)
+            levels = _levels(name, values)
             if len(levels) < 2:
                 raise ValueError(f"categorical column {name!r} has a single level ({levels[0]!r})")
             self.levels = levels
@@ -45,21 +47,18 @@ class _Column:
             if bounds is not None:
                 raise ValueError(f"bounds are given for {name!r}, which is categorical")
         else:
-            v = values.astype(np.float64)
+            v = _continuous(name, values)
             self.mean = float(v.mean())
             sd = float(v.std())
             self.sd = sd if sd > 0 else 1.0
             self.width = 1
             lo, hi = (None, None) if bounds is None else bounds
-            for side, b in (("lower", lo), ("upper", hi)):
-                if b is not None and not np.isfinite(float(b)):
-                    raise ValueError(f"the {side} bound of {name!r} must be finite or None")
-            if lo is not None and hi is not None and float(lo) > float(hi):
-                raise ValueError(f"bounds of {name!r} have lower > upper")
             if lo is not None and v.min() < float(lo):
-                raise ValueError(f"column {name!r} has values below its lower bound {lo} (minimum {v.min():g})")
+                raise ValueError(f"column {name!r} has values below its lower bound {lo} in bounds "
+                                 f"(minimum {v.min():g})")
             if hi is not None and v.max() > float(hi):
-                raise ValueError(f"column {name!r} has values above its upper bound {hi} (maximum {v.max():g})")
+                raise ValueError(f"column {name!r} has values above its upper bound {hi} in bounds "
+                                 f"(maximum {v.max():g})")
             self.lower = None if lo is None else float(lo)
             self.upper = None if hi is None else float(hi)
             self.integer = values.dtype.kind in "iu"
@@ -92,6 +91,77 @@ class _Column:
         lo = -np.inf if self.lower is None else (self.lower - self.mean) / self.sd
         hi = np.inf if self.upper is None else (self.upper - self.mean) / self.sd
         return [lo], [hi]
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _is_column(df, name) -> bool:
+    return _hashable(name) and name in df.columns
+
+
+def _column_list(df, value, what):
+    """A list of column names of df, given as a sequence (not a string)."""
+    if isinstance(value, (str, bytes, Mapping)) or not np.iterable(value):
+        raise TypeError(f"{what} must be a list of column names, got {type(value).__name__}")
+    out = list(value)
+    for c in out:
+        if not _hashable(c):
+            raise TypeError(f"{what} must hold column names, got an element of type {type(c).__name__}")
+        if c not in df.columns:
+            raise ValueError(f"{what} name a column {c!r} that is not in df (an unknown column); "
+                             f"columns are {[str(x) for x in df.columns]}")
+    seen = set()
+    for c in out:
+        if c in seen:
+            raise ValueError(f"{what} list the column {c!r} more than once")
+        seen.add(c)
+    return out
+
+
+def _check_bounds(name, b):
+    """(lower, upper) of a bounds entry, each a finite float or None."""
+    if isinstance(b, (str, bytes)) or not np.iterable(b) or len(b) != 2:
+        raise TypeError(f"bounds of {name!r} must be a pair (lower, upper), got {b!r}")
+    out = []
+    for side, v in zip(("lower", "upper"), b):
+        if v is None:
+            out.append(None)
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"bounds of {name!r}: the {side} bound must be a number or None, got {type(v).__name__}")
+        if not np.isfinite(float(v)):
+            raise ValueError(f"bounds of {name!r}: the {side} bound must be finite or None, got {v}")
+        out.append(float(v))
+    if out[0] is not None and out[1] is not None and out[0] > out[1]:
+        raise ValueError(f"bounds of {name!r} have lower > upper")
+    return tuple(out)
+
+
+def _levels(name, values):
+    """The sorted distinct values of a categorical column."""
+    try:
+        return np.unique(values)
+    except TypeError as exc:
+        raise TypeError(f"column {name!r} mixes values that cannot be ordered ({exc}); use one type of label") \
+            from None
+
+
+def _continuous(name, values):
+    """A continuous column as float64: numbers, finite, within float32's range."""
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"column {name!r} holds non-numbers (dtype {values.dtype}), so it can only be categorical")
+    v = values.astype(np.float64)
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"column {name!r} contains inf; drop or clip those rows")
+    if np.any(np.abs(v) > np.finfo(np.float32).max):
+        raise ValueError(f"column {name!r} holds values beyond float32's range (about 3.4e38)")
+    return v
 
 
 def _encode(columns, df):
@@ -271,40 +341,47 @@ class CausalWGAN(BaseEstimator):
         if len(df) == 0:
             raise ValueError("df has no rows")
         names = [str(c) for c in df.columns]
+        if df.columns.has_duplicates:
+            dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+            raise ValueError(f"df has duplicate column names {dup}")
         for role, col in (("treatment", treatment), ("outcome", outcome)):
-            if col not in df.columns:
+            if not _is_column(df, col):
+                if not _hashable(col):
+                    raise TypeError(f"{role} must be one column name, got {type(col).__name__}")
                 raise ValueError(f"{role} column {col!r} is not in df; columns are {names}")
         if treatment == outcome:
             raise ValueError("treatment and outcome must be different columns")
         if covariates is None:
             covariates = [c for c in df.columns if c not in (treatment, outcome)]
-        covariates = list(covariates)
+        covariates = _column_list(df, covariates, "covariates")
         for c in covariates:
-            if c not in df.columns:
-                raise ValueError(f"covariate {c!r} is not in df; columns are {names}")
             if c in (treatment, outcome):
-                raise ValueError(f"{c!r} cannot be both a covariate and the treatment or outcome")
+                raise ValueError(f"covariates include {c!r}, which is the treatment or the outcome")
         if not covariates:
             raise ValueError("there are no covariates")
-        bounds = dict(bounds or {})
-        for c in bounds:
-            if c not in df.columns:
+        if bounds is None:
+            bounds = {}
+        if not isinstance(bounds, Mapping):
+            raise TypeError(f"bounds must be a dict of column -> (lower, upper), got {type(bounds).__name__}")
+        bounds = dict(bounds)
+        for c, b in bounds.items():
+            if not _is_column(df, c):
                 raise ValueError(f"bounds name an unknown column {c!r}")
+            bounds[c] = _check_bounds(c, b)
         for c in [treatment, outcome] + covariates:
             col = df[c]
             if col.isna().all():
                 raise ValueError(f"column {c!r} is all NaN")
             if col.isna().any():
                 raise ValueError(f"column {c!r} has {int(col.isna().sum())} missing values; impute or drop them")
+            if col.dtype.kind == "c":
+                raise TypeError(f"column {c!r} holds complex numbers, which are neither continuous nor categories")
         if categorical is None:
             cat = {c for c in [outcome] + covariates if _looks_categorical(df[c])}
         else:
-            cat = set(categorical)
-            for c in cat:
-                if c not in df.columns:
-                    raise ValueError(f"categorical names an unknown column {c!r}")
+            cat = set(_column_list(df, categorical, "categorical"))
         t_values = df[treatment].to_numpy()
-        classes = np.unique(t_values)
+        classes = _levels(treatment, t_values)
         if len(classes) < 2:
             raise ValueError(f"treatment {treatment!r} has a single level ({classes[0]!r})")
         p = self._check_params()
@@ -348,6 +425,9 @@ class CausalWGAN(BaseEstimator):
                     hist["generator_loss"].append(g)
                     hist["penalty"].append(pen)
                     bar.update(len(c), critic=float(c[-1]))
+            except FloatingPointError as exc:
+                # the core names the network and the iteration; say which of the two WGANs
+                raise FloatingPointError(f"CausalWGAN's {name} model: {exc}") from None
             finally:
                 w.clear_data()
             return w, {k: np.concatenate(v) if v else np.zeros(0) for k, v in hist.items()}
@@ -382,6 +462,16 @@ class CausalWGAN(BaseEstimator):
         betas = self.betas
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError("betas must be a pair (beta1, beta2)")
+        if not (isinstance(self.one_sided, (bool, np.bool_)) or
+                isinstance(self.one_sided, numbers.Integral) and self.one_sided in (0, 1)):
+            raise TypeError(f"one_sided must be a bool, got {self.one_sided!r}")
+        if self.n_jobs is not None:
+            if isinstance(self.n_jobs, (bool, np.bool_)) or not isinstance(self.n_jobs, numbers.Integral):
+                raise TypeError(f"n_jobs must be None or an integer, got {type(self.n_jobs).__name__}")
+            if self.n_jobs == 0:
+                raise ValueError("n_jobs must not be 0; use None or 1 for one thread, 2 or more (or -1) for two")
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return {
             "hidden_size": check_int(self.hidden_size, "hidden_size", 1, 65536),
             "n_hidden": check_int(self.n_hidden, "n_hidden", 1, 64),
@@ -469,21 +559,28 @@ class CausalWGAN(BaseEstimator):
             frame[self._potential_label(level)] = potentials[level]
         return frame
 
-    def _effects(self, n, random_state, treated_only, T0, T1):
-        df = self.sample(n, random_state=random_state)
-        t0 = self.classes_[0] if T0 is None else T0
+    def _arms(self, T0, T1):
+        """The fitted labels of T0 and T1 (defaults: the first two levels)."""
+        if not hasattr(self, "classes_"):
+            raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
+        t0 = self.classes_[0] if T0 is None else self.classes_[treatment_code(T0, self.classes_, "T0")]
         if T1 is None:
             if len(self.classes_) > 2:
                 raise ValueError("T1 is required when there are more than two treatments")
             t1 = self.classes_[1]
         else:
-            t1 = T1
-        for name, v in (("T0", t0), ("T1", t1)):
-            if v not in list(self.classes_):
-                raise ValueError(f"{name}={v!r} is not one of the treatments {list(self.classes_)}")
+            t1 = self.classes_[treatment_code(T1, self.classes_, "T1")]
+        return t0, t1
+
+    def _effects(self, n, random_state, treated_only, T0, T1):
+        t0, t1 = self._arms(T0, T1)
+        df = self.sample(n, random_state=random_state)
         diff = df[self._potential_label(t1)].to_numpy(float) - df[self._potential_label(t0)].to_numpy(float)
         if treated_only:
             diff = diff[df[self.treatment_].to_numpy() == t1]
+            if diff.size == 0:
+                raise ValueError(f"none of the n={n} synthetic units received T1={t1!r}, so they have no ATT; "
+                                 f"raise n")
         return float(diff.mean())
 
     def ate(self, T0=None, T1=None, n=200_000, random_state=0):
@@ -553,6 +650,37 @@ class CausalWGAN(BaseEstimator):
         return self._effects(check_int(n, "n", 1, 1 << 31), random_state, True, T0, T1)
 
     # -------------------------------------------------------------- compare
+    def _check_real(self, df, names=None):
+        """The column encoders of the fitted columns (those in `names` when
+        given), after checking that df holds them with values the fit could
+        have seen: no missing values, known levels, finite numbers."""
+        pd = _require_pandas()
+        if not hasattr(self, "classes_"):
+            raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        if len(df) == 0:
+            raise ValueError("df has no rows")
+        cols = [c for c in [self._t_col] + self._cov_cols + [self._out_col] if names is None or c.name in names]
+        missing = [c.name for c in cols if not _is_column(df, c.name)]
+        if missing:
+            raise ValueError(f"df lacks the fitted columns {missing}")
+        for c in cols:
+            col = df[c.name]
+            if isinstance(col, pd.DataFrame):
+                raise ValueError(f"df has more than one column named {c.name!r}")
+            if col.isna().any():
+                raise ValueError(f"column {c.name!r} of df has missing values")
+            values = col.to_numpy()
+            if c.categorical:
+                known = set(np.asarray(c.levels).tolist())
+                unseen = [v for v in dict.fromkeys(values.tolist()) if v not in known]
+                if unseen:
+                    raise ValueError(f"column {c.name!r} of df holds levels not seen in fit: {unseen[:5]}")
+            else:
+                _continuous(c.name, values)
+        return cols
+
     def compare(self, df, n=None, random_state=0):
         """Real and synthetic data side by side, one row per column.
 
@@ -591,12 +719,10 @@ class CausalWGAN(BaseEstimator):
         plot_compare : the same as histograms.
         """
         pd = _require_pandas()
-        if not hasattr(self, "classes_"):
-            raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
+        cols = self._check_real(df)
         n = len(df) if n is None else check_int(n, "n", 1, 1 << 31)
         syn = self.sample(max(n, 10_000), random_state=random_state)
         rows = []
-        cols = [self._t_col] + self._cov_cols + [self._out_col]
         for c in cols:
             real = df[c.name].to_numpy()
             fake = syn[c.name].to_numpy()
@@ -624,8 +750,9 @@ class CausalWGAN(BaseEstimator):
         out = pd.DataFrame(rows).set_index("column")
         num_real = _numeric_frame(df, cols)
         num_fake = _numeric_frame(syn, cols)
-        cr = np.nan_to_num(np.corrcoef(num_real, rowvar=False))
-        cf = np.nan_to_num(np.corrcoef(num_fake, rowvar=False))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a constant column has no correlation: 0
+            cr = np.nan_to_num(np.corrcoef(num_real, rowvar=False))
+            cf = np.nan_to_num(np.corrcoef(num_fake, rowvar=False))
         out.attrs["max_corr_diff"] = float(np.max(np.abs(cr - cf)))
         return out
 
@@ -661,8 +788,20 @@ class CausalWGAN(BaseEstimator):
             import matplotlib.pyplot as plt
         except ImportError:
             raise ImportError("plot_compare needs matplotlib; install it") from None
+        if not hasattr(self, "classes_"):
+            raise RuntimeError("this CausalWGAN is not fitted yet; call fit first")
+        fitted = [self.treatment_] + list(self.covariates_) + [self.outcome_]
+        if columns is None:
+            cols = fitted
+        else:
+            if isinstance(columns, (str, bytes, Mapping)) or not np.iterable(columns):
+                raise TypeError(f"columns must be a list of column names, got {type(columns).__name__}")
+            cols = list(columns)
+            unknown = [c for c in cols if not _hashable(c) or c not in fitted]
+            if unknown or not cols:
+                raise ValueError(f"columns must name some of the fitted columns {fitted}; got {cols}")
+        self._check_real(df, cols)
         syn = self.sample(max(len(df), 10_000), random_state=random_state)
-        cols = columns or [self.treatment_] + list(self.covariates_) + [self.outcome_]
         k = len(cols)
         ncol = min(4, k)
         nrow = (k + ncol - 1) // ncol
