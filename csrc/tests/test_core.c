@@ -1955,7 +1955,7 @@ static void test_divergence_ganite(int binary)
         } else if (cases[c].call == 2) {
             st = cg_ganite_predict(h, out, X, n, err);
         } else {
-            st = cg_ganite_sample(h, out, X, T, Y, n, 2, err);
+            st = cg_ganite_sample(h, out, X, T, Y, n, 2, 5, err);
         }
         CHECK(st == CG_EFLOAT && names(err, cases[c].want, cases[c].iteration),
               "divergence (binary=%d, %s): status %s, message '%s' (want '%s', '%s')", binary, cases[c].what,
