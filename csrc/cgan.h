@@ -69,6 +69,36 @@ void cg_rng_indices(cg_rng *rng, int64_t *out, size_t count, int64_t n_rows);
 void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
              size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate);
 
+/* Feature-major kernels (used by the MLP, which keeps a batch as one line of
+ * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
+ *
+ * cg_gemm_fm: C[m, n] = A[m, k] B[k, n] with A(i, p) = A[i*rs + p*cs] and
+ * B, C (and aux, h where used) of row stride ld; n must be a multiple of
+ * CG_FM_ALIGN.  The epilogue:
+ *   CG_EPI_STORE      C = AB
+ *   CG_EPI_ADD        C += AB
+ *   CG_EPI_BIAS       C = AB + aux[i] (a bias per row)
+ *   CG_EPI_BIAS_RELU  C = AB + aux[i], and h = max(C, 0) (h[m, n], stride ld)
+ *   CG_EPI_GATE_RELU  C = AB * (aux > 0), aux[m, n] of stride ld (the ReLU
+ *                     derivative of the pre-activations aux) */
+#define CG_FM_ALIGN 16
+typedef enum {
+    CG_EPI_STORE = 0,
+    CG_EPI_ADD = 1,
+    CG_EPI_BIAS = 2,
+    CG_EPI_BIAS_RELU = 3,
+    CG_EPI_GATE_RELU = 4
+} cg_epilogue;
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux, cg_real *h);
+/* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda, ldb. */
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k);
+/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
+/* out[j] += sum_{p < n} X[j*ld + p] for j < rows, summed in double. */
+void cg_rowsum_add(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n);
+
 /* ---------------------------------------------------------- kernels */
 /* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */
 void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,

@@ -218,3 +218,312 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
         }
     }
 }
+
+/* ------------------------------------------------------------------------
+ * Feature-major kernels for the MLP.
+ *
+ * The MLP stores a batch feature by feature: unit j of every row sits in one
+ * contiguous line of ld >= n values.  The batch (usually 32..1024 rows) is
+ * then the long, vector-friendly dimension of every product, and the narrow
+ * layer widths (1, 2, 30, ...) only count tiles, so no product has a ragged
+ * vector edge and no weight matrix needs packing:
+ *   forward   Z^T[out, n] = W^T A^T             (cg_gemm_fm, A = W read transposed)
+ *   backward  dA^T[in, n] = W dZ^T               (cg_gemm_fm, A = W read as stored)
+ *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch)
+ * Columns are computed in whole panels of FM_NR, so callers round n up to a
+ * multiple of CG_FM_ALIGN and keep the padding columns defined. */
+
+_Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the panel width");
+
+#define FM_MR 6
+
+#ifdef CG_DOUBLE
+typedef int64_t vint __attribute__((vector_size(VBYTES)));
+#else
+typedef int32_t vint __attribute__((vector_size(VBYTES)));
+#endif
+
+/* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
+ * a(r, p) = a[r*rs + p*cs]; b, c, gate and h have row stride ld.  The sum
+ * starts from C when load_c (a later block of k, or CG_EPI_ADD), and the
+ * epilogue is applied only when final. */
+static inline __attribute__((always_inline)) void
+fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
+        const cg_real *restrict b, size_t ld, cg_real *restrict c, int load_c, int final, int epi,
+        const cg_real *restrict bias, const cg_real *restrict gate, cg_real *restrict h)
+{
+    vreal acc[FM_MR][4];
+    const vreal zero = {0};
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) acc[r][v] = load_c ? *(const vreal_u *)(c + r * ld + v * VL) : zero;
+    const cg_real *ar[FM_MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++) ar[r] = a + r * rs;
+    for (size_t p = 0; p < kc; p++) {
+        vreal bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) bv[v] = *(const vreal_u *)(b + v * VL);
+        b += ld;
+        size_t o = p * cs;
+#pragma GCC unroll 6
+        for (int r = 0; r < MRc; r++) {
+            cg_real x = ar[r][o];
+#pragma GCC unroll 4
+            for (int v = 0; v < NVc; v++) acc[r][v] += x * bv[v];
+        }
+    }
+    if (!final) epi = CG_EPI_STORE;
+    const vreal one = zero + 1;
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++) {
+        cg_real bi = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? bias[r] : 0;
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) {
+            size_t o = r * ld + v * VL;
+            vreal z = acc[r][v];
+            switch (epi) {
+            case CG_EPI_BIAS:
+                z += bi;
+                break;
+            case CG_EPI_BIAS_RELU:
+                z += bi;
+                *(vreal_u *)(h + o) = (vreal)((vint)z & (z > zero));
+                break;
+            case CG_EPI_GATE_RELU:
+                z *= (vreal)((vint)one & (*(const vreal_u *)(gate + o) > zero));
+                break;
+            default:
+                break;
+            }
+            *(vreal_u *)(c + o) = z;
+        }
+    }
+}
+
+/* rows [i, i+mr) of C over the columns [j, j+NVc*VL) */
+static inline __attribute__((always_inline)) void
+fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ld,
+        cg_real *c, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate, cg_real *h)
+{
+    switch (mr) {
+    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    default: fm_tile(1, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    }
+}
+
+CG_CLONES
+static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n,
+                     size_t k, size_t ld, int epi, const cg_real *aux, cg_real *h)
+{
+    const cg_real *bias = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? aux : NULL;
+    const cg_real *gate = epi == CG_EPI_GATE_RELU ? aux : NULL;
+    size_t pc = 0;
+    do {
+        size_t kc = k - pc < KC ? k - pc : KC;
+        int final = pc + kc >= k;
+        int load_c = pc > 0 || epi == CG_EPI_ADD;
+        const cg_real *Ak = A + pc * cs, *Bk = B + pc * ld;
+        size_t j = 0;
+        /* Few rows: panels of four vectors keep enough sums in flight. */
+        if (m <= 3)
+            for (; j + 2 * NR <= n; j += 2 * NR)
+                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ld, C + j, load_c, final, epi, bias, gate ? gate + j : NULL,
+                        h ? h + j : NULL);
+        for (; j < n; j += NR) {
+            for (size_t i = 0; i < m; i += FM_MR) {
+                size_t mr = m - i < FM_MR ? m - i : FM_MR;
+                size_t o = i * ld + j;
+                fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ld, C + o, load_c, final, epi,
+                        bias ? bias + i : NULL, gate ? gate + o : NULL, h ? h + o : NULL);
+            }
+        }
+        pc += kc;
+    } while (pc < k);
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux, cg_real *h)
+{
+    if (m == 0 || n == 0) return;
+    fm_macro(C, A, rs, cs, B, m, n, k, ld, (int)epi, aux, h);
+}
+
+/* Sum of the lanes of v, in a fixed order. */
+static inline __attribute__((always_inline)) cg_real hsum(const vreal *vp)
+{
+    vreal v = *vp;
+#ifdef CG_DOUBLE
+    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
+    v2 s = __builtin_shufflevector(v, v, 0, 1) + __builtin_shufflevector(v, v, 2, 3);
+#else
+    typedef cg_real v4 __attribute__((vector_size(4 * sizeof(cg_real))));
+    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
+    v4 q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    v2 s = __builtin_shufflevector(q, q, 0, 1) + __builtin_shufflevector(q, q, 2, 3);
+#endif
+    return s[0] + s[1];
+}
+
+#define NT_MR 5
+#define NT_NR 2
+
+/* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, NT_MR x NT_NR at a time,
+ * each summed in VL lanes and then across them in a fixed order.  Edge blocks
+ * repeat their last row (the repeats are computed and dropped). */
+CG_CLONES
+static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                     size_t n, size_t k)
+{
+    size_t kv = k / VL * VL;
+    for (size_t i = 0; i < m; i += NT_MR) {
+        size_t mr = m - i < NT_MR ? m - i : NT_MR;
+        const cg_real *ar[NT_MR];
+        for (size_t r = 0; r < NT_MR; r++) ar[r] = A + (i + (r < mr ? r : mr - 1)) * lda;
+        for (size_t j = 0; j < n; j += NT_NR) {
+            size_t nr = n - j < NT_NR ? n - j : NT_NR;
+            const cg_real *br[NT_NR];
+            for (size_t c = 0; c < NT_NR; c++) br[c] = B + (j + (c < nr ? c : nr - 1)) * ldb;
+            vreal acc[NT_MR][NT_NR];
+#pragma GCC unroll 8
+            for (int r = 0; r < NT_MR; r++)
+#pragma GCC unroll 4
+                for (int c = 0; c < NT_NR; c++) acc[r][c] = (vreal){0};
+            for (size_t p = 0; p < kv; p += VL) {
+                vreal bv[NT_NR];
+#pragma GCC unroll 4
+                for (int c = 0; c < NT_NR; c++) bv[c] = *(const vreal_u *)(br[c] + p);
+#pragma GCC unroll 8
+                for (int r = 0; r < NT_MR; r++) {
+                    vreal av = *(const vreal_u *)(ar[r] + p);
+#pragma GCC unroll 4
+                    for (int c = 0; c < NT_NR; c++) acc[r][c] += av * bv[c];
+                }
+            }
+            for (size_t r = 0; r < mr; r++)
+                for (size_t c = 0; c < nr; c++) {
+                    cg_real s = hsum(&acc[r][c]);
+                    for (size_t p = kv; p < k; p++) s += ar[r][p] * br[c][p];
+                    C[(i + r) * ldc + j + c] += s;
+                }
+        }
+    }
+}
+
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k)
+{
+    if (m == 0 || n == 0) return;
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k);
+}
+
+/* dst[j*ldd + i] (+)= src[i*lds + j] for i < rows, j < cols: VL x VL blocks
+ * are transposed in registers, the edges one value at a time. */
+static inline __attribute__((always_inline)) void
+transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, size_t lds, int add)
+{
+    vreal r[VL], t[VL];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < VL; i++) r[i] = *(const vreal_u *)(src + i * lds);
+#ifdef CG_DOUBLE
+    for (int q = 0; q < 4; q += 2) {
+        t[q] = __builtin_shufflevector(r[q], r[q + 1], 0, 4, 2, 6);
+        t[q + 1] = __builtin_shufflevector(r[q], r[q + 1], 1, 5, 3, 7);
+    }
+    r[0] = __builtin_shufflevector(t[0], t[2], 0, 1, 4, 5);
+    r[1] = __builtin_shufflevector(t[1], t[3], 0, 1, 4, 5);
+    r[2] = __builtin_shufflevector(t[0], t[2], 2, 3, 6, 7);
+    r[3] = __builtin_shufflevector(t[1], t[3], 2, 3, 6, 7);
+#else
+#pragma GCC unroll 4
+    for (int q = 0; q < 8; q += 2) {
+        t[q] = __builtin_shufflevector(r[q], r[q + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[q + 1] = __builtin_shufflevector(r[q], r[q + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    vreal s[8];
+#pragma GCC unroll 2
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = __builtin_shufflevector(t[q], t[q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 1] = __builtin_shufflevector(t[q], t[q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        s[q + 2] = __builtin_shufflevector(t[q + 1], t[q + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 3] = __builtin_shufflevector(t[q + 1], t[q + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        r[q] = __builtin_shufflevector(s[q], s[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[q + 4] = __builtin_shufflevector(s[q], s[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#endif
+#pragma GCC unroll 8
+    for (size_t j = 0; j < VL; j++) {
+        vreal_u *d = (vreal_u *)(dst + j * ldd);
+        *d = add ? *d + r[j] : r[j];
+    }
+}
+
+CG_CLONES
+static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                            int add)
+{
+    size_t rv = rows / VL * VL, cv = cols / VL * VL;
+    for (size_t i = 0; i < rv; i += VL) {
+        for (size_t j = 0; j < cv; j += VL) {
+            if (add)
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 1);
+            else
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 0);
+        }
+    }
+    /* the ragged right edge of src, then its bottom rows */
+    for (size_t j = cv; j < cols; j++)
+        for (size_t i = 0; i < rv; i++) {
+            cg_real v = src[i * lds + j];
+            dst[j * ldd + i] = add ? dst[j * ldd + i] + v : v;
+        }
+    for (size_t i = rv; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            cg_real v = src[i * lds + j];
+            dst[j * ldd + i] = add ? dst[j * ldd + i] + v : v;
+        }
+}
+
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    if (rows == 0 || cols == 0) return;
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+}
+
+/* out[j] += sum_{p < n} X[j*ld + p] for j < rows, in double: four lanes in
+ * each of four accumulators, combined in a fixed order. */
+CG_CLONES
+static void rowsum_macro(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n)
+{
+    typedef cg_real rq __attribute__((vector_size(4 * sizeof(cg_real)), aligned(sizeof(cg_real))));
+    typedef double dq __attribute__((vector_size(4 * sizeof(double))));
+    for (size_t j = 0; j < rows; j++) {
+        const cg_real *x = X + j * ld;
+        dq s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        size_t p = 0;
+        for (; p + 16 <= n; p += 16) {
+            s0 += __builtin_convertvector(*(const rq *)(x + p), dq);
+            s1 += __builtin_convertvector(*(const rq *)(x + p + 4), dq);
+            s2 += __builtin_convertvector(*(const rq *)(x + p + 8), dq);
+            s3 += __builtin_convertvector(*(const rq *)(x + p + 12), dq);
+        }
+        for (; p + 4 <= n; p += 4) s0 += __builtin_convertvector(*(const rq *)(x + p), dq);
+        dq s = (s0 + s1) + (s2 + s3);
+        double t = (s[0] + s[1]) + (s[2] + s[3]);
+        for (; p < n; p++) t += x[p];
+        out[j] += (cg_real)t;
+    }
+}
+
+void cg_rowsum_add(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n)
+{
+    rowsum_macro(out, X, ld, rows, n);
+}
