@@ -370,49 +370,107 @@ static inline __attribute__((always_inline)) cg_real hsum(const vreal *vp)
     return s[0] + s[1];
 }
 
-#define NT_MR 5
-#define NT_NR 2
+/* s[c] = the sum of the lanes of v[c], c < 3, by pairwise sums across the
+ * three vectors at once (fewer shuffles than three separate sums). */
+static inline __attribute__((always_inline)) void reduce3(cg_real *s, const vreal *v)
+{
+#ifdef CG_DOUBLE
+    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
+    vreal x = __builtin_shufflevector(v[0], v[1], 0, 4, 2, 6) + __builtin_shufflevector(v[0], v[1], 1, 5, 3, 7);
+    v2 y = __builtin_shufflevector(x, x, 0, 1) + __builtin_shufflevector(x, x, 2, 3);
+    s[0] = y[0];
+    s[1] = y[1];
+    s[2] = hsum(&v[2]);
+#else
+    typedef cg_real v4 __attribute__((vector_size(4 * sizeof(cg_real))));
+    vreal x = __builtin_shufflevector(v[0], v[1], 0, 2, 8, 10, 4, 6, 12, 14) +
+              __builtin_shufflevector(v[0], v[1], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal y = __builtin_shufflevector(v[2], v[2], 0, 2, 8, 10, 4, 6, 12, 14) +
+              __builtin_shufflevector(v[2], v[2], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal z = __builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) +
+              __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15);
+    v4 q = __builtin_shufflevector(z, z, 0, 1, 2, 3) + __builtin_shufflevector(z, z, 4, 5, 6, 7);
+    s[0] = q[0];
+    s[1] = q[1];
+    s[2] = q[2];
+#endif
+}
 
-/* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, NT_MR x NT_NR at a time,
- * each summed in VL lanes and then across them in a fixed order.  Edge blocks
- * repeat their last row (the repeats are computed and dropped). */
+/* One block of C[m, n] += A[m, k] B[n, k]^T: rows ar[0..MRc) against rows
+ * br[0..NRc), of which the first mr x nr are stored. */
+static inline __attribute__((always_inline)) void
+nt_block(const int MRc, const int NRc, const cg_real *const *ar, const cg_real *const *br, size_t k, size_t mr,
+         size_t nr, cg_real *C, size_t ldc)
+{
+    size_t kv = k / VL * VL;
+    vreal acc[8][3];
+#pragma GCC unroll 8
+    for (int r = 0; r < MRc; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < NRc; c++) acc[r][c] = (vreal){0};
+    for (size_t p = 0; p < kv; p += VL) {
+        vreal bv[3];
+#pragma GCC unroll 3
+        for (int c = 0; c < NRc; c++) bv[c] = *(const vreal_u *)(br[c] + p);
+#pragma GCC unroll 8
+        for (int r = 0; r < MRc; r++) {
+            vreal av = *(const vreal_u *)(ar[r] + p);
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) acc[r][c] += av * bv[c];
+        }
+    }
+    /* reduce every sum (constant indices keep them in registers), then store
+     * the live ones */
+    cg_real s[8][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < MRc; r++) {
+        if (NRc == 3) {
+            reduce3(s[r], acc[r]);
+        } else {
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) s[r][c] = hsum(&acc[r][c]);
+        }
+    }
+    for (size_t r = 0; r < mr; r++)
+        for (size_t c = 0; c < nr; c++) {
+            cg_real t = s[r][c];
+            for (size_t p = kv; p < k; p++) t += ar[r][p] * br[c][p];
+            C[r * ldc + c] += t;
+        }
+}
+
+/* All blocks of C[m, n] with MRc x NRc blocks; edge blocks repeat their last
+ * row (the repeats are computed and dropped). */
+static inline __attribute__((always_inline)) void
+nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B,
+          size_t ldb, size_t m, size_t n, size_t k)
+{
+    for (size_t i = 0; i < m; i += MRc) {
+        size_t mr = m - i < (size_t)MRc ? m - i : (size_t)MRc;
+        const cg_real *ar[8];
+        for (int r = 0; r < MRc; r++) ar[r] = A + (i + ((size_t)r < mr ? (size_t)r : mr - 1)) * lda;
+        for (size_t j = 0; j < n; j += NRc) {
+            size_t nr = n - j < (size_t)NRc ? n - j : (size_t)NRc;
+            const cg_real *br[3];
+            for (int c = 0; c < NRc; c++) br[c] = B + (j + ((size_t)c < nr ? (size_t)c : nr - 1)) * ldb;
+            nt_block(MRc, NRc, ar, br, k, mr, nr, C + i * ldc + j, ldc);
+        }
+    }
+}
+
+/* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, each summed in VL
+ * lanes and then across them in a fixed order.  Blocks of 3 x 3 products
+ * (9 sums in flight for 6 loads); one or two columns take taller blocks. */
 CG_CLONES
 static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
                      size_t n, size_t k)
 {
-    size_t kv = k / VL * VL;
-    for (size_t i = 0; i < m; i += NT_MR) {
-        size_t mr = m - i < NT_MR ? m - i : NT_MR;
-        const cg_real *ar[NT_MR];
-        for (size_t r = 0; r < NT_MR; r++) ar[r] = A + (i + (r < mr ? r : mr - 1)) * lda;
-        for (size_t j = 0; j < n; j += NT_NR) {
-            size_t nr = n - j < NT_NR ? n - j : NT_NR;
-            const cg_real *br[NT_NR];
-            for (size_t c = 0; c < NT_NR; c++) br[c] = B + (j + (c < nr ? c : nr - 1)) * ldb;
-            vreal acc[NT_MR][NT_NR];
-#pragma GCC unroll 8
-            for (int r = 0; r < NT_MR; r++)
-#pragma GCC unroll 4
-                for (int c = 0; c < NT_NR; c++) acc[r][c] = (vreal){0};
-            for (size_t p = 0; p < kv; p += VL) {
-                vreal bv[NT_NR];
-#pragma GCC unroll 4
-                for (int c = 0; c < NT_NR; c++) bv[c] = *(const vreal_u *)(br[c] + p);
-#pragma GCC unroll 8
-                for (int r = 0; r < NT_MR; r++) {
-                    vreal av = *(const vreal_u *)(ar[r] + p);
-#pragma GCC unroll 4
-                    for (int c = 0; c < NT_NR; c++) acc[r][c] += av * bv[c];
-                }
-            }
-            for (size_t r = 0; r < mr; r++)
-                for (size_t c = 0; c < nr; c++) {
-                    cg_real s = hsum(&acc[r][c]);
-                    for (size_t p = kv; p < k; p++) s += ar[r][p] * br[c][p];
-                    C[(i + r) * ldc + j + c] += s;
-                }
-        }
-    }
+    if (n == 1)
+        nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k);
+    else if (n == 2)
+        nt_blocks(5, 2, C, ldc, A, lda, B, ldb, m, n, k);
+    else
+        nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k);
 }
 
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
@@ -498,26 +556,24 @@ void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size
     transpose_macro(dst, ldd, src, lds, rows, cols, add);
 }
 
-/* out[j] += sum_{p < n} X[j*ld + p] for j < rows, in double: four lanes in
- * each of four accumulators, combined in a fixed order. */
+/* out[j] += sum_{p < n} X[j*ld + p] for j < rows: 32 running sums of every
+ * 32nd value (four vectors), whose partial sums of a few terms each are
+ * then added in double in a fixed order. */
 CG_CLONES
 static void rowsum_macro(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n)
 {
-    typedef cg_real rq __attribute__((vector_size(4 * sizeof(cg_real)), aligned(sizeof(cg_real))));
-    typedef double dq __attribute__((vector_size(4 * sizeof(double))));
     for (size_t j = 0; j < rows; j++) {
         const cg_real *x = X + j * ld;
-        dq s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+        vreal s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
         size_t p = 0;
-        for (; p + 16 <= n; p += 16) {
-            s0 += __builtin_convertvector(*(const rq *)(x + p), dq);
-            s1 += __builtin_convertvector(*(const rq *)(x + p + 4), dq);
-            s2 += __builtin_convertvector(*(const rq *)(x + p + 8), dq);
-            s3 += __builtin_convertvector(*(const rq *)(x + p + 12), dq);
+        for (; p + 4 * VL <= n; p += 4 * VL) {
+            s0 += *(const vreal_u *)(x + p);
+            s1 += *(const vreal_u *)(x + p + VL);
+            s2 += *(const vreal_u *)(x + p + 2 * VL);
+            s3 += *(const vreal_u *)(x + p + 3 * VL);
         }
-        for (; p + 4 <= n; p += 4) s0 += __builtin_convertvector(*(const rq *)(x + p), dq);
-        dq s = (s0 + s1) + (s2 + s3);
-        double t = (s[0] + s[1]) + (s[2] + s[3]);
+        double t = 0;
+        for (size_t q = 0; q < VL; q++) t += ((double)s0[q] + (double)s1[q]) + ((double)s2[q] + (double)s3[q]);
         for (; p < n; p++) t += x[p];
         out[j] += (cg_real)t;
     }
