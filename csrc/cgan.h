@@ -73,12 +73,12 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
  * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
  *
  * cg_gemm_fm: C[m, n] = A[m, k] B[k, n] with A(i, p) = A[i*rs + p*cs] and
- * B, C (and aux, h where used) of row stride ld; n must be a multiple of
+ * B, C (and aux where used) of row stride ld; n must be a multiple of
  * CG_FM_ALIGN.  The epilogue:
  *   CG_EPI_STORE      C = AB
  *   CG_EPI_ADD        C += AB
  *   CG_EPI_BIAS       C = AB + aux[i] (a bias per row)
- *   CG_EPI_BIAS_RELU  C = AB + aux[i], and h = max(C, 0) (h[m, n], stride ld)
+ *   CG_EPI_BIAS_RELU  C = max(AB + aux[i], 0)
  *   CG_EPI_GATE_RELU  C = AB * (aux > 0), aux[m, n] of stride ld (the ReLU
  *                     derivative of the pre-activations aux) */
 #define CG_FM_ALIGN 16
@@ -90,13 +90,14 @@ typedef enum {
     CG_EPI_GATE_RELU = 4
 } cg_epilogue;
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux, cg_real *h);
+                size_t ld, cg_epilogue epi, const cg_real *aux);
 /* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda, ldb. */
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
                 size_t n, size_t k);
 /* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
 void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
-/* out[j] += sum_{p < n} X[j*ld + p] for j < rows, summed in double. */
+/* out[j] += sum_{p < n} X[j*ld + p] for j < rows (partial sums of a few
+ * terms in cg_real, added in double). */
 void cg_rowsum_add(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n);
 
 /* ---------------------------------------------------------- kernels */

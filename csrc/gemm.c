@@ -244,13 +244,13 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
 #endif
 
 /* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
- * a(r, p) = a[r*rs + p*cs]; b, c, gate and h have row stride ld.  The sum
+ * a(r, p) = a[r*rs + p*cs]; b, c and gate have row stride ld.  The sum
  * starts from C when load_c (a later block of k, or CG_EPI_ADD), and the
  * epilogue is applied only when final. */
 static inline __attribute__((always_inline)) void
 fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
         const cg_real *restrict b, size_t ld, cg_real *restrict c, int load_c, int final, int epi,
-        const cg_real *restrict bias, const cg_real *restrict gate, cg_real *restrict h)
+        const cg_real *restrict bias, const cg_real *restrict gate)
 {
     vreal acc[FM_MR][4];
     const vreal zero = {0};
@@ -289,7 +289,7 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
                 break;
             case CG_EPI_BIAS_RELU:
                 z += bi;
-                *(vreal_u *)(h + o) = (vreal)((vint)z & (z > zero));
+                z = (vreal)((vint)z & (z > zero));
                 break;
             case CG_EPI_GATE_RELU:
                 z *= (vreal)((vint)one & (*(const vreal_u *)(gate + o) > zero));
@@ -305,21 +305,21 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
 /* rows [i, i+mr) of C over the columns [j, j+NVc*VL) */
 static inline __attribute__((always_inline)) void
 fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ld,
-        cg_real *c, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate, cg_real *h)
+        cg_real *c, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate)
 {
     switch (mr) {
-    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
-    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
-    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
-    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
-    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
-    default: fm_tile(1, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate, h); break;
+    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    default: fm_tile(1, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
     }
 }
 
 CG_CLONES
 static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n,
-                     size_t k, size_t ld, int epi, const cg_real *aux, cg_real *h)
+                     size_t k, size_t ld, int epi, const cg_real *aux)
 {
     const cg_real *bias = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? aux : NULL;
     const cg_real *gate = epi == CG_EPI_GATE_RELU ? aux : NULL;
@@ -333,14 +333,13 @@ static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const c
         /* Few rows: panels of four vectors keep enough sums in flight. */
         if (m <= 3)
             for (; j + 2 * NR <= n; j += 2 * NR)
-                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ld, C + j, load_c, final, epi, bias, gate ? gate + j : NULL,
-                        h ? h + j : NULL);
+                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ld, C + j, load_c, final, epi, bias, gate ? gate + j : NULL);
         for (; j < n; j += NR) {
             for (size_t i = 0; i < m; i += FM_MR) {
                 size_t mr = m - i < FM_MR ? m - i : FM_MR;
                 size_t o = i * ld + j;
                 fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ld, C + o, load_c, final, epi,
-                        bias ? bias + i : NULL, gate ? gate + o : NULL, h ? h + o : NULL);
+                        bias ? bias + i : NULL, gate ? gate + o : NULL);
             }
         }
         pc += kc;
@@ -348,10 +347,10 @@ static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const c
 }
 
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux, cg_real *h)
+                size_t ld, cg_epilogue epi, const cg_real *aux)
 {
     if (m == 0 || n == 0) return;
-    fm_macro(C, A, rs, cs, B, m, n, k, ld, (int)epi, aux, h);
+    fm_macro(C, A, rs, cs, B, m, n, k, ld, (int)epi, aux);
 }
 
 /* Sum of the lanes of v, in a fixed order. */

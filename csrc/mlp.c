@@ -32,8 +32,10 @@ struct cg_mlp {
     size_t cap, ldcap, n_last, ld_last;
     int *dropped;                /* per layer: dropout applied in the last forward */
     cg_real *xT;                 /* the last forward's input, [sizes[0], ld] */
-    cg_real **z, **h, **a;       /* [sizes[l+1], ld]; h[l] == z[l] for an identity
-                                  * activation, a[l] == h[l] when the layer has no dropout */
+    cg_real **z, **h, **a;       /* [sizes[l+1], ld]; h[l] == z[l] for an identity or a
+                                  * ReLU activation (z > 0 exactly where max(z, 0) > 0, so
+                                  * a ReLU layer keeps only its output), a[l] == h[l]
+                                  * when the layer has no dropout */
     cg_real **mask;
     cg_real *out;                /* the last forward's output, row-major [n, sizes[L]] */
     cg_real *dz, *t1, *buf[2];   /* [max_width, ld] scratch */
@@ -140,7 +142,8 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
         size_t cnt = ld * (size_t)m->sizes[l + 1];
         m->z[l] = alloc_lines(cnt);
         if (!m->z[l]) goto fail;
-        m->h[l] = m->acts[l] == CG_ACT_IDENTITY ? m->z[l] : alloc_lines(cnt);
+        int keep_z = m->acts[l] != CG_ACT_IDENTITY && m->acts[l] != CG_ACT_RELU;
+        m->h[l] = keep_z ? alloc_lines(cnt) : m->z[l];
         if (!m->h[l]) goto fail;
         if (m->drop[l] > 0) {
             m->mask[l] = alloc_lines(cnt);
@@ -326,11 +329,11 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
     for (int l = 0; l < m->L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
-        /* z^T = W^T a_prev^T + b, with the ReLU in the product's epilogue */
+        /* z^T = W^T a_prev^T + b, with a ReLU in the product's epilogue */
         if (m->acts[l] == CG_ACT_RELU) {
-            cg_gemm_fm(m->z[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS_RELU, b, m->h[l]);
+            cg_gemm_fm(m->h[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS_RELU, b);
         } else {
-            cg_gemm_fm(m->z[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS, b, NULL);
+            cg_gemm_fm(m->z[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS, b);
             if (m->h[l] != m->z[l])
                 for (size_t j = 0; j < out; j++)
                     cg_activation_forward(m->h[l] + j * ld, m->z[l] + j * ld, np, (cg_activation)m->acts[l],
@@ -395,7 +398,7 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
         which ^= 1;
         gated = l > 0 && m->acts[l - 1] == CG_ACT_RELU && !m->dropped[l - 1];
         cg_gemm_fm(dst, W, out, 1, dZ, in, np, out, ld, gated ? CG_EPI_GATE_RELU : CG_EPI_STORE,
-                   gated ? m->z[l - 1] : NULL, NULL);
+                   gated ? m->z[l - 1] : NULL);
         if (l == 0) cg_transpose(dX, in, dst, ld, in, n, 1);
         dA = dst;
     }
@@ -636,7 +639,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         }
         if (m->acts[l] == CG_ACT_ELU || m->acts[l] == CG_ACT_TANH || m->acts[l] == CG_ACT_SIGMOID)
             second_order = 1;
-        cg_gemm_fm(Gl[l], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_STORE, NULL, NULL);
+        cg_gemm_fm(Gl[l], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_STORE, NULL);
     }
     /* the penalty and its gradient with respect to q = G_0[:, :n_pen] */
     size_t in0 = (size_t)m->sizes[0];
@@ -672,7 +675,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l];
         cg_gemm_nt(m->grads + m->w_off[l], out, R, ld, Dl[l], ld, in, out, n);
-        cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL, NULL);
+        cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l, np, ld, d1, d2);
         for (size_t j = 0; j < out; j++) {
             size_t o = j * ld;
@@ -703,7 +706,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n);
         cg_rowsum_add(m->grads + m->b_off[l], dZ, ld, out, n);
         if (l == 0) break;
-        cg_gemm_fm(dA, W, out, 1, dZ, in, np, out, ld, CG_EPI_STORE, NULL, NULL);
+        cg_gemm_fm(dA, W, out, 1, dZ, in, np, out, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l - 1, np, ld, d1, d2);
         for (size_t j = 0; j < in; j++) {
             size_t o = j * ld;
