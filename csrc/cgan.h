@@ -193,6 +193,12 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut);
 /* As cg_mlp_backward; param_grads = 0 skips the parameter gradients (used
  * when a generator is trained through a frozen discriminator). */
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads);
+/* As cg_mlp_backward_ex, for callers that need only the input columns
+ * [col0, col0 + ncols) of the input gradient (e.g. the generator's share of a
+ * discriminator's input): dX[i*ldx + (j - col0)] += d/d input[i, j] for
+ * those j (clipped to the input width); the other columns are not computed. */
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads);
 
 /* Gradient penalty of a one-output critic (WGAN-GP), for the rows of the
  * last forward: P = scale * sum_i pen(|q_i|) with q_i the gradient of output

@@ -369,6 +369,13 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut)
 
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads)
 {
+    size_t in0 = (size_t)m->sizes[0];
+    cg_mlp_backward_cols(m, dX, in0, 0, in0, dOut, param_grads);
+}
+
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads)
+{
     size_t n = m->n_last;
     if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
     size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
@@ -392,14 +399,20 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
             cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n);
             cg_rowsum_add(m->grads + m->b_off[l], dZ, ld, out, n);
         }
-        if (l == 0 && !dX) break;
-        /* dA_prev^T = W dZ^T, times the ReLU derivative below when it can go in the product */
         cg_real *dst = m->buf[which];
         which ^= 1;
-        gated = l > 0 && m->acts[l - 1] == CG_ACT_RELU && !m->dropped[l - 1];
+        if (l == 0) {
+            /* the input gradient: rows [col0, col0 + ncols) of W dZ^T, transposed out */
+            if (!dX || col0 >= in) break;
+            size_t nc = ncols < in - col0 ? ncols : in - col0;
+            cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
+            cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            break;
+        }
+        /* dA_prev^T = W dZ^T, times the ReLU derivative below when it can go in the product */
+        gated = m->acts[l - 1] == CG_ACT_RELU && !m->dropped[l - 1];
         cg_gemm_fm(dst, W, out, 1, dZ, in, np, out, ld, gated ? CG_EPI_GATE_RELU : CG_EPI_STORE,
                    gated ? m->z[l - 1] : NULL);
-        if (l == 0) cg_transpose(dX, in, dst, ld, in, n, 1);
         dA = dst;
     }
 }

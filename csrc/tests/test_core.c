@@ -884,6 +884,21 @@ static void test_mlp(const char *label, int L, const int *sizes, const int *acts
     snprintf(name, sizeof name, "%s grads", label);
     check_doubled(name, cg_mlp_grads(m), G, np);
 
+    /* a range of input columns only (and no parameter gradients): the same
+     * values as those columns of the full input gradient */
+    if (n_in >= 2) {
+        size_t c0 = 1, nc = n_in - 1 < 2 ? n_in - 1 : 2;
+        cg_real *dXc = ralloc(n * nc), *G2 = ralloc(np);
+        memcpy(G2, cg_mlp_grads(m), np * sizeof *G2);
+        cg_mlp_backward_cols(m, dXc, nc, c0, nc, Rr, 0);
+        int same = memcmp(G2, cg_mlp_grads(m), np * sizeof *G2) == 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < nc; j++) same = same && dXc[i * nc + j] == dX[i * n_in + c0 + j];
+        CHECK(same, "%s: cg_mlp_backward_cols differs from the full input gradient", label);
+        free(dXc);
+        free(G2);
+    }
+
     cg_mlp_free(m);
     free(c.P); free(c.X); free(c.R); free(c.out); free(c.bufA); free(c.bufB); free(c.Xr);
     free(c.base);
