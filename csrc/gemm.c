@@ -479,10 +479,11 @@ void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_r
     nt_macro(C, ldc, A, lda, B, ldb, m, n, k);
 }
 
-/* dst[j*ldd + i] (+)= src[i*lds + j] for i < rows, j < cols: VL x VL blocks
- * are transposed in registers, the edges one value at a time. */
+/* dst[j*ldd + i] (+)= src[i*lds + j] for a VL x VL block, transposed in
+ * registers; only the first nj rows of dst are written (all VL columns of
+ * each source row are read). */
 static inline __attribute__((always_inline)) void
-transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, size_t lds, int add)
+transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, size_t lds, int add, size_t nj)
 {
     vreal r[VL], t[VL];
 #pragma GCC unroll 8
@@ -518,6 +519,7 @@ transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, 
 #endif
 #pragma GCC unroll 8
     for (size_t j = 0; j < VL; j++) {
+        if (j >= nj) break;
         vreal_u *d = (vreal_u *)(dst + j * ldd);
         *d = add ? *d + r[j] : r[j];
     }
@@ -527,21 +529,31 @@ CG_CLONES
 static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
                             int add)
 {
-    size_t rv = rows / VL * VL, cv = cols / VL * VL;
+    size_t rv = rows / VL * VL, cv = cols / VL * VL, ce = cols - cv;
     for (size_t i = 0; i < rv; i += VL) {
         for (size_t j = 0; j < cv; j += VL) {
             if (add)
-                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 1);
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 1, VL);
             else
-                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 0);
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 0, VL);
+        }
+        if (ce == 0) continue;
+        /* The ragged right edge: whole vectors, reaching into the next row
+         * (never past the end of src), of which ce columns are kept. */
+        if ((i + VL - 1) * lds + cv + VL <= rows * lds) {
+            if (add)
+                transpose_block(dst + cv * ldd + i, ldd, src + i * lds + cv, lds, 1, ce);
+            else
+                transpose_block(dst + cv * ldd + i, ldd, src + i * lds + cv, lds, 0, ce);
+        } else {
+            for (size_t j = cv; j < cols; j++)
+                for (size_t r = i; r < i + VL; r++) {
+                    cg_real v = src[r * lds + j];
+                    dst[j * ldd + r] = add ? dst[j * ldd + r] + v : v;
+                }
         }
     }
-    /* the ragged right edge of src, then its bottom rows */
-    for (size_t j = cv; j < cols; j++)
-        for (size_t i = 0; i < rv; i++) {
-            cg_real v = src[i * lds + j];
-            dst[j * ldd + i] = add ? dst[j * ldd + i] + v : v;
-        }
+    /* the bottom rows */
     for (size_t i = rv; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             cg_real v = src[i * lds + j];

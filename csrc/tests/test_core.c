@@ -1033,6 +1033,164 @@ static void test_gemm_shape(size_t m, size_t n, size_t k)
     free(A); free(B); free(C0); free(Ar); free(Br); free(buf); free(first);
 }
 
+/* ------------------------------------------ feature-major kernels */
+
+/* cg_gemm_fm against a double reference, for A stored [m, k] (trans 0) or
+ * [k, m] (trans 1) and every epilogue; columns [n, ld) must stay untouched. */
+static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    double *A = dalloc(m * k + 1), *B = dalloc(k * ld + 1), *C0 = dalloc(m * ld + 1), *b = dalloc(m + 1);
+    double *gate = dalloc(m * ld + 1);
+    fill_u(A, m * k, -1, 1);
+    fill_u(B, k * ld, -1, 1);
+    fill_u(C0, m * ld, -1, 1);
+    fill_u(b, m, -1, 1);
+    fill_u(gate, m * ld, -1, 1);
+    cg_real *Ar = ralloc(m * k + 1), *Br = ralloc(k * ld + 1), *C = ralloc(m * ld + 1), *br = ralloc(m + 1);
+    cg_real *gr = ralloc(m * ld + 1), *first = ralloc(m * ld + 1);
+    to_real(Br, B, k * ld);
+    to_real(br, b, m);
+    to_real(gr, gate, m * ld);
+    for (int ta = 0; ta < 2; ta++) {
+        size_t rs = ta ? 1 : k, cs = ta ? m : 1;
+        to_real(Ar, A, m * k);
+        for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
+            for (size_t i = 0; i < m * ld; i++) C[i] = (i % ld) < n ? (cg_real)C0[i] : sentinel;
+            const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, (cg_epilogue)epi, aux);
+            double worst = 0;
+            size_t guard_bad = 0;
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = n; j < ld; j++) guard_bad += C[i * ld + j] != sentinel;
+                for (size_t j = 0; j < n; j++) {
+                    double s = 0, sabs = 0;
+                    for (size_t p = 0; p < k; p++) {
+                        double t = A[i * rs + p * cs] * B[p * ld + j];
+                        s += t;
+                        sabs += fabs(t);
+                    }
+                    if (epi == CG_EPI_ADD) s += C0[i * ld + j], sabs += fabs(C0[i * ld + j]);
+                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
+                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
+                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ld + j] > 0 ? s : 0;
+                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
+                    double e = fabs((double)C[i * ld + j] - s);
+                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+                }
+            }
+            if (g_verbose)
+                printf("  gemm_fm %zux%zux%zu ld=%zu ta=%d epi=%d: max err/bound %.3g\n", m, n, k, ld, ta, epi,
+                       worst);
+            CHECK(worst <= 1 && guard_bad == 0,
+                  "gemm_fm m=%zu n=%zu k=%zu ld=%zu ta=%d epi=%d: error/bound %.3g, %zu padding cells written",
+                  m, n, k, ld, ta, epi, worst, guard_bad);
+            if (epi == CG_EPI_STORE) memcpy(first, C, m * ld * sizeof *C);
+        }
+        /* the same inputs give bit-identical outputs, and a row's values do
+         * not depend on how many rows are computed with it */
+        for (size_t i = 0; i < m * ld; i++) C[i] = sentinel;
+        cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_STORE, NULL);
+        int same = memcmp(C, first, m * ld * sizeof *C) == 0;
+        if (m > 1) {
+            cg_gemm_fm(C, Ar + rs, rs, cs, Br, m - 1, n, k, ld, CG_EPI_STORE, NULL);
+            same = same && memcmp(C, first + ld, (m - 1) * ld * sizeof *C) == 0;
+        }
+        CHECK(same, "gemm_fm %zux%zux%zu ta=%d: a repeated or a shorter product differs", m, n, k, ta);
+    }
+    free(A); free(B); free(C0); free(b); free(gate);
+    free(Ar); free(Br); free(C); free(br); free(gr); free(first);
+}
+
+/* cg_gemm_nt: C[m, n] (row stride ldc) += A[m, k] B[n, k]^T */
+static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
+{
+    size_t lda = k + 3, ldb = k + 5, ldc = n + 2;
+    double *A = dalloc(m * lda + 1), *B = dalloc(n * ldb + 1), *C0 = dalloc(m * ldc + 1);
+    fill_u(A, m * lda, -1, 1);
+    fill_u(B, n * ldb, -1, 1);
+    fill_u(C0, m * ldc, -1, 1);
+    cg_real *Ar = ralloc(m * lda + 1), *Br = ralloc(n * ldb + 1), *C = ralloc(m * ldc + 1);
+    to_real(Ar, A, m * lda);
+    to_real(Br, B, n * ldb);
+    to_real(C, C0, m * ldc);
+    cg_gemm_nt(C, ldc, Ar, lda, Br, ldb, m, n, k);
+    double worst = 0;
+    size_t guard_bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = n; j < ldc; j++) guard_bad += C[i * ldc + j] != (cg_real)C0[i * ldc + j];
+        for (size_t j = 0; j < n; j++) {
+            double s = C0[i * ldc + j], sabs = fabs(s);
+            for (size_t p = 0; p < k; p++) {
+                double t = A[i * lda + p] * B[j * ldb + p];
+                s += t;
+                sabs += fabs(t);
+            }
+            double bound = 2 * (double)(k + 2) * UNIT_ROUNDOFF * sabs;
+            double e = fabs((double)C[i * ldc + j] - s);
+            double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+            if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+        }
+    }
+    if (g_verbose) printf("  gemm_nt %zux%zux%zu: max err/bound %.3g\n", m, n, k, worst);
+    CHECK(worst <= 1 && guard_bad == 0, "gemm_nt m=%zu n=%zu k=%zu: error/bound %.3g, %zu other cells changed", m,
+          n, k, worst, guard_bad);
+    free(A); free(B); free(C0); free(Ar); free(Br); free(C);
+}
+
+/* cg_transpose (exact, plain and adding) and cg_rowsum_add */
+static void test_transpose_shape(size_t rows, size_t cols)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    size_t lds = cols + (cols % 3), ldd = rows + 5;
+    double *S = dalloc(rows * lds + 1), *D0 = dalloc(cols * ldd + 1);
+    fill_u(S, rows * lds, -1, 1);
+    fill_u(D0, cols * ldd, -1, 1);
+    cg_real *Sr = ralloc(rows * lds + 1), *D = ralloc(cols * ldd + 1);
+    to_real(Sr, S, rows * lds);
+    for (int add = 0; add < 2; add++) {
+        for (size_t t = 0; t < cols * ldd; t++) D[t] = (t % ldd) < rows ? (cg_real)D0[t] : sentinel;
+        cg_transpose(D, ldd, Sr, lds, rows, cols, add);
+        size_t bad = 0;
+        for (size_t j = 0; j < cols; j++)
+            for (size_t i = 0; i < ldd; i++) {
+                cg_real want = i >= rows ? sentinel : add ? (cg_real)D0[j * ldd + i] + Sr[i * lds + j] : Sr[i * lds + j];
+                bad += D[j * ldd + i] != want;
+            }
+        CHECK(bad == 0, "transpose %zux%zu add=%d: %zu cells wrong", rows, cols, add, bad);
+    }
+    /* row sums of the source: out[i] += sum_j S[i, j] */
+    cg_real *out = ralloc(rows + 1);
+    for (size_t i = 0; i < rows; i++) out[i] = (cg_real)0.5;
+    cg_rowsum_add(out, Sr, lds, rows, cols);
+    double worst = 0;
+    for (size_t i = 0; i < rows; i++) {
+        double s = 0.5, sabs = 0.5;
+        for (size_t j = 0; j < cols; j++) s += S[i * lds + j], sabs += fabs(S[i * lds + j]);
+        double bound = 2 * (double)(cols + 2) * UNIT_ROUNDOFF * sabs, e = fabs((double)out[i] - s);
+        double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+        if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+    }
+    CHECK(worst <= 1, "rowsum %zux%zu: error/bound %.3g", rows, cols, worst);
+    free(S); free(D0); free(Sr); free(D); free(out);
+}
+
+static void test_fm_kernels(void)
+{
+    static const size_t fm[][4] = {
+        {1, 16, 1, 16},  {2, 32, 30, 48},   {30, 256, 29, 272}, {7, 48, 300, 64}, {13, 16, 5, 16},
+        {3, 64, 2, 80},  {6, 16, 257, 32},  {1, 48, 30, 48},    {4, 96, 7, 112},  {5, 16, 0, 16},
+    };
+    for (size_t s = 0; s < sizeof fm / sizeof *fm; s++) test_gemm_fm_shape(fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
+    static const size_t nt[][3] = {{1, 1, 1}, {29, 30, 256}, {30, 2, 256}, {30, 1, 255}, {5, 7, 13},
+                                   {4, 4, 3}, {3, 3, 8},     {10, 11, 0},  {8, 5, 33}};
+    for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape(nt[s][0], nt[s][1], nt[s][2]);
+    static const size_t tr[][2] = {{256, 29}, {747, 25}, {2, 256}, {256, 2}, {9, 9},  {8, 8},
+                                   {17, 3},   {3, 17},   {1, 1},   {16, 30}, {24, 7}, {0, 3}};
+    for (size_t s = 0; s < sizeof tr / sizeof *tr; s++) test_transpose_shape(tr[s][0], tr[s][1]);
+}
+
 static void test_gemm(void)
 {
     static const size_t shapes[][3] = {
@@ -1876,6 +2034,7 @@ int main(int argc, char **argv)
 
     test_rng();
     test_gemm();
+    test_fm_kernels();
     test_dense(1, 1, 1);
     test_dense(5, 7, 3);
     test_dense(9, 20, 13);
