@@ -91,14 +91,12 @@ typedef enum {
 } cg_epilogue;
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
                 size_t ld, cg_epilogue epi, const cg_real *aux);
-/* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda, ldb. */
+/* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda,
+ * ldb; and bsum[j] += sum_p B[j, p] when bsum is not NULL. */
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k);
+                size_t n, size_t k, cg_real *bsum);
 /* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
 void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
-/* out[j] += sum_{p < n} X[j*ld + p] for j < rows (partial sums of a few
- * terms in cg_real, added in double). */
-void cg_rowsum_add(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n);
 
 /* ---------------------------------------------------------- kernels */
 /* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */

@@ -229,7 +229,8 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
  * vector edge and no weight matrix needs packing:
  *   forward   Z^T[out, n] = W^T A^T             (cg_gemm_fm, A = W read transposed)
  *   backward  dA^T[in, n] = W dZ^T               (cg_gemm_fm, A = W read as stored)
- *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch)
+ *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch,
+ *                                                 with db = the row sums of dZ^T on the side)
  * Columns are computed in whole panels of FM_NR, so callers round n up to a
  * multiple of CG_FM_ALIGN and keep the padding columns defined. */
 
@@ -396,21 +397,28 @@ static inline __attribute__((always_inline)) void reduce3(cg_real *s, const vrea
 }
 
 /* One block of C[m, n] += A[m, k] B[n, k]^T: rows ar[0..MRc) against rows
- * br[0..NRc), of which the first mr x nr are stored. */
+ * br[0..NRc), of which the first mr x nr are stored.  With DB, also
+ * bsum[c] += sum_p br[c][p] for c < nr (plain adds, which run beside the
+ * multiply-adds). */
 static inline __attribute__((always_inline)) void
-nt_block(const int MRc, const int NRc, const cg_real *const *ar, const cg_real *const *br, size_t k, size_t mr,
-         size_t nr, cg_real *C, size_t ldc)
+nt_block(const int MRc, const int NRc, const int DB, const cg_real *const *ar, const cg_real *const *br, size_t k,
+         size_t mr, size_t nr, cg_real *C, size_t ldc, cg_real *bsum)
 {
     size_t kv = k / VL * VL;
-    vreal acc[8][3];
+    vreal acc[8][3], dacc[3];
 #pragma GCC unroll 8
     for (int r = 0; r < MRc; r++)
 #pragma GCC unroll 3
         for (int c = 0; c < NRc; c++) acc[r][c] = (vreal){0};
+#pragma GCC unroll 3
+    for (int c = 0; c < NRc; c++) dacc[c] = (vreal){0};
     for (size_t p = 0; p < kv; p += VL) {
         vreal bv[3];
 #pragma GCC unroll 3
-        for (int c = 0; c < NRc; c++) bv[c] = *(const vreal_u *)(br[c] + p);
+        for (int c = 0; c < NRc; c++) {
+            bv[c] = *(const vreal_u *)(br[c] + p);
+            if (DB) dacc[c] += bv[c];
+        }
 #pragma GCC unroll 8
         for (int r = 0; r < MRc; r++) {
             vreal av = *(const vreal_u *)(ar[r] + p);
@@ -436,13 +444,28 @@ nt_block(const int MRc, const int NRc, const cg_real *const *ar, const cg_real *
             for (size_t p = kv; p < k; p++) t += ar[r][p] * br[c][p];
             C[r * ldc + c] += t;
         }
+    if (DB) {
+        cg_real d[4];
+        if (NRc == 3) {
+            reduce3(d, dacc);
+        } else {
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) d[c] = hsum(&dacc[c]);
+        }
+        for (size_t c = 0; c < nr; c++) {
+            cg_real t = d[c];
+            for (size_t p = kv; p < k; p++) t += br[c][p];
+            bsum[c] += t;
+        }
+    }
 }
 
 /* All blocks of C[m, n] with MRc x NRc blocks; edge blocks repeat their last
- * row (the repeats are computed and dropped). */
+ * row (the repeats are computed and dropped).  The first row of blocks also
+ * sums the rows of B into bsum when it is given. */
 static inline __attribute__((always_inline)) void
 nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B,
-          size_t ldb, size_t m, size_t n, size_t k)
+          size_t ldb, size_t m, size_t n, size_t k, cg_real *bsum)
 {
     for (size_t i = 0; i < m; i += MRc) {
         size_t mr = m - i < (size_t)MRc ? m - i : (size_t)MRc;
@@ -452,7 +475,10 @@ nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A
             size_t nr = n - j < (size_t)NRc ? n - j : (size_t)NRc;
             const cg_real *br[3];
             for (int c = 0; c < NRc; c++) br[c] = B + (j + ((size_t)c < nr ? (size_t)c : nr - 1)) * ldb;
-            nt_block(MRc, NRc, ar, br, k, mr, nr, C + i * ldc + j, ldc);
+            if (i == 0 && bsum)
+                nt_block(MRc, NRc, 1, ar, br, k, mr, nr, C + i * ldc + j, ldc, bsum + j);
+            else
+                nt_block(MRc, NRc, 0, ar, br, k, mr, nr, C + i * ldc + j, ldc, NULL);
         }
     }
 }
@@ -462,21 +488,30 @@ nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A
  * (9 sums in flight for 6 loads); one or two columns take taller blocks. */
 CG_CLONES
 static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                     size_t n, size_t k)
+                     size_t n, size_t k, cg_real *bsum)
 {
     if (n == 1)
-        nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k);
+        nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k, bsum);
     else if (n == 2)
-        nt_blocks(5, 2, C, ldc, A, lda, B, ldb, m, n, k);
+        nt_blocks(5, 2, C, ldc, A, lda, B, ldb, m, n, k, bsum);
     else
-        nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k);
+        nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k)
+                size_t n, size_t k, cg_real *bsum)
 {
-    if (m == 0 || n == 0) return;
-    nt_macro(C, ldc, A, lda, B, ldb, m, n, k);
+    if (n == 0) return;
+    if (m == 0) {
+        /* no products: only the row sums of B */
+        for (size_t j = 0; bsum && j < n; j++) {
+            cg_real t = 0;
+            for (size_t p = 0; p < k; p++) t += B[j * ldb + p];
+            bsum[j] += t;
+        }
+        return;
+    }
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
 /* dst[j*ldd + i] (+)= src[i*lds + j] for a VL x VL block, transposed in
@@ -565,32 +600,4 @@ void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size
 {
     if (rows == 0 || cols == 0) return;
     transpose_macro(dst, ldd, src, lds, rows, cols, add);
-}
-
-/* out[j] += sum_{p < n} X[j*ld + p] for j < rows: 32 running sums of every
- * 32nd value (four vectors), whose partial sums of a few terms each are
- * then added in double in a fixed order. */
-CG_CLONES
-static void rowsum_macro(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n)
-{
-    for (size_t j = 0; j < rows; j++) {
-        const cg_real *x = X + j * ld;
-        vreal s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        size_t p = 0;
-        for (; p + 4 * VL <= n; p += 4 * VL) {
-            s0 += *(const vreal_u *)(x + p);
-            s1 += *(const vreal_u *)(x + p + VL);
-            s2 += *(const vreal_u *)(x + p + 2 * VL);
-            s3 += *(const vreal_u *)(x + p + 3 * VL);
-        }
-        double t = 0;
-        for (size_t q = 0; q < VL; q++) t += ((double)s0[q] + (double)s1[q]) + ((double)s2[q] + (double)s3[q]);
-        for (; p < n; p++) t += x[p];
-        out[j] += (cg_real)t;
-    }
-}
-
-void cg_rowsum_add(cg_real *out, const cg_real *X, size_t ld, size_t rows, size_t n)
-{
-    rowsum_macro(out, X, ld, rows, n);
 }

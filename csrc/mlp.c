@@ -396,8 +396,7 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
         const cg_real *dZ = dA, *W = m->params + m->w_off[l];
         if (param_grads) {
             const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT;
-            cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n);
-            cg_rowsum_add(m->grads + m->b_off[l], dZ, ld, out, n);
+            cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n, m->grads + m->b_off[l]);
         }
         cg_real *dst = m->buf[which];
         which ^= 1;
@@ -687,7 +686,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     for (int l = 0; l < L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l];
-        cg_gemm_nt(m->grads + m->w_off[l], out, R, ld, Dl[l], ld, in, out, n);
+        cg_gemm_nt(m->grads + m->w_off[l], out, R, ld, Dl[l], ld, in, out, n, NULL);
         cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l, np, ld, d1, d2);
         for (size_t j = 0; j < out; j++) {
@@ -716,8 +715,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     for (int l = L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT, *W = m->params + m->w_off[l];
-        cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n);
-        cg_rowsum_add(m->grads + m->b_off[l], dZ, ld, out, n);
+        cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n, m->grads + m->b_off[l]);
         if (l == 0) break;
         cg_gemm_fm(dA, W, out, 1, dZ, in, np, out, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l - 1, np, ld, d1, d2);
