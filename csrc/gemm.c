@@ -246,8 +246,8 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
 
 /* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
  * a(r, p) = a[r*rs + p*cs]; b, c and gate have row stride ld.  The sum
- * starts from C when load_c (a later block of k, or CG_EPI_ADD), and the
- * epilogue is applied only when final. */
+ * continues from C when load_c (a later block of k), and the epilogue is
+ * applied only when final; CG_EPI_ADD adds every block's sum to C. */
 static inline __attribute__((always_inline)) void
 fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
         const cg_real *restrict b, size_t ld, cg_real *restrict c, int load_c, int final, int epi,
@@ -275,7 +275,7 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
             for (int v = 0; v < NVc; v++) acc[r][v] += x * bv[v];
         }
     }
-    if (!final) epi = CG_EPI_STORE;
+    if (!final && epi != CG_EPI_ADD) epi = CG_EPI_STORE;
     const vreal one = zero + 1;
 #pragma GCC unroll 6
     for (int r = 0; r < MRc; r++) {
@@ -294,6 +294,11 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
                 break;
             case CG_EPI_GATE_RELU:
                 z *= (vreal)((vint)one & (*(const vreal_u *)(gate + o) > zero));
+                break;
+            case CG_EPI_ADD:
+                /* the product is summed from zero and then added, so that
+                 * adding the same product twice doubles exactly */
+                z = *(const vreal_u *)(c + o) + z;
                 break;
             default:
                 break;
@@ -328,7 +333,7 @@ static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const c
     do {
         size_t kc = k - pc < KC ? k - pc : KC;
         int final = pc + kc >= k;
-        int load_c = pc > 0 || epi == CG_EPI_ADD;
+        int load_c = pc > 0 && epi != CG_EPI_ADD;
         const cg_real *Ak = A + pc * cs, *Bk = B + pc * ld;
         size_t j = 0;
         /* Few rows: panels of four vectors keep enough sums in flight. */

@@ -318,6 +318,29 @@ static void act_grad_rows(cg_real *d, const cg_real *z, const cg_real *y, size_t
     }
 }
 
+/* Layer l's weight gradient dW[in, out] += P^T-by-dZ over n rows, from its
+ * input lines P[in, ld] and output gradient lines dZ[out, ld], and its bias
+ * gradient (the row sums of dZ) when with_db.  When out is a whole number of
+ * panels, dZ is transposed (into the dz scratch) and the gradient is one
+ * ordinary product over the rows, whatever the batch; otherwise it is a
+ * block of dot products, which need a long batch to pay for their sums
+ * across lanes. */
+static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld,
+                              int with_db)
+{
+    size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+    cg_real *dW = m->grads + m->w_off[l], *db = with_db ? m->grads + m->b_off[l] : NULL;
+    if (out % CG_FM_ALIGN == 0) {
+        static const cg_real one = 1;
+        cg_real *T = m->dz;
+        cg_transpose(T, out, dZ, ld, out, n, 0);
+        cg_gemm_fm(dW, P, ld, 1, T, in, out, n, out, CG_EPI_ADD, NULL);
+        if (db) cg_gemm_fm(db, &one, 0, 0, T, 1, out, n, out, CG_EPI_ADD, NULL);
+    } else {
+        cg_gemm_nt(dW, out, P, ld, dZ, ld, in, out, n, db);
+    }
+}
+
 /* X[n, sizes[0]] -> [n, sizes[L]] */
 const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
 {
@@ -396,7 +419,7 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
         const cg_real *dZ = dA, *W = m->params + m->w_off[l];
         if (param_grads) {
             const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT;
-            cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n, m->grads + m->b_off[l]);
+            layer_param_grads(m, l, prev, dZ, n, ld, 1);
         }
         cg_real *dst = m->buf[which];
         which ^= 1;
@@ -686,7 +709,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     for (int l = 0; l < L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l];
-        cg_gemm_nt(m->grads + m->w_off[l], out, R, ld, Dl[l], ld, in, out, n, NULL);
+        layer_param_grads(m, l, R, Dl[l], n, ld, 0);
         cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l, np, ld, d1, d2);
         for (size_t j = 0; j < out; j++) {
@@ -715,7 +738,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     for (int l = L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT, *W = m->params + m->w_off[l];
-        cg_gemm_nt(m->grads + m->w_off[l], out, prev, ld, dZ, ld, in, out, n, m->grads + m->b_off[l]);
+        layer_param_grads(m, l, prev, dZ, n, ld, 1);
         if (l == 0) break;
         cg_gemm_fm(dA, W, out, 1, dZ, in, np, out, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l - 1, np, ld, d1, d2);

@@ -931,6 +931,14 @@ static void test_mlps(void)
         test_mlp("mlp depth 4 [elu+do, tanh, relu+do, leaky]", 4, sizes, acts, NULL, drop, 7, 1);
     }
     {
+        /* widths that are whole panels: weight gradients as one product */
+        static const int sizes[] = {5, 16, 32, 2};
+        static const int acts[] = {CG_ACT_RELU, CG_ACT_TANH, CG_ACT_IDENTITY};
+        static const double drop[] = {0.2, 0, 0};
+        test_mlp("mlp depth 3 [relu+dropout, tanh, identity], 16 and 32 wide", 3, sizes, acts, NULL, drop, 20,
+                 1);
+    }
+    {
         static const int sizes[] = {2, 5, 5, 5, 1};
         static const int acts[] = {CG_ACT_SIGMOID, CG_ACT_IDENTITY, CG_ACT_TANH, CG_ACT_SIGMOID};
         test_mlp("mlp depth 4 [sigmoid, identity, tanh, sigmoid]", 4, sizes, acts, NULL, NULL, 1, 1);
@@ -1098,6 +1106,18 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
             same = same && memcmp(C, first + ld, (m - 1) * ld * sizeof *C) == 0;
         }
         CHECK(same, "gemm_fm %zux%zux%zu ta=%d: a repeated or a shorter product differs", m, n, k, ta);
+        /* CG_EPI_ADD sums the product before adding it: the same product
+         * added twice to zero doubles exactly (within one block of k) */
+        if (k <= 256) {
+            memset(C, 0, m * ld * sizeof *C);
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
+            size_t bad = 0;
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) bad += C[i * ld + j] != 2 * first[i * ld + j];
+            CHECK(bad == 0, "gemm_fm %zux%zux%zu ta=%d: adding a product twice is not exact (%zu cells)", m, n, k,
+                  ta, bad);
+        }
     }
     free(A); free(B); free(C0); free(b); free(gate);
     free(Ar); free(Br); free(C); free(br); free(gr); free(first);
@@ -1715,10 +1735,10 @@ static double gp_value(cg_mlp *m, const cg_real *X, size_t n, uint64_t seed, siz
 }
 #endif
 
-static void test_penalty_case(int act, double drop, int one_sided, double wscale)
+static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
 {
     size_t n = 7, in = 5, n_pen = 3;
-    int sizes[4] = {(int)in, 6, 4, 1};
+    int sizes[4] = {(int)in, h1, h2, 1};
     int acts[3] = {act, act, CG_ACT_IDENTITY};
     double dropout[3] = {drop, 0, 0};
     cg_mlp_spec spec = {3, sizes, acts, NULL, dropout};
@@ -1770,8 +1790,8 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
     for (size_t i = 0; i < np; i++)
         if (!isfinite(analytic[i])) worst = 1, worst_i = i;
 #endif
-    CHECK(worst <= tol, "penalty grad (%s, dropout %.1f, %s): worst rel err %.3g at param %zu", act_name(act),
-          drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
+    CHECK(worst <= tol, "penalty grad (%s, %dx%d, dropout %.1f, %s): worst rel err %.3g at param %zu",
+          act_name(act), h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
     /* the penalty from the norms it reports */
     double again = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1790,11 +1810,16 @@ static void test_penalty(void)
 {
     int acts[] = {CG_ACT_RELU, CG_ACT_LEAKY_RELU, CG_ACT_ELU, CG_ACT_TANH, CG_ACT_SIGMOID, CG_ACT_IDENTITY};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
-        test_penalty_case(acts[a], 0.0, 0, 1.0);
-        test_penalty_case(acts[a], 0.0, 0, 3.0);
-        test_penalty_case(acts[a], 0.3, 0, 2.0);
-        test_penalty_case(acts[a], 0.0, 1, 3.0);
+        test_penalty_case(acts[a], 0.0, 0, 1.0, 6, 4);
+        test_penalty_case(acts[a], 0.0, 0, 3.0, 6, 4);
+        test_penalty_case(acts[a], 0.3, 0, 2.0, 6, 4);
+        test_penalty_case(acts[a], 0.0, 1, 3.0, 6, 4);
     }
+    /* layers a whole number of panels wide (weight gradients as one product
+     * over the rows instead of dot products) */
+    test_penalty_case(CG_ACT_RELU, 0.3, 0, 2.0, 16, 32);
+    test_penalty_case(CG_ACT_TANH, 0.0, 0, 1.0, 32, 16);
+    test_penalty_case(CG_ACT_ELU, 0.2, 1, 3.0, 16, 16);
     /* identity critic: q is exactly the product of the weights, per row */
     int sizes[3] = {2, 1, 1};
     int acts2[2] = {CG_ACT_IDENTITY, CG_ACT_IDENTITY};
