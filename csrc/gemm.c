@@ -27,6 +27,20 @@
 
 typedef cg_real vreal __attribute__((vector_size(VBYTES)));
 typedef cg_real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(cg_real))));
+#ifdef CG_DOUBLE
+typedef int64_t vint __attribute__((vector_size(VBYTES)));
+#else
+typedef int32_t vint __attribute__((vector_size(VBYTES)));
+#endif
+
+/* SHUF(a, b, i...): lanes of a (0..VL-1) and b (VL..2VL-1) picked into a
+ * vector of the same type, in the spelling of the compiler at hand (GCC's
+ * __builtin_shufflevector is only in GCC 12 and later). */
+#if defined(__clang__)
+#define SHUF(a, b, ...) SHUF(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vint){__VA_ARGS__})
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
 #define CG_CLONES __attribute__((target_clones("fma", "default")))
@@ -238,11 +252,6 @@ _Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the pan
 
 #define FM_MR 6
 
-#ifdef CG_DOUBLE
-typedef int64_t vint __attribute__((vector_size(VBYTES)));
-#else
-typedef int32_t vint __attribute__((vector_size(VBYTES)));
-#endif
 
 /* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
  * a(r, p) = a[r*rs + p*cs]; b, c and gate have row stride ld.  The sum
@@ -364,15 +373,14 @@ static inline __attribute__((always_inline)) cg_real hsum(const vreal *vp)
 {
     vreal v = *vp;
 #ifdef CG_DOUBLE
-    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
-    v2 s = __builtin_shufflevector(v, v, 0, 1) + __builtin_shufflevector(v, v, 2, 3);
+    v += SHUF(v, v, 2, 3, 0, 1);
+    v += SHUF(v, v, 1, 0, 3, 2);
 #else
-    typedef cg_real v4 __attribute__((vector_size(4 * sizeof(cg_real))));
-    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
-    v4 q = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
-    v2 s = __builtin_shufflevector(q, q, 0, 1) + __builtin_shufflevector(q, q, 2, 3);
+    v += SHUF(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += SHUF(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += SHUF(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
 #endif
-    return s[0] + s[1];
+    return v[0];
 }
 
 /* s[c] = the sum of the lanes of v[c], c < 3, by pairwise sums across the
@@ -380,24 +388,19 @@ static inline __attribute__((always_inline)) cg_real hsum(const vreal *vp)
 static inline __attribute__((always_inline)) void reduce3(cg_real *s, const vreal *v)
 {
 #ifdef CG_DOUBLE
-    typedef cg_real v2 __attribute__((vector_size(2 * sizeof(cg_real))));
-    vreal x = __builtin_shufflevector(v[0], v[1], 0, 4, 2, 6) + __builtin_shufflevector(v[0], v[1], 1, 5, 3, 7);
-    v2 y = __builtin_shufflevector(x, x, 0, 1) + __builtin_shufflevector(x, x, 2, 3);
-    s[0] = y[0];
-    s[1] = y[1];
+    vreal x = SHUF(v[0], v[1], 0, 4, 2, 6) + SHUF(v[0], v[1], 1, 5, 3, 7);
+    x += SHUF(x, x, 2, 3, 0, 1);
+    s[0] = x[0];
+    s[1] = x[1];
     s[2] = hsum(&v[2]);
 #else
-    typedef cg_real v4 __attribute__((vector_size(4 * sizeof(cg_real))));
-    vreal x = __builtin_shufflevector(v[0], v[1], 0, 2, 8, 10, 4, 6, 12, 14) +
-              __builtin_shufflevector(v[0], v[1], 1, 3, 9, 11, 5, 7, 13, 15);
-    vreal y = __builtin_shufflevector(v[2], v[2], 0, 2, 8, 10, 4, 6, 12, 14) +
-              __builtin_shufflevector(v[2], v[2], 1, 3, 9, 11, 5, 7, 13, 15);
-    vreal z = __builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) +
-              __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15);
-    v4 q = __builtin_shufflevector(z, z, 0, 1, 2, 3) + __builtin_shufflevector(z, z, 4, 5, 6, 7);
-    s[0] = q[0];
-    s[1] = q[1];
-    s[2] = q[2];
+    vreal x = SHUF(v[0], v[1], 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(v[0], v[1], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal y = SHUF(v[2], v[2], 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(v[2], v[2], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal z = SHUF(x, y, 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(x, y, 1, 3, 9, 11, 5, 7, 13, 15);
+    z += SHUF(z, z, 4, 5, 6, 7, 0, 1, 2, 3);
+    s[0] = z[0];
+    s[1] = z[1];
+    s[2] = z[2];
 #endif
 }
 
@@ -530,31 +533,31 @@ transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, 
     for (size_t i = 0; i < VL; i++) r[i] = *(const vreal_u *)(src + i * lds);
 #ifdef CG_DOUBLE
     for (int q = 0; q < 4; q += 2) {
-        t[q] = __builtin_shufflevector(r[q], r[q + 1], 0, 4, 2, 6);
-        t[q + 1] = __builtin_shufflevector(r[q], r[q + 1], 1, 5, 3, 7);
+        t[q] = SHUF(r[q], r[q + 1], 0, 4, 2, 6);
+        t[q + 1] = SHUF(r[q], r[q + 1], 1, 5, 3, 7);
     }
-    r[0] = __builtin_shufflevector(t[0], t[2], 0, 1, 4, 5);
-    r[1] = __builtin_shufflevector(t[1], t[3], 0, 1, 4, 5);
-    r[2] = __builtin_shufflevector(t[0], t[2], 2, 3, 6, 7);
-    r[3] = __builtin_shufflevector(t[1], t[3], 2, 3, 6, 7);
+    r[0] = SHUF(t[0], t[2], 0, 1, 4, 5);
+    r[1] = SHUF(t[1], t[3], 0, 1, 4, 5);
+    r[2] = SHUF(t[0], t[2], 2, 3, 6, 7);
+    r[3] = SHUF(t[1], t[3], 2, 3, 6, 7);
 #else
 #pragma GCC unroll 4
     for (int q = 0; q < 8; q += 2) {
-        t[q] = __builtin_shufflevector(r[q], r[q + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[q + 1] = __builtin_shufflevector(r[q], r[q + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+        t[q] = SHUF(r[q], r[q + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[q + 1] = SHUF(r[q], r[q + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
     vreal s[8];
 #pragma GCC unroll 2
     for (int q = 0; q < 8; q += 4) {
-        s[q] = __builtin_shufflevector(t[q], t[q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-        s[q + 1] = __builtin_shufflevector(t[q], t[q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        s[q + 2] = __builtin_shufflevector(t[q + 1], t[q + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-        s[q + 3] = __builtin_shufflevector(t[q + 1], t[q + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+        s[q] = SHUF(t[q], t[q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 1] = SHUF(t[q], t[q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        s[q + 2] = SHUF(t[q + 1], t[q + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 3] = SHUF(t[q + 1], t[q + 3], 2, 3, 10, 11, 6, 7, 14, 15);
     }
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++) {
-        r[q] = __builtin_shufflevector(s[q], s[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[q + 4] = __builtin_shufflevector(s[q], s[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        r[q] = SHUF(s[q], s[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[q + 4] = SHUF(s[q], s[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 #endif
 #pragma GCC unroll 8

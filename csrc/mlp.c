@@ -19,6 +19,7 @@
 #include "cgan.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,11 +59,24 @@ static size_t fm_ld(size_t n)
     return np % 64 == 0 ? np + CG_FM_ALIGN : np;
 }
 
-/* count values, 64-byte aligned (whole panels of a line share cache lines) */
+/* count values, 64-byte aligned (a panel of a line is then one cache line),
+ * from plain malloc (aligned_alloc is missing from some C runtimes): the
+ * block's own address is kept just below the aligned start, for free_lines. */
 static cg_real *alloc_lines(size_t count)
 {
-    size_t bytes = (count * sizeof(cg_real) + 63) / 64 * 64;
-    return aligned_alloc(64, bytes ? bytes : 64);
+    unsigned char *raw = malloc(count * sizeof(cg_real) + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t start = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
+    memcpy((unsigned char *)start - sizeof(void *), &raw, sizeof raw);
+    return (cg_real *)start;
+}
+
+static void free_lines(cg_real *p)
+{
+    if (!p) return;
+    void *raw;
+    memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
+    free(raw);
 }
 
 /* zero columns [n, np) of rows lines of stride ld */
@@ -74,11 +88,11 @@ static void zero_pad(cg_real *x, size_t rows, size_t n, size_t np, size_t ld)
 
 static void free_penalty(cg_mlp *m)
 {
-    free(m->gp_D);
-    free(m->gp_G);
-    free(m->gp_E);
-    free(m->gp_R);
-    free(m->gp_P);
+    free_lines(m->gp_D);
+    free_lines(m->gp_G);
+    free_lines(m->gp_E);
+    free_lines(m->gp_R);
+    free_lines(m->gp_P);
     free(m->gp_sq);
     m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
     m->gp_sq = NULL;
@@ -88,21 +102,21 @@ static void free_penalty(cg_mlp *m)
 static void free_cache(cg_mlp *m)
 {
     for (int l = 0; l < m->L; l++) {
-        if (m->a && m->h && m->a[l] != m->h[l]) free(m->a[l]);
-        if (m->h && m->z && m->h[l] != m->z[l]) free(m->h[l]);
-        if (m->z) free(m->z[l]);
-        if (m->mask) free(m->mask[l]);
+        if (m->a && m->h && m->a[l] != m->h[l]) free_lines(m->a[l]);
+        if (m->h && m->z && m->h[l] != m->z[l]) free_lines(m->h[l]);
+        if (m->z) free_lines(m->z[l]);
+        if (m->mask) free_lines(m->mask[l]);
         if (m->z) m->z[l] = NULL;
         if (m->h) m->h[l] = NULL;
         if (m->mask) m->mask[l] = NULL;
         if (m->a) m->a[l] = NULL;
     }
-    free(m->xT);
-    free(m->out);
-    free(m->dz);
-    free(m->t1);
-    free(m->buf[0]);
-    free(m->buf[1]);
+    free_lines(m->xT);
+    free_lines(m->out);
+    free_lines(m->dz);
+    free_lines(m->t1);
+    free_lines(m->buf[0]);
+    free_lines(m->buf[1]);
     m->xT = m->out = m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
     free_penalty(m);
     m->cap = m->ldcap = 0;
