@@ -72,11 +72,12 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
 /* Feature-major kernels (used by the MLP, which keeps a batch as one line of
  * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
  *
- * cg_gemm_fm: C[m, n] = A[m, k] B[k, n] with A(i, p) = A[i*rs + p*cs] and
- * B, C (and aux where used) of row stride ld; n must be a multiple of
- * CG_FM_ALIGN.  The epilogue:
+ * cg_gemm_fm: C[m, n] = A[m, k] B[k, n] with A(i, p) = A[i*rs + p*cs] (so
+ * either layout of A, or rs = cs = 0 for a constant) and B, C (and aux where
+ * used) of row stride ld; n must be a multiple of CG_FM_ALIGN.  Each value of
+ * C is computed the same way whatever m and n.  The epilogue:
  *   CG_EPI_STORE      C = AB
- *   CG_EPI_ADD        C += AB
+ *   CG_EPI_ADD        C += AB (AB summed first, then added)
  *   CG_EPI_BIAS       C = AB + aux[i] (a bias per row)
  *   CG_EPI_BIAS_RELU  C = max(AB + aux[i], 0)
  *   CG_EPI_GATE_RELU  C = AB * (aux > 0), aux[m, n] of stride ld (the ReLU
