@@ -69,6 +69,36 @@ void cg_rng_indices(cg_rng *rng, int64_t *out, size_t count, int64_t n_rows);
 void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
              size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate);
 
+/* Feature-major kernels (used by the MLP, which keeps a batch as one line of
+ * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
+ *
+ * cg_gemm_fm: C[m, n] = A[m, k] B[k, n] with A(i, p) = A[i*rs + p*cs] (so
+ * either layout of A, or rs = cs = 0 for a constant) and B, C (and aux where
+ * used) of row stride ld; n must be a multiple of CG_FM_ALIGN.  Each value of
+ * C is computed the same way whatever m and n.  The epilogue:
+ *   CG_EPI_STORE      C = AB
+ *   CG_EPI_ADD        C += AB (AB summed first, then added)
+ *   CG_EPI_BIAS       C = AB + aux[i] (a bias per row)
+ *   CG_EPI_BIAS_RELU  C = max(AB + aux[i], 0)
+ *   CG_EPI_GATE_RELU  C = AB * (aux > 0), aux[m, n] of stride ld (the ReLU
+ *                     derivative of the pre-activations aux) */
+#define CG_FM_ALIGN 16
+typedef enum {
+    CG_EPI_STORE = 0,
+    CG_EPI_ADD = 1,
+    CG_EPI_BIAS = 2,
+    CG_EPI_BIAS_RELU = 3,
+    CG_EPI_GATE_RELU = 4
+} cg_epilogue;
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux);
+/* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda,
+ * ldb; and bsum[j] += sum_p B[j, p] when bsum is not NULL. */
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k, cg_real *bsum);
+/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
+
 /* ---------------------------------------------------------- kernels */
 /* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */
 void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
@@ -162,6 +192,12 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut);
 /* As cg_mlp_backward; param_grads = 0 skips the parameter gradients (used
  * when a generator is trained through a frozen discriminator). */
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads);
+/* As cg_mlp_backward_ex, for callers that need only the input columns
+ * [col0, col0 + ncols) of the input gradient (e.g. the generator's share of a
+ * discriminator's input): dX[i*ldx + (j - col0)] += d/d input[i, j] for
+ * those j (clipped to the input width); the other columns are not computed. */
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads);
 
 /* Gradient penalty of a one-output critic (WGAN-GP), for the rows of the
  * last forward: P = scale * sum_i pen(|q_i|) with q_i the gradient of output

@@ -405,7 +405,7 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         memset(g->dgout, 0, B * K * sizeof(cg_real));
         if (alpha > 0) {
             memset(g->ddin, 0, B * g->din_w * sizeof(cg_real));
-            cg_mlp_backward_ex(g->D, g->ddin, g->dlog, 0);
+            cg_mlp_backward_cols(g->D, g->ddin + d, g->din_w, d, K, g->dlog, 0);
             for (size_t i = 0; i < B; i++) {
                 for (size_t k = 0; k < K; k++) {
                     if ((int32_t)k == g->tb[i]) continue;

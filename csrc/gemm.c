@@ -27,6 +27,20 @@
 
 typedef cg_real vreal __attribute__((vector_size(VBYTES)));
 typedef cg_real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(cg_real))));
+#ifdef CG_DOUBLE
+typedef int64_t vint __attribute__((vector_size(VBYTES)));
+#else
+typedef int32_t vint __attribute__((vector_size(VBYTES)));
+#endif
+
+/* SHUF(a, b, i...): lanes of a (0..VL-1) and b (VL..2VL-1) picked into a
+ * vector of the same type, in the spelling of the compiler at hand (GCC's
+ * __builtin_shufflevector is only in GCC 12 and later). */
+#if defined(__clang__)
+#define SHUF(a, b, ...) SHUF(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vint){__VA_ARGS__})
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
 #define CG_CLONES __attribute__((target_clones("fma", "default")))
@@ -217,4 +231,381 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
                          pc == 0 ? accumulate : 1);
         }
     }
+}
+
+/* ------------------------------------------------------------------------
+ * Feature-major kernels for the MLP.
+ *
+ * The MLP stores a batch feature by feature: unit j of every row sits in one
+ * contiguous line of ld >= n values.  The batch (usually 32..1024 rows) is
+ * then the long, vector-friendly dimension of every product, and the narrow
+ * layer widths (1, 2, 30, ...) only count tiles, so no product has a ragged
+ * vector edge and no weight matrix needs packing:
+ *   forward   Z^T[out, n] = W^T A^T             (cg_gemm_fm, A = W read transposed)
+ *   backward  dA^T[in, n] = W dZ^T               (cg_gemm_fm, A = W read as stored)
+ *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch,
+ *                                                 with db = the row sums of dZ^T on the side)
+ * Columns are computed in whole panels of FM_NR, so callers round n up to a
+ * multiple of CG_FM_ALIGN and keep the padding columns defined. */
+
+_Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the panel width");
+
+#define FM_MR 6
+
+
+/* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
+ * a(r, p) = a[r*rs + p*cs]; b, c and gate have row stride ld.  The sum
+ * continues from C when load_c (a later block of k), and the epilogue is
+ * applied only when final; CG_EPI_ADD adds every block's sum to C. */
+static inline __attribute__((always_inline)) void
+fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
+        const cg_real *restrict b, size_t ld, cg_real *restrict c, int load_c, int final, int epi,
+        const cg_real *restrict bias, const cg_real *restrict gate)
+{
+    vreal acc[FM_MR][4];
+    const vreal zero = {0};
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) acc[r][v] = load_c ? *(const vreal_u *)(c + r * ld + v * VL) : zero;
+    const cg_real *ar[FM_MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++) ar[r] = a + r * rs;
+    for (size_t p = 0; p < kc; p++) {
+        vreal bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) bv[v] = *(const vreal_u *)(b + v * VL);
+        b += ld;
+        size_t o = p * cs;
+#pragma GCC unroll 6
+        for (int r = 0; r < MRc; r++) {
+            cg_real x = ar[r][o];
+#pragma GCC unroll 4
+            for (int v = 0; v < NVc; v++) acc[r][v] += x * bv[v];
+        }
+    }
+    if (!final && epi != CG_EPI_ADD) epi = CG_EPI_STORE;
+    const vreal one = zero + 1;
+#pragma GCC unroll 6
+    for (int r = 0; r < MRc; r++) {
+        cg_real bi = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? bias[r] : 0;
+#pragma GCC unroll 4
+        for (int v = 0; v < NVc; v++) {
+            size_t o = r * ld + v * VL;
+            vreal z = acc[r][v];
+            switch (epi) {
+            case CG_EPI_BIAS:
+                z += bi;
+                break;
+            case CG_EPI_BIAS_RELU:
+                z += bi;
+                z = (vreal)((vint)z & (z > zero));
+                break;
+            case CG_EPI_GATE_RELU:
+                z *= (vreal)((vint)one & (*(const vreal_u *)(gate + o) > zero));
+                break;
+            case CG_EPI_ADD:
+                /* the product is summed from zero and then added, so that
+                 * adding the same product twice doubles exactly */
+                z = *(const vreal_u *)(c + o) + z;
+                break;
+            default:
+                break;
+            }
+            *(vreal_u *)(c + o) = z;
+        }
+    }
+}
+
+/* rows [i, i+mr) of C over the columns [j, j+NVc*VL) */
+static inline __attribute__((always_inline)) void
+fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ld,
+        cg_real *c, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate)
+{
+    switch (mr) {
+    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    default: fm_tile(1, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    }
+}
+
+CG_CLONES
+static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n,
+                     size_t k, size_t ld, int epi, const cg_real *aux)
+{
+    const cg_real *bias = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? aux : NULL;
+    const cg_real *gate = epi == CG_EPI_GATE_RELU ? aux : NULL;
+    size_t pc = 0;
+    do {
+        size_t kc = k - pc < KC ? k - pc : KC;
+        int final = pc + kc >= k;
+        int load_c = pc > 0 && epi != CG_EPI_ADD;
+        const cg_real *Ak = A + pc * cs, *Bk = B + pc * ld;
+        size_t j = 0;
+        /* Few rows: panels of four vectors keep enough sums in flight. */
+        if (m <= 3)
+            for (; j + 2 * NR <= n; j += 2 * NR)
+                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ld, C + j, load_c, final, epi, bias, gate ? gate + j : NULL);
+        for (; j < n; j += NR) {
+            for (size_t i = 0; i < m; i += FM_MR) {
+                size_t mr = m - i < FM_MR ? m - i : FM_MR;
+                size_t o = i * ld + j;
+                fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ld, C + o, load_c, final, epi,
+                        bias ? bias + i : NULL, gate ? gate + o : NULL);
+            }
+        }
+        pc += kc;
+    } while (pc < k);
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux)
+{
+    if (m == 0 || n == 0) return;
+    fm_macro(C, A, rs, cs, B, m, n, k, ld, (int)epi, aux);
+}
+
+/* Sum of the lanes of v, in a fixed order. */
+static inline __attribute__((always_inline)) cg_real hsum(const vreal *vp)
+{
+    vreal v = *vp;
+#ifdef CG_DOUBLE
+    v += SHUF(v, v, 2, 3, 0, 1);
+    v += SHUF(v, v, 1, 0, 3, 2);
+#else
+    v += SHUF(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += SHUF(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
+    v += SHUF(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#endif
+    return v[0];
+}
+
+/* s[c] = the sum of the lanes of v[c], c < 3, by pairwise sums across the
+ * three vectors at once (fewer shuffles than three separate sums). */
+static inline __attribute__((always_inline)) void reduce3(cg_real *s, const vreal *v)
+{
+#ifdef CG_DOUBLE
+    vreal x = SHUF(v[0], v[1], 0, 4, 2, 6) + SHUF(v[0], v[1], 1, 5, 3, 7);
+    x += SHUF(x, x, 2, 3, 0, 1);
+    s[0] = x[0];
+    s[1] = x[1];
+    s[2] = hsum(&v[2]);
+#else
+    vreal x = SHUF(v[0], v[1], 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(v[0], v[1], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal y = SHUF(v[2], v[2], 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(v[2], v[2], 1, 3, 9, 11, 5, 7, 13, 15);
+    vreal z = SHUF(x, y, 0, 2, 8, 10, 4, 6, 12, 14) + SHUF(x, y, 1, 3, 9, 11, 5, 7, 13, 15);
+    z += SHUF(z, z, 4, 5, 6, 7, 0, 1, 2, 3);
+    s[0] = z[0];
+    s[1] = z[1];
+    s[2] = z[2];
+#endif
+}
+
+/* One block of C[m, n] += A[m, k] B[n, k]^T: rows ar[0..MRc) against rows
+ * br[0..NRc), of which the first mr x nr are stored.  With DB, also
+ * bsum[c] += sum_p br[c][p] for c < nr (plain adds, which run beside the
+ * multiply-adds). */
+static inline __attribute__((always_inline)) void
+nt_block(const int MRc, const int NRc, const int DB, const cg_real *const *ar, const cg_real *const *br, size_t k,
+         size_t mr, size_t nr, cg_real *C, size_t ldc, cg_real *bsum)
+{
+    size_t kv = k / VL * VL;
+    vreal acc[8][3], dacc[3];
+#pragma GCC unroll 8
+    for (int r = 0; r < MRc; r++)
+#pragma GCC unroll 3
+        for (int c = 0; c < NRc; c++) acc[r][c] = (vreal){0};
+#pragma GCC unroll 3
+    for (int c = 0; c < NRc; c++) dacc[c] = (vreal){0};
+    for (size_t p = 0; p < kv; p += VL) {
+        vreal bv[3];
+#pragma GCC unroll 3
+        for (int c = 0; c < NRc; c++) {
+            bv[c] = *(const vreal_u *)(br[c] + p);
+            if (DB) dacc[c] += bv[c];
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < MRc; r++) {
+            vreal av = *(const vreal_u *)(ar[r] + p);
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) acc[r][c] += av * bv[c];
+        }
+    }
+    /* reduce every sum (constant indices keep them in registers), then store
+     * the live ones */
+    cg_real s[8][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < MRc; r++) {
+        if (NRc == 3) {
+            reduce3(s[r], acc[r]);
+        } else {
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) s[r][c] = hsum(&acc[r][c]);
+        }
+    }
+    for (size_t r = 0; r < mr; r++)
+        for (size_t c = 0; c < nr; c++) {
+            cg_real t = s[r][c];
+            for (size_t p = kv; p < k; p++) t += ar[r][p] * br[c][p];
+            C[r * ldc + c] += t;
+        }
+    if (DB) {
+        cg_real d[4];
+        if (NRc == 3) {
+            reduce3(d, dacc);
+        } else {
+#pragma GCC unroll 3
+            for (int c = 0; c < NRc; c++) d[c] = hsum(&dacc[c]);
+        }
+        for (size_t c = 0; c < nr; c++) {
+            cg_real t = d[c];
+            for (size_t p = kv; p < k; p++) t += br[c][p];
+            bsum[c] += t;
+        }
+    }
+}
+
+/* All blocks of C[m, n] with MRc x NRc blocks; edge blocks repeat their last
+ * row (the repeats are computed and dropped).  The first row of blocks also
+ * sums the rows of B into bsum when it is given. */
+static inline __attribute__((always_inline)) void
+nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B,
+          size_t ldb, size_t m, size_t n, size_t k, cg_real *bsum)
+{
+    for (size_t i = 0; i < m; i += MRc) {
+        size_t mr = m - i < (size_t)MRc ? m - i : (size_t)MRc;
+        const cg_real *ar[8];
+        for (int r = 0; r < MRc; r++) ar[r] = A + (i + ((size_t)r < mr ? (size_t)r : mr - 1)) * lda;
+        for (size_t j = 0; j < n; j += NRc) {
+            size_t nr = n - j < (size_t)NRc ? n - j : (size_t)NRc;
+            const cg_real *br[3];
+            for (int c = 0; c < NRc; c++) br[c] = B + (j + ((size_t)c < nr ? (size_t)c : nr - 1)) * ldb;
+            if (i == 0 && bsum)
+                nt_block(MRc, NRc, 1, ar, br, k, mr, nr, C + i * ldc + j, ldc, bsum + j);
+            else
+                nt_block(MRc, NRc, 0, ar, br, k, mr, nr, C + i * ldc + j, ldc, NULL);
+        }
+    }
+}
+
+/* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, each summed in VL
+ * lanes and then across them in a fixed order.  Blocks of 3 x 3 products
+ * (9 sums in flight for 6 loads); one or two columns take taller blocks. */
+CG_CLONES
+static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                     size_t n, size_t k, cg_real *bsum)
+{
+    if (n == 1)
+        nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k, bsum);
+    else if (n == 2)
+        nt_blocks(5, 2, C, ldc, A, lda, B, ldb, m, n, k, bsum);
+    else
+        nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k, cg_real *bsum)
+{
+    if (n == 0) return;
+    if (m == 0) {
+        /* no products: only the row sums of B */
+        for (size_t j = 0; bsum && j < n; j++) {
+            cg_real t = 0;
+            for (size_t p = 0; p < k; p++) t += B[j * ldb + p];
+            bsum[j] += t;
+        }
+        return;
+    }
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+/* dst[j*ldd + i] (+)= src[i*lds + j] for a VL x VL block, transposed in
+ * registers; only the first nj rows of dst are written (all VL columns of
+ * each source row are read). */
+static inline __attribute__((always_inline)) void
+transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, size_t lds, int add, size_t nj)
+{
+    vreal r[VL], t[VL];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < VL; i++) r[i] = *(const vreal_u *)(src + i * lds);
+#ifdef CG_DOUBLE
+    for (int q = 0; q < 4; q += 2) {
+        t[q] = SHUF(r[q], r[q + 1], 0, 4, 2, 6);
+        t[q + 1] = SHUF(r[q], r[q + 1], 1, 5, 3, 7);
+    }
+    r[0] = SHUF(t[0], t[2], 0, 1, 4, 5);
+    r[1] = SHUF(t[1], t[3], 0, 1, 4, 5);
+    r[2] = SHUF(t[0], t[2], 2, 3, 6, 7);
+    r[3] = SHUF(t[1], t[3], 2, 3, 6, 7);
+#else
+#pragma GCC unroll 4
+    for (int q = 0; q < 8; q += 2) {
+        t[q] = SHUF(r[q], r[q + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[q + 1] = SHUF(r[q], r[q + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    vreal s[8];
+#pragma GCC unroll 2
+    for (int q = 0; q < 8; q += 4) {
+        s[q] = SHUF(t[q], t[q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 1] = SHUF(t[q], t[q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        s[q + 2] = SHUF(t[q + 1], t[q + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        s[q + 3] = SHUF(t[q + 1], t[q + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        r[q] = SHUF(s[q], s[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[q + 4] = SHUF(s[q], s[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#endif
+#pragma GCC unroll 8
+    for (size_t j = 0; j < VL; j++) {
+        if (j >= nj) break;
+        vreal_u *d = (vreal_u *)(dst + j * ldd);
+        *d = add ? *d + r[j] : r[j];
+    }
+}
+
+CG_CLONES
+static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                            int add)
+{
+    size_t rv = rows / VL * VL, cv = cols / VL * VL, ce = cols - cv;
+    for (size_t i = 0; i < rv; i += VL) {
+        for (size_t j = 0; j < cv; j += VL) {
+            if (add)
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 1, VL);
+            else
+                transpose_block(dst + j * ldd + i, ldd, src + i * lds + j, lds, 0, VL);
+        }
+        if (ce == 0) continue;
+        /* The ragged right edge: whole vectors, reaching into the next row
+         * (never past the end of src), of which ce columns are kept. */
+        if ((i + VL - 1) * lds + cv + VL <= rows * lds) {
+            if (add)
+                transpose_block(dst + cv * ldd + i, ldd, src + i * lds + cv, lds, 1, ce);
+            else
+                transpose_block(dst + cv * ldd + i, ldd, src + i * lds + cv, lds, 0, ce);
+        } else {
+            for (size_t j = cv; j < cols; j++)
+                for (size_t r = i; r < i + VL; r++) {
+                    cg_real v = src[r * lds + j];
+                    dst[j * ldd + r] = add ? dst[j * ldd + r] + v : v;
+                }
+        }
+    }
+    /* the bottom rows */
+    for (size_t i = rv; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            cg_real v = src[i * lds + j];
+            dst[j * ldd + i] = add ? dst[j * ldd + i] + v : v;
+        }
+}
+
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    if (rows == 0 || cols == 0) return;
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
 }

@@ -181,13 +181,19 @@ double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels
         double wi = w ? w[i] : 1.0;
         double mx = zi[0];
         for (size_t j = 1; j < k; j++) mx = zi[j] > mx ? zi[j] : mx;
-        double se = 0;
-        for (size_t j = 0; j < k; j++) se += exp(zi[j] - mx);
+        /* e_j = exp(z_j - max) <= 1, kept for the probabilities e_j / sum e
+         * when there are few classes (recomputed otherwise) */
+        double e[16], se = 0;
+        for (size_t j = 0; j < k; j++) {
+            double ej = exp(zi[j] - mx);
+            if (j < 16) e[j] = ej;
+            se += ej;
+        }
         double lse = mx + log(se);
         s += wi * (lse - zi[labels[i]]);
         if (grad) {
             for (size_t j = 0; j < k; j++) {
-                double p = exp(zi[j] - lse);
+                double p = (j < 16 ? e[j] : exp(zi[j] - mx)) / se;
                 grad[i * k + j] += (cg_real)(scale * wi * (p - ((int32_t)j == labels[i])));
             }
         }

@@ -5,10 +5,21 @@
  * W_0, b_0, W_1, b_1, ... and the gradient block mirrors it, so zeroing,
  * Adam and serialisation are each one loop.  Forward keeps z, h and the
  * dropout masks of the last call for backward; caches are sized for
- * `capacity` rows and grow only in cg_mlp_reserve. */
+ * `capacity` rows and grow only in cg_mlp_reserve.
+ *
+ * Layout: callers pass and receive row-major [n, width] arrays, but inside,
+ * a batch is kept feature-major: unit j of all n rows is one line of ld
+ * values, n rounded up to CG_FM_ALIGN columns (the padding columns are kept
+ * defined and never enter a sum over rows).  With layers a few dozen units
+ * wide and batches of hundreds of rows, the batch is then the long dimension
+ * of every product (see the feature-major kernels in gemm.c).  The input is
+ * transposed in on forward (the copy also serves backward, so the caller may
+ * reuse its buffer in between), the output and the input gradient are
+ * transposed out. */
 #include "cgan.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,49 +30,96 @@ struct cg_mlp {
     size_t n_params, max_width;
     size_t *w_off, *b_off;
     cg_real *params, *grads;
-    size_t cap, n_last;
-    const cg_real *input;
+    size_t cap, ldcap, n_last, ld_last;
     int *dropped;                /* per layer: dropout applied in the last forward */
-    cg_real **z, **h, **a;       /* a[l] == h[l] when the layer has no dropout */
+    cg_real *xT;                 /* the last forward's input, [sizes[0], ld] */
+    cg_real **z, **h, **a;       /* [sizes[l+1], ld]; h[l] == z[l] for an identity or a
+                                  * ReLU activation (z > 0 exactly where max(z, 0) > 0, so
+                                  * a ReLU layer keeps only its output), a[l] == h[l]
+                                  * when the layer has no dropout */
     cg_real **mask;
-    cg_real *dz, *t1, *buf[2];
+    cg_real *out;                /* the last forward's output, row-major [n, sizes[L]] */
+    cg_real *dz, *t1, *buf[2];   /* [max_width, ld] scratch */
     /* gradient-penalty buffers (cg_mlp_reserve_penalty), for gp_cap rows:
      * gp_D[l] = G[l+1] * mask * f'(z_l), gp_G[l] = d(sum out)/d a_l,
-     * gp_E[l] = second-order injection into z_l; R, P are scratch */
+     * gp_E[l] = second-order injection into z_l; R, P are scratch; sq holds
+     * a double per row */
     size_t gp_cap;
     cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P;
+    double *gp_sq;
 };
+
+/* columns computed for n rows, and the line length that holds them: a
+ * multiple of 64 values is lengthened so that the lines of a block do not
+ * all fall into the same few cache sets */
+static size_t fm_cols(size_t n) { return (n + CG_FM_ALIGN - 1) / CG_FM_ALIGN * CG_FM_ALIGN; }
+static size_t fm_ld(size_t n)
+{
+    size_t np = fm_cols(n);
+    return np % 64 == 0 ? np + CG_FM_ALIGN : np;
+}
+
+/* count values, 64-byte aligned (a panel of a line is then one cache line),
+ * from plain malloc (aligned_alloc is missing from some C runtimes): the
+ * block's own address is kept just below the aligned start, for free_lines. */
+static cg_real *alloc_lines(size_t count)
+{
+    unsigned char *raw = malloc(count * sizeof(cg_real) + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t start = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
+    memcpy((unsigned char *)start - sizeof(void *), &raw, sizeof raw);
+    return (cg_real *)start;
+}
+
+static void free_lines(cg_real *p)
+{
+    if (!p) return;
+    void *raw;
+    memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
+    free(raw);
+}
+
+/* zero columns [n, np) of rows lines of stride ld */
+static void zero_pad(cg_real *x, size_t rows, size_t n, size_t np, size_t ld)
+{
+    if (np > n)
+        for (size_t j = 0; j < rows; j++) memset(x + j * ld + n, 0, (np - n) * sizeof(cg_real));
+}
 
 static void free_penalty(cg_mlp *m)
 {
-    free(m->gp_D);
-    free(m->gp_G);
-    free(m->gp_E);
-    free(m->gp_R);
-    free(m->gp_P);
+    free_lines(m->gp_D);
+    free_lines(m->gp_G);
+    free_lines(m->gp_E);
+    free_lines(m->gp_R);
+    free_lines(m->gp_P);
+    free(m->gp_sq);
     m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
+    m->gp_sq = NULL;
     m->gp_cap = 0;
 }
 
 static void free_cache(cg_mlp *m)
 {
     for (int l = 0; l < m->L; l++) {
-        if (m->z) free(m->z[l]);
-        if (m->h) free(m->h[l]);
-        if (m->mask) free(m->mask[l]);
-        if (m->a && m->drop && m->drop[l] > 0) free(m->a[l]);
+        if (m->a && m->h && m->a[l] != m->h[l]) free_lines(m->a[l]);
+        if (m->h && m->z && m->h[l] != m->z[l]) free_lines(m->h[l]);
+        if (m->z) free_lines(m->z[l]);
+        if (m->mask) free_lines(m->mask[l]);
         if (m->z) m->z[l] = NULL;
         if (m->h) m->h[l] = NULL;
         if (m->mask) m->mask[l] = NULL;
         if (m->a) m->a[l] = NULL;
     }
-    free(m->dz);
-    free(m->t1);
-    free(m->buf[0]);
-    free(m->buf[1]);
-    m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
+    free_lines(m->xT);
+    free_lines(m->out);
+    free_lines(m->dz);
+    free_lines(m->t1);
+    free_lines(m->buf[0]);
+    free_lines(m->buf[1]);
+    m->xT = m->out = m->dz = m->t1 = m->buf[0] = m->buf[1] = NULL;
     free_penalty(m);
-    m->cap = 0;
+    m->cap = m->ldcap = 0;
     m->n_last = 0;
 }
 
@@ -93,26 +151,31 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
         return CG_EINVAL;
     }
     free_cache(m);
-    size_t big = capacity * m->max_width;
+    size_t ld = fm_ld(capacity), big = ld * m->max_width;
     for (int l = 0; l < m->L; l++) {
-        size_t cnt = capacity * (size_t)m->sizes[l + 1];
-        m->z[l] = malloc(cnt * sizeof(cg_real));
-        m->h[l] = malloc(cnt * sizeof(cg_real));
-        if (!m->z[l] || !m->h[l]) goto fail;
+        size_t cnt = ld * (size_t)m->sizes[l + 1];
+        m->z[l] = alloc_lines(cnt);
+        if (!m->z[l]) goto fail;
+        int keep_z = m->acts[l] != CG_ACT_IDENTITY && m->acts[l] != CG_ACT_RELU;
+        m->h[l] = keep_z ? alloc_lines(cnt) : m->z[l];
+        if (!m->h[l]) goto fail;
         if (m->drop[l] > 0) {
-            m->mask[l] = malloc(cnt * sizeof(cg_real));
-            m->a[l] = malloc(cnt * sizeof(cg_real));
+            m->mask[l] = alloc_lines(cnt);
+            m->a[l] = alloc_lines(cnt);
             if (!m->mask[l] || !m->a[l]) goto fail;
         } else {
             m->a[l] = m->h[l];
         }
     }
-    m->dz = malloc(big * sizeof(cg_real));
-    m->t1 = malloc(big * sizeof(cg_real));
-    m->buf[0] = malloc(big * sizeof(cg_real));
-    m->buf[1] = malloc(big * sizeof(cg_real));
-    if (!m->dz || !m->t1 || !m->buf[0] || !m->buf[1]) goto fail;
+    m->xT = alloc_lines(ld * (size_t)m->sizes[0]);
+    m->out = alloc_lines(capacity * (size_t)m->sizes[m->L]);
+    m->dz = alloc_lines(big);
+    m->t1 = alloc_lines(big);
+    m->buf[0] = alloc_lines(big);
+    m->buf[1] = alloc_lines(big);
+    if (!m->xT || !m->out || !m->dz || !m->t1 || !m->buf[0] || !m->buf[1]) goto fail;
     m->cap = capacity;
+    m->ldcap = ld;
     m->n_last = 0;
     return CG_OK;
 fail:
@@ -230,25 +293,109 @@ void cg_mlp_zero_grad(cg_mlp *m)
     memset(m->grads, 0, m->n_params * sizeof(cg_real));
 }
 
+/* d[j*ld + i] *= f'(z) for rows j < rows and columns i < np, with y = f(z):
+ * the activation's backward in place.  Selects on a 0/1 factor, not branches
+ * (the signs of pre-activations are random). */
+static void act_grad_rows(cg_real *d, const cg_real *z, const cg_real *y, size_t rows, size_t np, size_t ld,
+                          int act, double param)
+{
+    cg_real a = (cg_real)param;
+    for (size_t j = 0; j < rows; j++) {
+        cg_real *restrict dj = d + j * ld;
+        const cg_real *restrict zj = z + j * ld, *restrict yj = y + j * ld;
+        switch (act) {
+        case CG_ACT_RELU:
+            for (size_t i = 0; i < np; i++) dj[i] *= (cg_real)(zj[i] > 0);
+            break;
+        case CG_ACT_LEAKY_RELU:
+            for (size_t i = 0; i < np; i++) {
+                cg_real pos = (cg_real)(zj[i] > 0);
+                dj[i] *= pos + (1 - pos) * a;
+            }
+            break;
+        case CG_ACT_ELU:
+            /* for z <= 0, f'(z) = a exp(z) = f(z) + a */
+            for (size_t i = 0; i < np; i++) {
+                cg_real pos = (cg_real)(zj[i] > 0);
+                dj[i] *= pos + (1 - pos) * (yj[i] + a);
+            }
+            break;
+        case CG_ACT_TANH:
+            for (size_t i = 0; i < np; i++) dj[i] *= 1 - yj[i] * yj[i];
+            break;
+        case CG_ACT_SIGMOID:
+            for (size_t i = 0; i < np; i++) dj[i] = dj[i] * yj[i] * (1 - yj[i]);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Layer l's weight gradient dW[in, out] += P^T-by-dZ over n rows, from its
+ * input lines P[in, ld] and output gradient lines dZ[out, ld], and its bias
+ * gradient (the row sums of dZ) when with_db.  When out is a whole number of
+ * panels, dZ is transposed (into the dz scratch) and the gradient is one
+ * ordinary product over the rows, whatever the batch; otherwise it is a
+ * block of dot products, which need a long batch to pay for their sums
+ * across lanes. */
+static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld,
+                              int with_db)
+{
+    size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+    cg_real *dW = m->grads + m->w_off[l], *db = with_db ? m->grads + m->b_off[l] : NULL;
+    if (out % CG_FM_ALIGN == 0) {
+        static const cg_real one = 1;
+        cg_real *T = m->dz;
+        cg_transpose(T, out, dZ, ld, out, n, 0);
+        cg_gemm_fm(dW, P, ld, 1, T, in, out, n, out, CG_EPI_ADD, NULL);
+        if (db) cg_gemm_fm(db, &one, 0, 0, T, 1, out, n, out, CG_EPI_ADD, NULL);
+    } else {
+        cg_gemm_nt(dW, out, P, ld, dZ, ld, in, out, n, db);
+    }
+}
+
 /* X[n, sizes[0]] -> [n, sizes[L]] */
 const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
 {
     if (n > m->cap) return NULL;
-    const cg_real *prev = X;
+    size_t np = fm_cols(n), ld = fm_ld(n), in0 = (size_t)m->sizes[0];
+    cg_transpose(m->xT, ld, X, in0, n, in0, 0);
+    zero_pad(m->xT, in0, n, np, ld);
+    const cg_real *prev = m->xT;
     for (int l = 0; l < m->L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
-        cg_dense_forward(m->z[l], prev, m->params + m->w_off[l], m->params + m->b_off[l], n, in, out);
-        cg_activation_forward(m->h[l], m->z[l], n * out, (cg_activation)m->acts[l], m->aparam[l]);
+        const cg_real *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        /* z^T = W^T a_prev^T + b, with a ReLU in the product's epilogue */
+        if (m->acts[l] == CG_ACT_RELU) {
+            cg_gemm_fm(m->h[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS_RELU, b);
+        } else {
+            cg_gemm_fm(m->z[l], W, 1, out, prev, out, np, in, ld, CG_EPI_BIAS, b);
+            if (m->h[l] != m->z[l])
+                for (size_t j = 0; j < out; j++)
+                    cg_activation_forward(m->h[l] + j * ld, m->z[l] + j * ld, np, (cg_activation)m->acts[l],
+                                          m->aparam[l]);
+        }
         m->dropped[l] = train && m->drop[l] > 0 && rng;
-        if (m->dropped[l])
-            cg_dropout_forward(m->a[l], m->mask[l], m->h[l], n * out, m->drop[l], rng);
-        else if (m->a[l] != m->h[l])
-            memcpy(m->a[l], m->h[l], n * out * sizeof(cg_real));
+        if (m->dropped[l]) {
+            /* masks drawn row by row, unit by unit (the row-major order) */
+            double p = m->drop[l];
+            cg_real keep = (cg_real)(1.0 / (1.0 - p)), *mk = m->mask[l];
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < out; j++) mk[j * ld + i] = cg_rng_uniform(rng) >= p ? keep : 0;
+            zero_pad(mk, out, n, np, ld);
+            for (size_t j = 0; j < out; j++)
+                for (size_t i = 0; i < np; i++) m->a[l][j * ld + i] = m->h[l][j * ld + i] * mk[j * ld + i];
+        } else if (m->a[l] != m->h[l]) {
+            for (size_t j = 0; j < out; j++) memcpy(m->a[l] + j * ld, m->h[l] + j * ld, np * sizeof(cg_real));
+        }
         prev = m->a[l];
     }
-    m->input = X;
+    size_t outL = (size_t)m->sizes[m->L];
+    cg_transpose(m->out, outL, prev, ld, outL, n, 0);
     m->n_last = n;
-    return prev;
+    m->ld_last = ld;
+    return m->out;
 }
 
 /* dOut[n, sizes[L]] -> grads +=, dX[n, sizes[0]] += */
@@ -259,40 +406,50 @@ void cg_mlp_backward(cg_mlp *m, cg_real *dX, const cg_real *dOut)
 
 void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_grads)
 {
+    size_t in0 = (size_t)m->sizes[0];
+    cg_mlp_backward_cols(m, dX, in0, 0, in0, dOut, param_grads);
+}
+
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads)
+{
     size_t n = m->n_last;
     if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
-    const cg_real *dA = dOut;
+    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    cg_real *dA = m->t1;
+    cg_transpose(dA, ld, dOut, outL, n, outL, 0);
+    zero_pad(dA, outL, n, np, ld);
+    int gated = 0; /* dA already holds dZ: the ReLU derivative was applied in the product */
     int which = 0;
     for (int l = m->L - 1; l >= 0; l--) {
-        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], cnt = n * out;
-        const cg_real *dH = dA;
-        if (m->dropped[l]) {
-            memset(m->t1, 0, cnt * sizeof(cg_real));
-            cg_dropout_backward(m->t1, dA, m->mask[l], cnt);
-            dH = m->t1;
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+        if (!gated) {
+            if (m->dropped[l])
+                for (size_t j = 0; j < out; j++)
+                    for (size_t i = 0; i < np; i++) dA[j * ld + i] *= m->mask[l][j * ld + i];
+            if (m->acts[l] != CG_ACT_IDENTITY)
+                act_grad_rows(dA, m->z[l], m->h[l], out, np, ld, m->acts[l], m->aparam[l]);
         }
-        const cg_real *dZ = dH;
-        if (m->acts[l] != CG_ACT_IDENTITY) {
-            memset(m->dz, 0, cnt * sizeof(cg_real));
-            cg_activation_backward(m->dz, dH, m->z[l], m->h[l], cnt, (cg_activation)m->acts[l],
-                                   m->aparam[l]);
-            dZ = m->dz;
+        const cg_real *dZ = dA, *W = m->params + m->w_off[l];
+        if (param_grads) {
+            const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT;
+            layer_param_grads(m, l, prev, dZ, n, ld, 1);
         }
-        cg_real *dprev = NULL;
-        if (l > 0) {
-            dprev = m->buf[which];
-            which ^= 1;
-            memset(dprev, 0, n * in * sizeof(cg_real));
-        } else {
-            dprev = dX;
+        cg_real *dst = m->buf[which];
+        which ^= 1;
+        if (l == 0) {
+            /* the input gradient: rows [col0, col0 + ncols) of W dZ^T, transposed out */
+            if (!dX || col0 >= in) break;
+            size_t nc = ncols < in - col0 ? ncols : in - col0;
+            cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
+            cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            break;
         }
-        const cg_real *prev = l > 0 ? m->a[l - 1] : m->input;
-        if (param_grads)
-            cg_dense_backward(dprev, m->grads + m->w_off[l], m->grads + m->b_off[l], dZ, prev,
-                              m->params + m->w_off[l], n, in, out);
-        else
-            cg_dense_backward(dprev, NULL, NULL, dZ, prev, m->params + m->w_off[l], n, in, out);
-        dA = dprev;
+        /* dA_prev^T = W dZ^T, times the ReLU derivative below when it can go in the product */
+        gated = m->acts[l - 1] == CG_ACT_RELU && !m->dropped[l - 1];
+        cg_gemm_fm(dst, W, out, 1, dZ, in, np, out, ld, gated ? CG_EPI_GATE_RELU : CG_EPI_STORE,
+                   gated ? m->z[l - 1] : NULL);
+        dA = dst;
     }
 }
 
@@ -393,12 +550,13 @@ cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err)
     size_t sum = 0;
     for (int l = 0; l <= m->L; l++) sum += (size_t)m->sizes[l];
     free_penalty(m);
-    m->gp_D = malloc(m->cap * sum * sizeof(cg_real));
-    m->gp_G = malloc(m->cap * sum * sizeof(cg_real));
-    m->gp_E = malloc(m->cap * sum * sizeof(cg_real));
-    m->gp_R = malloc(m->cap * m->max_width * sizeof(cg_real));
-    m->gp_P = malloc(m->cap * m->max_width * sizeof(cg_real));
-    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P) {
+    m->gp_D = alloc_lines(m->ldcap * sum);
+    m->gp_G = alloc_lines(m->ldcap * sum);
+    m->gp_E = alloc_lines(m->ldcap * sum);
+    m->gp_R = alloc_lines(m->ldcap * m->max_width);
+    m->gp_P = alloc_lines(m->ldcap * m->max_width);
+    m->gp_sq = malloc(m->ldcap * sizeof(double));
+    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P || !m->gp_sq) {
         free_penalty(m);
         cg_set_error(err, "out of memory reserving gradient-penalty buffers for %zu rows", m->cap);
         return CG_ENOMEM;
@@ -439,27 +597,32 @@ static inline void act_derivs(int act, double a, cg_real z, cg_real y, cg_real *
     }
 }
 
-/* d1[j] = f'(z[j]), d2[j] = f''(z[j]) for a whole layer.  The activation is
- * a constant in each case, so act_derivs folds to one branch-free loop that
- * vectorises, instead of a switch per element. */
-static inline __attribute__((always_inline)) void derivs_loop(int act, double a, const cg_real *restrict z,
-                                                              const cg_real *restrict y, size_t cnt,
-                                                              cg_real *restrict d1, cg_real *restrict d2)
+/* d1 = f'(z), d2 = f''(z) over a layer's lines (rows x np, stride ld).  The
+ * activation is a constant in each case, so act_derivs folds to one
+ * branch-free loop that vectorises, instead of a switch per element. */
+static inline __attribute__((always_inline)) void derivs_loop(int act, double a, const cg_real *z, const cg_real *y,
+                                                              size_t rows, size_t np, size_t ld, cg_real *d1,
+                                                              cg_real *d2)
 {
-    for (size_t j = 0; j < cnt; j++) act_derivs(act, a, z[j], y[j], &d1[j], &d2[j]);
+    for (size_t j = 0; j < rows; j++) {
+        const cg_real *restrict zj = z + j * ld, *restrict yj = y + j * ld;
+        cg_real *restrict e1 = d1 + j * ld, *restrict e2 = d2 + j * ld;
+        for (size_t i = 0; i < np; i++) act_derivs(act, a, zj[i], yj[i], &e1[i], &e2[i]);
+    }
 }
 
-static void layer_derivs(const cg_mlp *m, int l, size_t cnt, cg_real *restrict d1, cg_real *restrict d2)
+static void layer_derivs(const cg_mlp *m, int l, size_t np, size_t ld, cg_real *d1, cg_real *d2)
 {
     const cg_real *z = m->z[l], *y = m->h[l];
+    size_t rows = (size_t)m->sizes[l + 1];
     double a = m->aparam[l];
     switch (m->acts[l]) {
-    case CG_ACT_RELU: derivs_loop(CG_ACT_RELU, a, z, y, cnt, d1, d2); break;
-    case CG_ACT_LEAKY_RELU: derivs_loop(CG_ACT_LEAKY_RELU, a, z, y, cnt, d1, d2); break;
-    case CG_ACT_ELU: derivs_loop(CG_ACT_ELU, a, z, y, cnt, d1, d2); break;
-    case CG_ACT_TANH: derivs_loop(CG_ACT_TANH, a, z, y, cnt, d1, d2); break;
-    case CG_ACT_SIGMOID: derivs_loop(CG_ACT_SIGMOID, a, z, y, cnt, d1, d2); break;
-    default: derivs_loop(CG_ACT_IDENTITY, a, z, y, cnt, d1, d2); break;
+    case CG_ACT_RELU: derivs_loop(CG_ACT_RELU, a, z, y, rows, np, ld, d1, d2); break;
+    case CG_ACT_LEAKY_RELU: derivs_loop(CG_ACT_LEAKY_RELU, a, z, y, rows, np, ld, d1, d2); break;
+    case CG_ACT_ELU: derivs_loop(CG_ACT_ELU, a, z, y, rows, np, ld, d1, d2); break;
+    case CG_ACT_TANH: derivs_loop(CG_ACT_TANH, a, z, y, rows, np, ld, d1, d2); break;
+    case CG_ACT_SIGMOID: derivs_loop(CG_ACT_SIGMOID, a, z, y, rows, np, ld, d1, d2); break;
+    default: derivs_loop(CG_ACT_IDENTITY, a, z, y, rows, np, ld, d1, d2); break;
     }
 }
 
@@ -473,7 +636,8 @@ static void layer_derivs(const cg_mlp *m, int l, size_t cnt, cg_real *restrict d
  *       dW_l += R_l^T D_l;  P_l = R_l W_l;  R_{l+1} = P_l . m_l . f'(z_l);
  *       E_l = P_l . G_{l+1} . m_l . f''(z_l)   (how P moves with z_l)
  *   then E is pushed through the forward graph like an ordinary backward.
- * Shapes: G_l [n, s_l], D_l and E_l [n, s_{l+1}]. */
+ * Shapes (row-major terms): G_l [n, s_l], D_l and E_l [n, s_{l+1}]; all are
+ * kept feature-major like the activations. */
 cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double scale, double *penalty,
                                   double *norms, char *err)
 {
@@ -491,11 +655,12 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         cg_set_error(err, "n_pen must be between 1 and the input width %d, got %zu", m->sizes[0], n_pen);
         return CG_EINVAL;
     }
+    size_t np = fm_cols(n), ld = m->ld_last;
     size_t offD[65], offG[66];
     offG[0] = 0;
-    for (int l = 0; l <= L; l++) offG[l + 1] = offG[l] + n * (size_t)m->sizes[l];
+    for (int l = 0; l <= L; l++) offG[l + 1] = offG[l] + ld * (size_t)m->sizes[l];
     offD[0] = 0;
-    for (int l = 0; l < L; l++) offD[l + 1] = offD[l] + n * (size_t)m->sizes[l + 1];
+    for (int l = 0; l < L; l++) offD[l + 1] = offD[l] + ld * (size_t)m->sizes[l + 1];
     cg_real *Gl[66], *Dl[65], *El[65];
     for (int l = 0; l <= L; l++) Gl[l] = m->gp_G + offG[l];
     for (int l = 0; l < L; l++) {
@@ -503,44 +668,51 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         El[l] = m->gp_E + offD[l];
     }
     /* f' and f'' of the layer being processed; the backward pass's scratch
-     * buffers (cap x max_width) are free here */
-    cg_real *restrict d1 = m->dz, *restrict d2 = m->t1;
-    /* first backward: input gradient of sum(out) */
-    for (size_t i = 0; i < n; i++) Gl[L][i] = 1;
+     * buffers (max_width lines) are free here */
+    cg_real *d1 = m->dz, *d2 = m->t1;
+    /* first backward: input gradient of sum(out) (zero in the padding columns) */
+    for (size_t i = 0; i < np; i++) Gl[L][i] = i < n;
     int second_order = 0;
     for (int l = L - 1; l >= 0; l--) {
-        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], cnt = n * out;
-        const cg_real *Gn = Gl[l + 1];
-        cg_real *D = Dl[l];
-        layer_derivs(m, l, cnt, d1, d2);
-        if (m->dropped[l]) {
-            const cg_real *mk = m->mask[l];
-            for (size_t j = 0; j < cnt; j++) D[j] = Gn[j] * mk[j] * d1[j];
-        } else {
-            for (size_t j = 0; j < cnt; j++) D[j] = Gn[j] * d1[j];
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+        layer_derivs(m, l, np, ld, d1, d2);
+        for (size_t j = 0; j < out; j++) {
+            const cg_real *restrict Gn = Gl[l + 1] + j * ld, *restrict e1 = d1 + j * ld;
+            cg_real *restrict D = Dl[l] + j * ld;
+            if (m->dropped[l]) {
+                const cg_real *restrict mk = m->mask[l] + j * ld;
+                for (size_t i = 0; i < np; i++) D[i] = Gn[i] * mk[i] * e1[i];
+            } else {
+                for (size_t i = 0; i < np; i++) D[i] = Gn[i] * e1[i];
+            }
         }
         if (m->acts[l] == CG_ACT_ELU || m->acts[l] == CG_ACT_TANH || m->acts[l] == CG_ACT_SIGMOID)
             second_order = 1;
-        cg_gemm(Gl[l], Dl[l], m->params + m->w_off[l], n, in, out, 0, 1, 0);
+        cg_gemm_fm(Gl[l], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_STORE, NULL);
     }
     /* the penalty and its gradient with respect to q = G_0[:, :n_pen] */
     size_t in0 = (size_t)m->sizes[0];
     cg_real *R = m->gp_R, *P = m->gp_P;
-    memset(R, 0, n * in0 * sizeof(cg_real));
+    double *sq = m->gp_sq;
+    for (size_t j = 0; j < in0; j++) memset(R + j * ld, 0, np * sizeof(cg_real));
+    for (size_t i = 0; i < n; i++) sq[i] = 0;
+    for (size_t j = 0; j < n_pen; j++) {
+        const cg_real *q = Gl[0] + j * ld;
+        for (size_t i = 0; i < n; i++) sq[i] += (double)q[i] * q[i];
+    }
     double total = 0;
     for (size_t i = 0; i < n; i++) {
-        const cg_real *q = Gl[0] + i * in0;
-        double sq = 0;
-        for (size_t j = 0; j < n_pen; j++) sq += (double)q[j] * q[j];
-        double r = sqrt(sq);
+        double r = sqrt(sq[i]);
         if (norms) norms[i] = r;
         double excess = r - 1;
         if (one_sided && excess < 0) excess = 0;
         total += excess * excess;
-        if (excess != 0 && r > 0) {
-            double c = scale * 2 * excess / r;
-            for (size_t j = 0; j < n_pen; j++) R[i * in0 + j] = (cg_real)(c * q[j]);
-        }
+        sq[i] = excess != 0 && r > 0 ? scale * 2 * excess / r : 0; /* now dP/dq_i / q_i */
+    }
+    for (size_t j = 0; j < n_pen; j++) {
+        const cg_real *q = Gl[0] + j * ld;
+        for (size_t i = 0; i < n; i++)
+            if (sq[i] != 0) R[j * ld + i] = (cg_real)(sq[i] * q[i]);
     }
     *penalty = scale * total;
     if (!isfinite(*penalty)) {
@@ -549,44 +721,51 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     }
     /* second backward, bottom to top */
     for (int l = 0; l < L; l++) {
-        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], cnt = n * out;
-        cg_gemm(m->grads + m->w_off[l], R, Dl[l], in, out, n, 1, 0, 1);
-        cg_gemm(P, R, m->params + m->w_off[l], n, out, in, 0, 0, 0);
-        const cg_real *Gn = Gl[l + 1];
-        cg_real *E = El[l];
-        layer_derivs(m, l, cnt, d1, d2);
-        if (m->dropped[l]) {
-            const cg_real *mk = m->mask[l];
-            for (size_t j = 0; j < cnt; j++) {
-                E[j] = P[j] * Gn[j] * mk[j] * d2[j];
-                R[j] = P[j] * mk[j] * d1[j];
-            }
-        } else {
-            for (size_t j = 0; j < cnt; j++) {
-                E[j] = P[j] * Gn[j] * d2[j];
-                R[j] = P[j] * d1[j];
+        size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
+        const cg_real *W = m->params + m->w_off[l];
+        layer_param_grads(m, l, R, Dl[l], n, ld, 0);
+        cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL);
+        layer_derivs(m, l, np, ld, d1, d2);
+        for (size_t j = 0; j < out; j++) {
+            size_t o = j * ld;
+            const cg_real *restrict Gn = Gl[l + 1] + o, *restrict Pj = P + o;
+            const cg_real *restrict e1 = d1 + o, *restrict e2 = d2 + o;
+            cg_real *restrict E = El[l] + o, *restrict Rj = R + o;
+            if (m->dropped[l]) {
+                const cg_real *restrict mk = m->mask[l] + o;
+                for (size_t i = 0; i < np; i++) {
+                    E[i] = Pj[i] * Gn[i] * mk[i] * e2[i];
+                    Rj[i] = Pj[i] * mk[i] * e1[i];
+                }
+            } else {
+                for (size_t i = 0; i < np; i++) {
+                    E[i] = Pj[i] * Gn[i] * e2[i];
+                    Rj[i] = Pj[i] * e1[i];
+                }
             }
         }
     }
     if (!second_order) return CG_OK;
     /* push E through the forward graph: dZ_l = E_l + (dZ_{l+1} W_{l+1}^T) . m_l . f'(z_l) */
     cg_real *dZ = m->buf[0], *dA = m->buf[1];
-    memcpy(dZ, El[L - 1], n * (size_t)m->sizes[L] * sizeof(cg_real));
+    for (size_t j = 0; j < (size_t)m->sizes[L]; j++) memcpy(dZ + j * ld, El[L - 1] + j * ld, np * sizeof(cg_real));
     for (int l = L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
-        const cg_real *prev = l > 0 ? m->a[l - 1] : m->input;
-        cg_dense_backward(NULL, m->grads + m->w_off[l], m->grads + m->b_off[l], dZ, prev,
-                          m->params + m->w_off[l], n, in, out);
+        const cg_real *prev = l > 0 ? m->a[l - 1] : m->xT, *W = m->params + m->w_off[l];
+        layer_param_grads(m, l, prev, dZ, n, ld, 1);
         if (l == 0) break;
-        cg_gemm(dA, dZ, m->params + m->w_off[l], n, in, out, 0, 1, 0);
-        size_t cnt = n * in;
-        const cg_real *E = El[l - 1];
-        layer_derivs(m, l - 1, cnt, d1, d2);
-        if (m->dropped[l - 1]) {
-            const cg_real *mk = m->mask[l - 1];
-            for (size_t j = 0; j < cnt; j++) dZ[j] = E[j] + dA[j] * mk[j] * d1[j];
-        } else {
-            for (size_t j = 0; j < cnt; j++) dZ[j] = E[j] + dA[j] * d1[j];
+        cg_gemm_fm(dA, W, out, 1, dZ, in, np, out, ld, CG_EPI_STORE, NULL);
+        layer_derivs(m, l - 1, np, ld, d1, d2);
+        for (size_t j = 0; j < in; j++) {
+            size_t o = j * ld;
+            const cg_real *restrict E = El[l - 1] + o, *restrict dAj = dA + o, *restrict e1 = d1 + o;
+            cg_real *restrict dZj = dZ + o;
+            if (m->dropped[l - 1]) {
+                const cg_real *restrict mk = m->mask[l - 1] + o;
+                for (size_t i = 0; i < np; i++) dZj[i] = E[i] + dAj[i] * mk[i] * e1[i];
+            } else {
+                for (size_t i = 0; i < np; i++) dZj[i] = E[i] + dAj[i] * e1[i];
+            }
         }
     }
     return CG_OK;

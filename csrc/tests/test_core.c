@@ -884,6 +884,21 @@ static void test_mlp(const char *label, int L, const int *sizes, const int *acts
     snprintf(name, sizeof name, "%s grads", label);
     check_doubled(name, cg_mlp_grads(m), G, np);
 
+    /* a range of input columns only (and no parameter gradients): the same
+     * values as those columns of the full input gradient */
+    if (n_in >= 2) {
+        size_t c0 = 1, nc = n_in - 1 < 2 ? n_in - 1 : 2;
+        cg_real *dXc = ralloc(n * nc), *G2 = ralloc(np);
+        memcpy(G2, cg_mlp_grads(m), np * sizeof *G2);
+        cg_mlp_backward_cols(m, dXc, nc, c0, nc, Rr, 0);
+        int same = memcmp(G2, cg_mlp_grads(m), np * sizeof *G2) == 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < nc; j++) same = same && dXc[i * nc + j] == dX[i * n_in + c0 + j];
+        CHECK(same, "%s: cg_mlp_backward_cols differs from the full input gradient", label);
+        free(dXc);
+        free(G2);
+    }
+
     cg_mlp_free(m);
     free(c.P); free(c.X); free(c.R); free(c.out); free(c.bufA); free(c.bufB); free(c.Xr);
     free(c.base);
@@ -914,6 +929,14 @@ static void test_mlps(void)
         static const int acts[] = {CG_ACT_ELU, CG_ACT_TANH, CG_ACT_RELU, CG_ACT_LEAKY_RELU};
         static const double drop[] = {0.1, 0, 0.3, 0};
         test_mlp("mlp depth 4 [elu+do, tanh, relu+do, leaky]", 4, sizes, acts, NULL, drop, 7, 1);
+    }
+    {
+        /* widths that are whole panels: weight gradients as one product */
+        static const int sizes[] = {5, 16, 32, 2};
+        static const int acts[] = {CG_ACT_RELU, CG_ACT_TANH, CG_ACT_IDENTITY};
+        static const double drop[] = {0.2, 0, 0};
+        test_mlp("mlp depth 3 [relu+dropout, tanh, identity], 16 and 32 wide", 3, sizes, acts, NULL, drop, 20,
+                 1);
     }
     {
         static const int sizes[] = {2, 5, 5, 5, 1};
@@ -1016,6 +1039,182 @@ static void test_gemm_shape(size_t m, size_t n, size_t k)
     CHECK(m * n == 0 || memcmp(C, first, m * n * sizeof *C) == 0,
           "gemm %zux%zux%zu: a repeated product differs", m, n, k);
     free(A); free(B); free(C0); free(Ar); free(Br); free(buf); free(first);
+}
+
+/* ------------------------------------------ feature-major kernels */
+
+/* cg_gemm_fm against a double reference, for A stored [m, k] (trans 0) or
+ * [k, m] (trans 1) and every epilogue; columns [n, ld) must stay untouched. */
+static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    double *A = dalloc(m * k + 1), *B = dalloc(k * ld + 1), *C0 = dalloc(m * ld + 1), *b = dalloc(m + 1);
+    double *gate = dalloc(m * ld + 1);
+    fill_u(A, m * k, -1, 1);
+    fill_u(B, k * ld, -1, 1);
+    fill_u(C0, m * ld, -1, 1);
+    fill_u(b, m, -1, 1);
+    fill_u(gate, m * ld, -1, 1);
+    cg_real *Ar = ralloc(m * k + 1), *Br = ralloc(k * ld + 1), *C = ralloc(m * ld + 1), *br = ralloc(m + 1);
+    cg_real *gr = ralloc(m * ld + 1), *first = ralloc(m * ld + 1);
+    to_real(Br, B, k * ld);
+    to_real(br, b, m);
+    to_real(gr, gate, m * ld);
+    for (int ta = 0; ta < 2; ta++) {
+        size_t rs = ta ? 1 : k, cs = ta ? m : 1;
+        to_real(Ar, A, m * k);
+        for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
+            for (size_t i = 0; i < m * ld; i++) C[i] = (i % ld) < n ? (cg_real)C0[i] : sentinel;
+            const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, (cg_epilogue)epi, aux);
+            double worst = 0;
+            size_t guard_bad = 0;
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = n; j < ld; j++) guard_bad += C[i * ld + j] != sentinel;
+                for (size_t j = 0; j < n; j++) {
+                    double s = 0, sabs = 0;
+                    for (size_t p = 0; p < k; p++) {
+                        double t = A[i * rs + p * cs] * B[p * ld + j];
+                        s += t;
+                        sabs += fabs(t);
+                    }
+                    if (epi == CG_EPI_ADD) s += C0[i * ld + j], sabs += fabs(C0[i * ld + j]);
+                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
+                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
+                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ld + j] > 0 ? s : 0;
+                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
+                    double e = fabs((double)C[i * ld + j] - s);
+                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+                }
+            }
+            if (g_verbose)
+                printf("  gemm_fm %zux%zux%zu ld=%zu ta=%d epi=%d: max err/bound %.3g\n", m, n, k, ld, ta, epi,
+                       worst);
+            CHECK(worst <= 1 && guard_bad == 0,
+                  "gemm_fm m=%zu n=%zu k=%zu ld=%zu ta=%d epi=%d: error/bound %.3g, %zu padding cells written",
+                  m, n, k, ld, ta, epi, worst, guard_bad);
+            if (epi == CG_EPI_STORE) memcpy(first, C, m * ld * sizeof *C);
+        }
+        /* the same inputs give bit-identical outputs, and a row's values do
+         * not depend on how many rows are computed with it */
+        for (size_t i = 0; i < m * ld; i++) C[i] = sentinel;
+        cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_STORE, NULL);
+        int same = memcmp(C, first, m * ld * sizeof *C) == 0;
+        if (m > 1) {
+            cg_gemm_fm(C, Ar + rs, rs, cs, Br, m - 1, n, k, ld, CG_EPI_STORE, NULL);
+            same = same && memcmp(C, first + ld, (m - 1) * ld * sizeof *C) == 0;
+        }
+        CHECK(same, "gemm_fm %zux%zux%zu ta=%d: a repeated or a shorter product differs", m, n, k, ta);
+        /* CG_EPI_ADD sums the product before adding it: the same product
+         * added twice to zero doubles exactly (within one block of k) */
+        if (k <= 256) {
+            memset(C, 0, m * ld * sizeof *C);
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
+            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
+            size_t bad = 0;
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) bad += C[i * ld + j] != 2 * first[i * ld + j];
+            CHECK(bad == 0, "gemm_fm %zux%zux%zu ta=%d: adding a product twice is not exact (%zu cells)", m, n, k,
+                  ta, bad);
+        }
+    }
+    free(A); free(B); free(C0); free(b); free(gate);
+    free(Ar); free(Br); free(C); free(br); free(gr); free(first);
+}
+
+/* cg_gemm_nt: C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, and the row
+ * sums of B on the side */
+static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
+{
+    size_t lda = k + 3, ldb = k + 5, ldc = n + 2;
+    double *A = dalloc(m * lda + 1), *B = dalloc(n * ldb + 1), *C0 = dalloc(m * ldc + 1);
+    fill_u(A, m * lda, -1, 1);
+    fill_u(B, n * ldb, -1, 1);
+    fill_u(C0, m * ldc, -1, 1);
+    cg_real *Ar = ralloc(m * lda + 1), *Br = ralloc(n * ldb + 1), *C = ralloc(m * ldc + 1);
+    to_real(Ar, A, m * lda);
+    to_real(Br, B, n * ldb);
+    to_real(C, C0, m * ldc);
+    cg_real *bs = ralloc(n + 1);
+    for (size_t j = 0; j < n; j++) bs[j] = (cg_real)0.5;
+    cg_gemm_nt(C, ldc, Ar, lda, Br, ldb, m, n, k, bs);
+    double worst = 0, bworst = 0;
+    for (size_t j = 0; j < n; j++) {
+        double s = 0.5, sabs = 0.5;
+        for (size_t p = 0; p < k; p++) s += B[j * ldb + p], sabs += fabs(B[j * ldb + p]);
+        double bound = 2 * (double)(k + 2) * UNIT_ROUNDOFF * sabs, e = fabs((double)bs[j] - s);
+        double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+        if (!(ratio <= bworst)) bworst = isnan(ratio) ? INFINITY : ratio;
+    }
+    CHECK(bworst <= 1, "gemm_nt m=%zu n=%zu k=%zu: row sums of B, error/bound %.3g", m, n, k, bworst);
+    /* without bsum: the same products */
+    cg_real *C2 = ralloc(m * ldc + 1);
+    to_real(C2, C0, m * ldc);
+    cg_gemm_nt(C2, ldc, Ar, lda, Br, ldb, m, n, k, NULL);
+    CHECK(m == 0 || memcmp(C, C2, m * ldc * sizeof *C) == 0, "gemm_nt m=%zu n=%zu k=%zu: bsum changes C", m, n,
+          k);
+    free(bs);
+    free(C2);
+    size_t guard_bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = n; j < ldc; j++) guard_bad += C[i * ldc + j] != (cg_real)C0[i * ldc + j];
+        for (size_t j = 0; j < n; j++) {
+            double s = C0[i * ldc + j], sabs = fabs(s);
+            for (size_t p = 0; p < k; p++) {
+                double t = A[i * lda + p] * B[j * ldb + p];
+                s += t;
+                sabs += fabs(t);
+            }
+            double bound = 2 * (double)(k + 2) * UNIT_ROUNDOFF * sabs;
+            double e = fabs((double)C[i * ldc + j] - s);
+            double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+            if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+        }
+    }
+    if (g_verbose) printf("  gemm_nt %zux%zux%zu: max err/bound %.3g\n", m, n, k, worst);
+    CHECK(worst <= 1 && guard_bad == 0, "gemm_nt m=%zu n=%zu k=%zu: error/bound %.3g, %zu other cells changed", m,
+          n, k, worst, guard_bad);
+    free(A); free(B); free(C0); free(Ar); free(Br); free(C);
+}
+
+/* cg_transpose, exact, plain and adding */
+static void test_transpose_shape(size_t rows, size_t cols)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    size_t lds = cols + (cols % 3), ldd = rows + 5;
+    double *S = dalloc(rows * lds + 1), *D0 = dalloc(cols * ldd + 1);
+    fill_u(S, rows * lds, -1, 1);
+    fill_u(D0, cols * ldd, -1, 1);
+    cg_real *Sr = ralloc(rows * lds + 1), *D = ralloc(cols * ldd + 1);
+    to_real(Sr, S, rows * lds);
+    for (int add = 0; add < 2; add++) {
+        for (size_t t = 0; t < cols * ldd; t++) D[t] = (t % ldd) < rows ? (cg_real)D0[t] : sentinel;
+        cg_transpose(D, ldd, Sr, lds, rows, cols, add);
+        size_t bad = 0;
+        for (size_t j = 0; j < cols; j++)
+            for (size_t i = 0; i < ldd; i++) {
+                cg_real want = i >= rows ? sentinel : add ? (cg_real)D0[j * ldd + i] + Sr[i * lds + j] : Sr[i * lds + j];
+                bad += D[j * ldd + i] != want;
+            }
+        CHECK(bad == 0, "transpose %zux%zu add=%d: %zu cells wrong", rows, cols, add, bad);
+    }
+    free(S); free(D0); free(Sr); free(D);
+}
+
+static void test_fm_kernels(void)
+{
+    static const size_t fm[][4] = {
+        {1, 16, 1, 16},  {2, 32, 30, 48},   {30, 256, 29, 272}, {7, 48, 300, 64}, {13, 16, 5, 16},
+        {3, 64, 2, 80},  {6, 16, 257, 32},  {1, 48, 30, 48},    {4, 96, 7, 112},  {5, 16, 0, 16},
+    };
+    for (size_t s = 0; s < sizeof fm / sizeof *fm; s++) test_gemm_fm_shape(fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
+    static const size_t nt[][3] = {{1, 1, 1}, {29, 30, 256}, {30, 2, 256}, {30, 1, 255}, {5, 7, 13},
+                                   {4, 4, 3}, {3, 3, 8},     {10, 11, 0},  {8, 5, 33},  {0, 4, 9}};
+    for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape(nt[s][0], nt[s][1], nt[s][2]);
+    static const size_t tr[][2] = {{256, 29}, {747, 25}, {2, 256}, {256, 2}, {9, 9},  {8, 8},
+                                   {17, 3},   {3, 17},   {1, 1},   {16, 30}, {24, 7}, {0, 3}};
+    for (size_t s = 0; s < sizeof tr / sizeof *tr; s++) test_transpose_shape(tr[s][0], tr[s][1]);
 }
 
 static void test_gemm(void)
@@ -1536,10 +1735,10 @@ static double gp_value(cg_mlp *m, const cg_real *X, size_t n, uint64_t seed, siz
 }
 #endif
 
-static void test_penalty_case(int act, double drop, int one_sided, double wscale)
+static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
 {
     size_t n = 7, in = 5, n_pen = 3;
-    int sizes[4] = {(int)in, 6, 4, 1};
+    int sizes[4] = {(int)in, h1, h2, 1};
     int acts[3] = {act, act, CG_ACT_IDENTITY};
     double dropout[3] = {drop, 0, 0};
     cg_mlp_spec spec = {3, sizes, acts, NULL, dropout};
@@ -1591,8 +1790,8 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
     for (size_t i = 0; i < np; i++)
         if (!isfinite(analytic[i])) worst = 1, worst_i = i;
 #endif
-    CHECK(worst <= tol, "penalty grad (%s, dropout %.1f, %s): worst rel err %.3g at param %zu", act_name(act),
-          drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
+    CHECK(worst <= tol, "penalty grad (%s, %dx%d, dropout %.1f, %s): worst rel err %.3g at param %zu",
+          act_name(act), h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
     /* the penalty from the norms it reports */
     double again = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1611,11 +1810,16 @@ static void test_penalty(void)
 {
     int acts[] = {CG_ACT_RELU, CG_ACT_LEAKY_RELU, CG_ACT_ELU, CG_ACT_TANH, CG_ACT_SIGMOID, CG_ACT_IDENTITY};
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
-        test_penalty_case(acts[a], 0.0, 0, 1.0);
-        test_penalty_case(acts[a], 0.0, 0, 3.0);
-        test_penalty_case(acts[a], 0.3, 0, 2.0);
-        test_penalty_case(acts[a], 0.0, 1, 3.0);
+        test_penalty_case(acts[a], 0.0, 0, 1.0, 6, 4);
+        test_penalty_case(acts[a], 0.0, 0, 3.0, 6, 4);
+        test_penalty_case(acts[a], 0.3, 0, 2.0, 6, 4);
+        test_penalty_case(acts[a], 0.0, 1, 3.0, 6, 4);
     }
+    /* layers a whole number of panels wide (weight gradients as one product
+     * over the rows instead of dot products) */
+    test_penalty_case(CG_ACT_RELU, 0.3, 0, 2.0, 16, 32);
+    test_penalty_case(CG_ACT_TANH, 0.0, 0, 1.0, 32, 16);
+    test_penalty_case(CG_ACT_ELU, 0.2, 1, 3.0, 16, 16);
     /* identity critic: q is exactly the product of the weights, per row */
     int sizes[3] = {2, 1, 1};
     int acts2[2] = {CG_ACT_IDENTITY, CG_ACT_IDENTITY};
@@ -2057,6 +2261,7 @@ int main(int argc, char **argv)
 
     test_rng();
     test_gemm();
+    test_fm_kernels();
     test_dense(1, 1, 1);
     test_dense(5, 7, 3);
     test_dense(9, 20, 13);
