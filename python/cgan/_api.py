@@ -1,10 +1,17 @@
 """Module-level shortcuts: cgan.fit, cgan.sample and cgan.ate."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._ganite import GANITE
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas
+    from numpy.typing import ArrayLike
 
-def fit(Y, T, *, X, **params) -> GANITE:
+
+def fit(Y: ArrayLike, T: ArrayLike, *, X: ArrayLike | pandas.DataFrame, **params: Any) -> GANITE:
     """Fit a :class:`GANITE` with the given parameters and return it.
 
     ``cgan.fit(Y, T, X=X, **params)`` is ``GANITE(**params).fit(Y, T, X=X)``.
@@ -46,7 +53,8 @@ def fit(Y, T, *, X, **params) -> GANITE:
     return GANITE(**params).fit(Y, T, X=X)
 
 
-def sample(model: GANITE, X, n_samples: int = 1, random_state=None, *, T=None, Y=None):
+def sample(model: GANITE, X: ArrayLike | pandas.DataFrame, n_samples: int = 1, random_state: int | np.random.Generator | None = None, *,
+           T: ArrayLike | None = None, Y: ArrayLike | None = None) -> np.ndarray:
     """Draw potential outcomes from a fitted GANITE.
 
     ``cgan.sample(model, X, n_samples, random_state, T=T, Y=Y)`` is
@@ -87,7 +95,7 @@ def sample(model: GANITE, X, n_samples: int = 1, random_state=None, *, T=None, Y
     return model.sample(X, n_samples, random_state, T=T, Y=Y)
 
 
-def ate(model_or_Y, *args, **kw) -> float:
+def ate(model_or_Y: GANITE | ArrayLike, *args: Any, **kw: Any) -> float:
     """Average treatment effect, from a fitted model or from data.
 
     ``cgan.ate(model, X=None, **kw)`` returns ``model.ate(X, **kw)`` for a

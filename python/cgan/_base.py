@@ -5,8 +5,14 @@ pickling share one versioned container (see _persist)."""
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _persist
+
+if TYPE_CHECKING:
+    import os
+
+_Estimator = TypeVar("_Estimator", bound="BaseEstimator")
 
 
 class BaseEstimator:
@@ -15,7 +21,7 @@ class BaseEstimator:
         sig = inspect.signature(cls.__init__)
         return sorted(p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
-    def get_params(self, deep: bool = True) -> dict:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters and their current values.
 
         Parameters
@@ -35,7 +41,7 @@ class BaseEstimator:
         """
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self: _Estimator, **params: Any) -> _Estimator:
         """Set constructor parameters, as scikit-learn's estimators do.
 
         Values are stored as given and checked at the next :meth:`fit`; a
@@ -85,7 +91,7 @@ class BaseEstimator:
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     # ------------------------------------------------------ persistence
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Save the model to ``path``; read it back with :func:`cgan.load`.
 
         The file is a versioned binary container (parameters, fitted state
@@ -130,11 +136,11 @@ class BaseEstimator:
         """
         return _persist.dumps(self)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, bytes]:
         # pickle stores the same validated container as save
         return {"cgan_model": _persist.dumps(self)}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Any) -> None:
         if isinstance(state, dict) and set(state) == {"cgan_model"}:
             state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
         else:

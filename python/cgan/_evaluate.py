@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import numbers
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._validation import check_int, check_random_state
 
+if TYPE_CHECKING:
+    import pandas
 
-def evaluate(synthesizer, estimators, n_datasets=100, n=None, n_jobs=1, random_state=None, T0=None, T1=None):
+    from ._wgan import CausalWGAN
+
+
+def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]], n_datasets: int = 100,
+             n: int | None = None, n_jobs: int = 1, random_state: int | np.random.Generator | None = None, T0: Any = None,
+             T1: Any = None) -> pandas.DataFrame:
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
 
     Each of ``n_datasets`` data sets is drawn from the fitted synthesizer

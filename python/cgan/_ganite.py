@@ -13,6 +13,7 @@ import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +42,11 @@ from ._validation import (
     feature_names,
     treatment_code,
 )
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+    import pandas
+    from numpy.typing import ArrayLike
 
 _PROPENSITY_CLIP = 0.01
 # fit warns when more than this share of the training rows has an unclipped
@@ -388,23 +394,23 @@ class GANITE(BaseEstimator):
     def __init__(
         self,
         *,
-        hidden_size=128,
-        n_hidden=2,
-        n_estimators=5,
-        batch_size=256,
-        n_iter=1000,
-        n_iter_ite=None,
-        d_steps=2,
-        alpha=1.0,
-        beta=1.0,
-        learning_rate=1e-3,
-        weight_decay=0.1,
-        noise_dim=0,
-        outcome="auto",
-        random_state=None,
-        n_jobs=None,
-        verbose=False,
-    ):
+        hidden_size: int = 128,
+        n_hidden: int = 2,
+        n_estimators: int = 5,
+        batch_size: int = 256,
+        n_iter: int = 1000,
+        n_iter_ite: int | None = None,
+        d_steps: int = 2,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.1,
+        noise_dim: int = 0,
+        outcome: str = "auto",
+        random_state: int | np.random.Generator | None = None,
+        n_jobs: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.hidden_size = hidden_size
         self.n_hidden = n_hidden
         self.n_estimators = n_estimators
@@ -450,7 +456,8 @@ class GANITE(BaseEstimator):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return p
 
-    def fit(self, Y, T, *, X=None, W=None):
+    def fit(self, Y: ArrayLike, T: ArrayLike, *, X: ArrayLike | pandas.DataFrame | None = None,
+            W: ArrayLike | pandas.DataFrame | None = None) -> GANITE:
         """Fit the counterfactual and inference blocks.
 
         Parameters
@@ -594,7 +601,7 @@ class GANITE(BaseEstimator):
             raise ValueError("X's columns differ from those seen in fit (names or order)")
         return _standardize(Xa, self._x_mean, self._x_scale)
 
-    def predict(self, X=None):
+    def predict(self, X: ArrayLike | pandas.DataFrame | None = None) -> np.ndarray:
         """Potential outcomes under every arm, shape (n, K).
 
         The ensemble's mean prediction; for a binary outcome, probabilities.
@@ -626,7 +633,7 @@ class GANITE(BaseEstimator):
         Z = self._checked_X(X)
         return self._predict_array(Z)
 
-    def score(self, Y, T, *, X) -> float:
+    def score(self, Y: ArrayLike, T: ArrayLike, *, X: ArrayLike | pandas.DataFrame) -> float:
         """Score the prediction of held-out rows' factual outcomes; higher is better.
 
         Only the outcome under the received arm is ever observed, so this
@@ -680,7 +687,7 @@ class GANITE(BaseEstimator):
             t1 = treatment_code(T1, self.classes_, "T1")
         return t0, t1
 
-    def effect(self, X=None, T0=None, T1=None):
+    def effect(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None) -> np.ndarray:
         """Individual effects mu_T1(x) - mu_T0(x), shape (n,).
 
         EconML's ``effect(X, T0=..., T1=...)``: with a one-dimensional
@@ -723,7 +730,7 @@ class GANITE(BaseEstimator):
         mu = self.predict(X)
         return mu[:, t1] - mu[:, t0]
 
-    def const_marginal_effect(self, X=None):
+    def const_marginal_effect(self, X: ArrayLike | pandas.DataFrame | None = None) -> np.ndarray:
         """Effects of every arm against the first, shape (n, K - 1).
 
         EconML's layout for a discrete treatment: column j is ``effect(X, T0=classes_[0], T1=classes_[j + 1])``, so the
@@ -759,8 +766,9 @@ class GANITE(BaseEstimator):
         mu = self.predict(X)
         return mu[:, 1:] - mu[:, :1]
 
-    def effect_interval(self, X=None, *, T0=None, T1=None, alpha=0.05, n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None,
-                        random_state=None):
+    def effect_interval(self, X: ArrayLike | pandas.DataFrame | None = None, *, T0: Any = None, T1: Any = None, alpha: float = 0.05,
+                        n_bootstrap: int = _DEFAULT_BOOTSTRAP, n_jobs: int | None = None,
+                        random_state: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Percentile-bootstrap intervals (lo, hi) for the individual effects.
 
         EconML's ``effect_interval``: for the effects of T1 against T0 on
@@ -857,7 +865,8 @@ class GANITE(BaseEstimator):
         lo, hi = np.quantile(effects, [level / 2, 1 - level / 2], axis=0)
         return lo, hi
 
-    def ate(self, X=None, T0=None, T1=None, *, method="plugin", target="ate", T=None, Y=None) -> float:
+    def ate(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None, *, method: str = "plugin",
+            target: str = "ate", T: ArrayLike | None = None, Y: ArrayLike | None = None) -> float:
         """Average effect of T1 against T0.
 
         Parameters
@@ -919,8 +928,10 @@ class GANITE(BaseEstimator):
         rows = target_rows(codes, t0, t1, target, self.classes_)
         return float(np.mean(mu[rows, t1] - mu[rows, t0]))
 
-    def ate_interval(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
-                     n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None):
+    def ate_interval(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None, *, T: ArrayLike | None = None,
+                     Y: ArrayLike | None = None, alpha: float = 0.05, method: str = "aipw", target: str = "ate",
+                     n_bootstrap: int = _DEFAULT_BOOTSTRAP, n_jobs: int | None = None,
+                     random_state: int | np.random.Generator | None = None) -> tuple[float, float]:
         """A (1 - alpha) confidence interval (lo, hi) for the average effect.
 
         The same computation as :meth:`ate_inference`, which describes the
@@ -967,8 +978,10 @@ class GANITE(BaseEstimator):
                                     n_bootstrap=n_bootstrap, n_jobs=n_jobs, random_state=random_state)
         return result.lo, result.hi
 
-    def ate_inference(self, X=None, T0=None, T1=None, *, T=None, Y=None, alpha=0.05, method="aipw", target="ate",
-                      n_bootstrap=_DEFAULT_BOOTSTRAP, n_jobs=None, random_state=None) -> ATEResult:
+    def ate_inference(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None, *, T: ArrayLike | None = None,
+                      Y: ArrayLike | None = None, alpha: float = 0.05, method: str = "aipw", target: str = "ate",
+                      n_bootstrap: int = _DEFAULT_BOOTSTRAP, n_jobs: int | None = None,
+                      random_state: int | np.random.Generator | None = None) -> ATEResult:
         """Average effect of T1 against T0 with a standard error and interval.
 
         Parameters
@@ -1167,7 +1180,7 @@ class GANITE(BaseEstimator):
                          n, None)
 
     # ----------------------------------------------------------- overlap
-    def overlap_report(self, threshold=_OVERLAP_THRESHOLD):
+    def overlap_report(self, threshold: float = _OVERLAP_THRESHOLD) -> pandas.DataFrame | dict[str, Any]:
         """Summarise the training rows' estimated propensities, arm by arm.
 
         Row k summarises P(T = classes_[k] | x) over all training rows, as
@@ -1218,7 +1231,8 @@ class GANITE(BaseEstimator):
         frame.attrs["share_extreme_any"] = share
         return frame
 
-    def plot_overlap(self, ax=None, *, bins=30, threshold=_OVERLAP_THRESHOLD):
+    def plot_overlap(self, ax: Any = None, *, bins: int = 30,
+                     threshold: float = _OVERLAP_THRESHOLD) -> matplotlib.axes.Axes | np.ndarray:
         """Plot histograms of the training rows' propensities by arm received.
 
         Needs matplotlib.
@@ -1294,7 +1308,8 @@ class GANITE(BaseEstimator):
             figure.tight_layout()
         return axes[0] if len(axes) == 1 else np.array(axes, dtype=object)
 
-    def sample(self, X, n_samples=1, random_state=None, *, T=None, Y=None):
+    def sample(self, X: ArrayLike | pandas.DataFrame, n_samples: int = 1, random_state: int | np.random.Generator | None = None, *,
+               T: ArrayLike | None = None, Y: ArrayLike | None = None) -> np.ndarray:
         """Draw potential outcomes from the fitted generator.
 
         Each draw anchors one arm of each row and completes the other arms

@@ -73,7 +73,7 @@ class ATEResult:
     n: int
     propensity_clip: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("estimate", "stderr", "lo", "hi"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

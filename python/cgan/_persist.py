@@ -30,11 +30,18 @@ import re
 import struct
 import tempfile
 import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _cgan
 from ._validation import check_path
+
+if TYPE_CHECKING:
+    from ._base import BaseEstimator
+    from ._ganite import GANITE
+    from ._wgan import CausalWGAN
 
 MAGIC = b"CGANMODL"
 FORMAT_VERSION = 1
@@ -152,7 +159,7 @@ def _pandas_dtype_data(v):
 
 
 # ------------------------------------------------------------------ dumps
-def dumps(model) -> bytes:
+def dumps(model: BaseEstimator) -> bytes:
     """The model as container bytes (see the module docstring)."""
     # a subclass is saved as the cgan estimator it derives from; pickle
     # rebuilds the subclass, cgan.load the estimator
@@ -177,7 +184,7 @@ def dumps(model) -> bytes:
     return body + _CHECKSUM.pack(zlib.crc32(body))
 
 
-def save(model, path) -> None:
+def save(model: BaseEstimator, path: str | os.PathLike[str]) -> None:
     """Write the model to path; an existing file is replaced only once the
     new one is complete."""
     path = check_path(path)
@@ -408,7 +415,7 @@ def _split(data):
     return header, blobs
 
 
-def loads(data, expected=None):
+def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
     """Rebuild a model from the bytes ``model.dumps()`` returned.
 
     Every size, offset, dtype and shape is checked before any state is
@@ -481,7 +488,7 @@ def _loads(data, expected):
     return model
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> GANITE | CausalWGAN:
     """Read a model that ``model.save(path)`` wrote.
 
     Parameters
@@ -643,7 +650,7 @@ def _wgan_dims(snapshot):
 
 
 # ------------------------------------------------------------ pickling
-def legacy_state(name, state):
+def legacy_state(name: str, state: Mapping[str, Any]) -> dict[str, Any]:
     """Pickled state from before the container (a plain __dict__ with the
     cores' snapshots) as a state dict with restored cores."""
     state = dict(state)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numbers
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +21,10 @@ from . import _cgan
 from ._base import BaseEstimator
 from ._progress import Progress, chunks
 from ._validation import check_float, check_int, check_random_state, treatment_code
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+    import pandas
 
 
 def _require_pandas():
@@ -105,7 +110,7 @@ def _is_column(df, name) -> bool:
     return _hashable(name) and name in df.columns
 
 
-def _column_list(df, value, what):
+def _column_list(df: pandas.DataFrame, value: Any, what: str) -> list[Any]:
     """A list of column names of df, given as a sequence (not a string)."""
     if isinstance(value, (str, bytes, Mapping)) or not np.iterable(value):
         raise TypeError(f"{what} must be a list of column names, got {type(value).__name__}")
@@ -270,9 +275,10 @@ class CausalWGAN(BaseEstimator):
     ['y0', 'y1']
     """
 
-    def __init__(self, *, hidden_size=128, n_hidden=3, batch_size=32, n_iter=3000, critic_steps=15,
-                 gp_lambda=5.0, one_sided=True, critic_dropout=0.0, learning_rate=1e-4, betas=(0.9, 0.999),
-                 noise_dim=None, random_state=None, n_jobs=None, verbose=False):
+    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 3000,
+                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool = True, critic_dropout: float = 0.0,
+                 learning_rate: float = 1e-4, betas: tuple[float, float] = (0.9, 0.999), noise_dim: int | None = None,
+                 random_state: int | np.random.Generator | None = None, n_jobs: int | None = None, verbose: bool = False) -> None:
         self.hidden_size = hidden_size
         self.n_hidden = n_hidden
         self.batch_size = batch_size
@@ -289,7 +295,8 @@ class CausalWGAN(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df, *, treatment, outcome, covariates=None, categorical=None, bounds=None):
+    def fit(self, df: pandas.DataFrame, *, treatment: Any, outcome: Any, covariates: Sequence[Any] | None = None,
+            categorical: Collection[Any] | None = None, bounds: Mapping[Any, Any] | None = None) -> CausalWGAN:
         """Fit the covariate and outcome generators to ``df``.
 
         Categorical columns are one-hot coded (the generator draws a level);
@@ -492,7 +499,7 @@ class CausalWGAN(BaseEstimator):
             return f"y{int(level)}"
         return f"y_{level}"
 
-    def sample(self, n, random_state=None):
+    def sample(self, n: int, random_state: int | np.random.Generator | None = None) -> pandas.DataFrame:
         """Draw a synthetic data set of n units with all their potential outcomes.
 
         A treatment is drawn from its empirical frequencies, covariates
@@ -583,7 +590,7 @@ class CausalWGAN(BaseEstimator):
                                  f"raise n")
         return float(diff.mean())
 
-    def ate(self, T0=None, T1=None, n=200_000, random_state=0):
+    def ate(self, T0: Any = None, T1: Any = None, n: int = 200_000, random_state: int | np.random.Generator | None = 0) -> float:
         """The synthetic population's average effect of T1 against T0.
 
         Computed as the mean potential-outcome difference over a Monte Carlo
@@ -620,7 +627,7 @@ class CausalWGAN(BaseEstimator):
         """
         return self._effects(check_int(n, "n", 1, 1 << 31), random_state, False, T0, T1)
 
-    def att(self, T0=None, T1=None, n=200_000, random_state=0):
+    def att(self, T0: Any = None, T1: Any = None, n: int = 200_000, random_state: int | np.random.Generator | None = 0) -> float:
         """The synthetic population's average effect on the units that received T1.
 
         Parameters
@@ -681,7 +688,7 @@ class CausalWGAN(BaseEstimator):
                 _continuous(c.name, values)
         return cols
 
-    def compare(self, df, n=None, random_state=0):
+    def compare(self, df: pandas.DataFrame, n: int | None = None, random_state: int | np.random.Generator | None = 0) -> pandas.DataFrame:
         """Real and synthetic data side by side, one row per column.
 
         Per column: mean, sd, quantiles, Wasserstein-1 distance (continuous,
@@ -756,7 +763,8 @@ class CausalWGAN(BaseEstimator):
         out.attrs["max_corr_diff"] = float(np.max(np.abs(cr - cf)))
         return out
 
-    def plot_compare(self, df, columns=None, random_state=0):
+    def plot_compare(self, df: pandas.DataFrame, columns: Sequence[Any] | None = None,
+                     random_state: int | np.random.Generator | None = 0) -> matplotlib.figure.Figure:
         """Histograms of real and synthetic marginals (needs matplotlib).
 
         Parameters

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class IHDP:
     mu0: np.ndarray
     mu1: np.ndarray
     test: np.ndarray
-    feature_names: tuple
+    feature_names: tuple[str, ...]
 
     @property
     def true_ite(self) -> np.ndarray:
@@ -114,7 +118,7 @@ _LALONDE_DTYPES = {
 }
 
 
-def load_lalonde():
+def load_lalonde() -> pandas.DataFrame:
     """The Dehejia-Wahba experimental sample of LaLonde's NSW job training data.
 
     The randomised National Supported Work experiment, restricted by
