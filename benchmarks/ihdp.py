@@ -87,6 +87,9 @@ def main(argv=None):
           f"| {mean['ate_in']:.3f} ± {sem['ate_in']:.3f} | {mean['ate_out']:.3f} ± {sem['ate_out']:.3f} "
           f"| {mean['ate_aipw_in']:.3f} ± {sem['ate_aipw_in']:.3f} "
           f"| {sum(r['covered'] for r in res)}/{len(res)} | {mean['sec']:.1f} |")
+    med = {k: float(np.median([r[k] for r in res])) for k in mean}
+    print(f"| median | {med['pehe_in']:.3f} | {med['pehe_out']:.3f} | {med['ate_in']:.3f} | {med['ate_out']:.3f} "
+          f"| {med['ate_aipw_in']:.3f} | | {med['sec']:.1f} |")
     ok_p = mean["pehe_out"] <= TARGET_PEHE
     ok_a = mean["ate_out"] <= TARGET_ATE
     print(f"\ntarget out-of-sample mean sqrt(PEHE) <= {TARGET_PEHE}: {mean['pehe_out']:.3f} -> {'PASS' if ok_p else 'MISS'}")
