@@ -122,6 +122,43 @@ def test_causal_wgan_round_trip_samples_identically(tmp_path):
     pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(model)).sample(9), model.sample(9))
 
 
+def test_only_the_fitted_state_is_saved_and_accepted(ganite):
+    ganite, (X, T, Y) = ganite
+    # an attribute of the user's own is not saved
+    mine = cgan.loads(ganite.dumps())
+    mine.note = "mine"
+    again = cgan.loads(mine.dumps())
+    assert not hasattr(again, "note")
+    assert np.array_equal(again.predict(X), ganite.predict(X))
+    # a fitted state missing what sampling and AIPW read is rejected at load,
+    # not met as an AttributeError later
+    broken = cgan.loads(ganite.dumps())
+    broken.__dict__["_mU_oof"] = broken.__dict__.pop("_mu_oof")
+    with pytest.raises(ValueError, match=r"lacks \['_mu_oof'\]"):
+        cgan.loads(broken.dumps())
+    # and so is fitted state on a model that says it is unfitted
+    unfitted = cgan.GANITE()
+    unfitted._cores = list(ganite._cores)
+    with pytest.raises(ValueError, match="unfitted model's state"):
+        cgan.loads(_persist_dumps_raw(unfitted))
+
+
+def _persist_dumps_raw(model):
+    """dumps without the filter to the fitted state, as a hostile writer would."""
+    from cgan import _persist
+
+    saved = _persist._FITTED_STATE
+    try:
+        _persist._FITTED_STATE = {name: ({k for k in vars(model) if k not in model.get_params()}, set())
+                                  for name in saved}
+        model.__dict__["classes_"] = None  # makes dumps take the fitted branch
+        data = _persist.dumps(model)
+    finally:
+        _persist._FITTED_STATE = saved
+        model.__dict__.pop("classes_", None)
+    return data
+
+
 def test_unfitted_models_round_trip():
     for model in (cgan.GANITE(hidden_size=7, outcome="binary"), cgan.CausalWGAN(betas=(0.1, 0.2), noise_dim=3)):
         loaded = cgan.loads(model.dumps())

@@ -169,8 +169,11 @@ def dumps(model: BaseEstimator) -> bytes:
     name = bases[0]
     w = _Writer()
     params = model.get_params()
-    skip = set(params) | set(getattr(type(model), "_transient_attributes", ()))
-    state = {k: v for k, v in vars(model).items() if k not in skip}
+    # the fitted state only (see _FITTED_STATE): attributes a user or a
+    # subclass adds are not saved, and the loader accepts nothing else
+    fitted = "classes_" in vars(model)
+    keep = set().union(*_FITTED_STATE[name]) if fitted else set()
+    state = {k: v for k, v in vars(model).items() if k in keep}
     header = {
         "format": "cgan model",
         "class": name,
@@ -531,11 +534,30 @@ def _array(state, key, ndim, kind="f"):
     return a
 
 
+# The attributes a fit sets (feature_names_in_ only for named columns); a
+# saved fitted model must hold exactly these, so that no method meets a
+# missing or stray attribute after a load.
+_FITTED_STATE = {
+    "GANITE": ({"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale",
+                "_y_fit", "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_",
+                "propensity_model_"}, {"feature_names_in_"}),
+    "CausalWGAN": ({"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan",
+                    "_sample_seed", "_t_col", "_t_freq", "classes_", "covariates_", "history_", "outcome_",
+                    "treatment_"}, set()),
+}
+
+
 def _check_state(name, state):
     """The fitted state holds what prediction and sampling rely on, with
     consistent sizes; an unfitted model holds no fitted state."""
     if "classes_" not in state:
+        if state:
+            raise ValueError(f"an unfitted model's state holds {sorted(state)[:5]}")
         return
+    required, optional = _FITTED_STATE[name]
+    missing, stray = required - set(state), set(state) - required - optional
+    if missing or stray:
+        raise ValueError(f"saved {name} state lacks {sorted(missing)[:5]} or holds unknown {sorted(stray)[:5]}")
     classes = state["classes_"]
     if not isinstance(classes, np.ndarray) or classes.ndim != 1 or not 2 <= len(classes) <= 1024:
         raise ValueError("saved classes_ must be a 1-d array of 2 to 1024 labels")
@@ -560,14 +582,13 @@ def _check_state(name, state):
         if not np.all(state["_x_scale"] > 0):
             raise ValueError("saved _x_scale must be positive")
         n = _array(state, "_mu_fit", 2).shape[0]
-        for key in ("_mu_fit", "propensity_fit_", "_aipw_fit", "_mu_oof", "_propensity_unclipped"):
-            if (key == "_mu_fit" or key in state) and _array(state, key, 2).shape != (n, K):
+        for key in ("_mu_fit", "propensity_fit_", "_mu_oof", "_propensity_unclipped"):
+            if _array(state, key, 2).shape != (n, K):
                 raise ValueError(f"saved {key} must have shape ({n}, {K})")
-        if "_codes_fit" in state:
-            codes = _array(state, "_codes_fit", 1, "iu")
-            if codes.shape != (n,) or (n and not 0 <= codes.min() <= codes.max() < K):
-                raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
-        if "_y_fit" in state and (_array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"]))):
+        codes = _array(state, "_codes_fit", 1, "iu")
+        if codes.shape != (n,) or (n and not 0 <= codes.min() <= codes.max() < K):
+            raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
+        if _array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"])):
             raise ValueError(f"saved _y_fit must hold {n} finite outcomes")
         from ._ganite import _PROPENSITY_MODELS
 
