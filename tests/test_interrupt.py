@@ -100,24 +100,9 @@ def _interrupted(child, n_jobs):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sigint_stops_fit(n_jobs):
-    returncode, out = _interrupted(CHILD, n_jobs)
-    assert returncode == 0, out
-    assert "interrupted" in out
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sigint_stops_a_causal_wgan_fit(n_jobs):
-    returncode, out = _interrupted(WGAN_CHILD, n_jobs)
-    assert returncode == 0, out
-    assert "interrupted" in out
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sigint_stops_the_bootstrap(n_jobs):
-    returncode, out = _interrupted(BOOTSTRAP_CHILD, n_jobs)
+@pytest.mark.parametrize("child", [CHILD, WGAN_CHILD, BOOTSTRAP_CHILD], ids=["ganite-fit", "wgan-fit", "bootstrap"])
+def test_sigint_stops_training(child, n_jobs):
+    returncode, out = _interrupted(child, n_jobs)
     assert returncode == 0, out
     assert "interrupted" in out
 

@@ -839,30 +839,14 @@ class GANITE(BaseEstimator):
             )
         Z, codes, y32 = data
         rows = Z if X is None else self._checked_X(X)
-        p = self._check_params()
-        K = len(self.classes_)
-        arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
-        binary = self.outcome_type_ == "binary"
-        seed = check_random_state(self.random_state if random_state is None else random_state)
-        children = np.random.SeedSequence([seed, 0xEFFEC7]).spawn(replicates)
-        stop = threading.Event()
-        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "GANITE effect bootstrap", bool(self.verbose))
 
-        def replicate(b):
-            resample_seed, core_seed = children[b].generate_state(2, np.uint64)
-            rng = np.random.default_rng(int(resample_seed))
-            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
-            out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
-            if out is None:
-                return None
-            mu_b = out[0].predict(rows).astype(np.float64)
+        def effects(core, sample):
+            mu_b = core.predict(rows).astype(np.float64)
             return mu_b[:, t1] - mu_b[:, t0]
 
-        try:
-            effects = np.stack(_map_threads(replicate, replicates, jobs, stop))
-        finally:
-            bar.close()
-        lo, hi = np.quantile(effects, [level / 2, 1 - level / 2], axis=0)
+        draws = self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xEFFEC7,
+                                       "GANITE effect bootstrap", effects)
+        lo, hi = np.quantile(np.stack(draws), [level / 2, 1 - level / 2], axis=0)
         return lo, hi
 
     def ate(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None, *, method: str = "plugin",
@@ -1146,6 +1130,25 @@ class GANITE(BaseEstimator):
             mu = self._predict_array(Z)
         rows = target_rows(codes, t0, t1, target, self.classes_)
         estimate = float(np.mean(mu[rows, t1] - mu[rows, t0]))
+
+        def average_effect(core, sample):
+            mu_b = core.predict(Z[sample]).astype(np.float64)
+            keep = target_rows(codes[sample], t0, t1, target, self.classes_)
+            return float(np.mean(mu_b[keep, t1] - mu_b[keep, t0]))
+
+        estimates = np.array(self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xB0075,
+                                                    "GANITE bootstrap", average_effect), dtype=np.float64)
+        lo, hi = np.quantile(estimates, [level / 2, 1 - level / 2])
+        return ATEResult(estimate, float(estimates.std(ddof=1)), float(lo), float(hi), level, "bootstrap", target,
+                         len(codes), None)
+
+    def _refit_replicates(self, Z, codes, y32, replicates, jobs, random_state, tag, desc, summarize):
+        """[summarize(core, rows)] for `replicates` single-member models, fitted
+        in `jobs` threads with the model's parameters to resamples of the rows
+        of (Z, codes, y32), drawn with replacement within each arm so that
+        every arm keeps its size.  Each replicate's resample and fit come from
+        its own child seed, so the results do not depend on which thread runs
+        it or in what order."""
         p = self._check_params()
         n, K = len(codes), len(self.classes_)
         if p["batch_size"] > n:
@@ -1154,30 +1157,21 @@ class GANITE(BaseEstimator):
         arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
         binary = self.outcome_type_ == "binary"
         seed = check_random_state(self.random_state if random_state is None else random_state)
-        # One child seed per replicate, so that a replicate's resample and
-        # fit do not depend on which thread runs it or in what order.
-        children = np.random.SeedSequence([seed, 0xB0075]).spawn(replicates)
+        children = np.random.SeedSequence([seed, tag]).spawn(replicates)
         stop = threading.Event()
-        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "GANITE bootstrap", bool(self.verbose))
+        bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), desc, bool(self.verbose))
 
         def replicate(b):
             resample_seed, core_seed = children[b].generate_state(2, np.uint64)
             rng = np.random.default_rng(int(resample_seed))
             sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
             out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
-            if out is None:
-                return None
-            mu_b = out[0].predict(Z[sample]).astype(np.float64)
-            keep = target_rows(codes[sample], t0, t1, target, self.classes_)
-            return float(np.mean(mu_b[keep, t1] - mu_b[keep, t0]))
+            return None if out is None else summarize(out[0], sample)
 
         try:
-            estimates = np.array(_map_threads(replicate, replicates, jobs, stop), dtype=np.float64)
+            return _map_threads(replicate, replicates, jobs, stop)
         finally:
             bar.close()
-        lo, hi = np.quantile(estimates, [level / 2, 1 - level / 2])
-        return ATEResult(estimate, float(estimates.std(ddof=1)), float(lo), float(hi), level, "bootstrap", target,
-                         n, None)
 
     # ----------------------------------------------------------- overlap
     def overlap_report(self, threshold: float = _OVERLAP_THRESHOLD) -> pandas.DataFrame | dict[str, Any]:
