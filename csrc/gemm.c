@@ -37,7 +37,7 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
  * vector of the same type, in the spelling of the compiler at hand (GCC's
  * __builtin_shufflevector is only in GCC 12 and later). */
 #if defined(__clang__)
-#define SHUF(a, b, ...) SHUF(a, b, __VA_ARGS__)
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #else
 #define SHUF(a, b, ...) __builtin_shuffle(a, b, (vint){__VA_ARGS__})
 #endif
