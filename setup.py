@@ -8,6 +8,11 @@ CORE = ["rng.c", "gemm.c", "layers.c", "adam.c", "mlp.c", "ganite.c", "wgan.c"]
 BINDING = ["_cganmodule.c"]
 
 if sys.platform == "win32":
+    # MSVC has no GNU C extensions: gemm.c selects its kernels by __GNUC__,
+    # so here the GCC/Clang vector kernels are replaced by portable C11 loops
+    # with the same contracts (as are rng.c's __uint128_t multiply and mlp.c's
+    # always_inline).  /std:c11 is needed for _Alignas, _Static_assert and
+    # restrict.
     compile_args = ["/O2", "/std:c11"]
 else:
     # -O3 without fast-math: results follow IEEE rules.  -ffp-contract=fast

@@ -16,6 +16,11 @@
 
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(CG_PORTABLE_GEMM)
+/* GCC and Clang: the vector kernels below.  Other compilers (MSVC), or any
+ * build with -DCG_PORTABLE_GEMM, get the plain C11 loops at the end of the
+ * file, which keep the same contracts (see cgan.h). */
+
 #define VBYTES 32
 #define VL (VBYTES / sizeof(cg_real))
 #define MR 6
@@ -609,3 +614,121 @@ void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size
     if (rows == 0 || cols == 0) return;
     transpose_macro(dst, ldd, src, lds, rows, cols, add);
 }
+
+#else /* portable C11: no vector extensions, no attributes */
+
+/* Plain loops with the contracts of cgan.h.  Every sum runs over p in
+ * ascending order in one accumulator, starting from zero, so a value of C
+ * depends only on its own row of A and column of B (not on m, n or the
+ * blocking), and the same inputs give bit-identical outputs. */
+
+/* columns of C summed at once in a stack buffer */
+#define PB 256
+
+/* A(i, p) = A[i*rs + p*cs]; B(p, j) = B[p*bs + j] (rows of B contiguous).
+ * C[i*ldc + j] for i < m, j < n gets the sum t = A B through fin(). */
+typedef enum { FIN_STORE, FIN_ADD, FIN_BIAS, FIN_BIAS_RELU, FIN_GATE_RELU } fin_kind;
+
+static void rows_times_b(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                         size_t bs, size_t m, size_t n, size_t k, fin_kind fin, const cg_real *aux, size_t ldaux)
+{
+    cg_real t[PB];
+    for (size_t j0 = 0; j0 < n; j0 += PB) {
+        size_t nb = n - j0 < PB ? n - j0 : PB;
+        for (size_t i = 0; i < m; i++) {
+            for (size_t j = 0; j < nb; j++) t[j] = 0;
+            for (size_t p = 0; p < k; p++) {
+                cg_real x = A[i * rs + p * cs];
+                const cg_real *b = B + p * bs + j0;
+                for (size_t j = 0; j < nb; j++) t[j] += x * b[j];
+            }
+            cg_real *c = C + i * ldc + j0;
+            switch (fin) {
+            case FIN_ADD:
+                for (size_t j = 0; j < nb; j++) c[j] += t[j];
+                break;
+            case FIN_BIAS:
+                for (size_t j = 0; j < nb; j++) c[j] = t[j] + aux[i];
+                break;
+            case FIN_BIAS_RELU:
+                /* NaN gives 0, as the vector path's mask does */
+                for (size_t j = 0; j < nb; j++) {
+                    cg_real z = t[j] + aux[i];
+                    c[j] = z > 0 ? z : 0;
+                }
+                break;
+            case FIN_GATE_RELU: {
+                const cg_real *g = aux + i * ldaux + j0;
+                for (size_t j = 0; j < nb; j++) c[j] = t[j] * (g[j] > 0 ? (cg_real)1 : (cg_real)0);
+                break;
+            }
+            default:
+                for (size_t j = 0; j < nb; j++) c[j] = t[j];
+                break;
+            }
+        }
+    }
+}
+
+void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
+             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate)
+{
+    if (m == 0 || n == 0) return;
+    /* A(i, p) = A[i*rs + p*cs] */
+    size_t rs = trans_a ? 1 : k, cs = trans_a ? m : 1;
+    if (!trans_b) {
+        rows_times_b(C, n, A, rs, cs, B, n, m, n, k, accumulate ? FIN_ADD : FIN_STORE, NULL, 0);
+        return;
+    }
+    /* B stored [n, k]: dot products of its rows */
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const cg_real *b = B + j * k;
+            cg_real t = 0;
+            for (size_t p = 0; p < k; p++) t += A[i * rs + p * cs] * b[p];
+            C[i * n + j] = accumulate ? C[i * n + j] + t : t;
+        }
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux)
+{
+    if (m == 0 || n == 0) return;
+    fin_kind fin;
+    switch (epi) {
+    case CG_EPI_ADD: fin = FIN_ADD; break;
+    case CG_EPI_BIAS: fin = FIN_BIAS; break;
+    case CG_EPI_BIAS_RELU: fin = FIN_BIAS_RELU; break;
+    case CG_EPI_GATE_RELU: fin = FIN_GATE_RELU; break;
+    default: fin = FIN_STORE; break;
+    }
+    rows_times_b(C, ld, A, rs, cs, B, ld, m, n, k, fin, aux, ld);
+}
+
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k, cg_real *bsum)
+{
+    for (size_t j = 0; bsum && j < n; j++) {
+        cg_real t = 0;
+        for (size_t p = 0; p < k; p++) t += B[j * ldb + p];
+        bsum[j] += t;
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const cg_real *a = A + i * lda, *b = B + j * ldb;
+            cg_real t = 0;
+            for (size_t p = 0; p < k; p++) t += a[p] * b[p];
+            C[i * ldc + j] += t;
+        }
+}
+
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            cg_real v = src[i * lds + j];
+            dst[j * ldd + i] = add ? dst[j * ldd + i] + v : v;
+        }
+}
+
+#endif

@@ -597,10 +597,16 @@ static inline void act_derivs(int act, double a, cg_real z, cg_real y, cg_real *
     }
 }
 
+#if defined(__GNUC__)
+#define CG_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define CG_ALWAYS_INLINE
+#endif
+
 /* d1 = f'(z), d2 = f''(z) over a layer's lines (rows x np, stride ld).  The
  * activation is a constant in each case, so act_derivs folds to one
  * branch-free loop that vectorises, instead of a switch per element. */
-static inline __attribute__((always_inline)) void derivs_loop(int act, double a, const cg_real *z, const cg_real *y,
+static inline CG_ALWAYS_INLINE void derivs_loop(int act, double a, const cg_real *z, const cg_real *y,
                                                               size_t rows, size_t np, size_t ld, cg_real *d1,
                                                               cg_real *d2)
 {

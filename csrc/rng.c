@@ -60,22 +60,38 @@ double cg_rng_normal(cg_rng *rng)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* The 128-bit product x * y: returns the low 64 bits, *high the high ones.
+ * __uint128_t is a GNU extension; elsewhere (MSVC, or -DCG_PORTABLE_GEMM)
+ * the product is assembled exactly from 32-bit halves. */
+static inline uint64_t mul_64x64(uint64_t x, uint64_t y, uint64_t *high)
+{
+#if defined(__SIZEOF_INT128__) && !defined(CG_PORTABLE_GEMM)
+    __uint128_t p = (__uint128_t)x * y;
+    *high = (uint64_t)(p >> 64);
+    return (uint64_t)p;
+#else
+    uint64_t xl = x & 0xffffffffu, xh = x >> 32, yl = y & 0xffffffffu, yh = y >> 32;
+    uint64_t ll = xl * yl, lh = xl * yh, hl = xh * yl, hh = xh * yh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    *high = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return (mid << 32) | (ll & 0xffffffffu);
+#endif
+}
+
 uint64_t cg_rng_below(cg_rng *rng, uint64_t n)
 {
     /* Lemire's multiply-shift with rejection: unbiased for every n >= 1. */
     if (n <= 1) return 0;
-    uint64_t x = cg_rng_u64(rng);
-    __uint128_t p = (__uint128_t)x * n;
-    uint64_t low = (uint64_t)p;
+    uint64_t x = cg_rng_u64(rng), high;
+    uint64_t low = mul_64x64(x, n, &high);
     if (low < n) {
         uint64_t threshold = (0 - n) % n;
         while (low < threshold) {
             x = cg_rng_u64(rng);
-            p = (__uint128_t)x * n;
-            low = (uint64_t)p;
+            low = mul_64x64(x, n, &high);
         }
     }
-    return (uint64_t)(p >> 64);
+    return high;
 }
 
 void cg_rng_fill_uniform(cg_rng *rng, cg_real *out, size_t n, double lo, double hi)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: build the C core's tests (csrc/tests/test_core.c) in double and
 # float, and run each under AddressSanitizer + UndefinedBehaviorSanitizer and
-# under valgrind.  Runnable from any directory; build outputs go to a temporary
+# under valgrind; and float once more with -DCG_PORTABLE_GEMM (the plain C11
+# kernels that non-GNU compilers build) under ASan + UBSan only.  Runnable from any directory; build outputs go to a temporary
 # directory that is removed on exit.  Exits nonzero on any failure.
 #
 #   CC=gcc (default)   the compiler
@@ -53,9 +54,12 @@ else
     note "NOTICE: LeakSanitizer does not work here ($(grep -m1 -E 'LeakSanitizer|ptrace' "$work/leak.log" || echo 'unknown error')); ASan runs use detect_leaks=0"
 fi
 
-for prec in double float; do
+# float-portable: the plain C11 kernels of gemm.c (and the 128-bit multiply of
+# rng.c) that compilers without GNU extensions (MSVC) build, forced on here.
+for prec in double float float-portable; do
     flags=()
     [[ $prec == double ]] && flags=(-DCG_DOUBLE)
+    [[ $prec == float-portable ]] && flags=(-DCG_PORTABLE_GEMM)
     exe="asan_$prec"
     if ! build "$exe" "${san[@]}" "${flags[@]+"${flags[@]}"}"; then
         note "asan+ubsan ($prec): BUILD FAILED"
