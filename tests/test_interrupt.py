@@ -7,32 +7,38 @@ import time
 
 import pytest
 
-CHILD = r"""
-import signal, sys, time
+# Two fits, each interrupted: a new model must stay unfitted, and a fitted
+# one must keep its previous fit ({look} gives the same before and after).
+TWO_FITS = r"""
+import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
-import numpy as np, cgan
+import numpy as np, pandas as pd, cgan
 rng = np.random.default_rng(0)
-X = rng.normal(size=(4000, 8)); t = rng.integers(0, 2, 4000); y = X[:, 0] + t
-fresh = cgan.GANITE(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
-fitted = cgan.GANITE(n_iter=20, hidden_size=8, random_state=0).fit(y, t, X=X)
-before = fitted.predict(X[:50])
+jobs = int(sys.argv[1])
+{data}
+fresh = cgan.{cls}(n_iter=1_000_000, n_jobs=jobs)
+fitted = cgan.{cls}(n_iter={short}, hidden_size=8, random_state=0).fit({args})
+before = {look}
 print("ready", flush=True)
 try:
-    fresh.fit(y, t, X=X)
+    fresh.fit({args})
 except KeyboardInterrupt:
-    # an interrupted fit leaves a new model unfitted ...
     assert not hasattr(fresh, "classes_") and not hasattr(fresh, "history_")
-    fitted.set_params(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
+    fitted.set_params(n_iter=1_000_000, n_jobs=jobs)
     print("again", flush=True)
     try:
-        fitted.fit(y, t, X=X)
+        fitted.fit({args})
     except KeyboardInterrupt:
-        # ... and a fitted one as it was
-        assert np.array_equal(fitted.predict(X[:50]), before)
+        {same}(({look}), before)
         print("interrupted", flush=True)
         sys.exit(0)
 sys.exit(3)
 """
+
+CHILD = TWO_FITS.format(
+    data="X = rng.normal(size=(4000, 8)); t = rng.integers(0, 2, 4000); y = X[:, 0] + t",
+    cls="GANITE", short=20, args="y, t, X=X", look="fitted.predict(X[:50])",
+    same="np.testing.assert_array_equal")
 
 
 BOOTSTRAP_CHILD = r"""
@@ -53,30 +59,10 @@ sys.exit(3)
 """
 
 
-WGAN_CHILD = r"""
-import signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
-import numpy as np, pandas as pd, cgan
-rng = np.random.default_rng(0)
-df = pd.DataFrame({"t": rng.integers(0, 2, 400), "x": rng.normal(size=400), "y": rng.normal(size=400)})
-fresh = cgan.CausalWGAN(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
-fitted = cgan.CausalWGAN(n_iter=5, hidden_size=8, random_state=0).fit(df, treatment="t", outcome="y")
-before = fitted.sample(20, random_state=1)
-print("ready", flush=True)
-try:
-    fresh.fit(df, treatment="t", outcome="y")
-except KeyboardInterrupt:
-    assert not hasattr(fresh, "classes_") and not hasattr(fresh, "history_")
-    fitted.set_params(n_iter=1_000_000, n_jobs=int(sys.argv[1]))
-    print("again", flush=True)
-    try:
-        fitted.fit(df, treatment="t", outcome="y")
-    except KeyboardInterrupt:
-        pd.testing.assert_frame_equal(fitted.sample(20, random_state=1), before)
-        print("interrupted", flush=True)
-        sys.exit(0)
-sys.exit(3)
-"""
+WGAN_CHILD = TWO_FITS.format(
+    data='df = pd.DataFrame({"t": rng.integers(0, 2, 400), "x": rng.normal(size=400), "y": rng.normal(size=400)})',
+    cls="CausalWGAN", short=5, args='df, treatment="t", outcome="y"', look="fitted.sample(20, random_state=1)",
+    same="pd.testing.assert_frame_equal")
 
 
 def _interrupted(child, n_jobs):
