@@ -28,7 +28,7 @@ n_jobs=1 and n_jobs=2 alternately (--repeats pairs) and printing the medians
 and their ratio (targets: <= 60 s with n_jobs=2, ratio >= 1.7).
 
     python benchmarks/coverage.py [--reps 200] [--boot-reps 20] [--n-bootstrap 30] [--ihdp-bootstrap 10]
-                                  [--jobs 2] [--skip-ihdp | --skip-sim]
+                                  [--jobs 2] [--skip-ihdp | --skip-sim] [--designs nonlinear,...]
     python benchmarks/coverage.py --speed [--repeats 2]
 """
 from __future__ import annotations
@@ -123,8 +123,12 @@ def summarise(results, design, method):
 
 def coverage(args):
     small = {"hidden_size": args.hidden_size, "n_iter": args.n_iter, "batch_size": 128}
+    designs = [d.strip() for d in args.designs.split(",")] if args.designs else list(DESIGNS)
+    unknown = sorted(set(designs) - set(DESIGNS))
+    if unknown:
+        sys.exit(f"unknown design(s) {unknown}; choose from {list(DESIGNS)}")
     jobs = [(d, rep, small, args.n_bootstrap if rep < args.boot_reps else 0)
-            for d in DESIGNS for rep in range(args.reps)] if not args.skip_sim else []
+            for d in designs for rep in range(args.reps)] if not args.skip_sim else []
     # the expensive jobs first, so the two processes finish together
     jobs.sort(key=lambda j: -j[3])
     ihdp_jobs = [(rep, args.ihdp_bootstrap) for rep in range(1, 11)] if not args.skip_ihdp else []
@@ -211,6 +215,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip-ihdp", action="store_true")
     ap.add_argument("--skip-sim", action="store_true", help="IHDP only")
+    ap.add_argument("--designs", default=None, help="comma-separated subset of the simulated designs")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)

@@ -163,23 +163,76 @@ def _propensity_groups(n, fold):
 
 
 # The propensity models tried, as (hidden sizes, activations, Adam steps,
-# weight decay): multinomial logistic regression, and a small MLP (one ReLU
-# layer of 32) for assignments that are not linear in x, trained briefly
-# with strong decay or for longer.  Which MLP budget is right depends on the
-# rows and the signal (on 800 rows with a weak signal 3000 steps overfit past
-# a constant's log-loss; on 2400 rows with a strong one 300 steps underfit),
-# so both compete with the logistic model on held-out log-loss.
+# weight decay, inputs): multinomial logistic regression on x; the same on
+# an additive spline basis of x, for assignments that are smooth but not
+# linear in each covariate (sigmoid(sin(2 x0) + x1^2), say); and a small MLP
+# (one ReLU layer of 32) for interactions, trained briefly with strong decay
+# or for longer.  Which MLP budget is right depends on the rows and the
+# signal (on 800 rows with a weak signal 3000 steps overfit past a
+# constant's log-loss; on 2400 rows with a strong one 300 steps underfit),
+# so every candidate competes on held-out log-loss.
 _PROPENSITY_MODELS = {
-    "logistic": ([], [], 3000, 1e-3),
-    "mlp-short": ([32], ["relu"], 300, 1e-1),
-    "mlp-long": ([32], ["relu"], 3000, 1e-3),
+    "logistic": ([], [], 3000, 1e-3, "x"),
+    "additive": ([], [], 3000, 1e-3, "splines"),
+    "mlp-short": ([32], ["relu"], 300, 1e-1, "x"),
+    "mlp-long": ([32], ["relu"], 3000, 1e-3, "x"),
 }
+# Knots of the restricted cubic splines, at these percentiles of each
+# covariate (Harrell's placement for five knots).
+_SPLINE_PERCENTILES = (5.0, 27.5, 50.0, 72.5, 95.0)
+# The spline features are built only while they take at most this many
+# bytes; on more rows the MLP candidates have data enough for smooth shapes.
+_SPLINE_BYTES = 64 << 20
+
+
+def _spline_terms(x, t):
+    """Restricted cubic spline terms of x (float64, shape (n, len(t) - 2))
+    for the sorted knots t: each is cubic between the knots and linear
+    beyond the outer ones, so it cannot blow up on outlying rows.  They
+    are scaled by the squared knot span to stay of the order of x."""
+    last, prev = t[-1], t[-2]
+
+    def cube(u):
+        return np.maximum(u, 0.0) ** 3
+
+    tail_prev, tail_last = cube(x - prev), cube(x - last)
+    return np.column_stack([
+        (cube(x - knot) - tail_prev * (last - knot) / (last - prev) + tail_last * (prev - knot) / (last - prev))
+        for knot in t[:-2]
+    ]) / (last - t[0]) ** 2
+
+
+def _spline_features(Z):
+    """[Z | restricted cubic spline terms of each column], float32, or None
+    when the basis would exceed _SPLINE_BYTES.
+
+    A column with fewer distinct values than twice the knots (binary,
+    counts) keeps only its linear term.  The knots come from x alone: no
+    treatment or outcome information enters the basis."""
+    n, d = Z.shape
+    per_column = len(_SPLINE_PERCENTILES) - 2
+    if n * (d + per_column) * 4 > _SPLINE_BYTES:
+        return None
+    knots = []
+    for j in range(d):
+        col = Z[:, j]
+        t = np.unique(np.percentile(col, _SPLINE_PERCENTILES))
+        if len(t) == len(_SPLINE_PERCENTILES) and len(np.unique(col)) >= 2 * len(t):
+            knots.append((j, t.astype(np.float64)))
+    if not knots or n * (d + per_column * len(knots)) * 4 > _SPLINE_BYTES:
+        return None
+    out = np.empty((n, d + per_column * len(knots)), dtype=np.float32)
+    out[:, :d] = Z
+    for i, (j, t) in enumerate(knots):
+        out[:, d + per_column * i:d + per_column * (i + 1)] = _spline_terms(Z[:, j].astype(np.float64), t)
+    return out
 
 
 def _fit_propensity(Z, codes, K, groups, seed, model):
-    """Held-out P(T = k | x) of one propensity model, fitted in C per group."""
+    """Held-out P(T = k | x) of one propensity model, fitted in C per group.
+    Z holds the model's inputs (the spline basis for 'additive')."""
     n, d = Z.shape
-    hidden, acts, n_iter, decay = _PROPENSITY_MODELS[model]
+    hidden, acts, n_iter, decay, _ = _PROPENSITY_MODELS[model]
     out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
         net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
@@ -208,8 +261,12 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
     if fold is None:
         return _fit_propensity(Z, codes, K, groups, seed, "logistic"), "logistic"
     best = None
-    for model in _PROPENSITY_MODELS:
-        probs = _fit_propensity(Z, codes, K, groups, seed, model)
+    splines = _spline_features(Z)
+    for model, spec in _PROPENSITY_MODELS.items():
+        inputs = Z if spec[4] == "x" else splines
+        if inputs is None:
+            continue
+        probs = _fit_propensity(inputs, codes, K, groups, seed, model)
         loss = -np.mean(np.log(np.maximum(probs[np.arange(len(codes)), codes], 1e-300)))
         if best is None or loss < best[0]:
             best = (loss, probs, model)
@@ -372,10 +429,11 @@ class GANITE(BaseEstimator):
         renormalised; AIPW uses them.
     propensity_model_ : str
         The propensity model behind them: 'logistic' (multinomial logistic
-        regression), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units,
-        300 Adam steps with weight decay 0.1, or 3000 with 0.001), whichever
-        had the lowest cross-fitted log-loss; 'logistic' when n_estimators
-        is 1.
+        regression), 'additive' (the same on restricted cubic splines of
+        each covariate with five knots; tried while the basis takes at most
+        64 MiB), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units, 300
+        Adam steps with weight decay 0.1, or 3000 with 0.001), whichever had
+        the lowest cross-fitted log-loss; 'logistic' when n_estimators is 1.
 
     See Also
     --------
