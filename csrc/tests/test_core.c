@@ -1735,12 +1735,16 @@ static double gp_value(cg_mlp *m, const cg_real *X, size_t n, uint64_t seed, siz
 }
 #endif
 
-static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
+/* hidden layers of activations act0, act1 with dropout rates drop0, drop1 */
+static void test_penalty_mixed(int act0, int act1, double drop0, double drop1, int one_sided, double wscale, int h1,
+                               int h2)
 {
     size_t n = 7, in = 5, n_pen = 3;
     int sizes[4] = {(int)in, h1, h2, 1};
-    int acts[3] = {act, act, CG_ACT_IDENTITY};
-    double dropout[3] = {drop, 0, 0};
+    int acts[3] = {act0, act1, CG_ACT_IDENTITY};
+    double dropout[3] = {drop0, drop1, 0};
+    int act = act0 == act1 ? act0 : -1;
+    double drop = drop0 > drop1 ? drop0 : drop1;
     cg_mlp_spec spec = {3, sizes, acts, NULL, dropout};
     cg_mlp *m = NULL;
     char err[CG_ERR_LEN];
@@ -1791,7 +1795,7 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
         if (!isfinite(analytic[i])) worst = 1, worst_i = i;
 #endif
     CHECK(worst <= tol, "penalty grad (%s, %dx%d, dropout %.1f, %s): worst rel err %.3g at param %zu",
-          act_name(act), h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
+          act >= 0 ? act_name(act) : "mixed", h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
     /* the penalty from the norms it reports */
     double again = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1804,6 +1808,11 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
     free(analytic);
     free(X);
     cg_mlp_free(m);
+}
+
+static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
+{
+    test_penalty_mixed(act, act, drop, 0, one_sided, wscale, h1, h2);
 }
 
 static void test_penalty(void)
@@ -1820,6 +1829,12 @@ static void test_penalty(void)
     test_penalty_case(CG_ACT_RELU, 0.3, 0, 2.0, 16, 32);
     test_penalty_case(CG_ACT_TANH, 0.0, 0, 1.0, 32, 16);
     test_penalty_case(CG_ACT_ELU, 0.2, 1, 3.0, 16, 16);
+    /* a ReLU layer's derivative goes into the epilogue of a product when it
+     * has no dropout and no layer has a second derivative: mix the cases */
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_RELU, 0.0, 0.3, 0, 2.0, 16, 32);
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_LEAKY_RELU, 0.0, 0.0, 1, 3.0, 6, 16);
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_TANH, 0.0, 0.0, 0, 2.0, 16, 6);
+    test_penalty_mixed(CG_ACT_SIGMOID, CG_ACT_RELU, 0.0, 0.0, 0, 2.0, 6, 16);
     /* identity critic: q is exactly the product of the weights, per row */
     int sizes[3] = {2, 1, 1};
     int acts2[2] = {CG_ACT_IDENTITY, CG_ACT_IDENTITY};
