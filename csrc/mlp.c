@@ -59,6 +59,11 @@ static size_t fm_ld(size_t n)
     return np % 64 == 0 ? np + CG_FM_ALIGN : np;
 }
 
+/* the row stride of a layer's output gradient transposed to [n, out] (in
+ * the dz scratch), lengthened in the same way: the rows of the product's B
+ * panels then spread over the cache sets */
+static size_t t_ld(size_t out) { return out % 64 == 0 ? out + CG_FM_ALIGN : out; }
+
 /* count values, 64-byte aligned (a panel of a line is then one cache line),
  * from plain malloc (aligned_alloc is missing from some C runtimes): the
  * block's own address is kept just below the aligned start, for free_lines. */
@@ -152,6 +157,9 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     }
     free_cache(m);
     size_t ld = fm_ld(capacity), big = ld * m->max_width;
+    /* dz also holds an output gradient transposed to [capacity, t_ld(out)],
+     * and t_ld(out) <= out + CG_FM_ALIGN */
+    size_t tbig = capacity * (m->max_width + CG_FM_ALIGN);
     for (int l = 0; l < m->L; l++) {
         size_t cnt = ld * (size_t)m->sizes[l + 1];
         m->z[l] = alloc_lines(cnt);
@@ -169,7 +177,7 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     }
     m->xT = alloc_lines(ld * (size_t)m->sizes[0]);
     m->out = alloc_lines(capacity * (size_t)m->sizes[m->L]);
-    m->dz = alloc_lines(big);
+    m->dz = alloc_lines(big > tbig ? big : tbig);
     m->t1 = alloc_lines(big);
     m->buf[0] = alloc_lines(big);
     m->buf[1] = alloc_lines(big);
@@ -347,9 +355,10 @@ static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real 
     if (out % CG_FM_ALIGN == 0) {
         static const cg_real one = 1;
         cg_real *T = m->dz;
-        cg_transpose(T, out, dZ, ld, out, n, 0);
-        cg_gemm_fm(dW, P, ld, 1, T, in, out, n, out, CG_EPI_ADD, NULL);
-        if (db) cg_gemm_fm(db, &one, 0, 0, T, 1, out, n, out, CG_EPI_ADD, NULL);
+        size_t ldt = t_ld(out);
+        cg_transpose(T, ldt, dZ, ld, out, n, 0);
+        cg_gemm_fm_strided(dW, out, P, ld, 1, T, ldt, in, out, n, CG_EPI_ADD, NULL);
+        if (db) cg_gemm_fm_strided(db, out, &one, 0, 0, T, ldt, 1, out, n, CG_EPI_ADD, NULL);
     } else {
         cg_gemm_nt(dW, out, P, ld, dZ, ld, in, out, n, db);
     }

@@ -1123,6 +1123,68 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
     free(Ar); free(Br); free(C); free(br); free(gr); free(first);
 }
 
+/* cg_gemm_fm_strided: B of row stride ldb, C and the gate of row stride ldc,
+ * against a double reference for every epilogue (A read transposed, as the
+ * weight gradients read it, and as stored); columns [n, ldc) stay untouched,
+ * and the values are those of cg_gemm_fm on B copied to stride ldc. */
+static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb, size_t ldc)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    double *A = dalloc(m * k + 1), *B = dalloc(k * ldb + 1), *C0 = dalloc(m * ldc + 1), *b = dalloc(m + 1);
+    double *gate = dalloc(m * ldc + 1);
+    fill_u(A, m * k, -1, 1);
+    fill_u(B, k * ldb, -1, 1);
+    fill_u(C0, m * ldc, -1, 1);
+    fill_u(b, m, -1, 1);
+    fill_u(gate, m * ldc, -1, 1);
+    cg_real *Ar = ralloc(m * k + 1), *Br = ralloc(k * ldb + 1), *Bc = ralloc(k * ldc + 1), *C = ralloc(m * ldc + 1);
+    cg_real *C2 = ralloc(m * ldc + 1), *br = ralloc(m + 1), *gr = ralloc(m * ldc + 1);
+    to_real(Ar, A, m * k);
+    to_real(Br, B, k * ldb);
+    for (size_t p = 0; p < k; p++)
+        for (size_t j = 0; j < ldc; j++) Bc[p * ldc + j] = j < n ? Br[p * ldb + j] : 0;
+    to_real(br, b, m);
+    to_real(gr, gate, m * ldc);
+    for (int ta = 0; ta < 2; ta++) {
+        size_t rs = ta ? 1 : k, cs = ta ? m : 1;
+        for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
+            for (size_t i = 0; i < m * ldc; i++) C[i] = C2[i] = (i % ldc) < n ? (cg_real)C0[i] : sentinel;
+            const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
+            cg_gemm_fm_strided(C, ldc, Ar, rs, cs, Br, ldb, m, n, k, (cg_epilogue)epi, aux);
+            cg_gemm_fm(C2, Ar, rs, cs, Bc, m, n, k, ldc, (cg_epilogue)epi, aux);
+            double worst = 0;
+            size_t guard_bad = 0;
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = n; j < ldc; j++) guard_bad += C[i * ldc + j] != sentinel;
+                for (size_t j = 0; j < n; j++) {
+                    double s = 0, sabs = 0;
+                    for (size_t p = 0; p < k; p++) {
+                        double t = A[i * rs + p * cs] * B[p * ldb + j];
+                        s += t;
+                        sabs += fabs(t);
+                    }
+                    if (epi == CG_EPI_ADD) s += C0[i * ldc + j], sabs += fabs(C0[i * ldc + j]);
+                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
+                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
+                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ldc + j] > 0 ? s : 0;
+                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
+                    double e = fabs((double)C[i * ldc + j] - s);
+                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+                }
+            }
+            CHECK(worst <= 1 && guard_bad == 0,
+                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: error/bound %.3g, %zu padding "
+                  "cells written", m, n, k, ldb, ldc, ta, epi, worst, guard_bad);
+            CHECK(memcmp(C, C2, m * ldc * sizeof *C) == 0,
+                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: differs from gemm_fm", m, n, k,
+                  ldb, ldc, ta, epi);
+        }
+    }
+    free(A); free(B); free(C0); free(b); free(gate);
+    free(Ar); free(Br); free(Bc); free(C); free(C2); free(br); free(gr);
+}
+
 /* cg_gemm_nt: C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, and the row
  * sums of B on the side */
 static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
@@ -1209,6 +1271,12 @@ static void test_fm_kernels(void)
         {3, 64, 2, 80},  {6, 16, 257, 32},  {1, 48, 30, 48},    {4, 96, 7, 112},  {5, 16, 0, 16},
     };
     for (size_t s = 0; s < sizeof fm / sizeof *fm; s++) test_gemm_fm_shape(fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
+    /* {m, n, k, ldb, ldc}: the weight-gradient shapes (B rows lengthened
+     * past a multiple of 64 values, C rows not), and a C wider than B */
+    static const size_t fms[][5] = {{128, 128, 256, 144, 128}, {18, 128, 300, 144, 128}, {1, 64, 33, 80, 64},
+                                    {7, 32, 5, 32, 48},        {13, 16, 257, 17, 16}};
+    for (size_t s = 0; s < sizeof fms / sizeof *fms; s++)
+        test_gemm_fm_strided_shape(fms[s][0], fms[s][1], fms[s][2], fms[s][3], fms[s][4]);
     static const size_t nt[][3] = {{1, 1, 1}, {29, 30, 256}, {30, 2, 256}, {30, 1, 255}, {5, 7, 13},
                                    {4, 4, 3}, {3, 3, 8},     {10, 11, 0},  {8, 5, 33},  {0, 4, 9}};
     for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape(nt[s][0], nt[s][1], nt[s][2]);
