@@ -92,6 +92,9 @@ typedef enum {
 } cg_epilogue;
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
                 size_t ld, cg_epilogue epi, const cg_real *aux);
+/* cg_gemm_fm with B of row stride ldb, and C (and aux) of row stride ldc */
+void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
+                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux);
 /* C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, A and B of row strides lda,
  * ldb; and bsum[j] += sum_p B[j, p] when bsum is not NULL. */
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,

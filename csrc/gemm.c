@@ -259,12 +259,12 @@ _Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the pan
 
 
 /* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
- * a(r, p) = a[r*rs + p*cs]; b, c and gate have row stride ld.  The sum
+ * a(r, p) = a[r*rs + p*cs]; b has row stride ldb, c and gate ldc.  The sum
  * continues from C when load_c (a later block of k), and the epilogue is
  * applied only when final; CG_EPI_ADD adds every block's sum to C. */
 static inline __attribute__((always_inline)) void
 fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
-        const cg_real *restrict b, size_t ld, cg_real *restrict c, int load_c, int final, int epi,
+        const cg_real *restrict b, size_t ldb, cg_real *restrict c, size_t ldc, int load_c, int final, int epi,
         const cg_real *restrict bias, const cg_real *restrict gate)
 {
     vreal acc[FM_MR][4];
@@ -272,7 +272,7 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
 #pragma GCC unroll 6
     for (int r = 0; r < MRc; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NVc; v++) acc[r][v] = load_c ? *(const vreal_u *)(c + r * ld + v * VL) : zero;
+        for (int v = 0; v < NVc; v++) acc[r][v] = load_c ? *(const vreal_u *)(c + r * ldc + v * VL) : zero;
     const cg_real *ar[FM_MR];
 #pragma GCC unroll 6
     for (int r = 0; r < MRc; r++) ar[r] = a + r * rs;
@@ -280,7 +280,7 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
         vreal bv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NVc; v++) bv[v] = *(const vreal_u *)(b + v * VL);
-        b += ld;
+        b += ldb;
         size_t o = p * cs;
 #pragma GCC unroll 6
         for (int r = 0; r < MRc; r++) {
@@ -296,7 +296,7 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
         cg_real bi = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? bias[r] : 0;
 #pragma GCC unroll 4
         for (int v = 0; v < NVc; v++) {
-            size_t o = r * ld + v * VL;
+            size_t o = r * ldc + v * VL;
             vreal z = acc[r][v];
             switch (epi) {
             case CG_EPI_BIAS:
@@ -324,22 +324,22 @@ fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size
 
 /* rows [i, i+mr) of C over the columns [j, j+NVc*VL) */
 static inline __attribute__((always_inline)) void
-fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ld,
-        cg_real *c, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate)
+fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ldb,
+        cg_real *c, size_t ldc, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate)
 {
     switch (mr) {
-    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
-    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
-    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
-    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
-    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
-    default: fm_tile(1, NVc, kc, a, rs, cs, b, ld, c, load_c, final, epi, bias, gate); break;
+    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
+    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
+    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
+    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
+    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
+    default: fm_tile(1, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
     }
 }
 
 CG_CLONES
 static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n,
-                     size_t k, size_t ld, int epi, const cg_real *aux)
+                     size_t k, size_t ldb, size_t ldc, int epi, const cg_real *aux)
 {
     const cg_real *bias = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? aux : NULL;
     const cg_real *gate = epi == CG_EPI_GATE_RELU ? aux : NULL;
@@ -348,17 +348,18 @@ static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const c
         size_t kc = k - pc < KC ? k - pc : KC;
         int final = pc + kc >= k;
         int load_c = pc > 0 && epi != CG_EPI_ADD;
-        const cg_real *Ak = A + pc * cs, *Bk = B + pc * ld;
+        const cg_real *Ak = A + pc * cs, *Bk = B + pc * ldb;
         size_t j = 0;
         /* Few rows: panels of four vectors keep enough sums in flight. */
         if (m <= 3)
             for (; j + 2 * NR <= n; j += 2 * NR)
-                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ld, C + j, load_c, final, epi, bias, gate ? gate + j : NULL);
+                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ldb, C + j, ldc, load_c, final, epi, bias,
+                        gate ? gate + j : NULL);
         for (; j < n; j += NR) {
             for (size_t i = 0; i < m; i += FM_MR) {
                 size_t mr = m - i < FM_MR ? m - i : FM_MR;
-                size_t o = i * ld + j;
-                fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ld, C + o, load_c, final, epi,
+                size_t o = i * ldc + j;
+                fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ldb, C + o, ldc, load_c, final, epi,
                         bias ? bias + i : NULL, gate ? gate + o : NULL);
             }
         }
@@ -366,11 +367,17 @@ static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const c
     } while (pc < k);
 }
 
+void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
+                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+{
+    if (m == 0 || n == 0) return;
+    fm_macro(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
+}
+
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
                 size_t ld, cg_epilogue epi, const cg_real *aux)
 {
-    if (m == 0 || n == 0) return;
-    fm_macro(C, A, rs, cs, B, m, n, k, ld, (int)epi, aux);
+    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
 }
 
 /* Sum of the lanes of v, in a fixed order. */
@@ -690,8 +697,8 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
         }
 }
 
-void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux)
+void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
+                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
 {
     if (m == 0 || n == 0) return;
     fin_kind fin;
@@ -702,7 +709,13 @@ void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_rea
     case CG_EPI_GATE_RELU: fin = FIN_GATE_RELU; break;
     default: fin = FIN_STORE; break;
     }
-    rows_times_b(C, ld, A, rs, cs, B, ld, m, n, k, fin, aux, ld);
+    rows_times_b(C, ldc, A, rs, cs, B, ldb, m, n, k, fin, aux, ldc);
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux)
+{
+    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
 }
 
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,

@@ -59,6 +59,11 @@ static size_t fm_ld(size_t n)
     return np % 64 == 0 ? np + CG_FM_ALIGN : np;
 }
 
+/* the row stride of a layer's output gradient transposed to [n, out] (in
+ * the dz scratch), lengthened in the same way: the rows of the product's B
+ * panels then spread over the cache sets */
+static size_t t_ld(size_t out) { return out % 64 == 0 ? out + CG_FM_ALIGN : out; }
+
 /* count values, 64-byte aligned (a panel of a line is then one cache line),
  * from plain malloc (aligned_alloc is missing from some C runtimes): the
  * block's own address is kept just below the aligned start, for free_lines. */
@@ -152,6 +157,9 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     }
     free_cache(m);
     size_t ld = fm_ld(capacity), big = ld * m->max_width;
+    /* dz also holds an output gradient transposed to [capacity, t_ld(out)],
+     * and t_ld(out) <= out + CG_FM_ALIGN */
+    size_t tbig = capacity * (m->max_width + CG_FM_ALIGN);
     for (int l = 0; l < m->L; l++) {
         size_t cnt = ld * (size_t)m->sizes[l + 1];
         m->z[l] = alloc_lines(cnt);
@@ -169,7 +177,7 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     }
     m->xT = alloc_lines(ld * (size_t)m->sizes[0]);
     m->out = alloc_lines(capacity * (size_t)m->sizes[m->L]);
-    m->dz = alloc_lines(big);
+    m->dz = alloc_lines(big > tbig ? big : tbig);
     m->t1 = alloc_lines(big);
     m->buf[0] = alloc_lines(big);
     m->buf[1] = alloc_lines(big);
@@ -347,9 +355,10 @@ static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real 
     if (out % CG_FM_ALIGN == 0) {
         static const cg_real one = 1;
         cg_real *T = m->dz;
-        cg_transpose(T, out, dZ, ld, out, n, 0);
-        cg_gemm_fm(dW, P, ld, 1, T, in, out, n, out, CG_EPI_ADD, NULL);
-        if (db) cg_gemm_fm(db, &one, 0, 0, T, 1, out, n, out, CG_EPI_ADD, NULL);
+        size_t ldt = t_ld(out);
+        cg_transpose(T, ldt, dZ, ld, out, n, 0);
+        cg_gemm_fm_strided(dW, out, P, ld, 1, T, ldt, in, out, n, CG_EPI_ADD, NULL);
+        if (db) cg_gemm_fm_strided(db, out, &one, 0, 0, T, ldt, 1, out, n, CG_EPI_ADD, NULL);
     } else {
         cg_gemm_nt(dW, out, P, ld, dZ, ld, in, out, n, db);
     }
@@ -632,6 +641,10 @@ static void layer_derivs(const cg_mlp *m, int l, size_t np, size_t ld, cg_real *
     }
 }
 
+/* layer l's f'(z) is the 0/1 gate (z > 0) with nothing else to multiply
+ * in: a ReLU layer without dropout in the last forward */
+static int relu_gate(const cg_mlp *m, int l) { return m->acts[l] == CG_ACT_RELU && !m->dropped[l]; }
+
 /* Gradient penalty for the rows of the last forward of a one-output critic.
  *   q_i = d out_i / d input_i[0:n_pen]      (input gradient, first backward)
  *   P   = scale * sum_i pen(|q_i|),  pen(r) = (r-1)^2, or max(0, r-1)^2 one-sided
@@ -676,25 +689,37 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     /* f' and f'' of the layer being processed; the backward pass's scratch
      * buffers (max_width lines) are free here */
     cg_real *d1 = m->dz, *d2 = m->t1;
+    int second_order = 0;
+    for (int l = 0; l < L; l++)
+        if (m->acts[l] == CG_ACT_ELU || m->acts[l] == CG_ACT_TANH || m->acts[l] == CG_ACT_SIGMOID) second_order = 1;
+    /* Without a second-order layer, G_{l+1} of a hidden layer serves only to
+     * form D_l: for a ReLU layer without dropout, D_l = G_{l+1} . (z_l > 0)
+     * is then the epilogue of the product that makes G_{l+1}, and G_{l+1} is
+     * never stored (the same products and factors as the general path). */
+    int have_D = 0;
     /* first backward: input gradient of sum(out) (zero in the padding columns) */
     for (size_t i = 0; i < np; i++) Gl[L][i] = i < n;
-    int second_order = 0;
     for (int l = L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
-        layer_derivs(m, l, np, ld, d1, d2);
-        for (size_t j = 0; j < out; j++) {
-            const cg_real *restrict Gn = Gl[l + 1] + j * ld, *restrict e1 = d1 + j * ld;
-            cg_real *restrict D = Dl[l] + j * ld;
-            if (m->dropped[l]) {
-                const cg_real *restrict mk = m->mask[l] + j * ld;
-                for (size_t i = 0; i < np; i++) D[i] = Gn[i] * mk[i] * e1[i];
-            } else {
-                for (size_t i = 0; i < np; i++) D[i] = Gn[i] * e1[i];
+        if (!have_D) {
+            layer_derivs(m, l, np, ld, d1, d2);
+            for (size_t j = 0; j < out; j++) {
+                const cg_real *restrict Gn = Gl[l + 1] + j * ld, *restrict e1 = d1 + j * ld;
+                cg_real *restrict D = Dl[l] + j * ld;
+                if (m->dropped[l]) {
+                    const cg_real *restrict mk = m->mask[l] + j * ld;
+                    for (size_t i = 0; i < np; i++) D[i] = Gn[i] * mk[i] * e1[i];
+                } else {
+                    for (size_t i = 0; i < np; i++) D[i] = Gn[i] * e1[i];
+                }
             }
         }
-        if (m->acts[l] == CG_ACT_ELU || m->acts[l] == CG_ACT_TANH || m->acts[l] == CG_ACT_SIGMOID)
-            second_order = 1;
-        cg_gemm_fm(Gl[l], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_STORE, NULL);
+        have_D = l > 0 && !second_order && relu_gate(m, l - 1);
+        if (have_D)
+            cg_gemm_fm(Dl[l - 1], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_GATE_RELU,
+                       m->z[l - 1]);
+        else
+            cg_gemm_fm(Gl[l], m->params + m->w_off[l], out, 1, Dl[l], in, np, out, ld, CG_EPI_STORE, NULL);
     }
     /* the penalty and its gradient with respect to q = G_0[:, :n_pen] */
     size_t in0 = (size_t)m->sizes[0];
@@ -725,11 +750,21 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         cg_set_error(err, "the gradient penalty is not finite");
         return CG_EFLOAT;
     }
-    /* second backward, bottom to top */
+    /* second backward, bottom to top; R_L is not needed, nor E without a
+     * second-order layer */
     for (int l = 0; l < L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l];
         layer_param_grads(m, l, R, Dl[l], n, ld, 0);
+        if (l == L - 1 && !second_order) break;
+        if (!second_order && relu_gate(m, l)) {
+            /* R_{l+1} = (R_l W_l) . (z_l > 0) in the product's epilogue */
+            cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_GATE_RELU, m->z[l]);
+            cg_real *t = R;
+            R = P;
+            P = t;
+            continue;
+        }
         cg_gemm_fm(P, W, 1, out, R, out, np, in, ld, CG_EPI_STORE, NULL);
         layer_derivs(m, l, np, ld, d1, d2);
         for (size_t j = 0; j < out; j++) {

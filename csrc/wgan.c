@@ -35,6 +35,7 @@ struct cg_wgan {
     size_t cap;
     int64_t *idx;
     cg_real *gin, *fake, *raw, *cin, *dscore, *dcin, *dfake, *draw;
+    double *soft;            /* [x_dim]: a softmax block's exponentials */
     int64_t steps;
     /* exponential moving average of G's parameters, used for sampling:
      * adversarial training leaves the generator oscillating around the
@@ -63,6 +64,7 @@ void cg_wgan_free(cg_wgan *w)
     free(w->dcin);
     free(w->dfake);
     free(w->draw);
+    free(w->soft);
     free(w->g_avg);
     free(w);
 }
@@ -176,9 +178,10 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
     w->dfake = malloc(B * p * sizeof(cg_real));
     w->draw = malloc(B * p * sizeof(cg_real));
     w->g_avg = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
+    w->soft = malloc(p * sizeof(double));
     st = CG_ENOMEM;
     if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
-        !w->g_avg)
+        !w->g_avg || !w->soft)
         goto nomem;
     cg_rng_seed(&w->rng, c->seed);
     cg_mlp_init(w->G, &w->rng);
@@ -249,9 +252,9 @@ static void generate(cg_wgan *w, const cg_real *ctx_rows, const int64_t *idx, si
             size_t s = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
             double mx = r[s];
             for (size_t j = 1; j < k; j++) mx = r[s + j] > mx ? r[s + j] : mx;
-            double tot = 0;
-            for (size_t j = 0; j < k; j++) tot += exp(r[s + j] - mx);
-            for (size_t j = 0; j < k; j++) f[s + j] = (cg_real)(exp(r[s + j] - mx) / tot);
+            double tot = 0, *e = w->soft;
+            for (size_t j = 0; j < k; j++) tot += e[j] = exp(r[s + j] - mx);
+            for (size_t j = 0; j < k; j++) f[s + j] = (cg_real)(e[j] / tot);
         }
     }
 }

@@ -1123,6 +1123,68 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
     free(Ar); free(Br); free(C); free(br); free(gr); free(first);
 }
 
+/* cg_gemm_fm_strided: B of row stride ldb, C and the gate of row stride ldc,
+ * against a double reference for every epilogue (A read transposed, as the
+ * weight gradients read it, and as stored); columns [n, ldc) stay untouched,
+ * and the values are those of cg_gemm_fm on B copied to stride ldc. */
+static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb, size_t ldc)
+{
+    const cg_real sentinel = (cg_real)-12345.25;
+    double *A = dalloc(m * k + 1), *B = dalloc(k * ldb + 1), *C0 = dalloc(m * ldc + 1), *b = dalloc(m + 1);
+    double *gate = dalloc(m * ldc + 1);
+    fill_u(A, m * k, -1, 1);
+    fill_u(B, k * ldb, -1, 1);
+    fill_u(C0, m * ldc, -1, 1);
+    fill_u(b, m, -1, 1);
+    fill_u(gate, m * ldc, -1, 1);
+    cg_real *Ar = ralloc(m * k + 1), *Br = ralloc(k * ldb + 1), *Bc = ralloc(k * ldc + 1), *C = ralloc(m * ldc + 1);
+    cg_real *C2 = ralloc(m * ldc + 1), *br = ralloc(m + 1), *gr = ralloc(m * ldc + 1);
+    to_real(Ar, A, m * k);
+    to_real(Br, B, k * ldb);
+    for (size_t p = 0; p < k; p++)
+        for (size_t j = 0; j < ldc; j++) Bc[p * ldc + j] = j < n ? Br[p * ldb + j] : 0;
+    to_real(br, b, m);
+    to_real(gr, gate, m * ldc);
+    for (int ta = 0; ta < 2; ta++) {
+        size_t rs = ta ? 1 : k, cs = ta ? m : 1;
+        for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
+            for (size_t i = 0; i < m * ldc; i++) C[i] = C2[i] = (i % ldc) < n ? (cg_real)C0[i] : sentinel;
+            const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
+            cg_gemm_fm_strided(C, ldc, Ar, rs, cs, Br, ldb, m, n, k, (cg_epilogue)epi, aux);
+            cg_gemm_fm(C2, Ar, rs, cs, Bc, m, n, k, ldc, (cg_epilogue)epi, aux);
+            double worst = 0;
+            size_t guard_bad = 0;
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = n; j < ldc; j++) guard_bad += C[i * ldc + j] != sentinel;
+                for (size_t j = 0; j < n; j++) {
+                    double s = 0, sabs = 0;
+                    for (size_t p = 0; p < k; p++) {
+                        double t = A[i * rs + p * cs] * B[p * ldb + j];
+                        s += t;
+                        sabs += fabs(t);
+                    }
+                    if (epi == CG_EPI_ADD) s += C0[i * ldc + j], sabs += fabs(C0[i * ldc + j]);
+                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
+                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
+                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ldc + j] > 0 ? s : 0;
+                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
+                    double e = fabs((double)C[i * ldc + j] - s);
+                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+                }
+            }
+            CHECK(worst <= 1 && guard_bad == 0,
+                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: error/bound %.3g, %zu padding "
+                  "cells written", m, n, k, ldb, ldc, ta, epi, worst, guard_bad);
+            CHECK(memcmp(C, C2, m * ldc * sizeof *C) == 0,
+                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: differs from gemm_fm", m, n, k,
+                  ldb, ldc, ta, epi);
+        }
+    }
+    free(A); free(B); free(C0); free(b); free(gate);
+    free(Ar); free(Br); free(Bc); free(C); free(C2); free(br); free(gr);
+}
+
 /* cg_gemm_nt: C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, and the row
  * sums of B on the side */
 static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
@@ -1209,6 +1271,12 @@ static void test_fm_kernels(void)
         {3, 64, 2, 80},  {6, 16, 257, 32},  {1, 48, 30, 48},    {4, 96, 7, 112},  {5, 16, 0, 16},
     };
     for (size_t s = 0; s < sizeof fm / sizeof *fm; s++) test_gemm_fm_shape(fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
+    /* {m, n, k, ldb, ldc}: the weight-gradient shapes (B rows lengthened
+     * past a multiple of 64 values, C rows not), and a C wider than B */
+    static const size_t fms[][5] = {{128, 128, 256, 144, 128}, {18, 128, 300, 144, 128}, {1, 64, 33, 80, 64},
+                                    {7, 32, 5, 32, 48},        {13, 16, 257, 17, 16}};
+    for (size_t s = 0; s < sizeof fms / sizeof *fms; s++)
+        test_gemm_fm_strided_shape(fms[s][0], fms[s][1], fms[s][2], fms[s][3], fms[s][4]);
     static const size_t nt[][3] = {{1, 1, 1}, {29, 30, 256}, {30, 2, 256}, {30, 1, 255}, {5, 7, 13},
                                    {4, 4, 3}, {3, 3, 8},     {10, 11, 0},  {8, 5, 33},  {0, 4, 9}};
     for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape(nt[s][0], nt[s][1], nt[s][2]);
@@ -1735,12 +1803,16 @@ static double gp_value(cg_mlp *m, const cg_real *X, size_t n, uint64_t seed, siz
 }
 #endif
 
-static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
+/* hidden layers of activations act0, act1 with dropout rates drop0, drop1 */
+static void test_penalty_mixed(int act0, int act1, double drop0, double drop1, int one_sided, double wscale, int h1,
+                               int h2)
 {
     size_t n = 7, in = 5, n_pen = 3;
     int sizes[4] = {(int)in, h1, h2, 1};
-    int acts[3] = {act, act, CG_ACT_IDENTITY};
-    double dropout[3] = {drop, 0, 0};
+    int acts[3] = {act0, act1, CG_ACT_IDENTITY};
+    double dropout[3] = {drop0, drop1, 0};
+    int act = act0 == act1 ? act0 : -1;
+    double drop = drop0 > drop1 ? drop0 : drop1;
     cg_mlp_spec spec = {3, sizes, acts, NULL, dropout};
     cg_mlp *m = NULL;
     char err[CG_ERR_LEN];
@@ -1791,7 +1863,7 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
         if (!isfinite(analytic[i])) worst = 1, worst_i = i;
 #endif
     CHECK(worst <= tol, "penalty grad (%s, %dx%d, dropout %.1f, %s): worst rel err %.3g at param %zu",
-          act_name(act), h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
+          act >= 0 ? act_name(act) : "mixed", h1, h2, drop, one_sided ? "one-sided" : "two-sided", worst, worst_i);
     /* the penalty from the norms it reports */
     double again = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1804,6 +1876,11 @@ static void test_penalty_case(int act, double drop, int one_sided, double wscale
     free(analytic);
     free(X);
     cg_mlp_free(m);
+}
+
+static void test_penalty_case(int act, double drop, int one_sided, double wscale, int h1, int h2)
+{
+    test_penalty_mixed(act, act, drop, 0, one_sided, wscale, h1, h2);
 }
 
 static void test_penalty(void)
@@ -1820,6 +1897,12 @@ static void test_penalty(void)
     test_penalty_case(CG_ACT_RELU, 0.3, 0, 2.0, 16, 32);
     test_penalty_case(CG_ACT_TANH, 0.0, 0, 1.0, 32, 16);
     test_penalty_case(CG_ACT_ELU, 0.2, 1, 3.0, 16, 16);
+    /* a ReLU layer's derivative goes into the epilogue of a product when it
+     * has no dropout and no layer has a second derivative: mix the cases */
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_RELU, 0.0, 0.3, 0, 2.0, 16, 32);
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_LEAKY_RELU, 0.0, 0.0, 1, 3.0, 6, 16);
+    test_penalty_mixed(CG_ACT_RELU, CG_ACT_TANH, 0.0, 0.0, 0, 2.0, 16, 6);
+    test_penalty_mixed(CG_ACT_SIGMOID, CG_ACT_RELU, 0.0, 0.0, 0, 2.0, 6, 16);
     /* identity critic: q is exactly the product of the weights, per row */
     int sizes[3] = {2, 1, 1};
     int acts2[2] = {CG_ACT_IDENTITY, CG_ACT_IDENTITY};
