@@ -1047,9 +1047,9 @@ class GANITE(BaseEstimator):
             outcome model or the propensity model is right, with a normal
             interval from its influence function.  mu are the ensemble's
             potential outcomes; e are propensities fitted in C
-            (``propensity_model_``: multinomial logistic regression or a
-            small MLP, whichever predicts T better out of fold; logistic on
-            new rows), clipped below at 0.01 (``propensity_clip``) and
+            (``propensity_model_``: multinomial logistic regression, the
+            same on a spline basis, or a small MLP, whichever predicts T
+            best out of fold; logistic on new rows), clipped below at 0.01 (``propensity_clip``) and
             renormalised.  For the ATE,
             psi_i = mu_T1 - mu_T0 + 1[t_i = T1](y_i - mu_T1)/e_T1
             - 1[t_i = T0](y_i - mu_T0)/e_T0 and the estimate is mean(psi).
