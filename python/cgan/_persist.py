@@ -646,11 +646,17 @@ def _check_column(col, column_type):
         if not isinstance(levels, np.ndarray) or levels.shape != (a["width"],) or a["width"] < 2:
             raise ValueError("a saved categorical column's levels do not match its width")
     elif a.get("categorical") is False:
-        if a["width"] != 1 or not all(type(a.get(k)) is float for k in ("mean", "sd")) or not a["sd"] > 0:
+        if not all(type(a.get(k)) is float for k in ("mean", "sd")) or not a["sd"] > 0:
             raise ValueError("a saved continuous column needs a float mean and a positive sd")
         for k in ("lower", "upper"):
             if k not in a or not (a[k] is None or type(a[k]) is float):
                 raise ValueError(f"a saved column's {k} bound must be a float or None")
+        masses = a.get("masses")
+        if (type(masses) is not list or masses not in ([], ["lower"], ["upper"], ["lower", "upper"])
+                or any(a[k] is None for k in masses)):
+            raise ValueError("a saved column's point masses must be a list of its bounds ('lower', 'upper')")
+        if a["width"] != (len(masses) + 2 if masses else 1):
+            raise ValueError("a saved continuous column's width does not match its point masses")
         if type(a.get("integer")) is not bool:
             raise ValueError("a saved column's 'integer' flag must be a bool")
     else:

@@ -39,8 +39,9 @@ class _Column:
     """How one column is encoded: continuous (standardised, with bounds) or
     categorical (one-hot over its levels)."""
 
-    def __init__(self, name, values, categorical, bounds):
+    def __init__(self, name, values, categorical, bounds, mass_at_bounds=False):
         self.name = name
+        self.masses = []
         self.dtype = values.dtype
         self.categorical = categorical
         if categorical:
@@ -67,6 +68,15 @@ class _Column:
             self.lower = None if lo is None else float(lo)
             self.upper = None if hi is None else float(hi)
             self.integer = values.dtype.kind in "iu"
+            # a bound that two or more rows sit exactly on holds a point mass
+            # (a continuous law puts no ties there); with mass_at_bounds the
+            # generator draws "at it or not" from a softmax block that follows
+            # the value: [value | interior, at lower?, at upper?]
+            if mass_at_bounds and (self.lower is None or self.upper is None or self.lower < self.upper):
+                for side, b in (("lower", self.lower), ("upper", self.upper)):
+                    if b is not None and np.count_nonzero(v == b) >= 2:
+                        self.masses.append(side)
+            self.width = 1 + (len(self.masses) + 1 if self.masses else 0)
 
     def encode(self, values):
         if self.categorical:
@@ -75,12 +85,33 @@ class _Column:
             if not np.all(self.levels[codes] == values):
                 raise ValueError(f"column {self.name!r} holds levels not seen in fit")
             return np.eye(self.width, dtype=np.float32)[codes]
-        return ((values.astype(np.float64) - self.mean) / self.sd).astype(np.float32)[:, None]
+        v = values.astype(np.float64)
+        value = ((v - self.mean) / self.sd).astype(np.float32)[:, None]
+        if not self.masses:
+            return value
+        state = np.zeros(len(v), dtype=np.intp)
+        for k, side in enumerate(self.masses, start=1):
+            state[v == getattr(self, side)] = k
+        return np.concatenate([value, np.eye(len(self.masses) + 1, dtype=np.float32)[state]], axis=1)
+
+    def snap(self, block):
+        """The encoded block with its value set to the bound its drawn
+        indicator names, as the training rows at a bound are encoded (in place)."""
+        if self.masses:
+            state = np.argmax(block[:, 1:], axis=1)
+            for k, side in enumerate(self.masses, start=1):
+                bound = (getattr(self, side) - self.mean) / self.sd
+                block[state == k, 0] = np.float32(bound)
+        return block
 
     def decode(self, block):
         if self.categorical:
             return self.levels[np.argmax(block, axis=1)]
         v = block[:, 0].astype(np.float64) * self.sd + self.mean
+        if self.masses:
+            state = np.argmax(block[:, 1:], axis=1)
+            for k, side in enumerate(self.masses, start=1):
+                v[state == k] = getattr(self, side)
         # the core clamps in standardised units; snap to the exact bounds
         if self.lower is not None:
             v = np.where(v <= self.lower + 1e-6 * (abs(self.lower) + self.sd), self.lower, v)
@@ -95,7 +126,8 @@ class _Column:
             return [-np.inf] * self.width, [np.inf] * self.width
         lo = -np.inf if self.lower is None else (self.lower - self.mean) / self.sd
         hi = np.inf if self.upper is None else (self.upper - self.mean) / self.sd
-        return [lo], [hi]
+        free = self.width - 1
+        return [lo] + [-np.inf] * free, [hi] + [np.inf] * free
 
 
 def _hashable(value) -> bool:
@@ -181,6 +213,9 @@ def _layout(columns):
             b += 1
         else:
             block.append(-1)
+            if c.width > 1:  # the point-mass indicator of a bounded column
+                block += [b] * (c.width - 1)
+                b += 1
         lo, hi = c.bounds_std()
         lower += lo
         upper += hi
@@ -213,8 +248,10 @@ class CausalWGAN(BaseEstimator):
         Hidden layers per network.
     batch_size : int, default=32
         Rows per minibatch; must not exceed the rows of the data.
-    n_iter : int, default=3000
-        Generator steps for each of the two WGANs.
+    n_iter : int, default=10000
+        Generator steps for each of the two WGANs.  On LaLonde's 445 rows
+        the outcome's spread and the effect kept improving up to 20,000
+        steps (see benchmarks/README.md); 10,000 fits in about a minute.
     critic_steps : int, default=15
         Critic steps per generator step.
     gp_lambda : float, default=5.0
@@ -228,12 +265,19 @@ class CausalWGAN(BaseEstimator):
         penalty trained stably there, as in the reference implementation.
     critic_dropout : float, default=0.0
         Dropout rate of the critics' hidden layers, in [0, 0.99].
-    learning_rate : float, default=1e-4
+    learning_rate : float, default=2e-4
         Adam step size of every network.
     betas : tuple, default=(0.9, 0.999)
         Adam's (beta1, beta2).
     noise_dim : int or None, default=None
         Generator noise; None uses the width of what is generated.
+    mass_at_bounds : bool, default=False
+        Model the rows that sit exactly on a bound of a continuous column
+        (earnings of 0) as a point mass, when at least two rows do: the
+        generator draws "at the bound or above it" from a softmax, as for
+        a categorical column, alongside the value, and a draw at the bound
+        is set to it exactly.  Otherwise the point mass comes only from
+        values the generator pushes past the bound, which are clamped.
     random_state : int, numpy Generator or None, default=None
         Seeds the fit and the default stream of :meth:`sample`; the same
         value gives the same fit.
@@ -275,9 +319,10 @@ class CausalWGAN(BaseEstimator):
     ['y0', 'y1']
     """
 
-    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 3000,
+    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
                  critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool = True, critic_dropout: float = 0.0,
-                 learning_rate: float = 1e-4, betas: tuple[float, float] = (0.9, 0.999), noise_dim: int | None = None,
+                 learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999), noise_dim: int | None = None,
+                 mass_at_bounds: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None, verbose: bool = False) -> None:
         self.hidden_size = hidden_size
         self.n_hidden = n_hidden
@@ -290,6 +335,7 @@ class CausalWGAN(BaseEstimator):
         self.learning_rate = learning_rate
         self.betas = betas
         self.noise_dim = noise_dim
+        self.mass_at_bounds = mass_at_bounds
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -395,8 +441,9 @@ class CausalWGAN(BaseEstimator):
         seed = check_random_state(self.random_state)
         s_cov, s_out, sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3, np.uint64))
         t_col = _Column(treatment, t_values, True, None)
-        cov_cols = [_Column(c, df[c].to_numpy(), c in cat, bounds.get(c)) for c in covariates]
-        out_col = _Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome))
+        masses = bool(self.mass_at_bounds)
+        cov_cols = [_Column(c, df[c].to_numpy(), c in cat, bounds.get(c), masses) for c in covariates]
+        out_col = _Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome), masses)
         n = len(df)
         if p["batch_size"] > n:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} rows of df")
@@ -477,6 +524,9 @@ class CausalWGAN(BaseEstimator):
                 raise TypeError(f"n_jobs must be None or an integer, got {type(self.n_jobs).__name__}")
             if self.n_jobs == 0:
                 raise ValueError("n_jobs must not be 0; use None or 1 for one thread, 2 or more (or -1) for two")
+        if not (isinstance(self.mass_at_bounds, (bool, np.bool_)) or
+                isinstance(self.mass_at_bounds, numbers.Integral) and self.mass_at_bounds in (0, 1)):
+            raise TypeError(f"mass_at_bounds must be a bool, got {self.mass_at_bounds!r}")
         if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
             raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
         return {
@@ -545,6 +595,10 @@ class CausalWGAN(BaseEstimator):
         T1 = np.eye(K, dtype=np.float32)[codes]
         self._cov_gan.reseed(s_cov)
         Xc = self._cov_gan.sample(n, T1)
+        j = 0
+        for c in self._cov_cols:  # the outcome model was fitted on values exactly at their bounds
+            c.snap(Xc[:, j:j + c.width])
+            j += c.width
         self._out_gan.reseed(s_out)
         potentials = {}
         for k, level in enumerate(self.classes_):
