@@ -467,6 +467,11 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
         raise ValueError(f"data is not a valid saved cgan model: {exc}") from None
 
 
+# Parameters added after the format was first written, with the value that
+# reproduces what earlier versions did.
+_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}}
+
+
 def _loads(data, expected):
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
@@ -481,6 +486,11 @@ def _loads(data, expected):
         cls = expected
     reader = _Reader(blobs)
     params = reader.value(_field(header, "params", dict))
+    if type(params) is dict:
+        # files written before a parameter existed load with the value that
+        # behaves as those versions did
+        for key, value in _ADDED_PARAMS.get(name, {}).items():
+            params.setdefault(key, value)
     if type(params) is not dict or set(params) != set(cls._param_names()):
         raise ValueError(f"the saved parameters do not match {cls.__name__}'s")
     state = _attributes(cls, reader.value(_field(header, "state", dict)))
@@ -645,13 +655,16 @@ def _check_column(col, column_type):
         levels = a.get("levels")
         if not isinstance(levels, np.ndarray) or levels.shape != (a["width"],) or a["width"] < 2:
             raise ValueError("a saved categorical column's levels do not match its width")
+        if a.setdefault("masses", []) != []:
+            raise ValueError("a saved categorical column cannot have point masses")
     elif a.get("categorical") is False:
         if not all(type(a.get(k)) is float for k in ("mean", "sd")) or not a["sd"] > 0:
             raise ValueError("a saved continuous column needs a float mean and a positive sd")
         for k in ("lower", "upper"):
             if k not in a or not (a[k] is None or type(a[k]) is float):
                 raise ValueError(f"a saved column's {k} bound must be a float or None")
-        masses = a.get("masses")
+        # columns saved before point masses existed have none
+        masses = a.setdefault("masses", [])
         if (type(masses) is not list or masses not in ([], ["lower"], ["upper"], ["lower", "upper"])
                 or any(a[k] is None for k in masses)):
             raise ValueError("a saved column's point masses must be a list of its bounds ('lower', 'upper')")
