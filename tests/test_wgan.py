@@ -1,6 +1,7 @@
 """cgan.CausalWGAN and cgan.evaluate: bounds, categorical round-trips,
 determinism, pickling across processes, the gradient penalty through the
 extension, and bad input."""
+import copy
 import pickle
 import subprocess
 import sys
@@ -65,6 +66,28 @@ def test_same_seed_same_sample_and_fit_is_deterministic(fitted):
                                                          bounds={"earn": (0, None), "age": (18, 60)})
     pd.testing.assert_frame_equal(model.sample(200, random_state=5), again.sample(200, random_state=5))
     assert np.array_equal(model.history_["outcome"]["critic_loss"], again.history_["outcome"]["critic_loss"])
+
+
+def test_pickle_from_before_the_container_and_point_masses_loads(fitted):
+    # pickles from before the saved-model container held the WGANs'
+    # snapshots in the instance dict, and came before mass_at_bounds and
+    # the columns' masses; they load as models without point masses, and a
+    # subclass loads the same way
+    class Mine(cgan.CausalWGAN):
+        pass
+
+    _, fitted = fitted
+    legacy = dict(vars(fitted), _cov_gan=fitted._cov_gan.snapshot(), _out_gan=fitted._out_gan.snapshot())
+    del legacy["mass_at_bounds"]
+    legacy["_cov_cols"] = [copy.copy(c) for c in fitted._cov_cols]
+    legacy["_t_col"], legacy["_out_col"] = copy.copy(fitted._t_col), copy.copy(fitted._out_col)
+    for col in legacy["_cov_cols"] + [legacy["_t_col"], legacy["_out_col"]]:
+        del col.masses
+    for cls in (cgan.CausalWGAN, Mine):
+        restored = cls.__new__(cls)
+        restored.__setstate__(dict(legacy))
+        assert restored.get_params()["mass_at_bounds"] is False and restored._out_col.masses == []
+        pd.testing.assert_frame_equal(restored.sample(30, random_state=2), fitted.sample(30, random_state=2))
 
 
 def test_pickle_then_sample_in_a_new_process(fitted, tmp_path):

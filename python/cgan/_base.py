@@ -144,5 +144,5 @@ class BaseEstimator:
         if isinstance(state, dict) and set(state) == {"cgan_model"}:
             state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
         else:
-            state = _persist.legacy_state(type(self).__name__, state)
+            state = _persist.legacy_state(type(self), state)
         self.__dict__.update(state)

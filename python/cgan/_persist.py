@@ -690,13 +690,23 @@ def _wgan_dims(snapshot):
 
 
 # ------------------------------------------------------------ pickling
-def legacy_state(name: str, state: Mapping[str, Any]) -> dict[str, Any]:
+def legacy_state(cls: type, state: Mapping[str, Any]) -> dict[str, Any]:
     """Pickled state from before the container (a plain __dict__ with the
-    cores' snapshots) as a state dict with restored cores."""
+    cores' snapshots) as a state dict with restored cores, for an instance
+    of cls (a cgan estimator or a subclass of one)."""
+    name = next((n for n, base in _estimators().items() if issubclass(cls, base)), cls.__name__)
     state = dict(state)
     if name == "GANITE" and "_core_snapshots" in state:
         state["_cores"] = [_restore(_cgan.Ganite, s) for s in state.pop("_core_snapshots")]
     for key in ("_cov_gan", "_out_gan"):
         if isinstance(state.get(key), bytes):
             state[key] = _restore(_cgan.Wgan, state[key])
+    # parameters and column attributes added since, as in _loads
+    for key, value in _ADDED_PARAMS.get(name, {}).items():
+        state.setdefault(key, value)
+    if name == "CausalWGAN":
+        cols = state.get("_cov_cols")
+        for col in (cols if isinstance(cols, list) else []) + [state.get("_t_col"), state.get("_out_col")]:
+            if col is not None and not hasattr(col, "masses"):
+                col.masses = []
     return state
