@@ -143,9 +143,9 @@ def _standardize(Xa, mean, sd):
 
 
 def _propensity(Z, codes, K, fold, seed):
-    """P(T = k | x) from multinomial logistic regression on standardised
-    covariates Z, fitted in C and cross-fitted over `fold` when given;
-    clipped at 0.01 and renormalised."""
+    """P(T = k | x) on standardised covariates Z from the propensity model
+    _propensity_unclipped picks (cross-fitted over `fold` when given,
+    logistic otherwise); clipped at 0.01 and renormalised."""
     return _clip_propensity(_propensity_unclipped(Z, codes, K, fold, seed)[0])
 
 
@@ -252,7 +252,8 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
     """Unclipped propensities and the name of the model that gave them.
 
     Cross-fitted (fold given): every model of _PROPENSITY_MODELS is fitted
-    and the one with the lowest held-out log-loss is kept.  A misspecified
+    (but 'additive' only when _spline_features builds a basis) and the one
+    with the lowest held-out log-loss is kept.  A misspecified
     propensity model biases AIPW whenever the outcome model is also off, and
     a logistic model cannot follow an assignment such as sigmoid(sin(2 x)).
     In-sample (fold None) the flexible model would always win, so the
