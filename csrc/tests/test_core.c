@@ -1043,6 +1043,39 @@ static void test_gemm_shape(size_t m, size_t n, size_t k)
 
 /* ------------------------------------------ feature-major kernels */
 
+/* Largest |C - reference| / bound over C's m x n entries (row stride ldc),
+ * against a double product of A (element (i, p) at i*rs + p*cs) and B (row
+ * stride ldb) with epilogue epi (C0 the initial C, b the bias, gate the
+ * gate, both of row stride ldc where they are matrices); counts into
+ * *guard_bad the cells of columns [n, ldc) that no longer hold sentinel. */
+static double fm_error_ratio(const cg_real *C, size_t ldc, const double *A, size_t rs, size_t cs, const double *B,
+                             size_t ldb, const double *C0, const double *b, const double *gate, size_t m, size_t n,
+                             size_t k, int epi, cg_real sentinel, size_t *guard_bad)
+{
+    double worst = 0;
+    *guard_bad = 0;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = n; j < ldc; j++) *guard_bad += C[i * ldc + j] != sentinel;
+        for (size_t j = 0; j < n; j++) {
+            double s = 0, sabs = 0;
+            for (size_t p = 0; p < k; p++) {
+                double t = A[i * rs + p * cs] * B[p * ldb + j];
+                s += t;
+                sabs += fabs(t);
+            }
+            if (epi == CG_EPI_ADD) s += C0[i * ldc + j], sabs += fabs(C0[i * ldc + j]);
+            if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
+            if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
+            if (epi == CG_EPI_GATE_RELU) s = gate[i * ldc + j] > 0 ? s : 0;
+            double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
+            double e = fabs((double)C[i * ldc + j] - s);
+            double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
+            if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+        }
+    }
+    return worst;
+}
+
 /* cg_gemm_fm against a double reference, for A stored [m, k] (trans 0) or
  * [k, m] (trans 1) and every epilogue; columns [n, ld) must stay untouched. */
 static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
@@ -1067,27 +1100,8 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
             for (size_t i = 0; i < m * ld; i++) C[i] = (i % ld) < n ? (cg_real)C0[i] : sentinel;
             const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
             cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, (cg_epilogue)epi, aux);
-            double worst = 0;
-            size_t guard_bad = 0;
-            for (size_t i = 0; i < m; i++) {
-                for (size_t j = n; j < ld; j++) guard_bad += C[i * ld + j] != sentinel;
-                for (size_t j = 0; j < n; j++) {
-                    double s = 0, sabs = 0;
-                    for (size_t p = 0; p < k; p++) {
-                        double t = A[i * rs + p * cs] * B[p * ld + j];
-                        s += t;
-                        sabs += fabs(t);
-                    }
-                    if (epi == CG_EPI_ADD) s += C0[i * ld + j], sabs += fabs(C0[i * ld + j]);
-                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
-                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
-                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ld + j] > 0 ? s : 0;
-                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
-                    double e = fabs((double)C[i * ld + j] - s);
-                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
-                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
-                }
-            }
+            size_t guard_bad;
+            double worst = fm_error_ratio(C, ld, A, rs, cs, B, ld, C0, b, gate, m, n, k, epi, sentinel, &guard_bad);
             if (g_verbose)
                 printf("  gemm_fm %zux%zux%zu ld=%zu ta=%d epi=%d: max err/bound %.3g\n", m, n, k, ld, ta, epi,
                        worst);
@@ -1152,27 +1166,8 @@ static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb,
             const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
             cg_gemm_fm_strided(C, ldc, Ar, rs, cs, Br, ldb, m, n, k, (cg_epilogue)epi, aux);
             cg_gemm_fm(C2, Ar, rs, cs, Bc, m, n, k, ldc, (cg_epilogue)epi, aux);
-            double worst = 0;
-            size_t guard_bad = 0;
-            for (size_t i = 0; i < m; i++) {
-                for (size_t j = n; j < ldc; j++) guard_bad += C[i * ldc + j] != sentinel;
-                for (size_t j = 0; j < n; j++) {
-                    double s = 0, sabs = 0;
-                    for (size_t p = 0; p < k; p++) {
-                        double t = A[i * rs + p * cs] * B[p * ldb + j];
-                        s += t;
-                        sabs += fabs(t);
-                    }
-                    if (epi == CG_EPI_ADD) s += C0[i * ldc + j], sabs += fabs(C0[i * ldc + j]);
-                    if (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) s += b[i], sabs += fabs(b[i]);
-                    if (epi == CG_EPI_BIAS_RELU) s = s > 0 ? s : 0;
-                    if (epi == CG_EPI_GATE_RELU) s = gate[i * ldc + j] > 0 ? s : 0;
-                    double bound = 2 * (double)(k + 3) * UNIT_ROUNDOFF * sabs;
-                    double e = fabs((double)C[i * ldc + j] - s);
-                    double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
-                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
-                }
-            }
+            size_t guard_bad;
+            double worst = fm_error_ratio(C, ldc, A, rs, cs, B, ldb, C0, b, gate, m, n, k, epi, sentinel, &guard_bad);
             CHECK(worst <= 1 && guard_bad == 0,
                   "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: error/bound %.3g, %zu padding "
                   "cells written", m, n, k, ldb, ldc, ta, epi, worst, guard_bad);
