@@ -94,24 +94,27 @@ class _Column:
             state[v == getattr(self, side)] = k
         return np.concatenate([value, np.eye(len(self.masses) + 1, dtype=np.float32)[state]], axis=1)
 
+    def _at_bounds(self, block):
+        """(rows, bound) for each point mass: the rows of an encoded block
+        whose drawn indicator names that bound."""
+        if not self.masses:
+            return []
+        state = np.argmax(block[:, 1:], axis=1)
+        return [(state == k, getattr(self, side)) for k, side in enumerate(self.masses, start=1)]
+
     def snap(self, block):
         """The encoded block with its value set to the bound its drawn
         indicator names, as the training rows at a bound are encoded (in place)."""
-        if self.masses:
-            state = np.argmax(block[:, 1:], axis=1)
-            for k, side in enumerate(self.masses, start=1):
-                bound = (getattr(self, side) - self.mean) / self.sd
-                block[state == k, 0] = np.float32(bound)
+        for rows, bound in self._at_bounds(block):
+            block[rows, 0] = np.float32((bound - self.mean) / self.sd)
         return block
 
     def decode(self, block):
         if self.categorical:
             return self.levels[np.argmax(block, axis=1)]
         v = block[:, 0].astype(np.float64) * self.sd + self.mean
-        if self.masses:
-            state = np.argmax(block[:, 1:], axis=1)
-            for k, side in enumerate(self.masses, start=1):
-                v[state == k] = getattr(self, side)
+        for rows, bound in self._at_bounds(block):
+            v[rows] = bound
         # the core clamps in standardised units; snap to the exact bounds
         if self.lower is not None:
             v = np.where(v <= self.lower + 1e-6 * (abs(self.lower) + self.sd), self.lower, v)
