@@ -218,8 +218,8 @@ def main(argv=None):
     ap.add_argument("--small-model", action="store_true",
                     help="fit the smaller model of earlier runs (--hidden-size, --n-iter, batch 128) in the "
                          "simulations instead of the estimator's default")
-    ap.add_argument("--hidden-size", type=int, default=32, help="with --small-model")
-    ap.add_argument("--n-iter", type=int, default=500, help="with --small-model")
+    ap.add_argument("--hidden-size", type=int, default=None, help="with --small-model (default 32)")
+    ap.add_argument("--n-iter", type=int, default=None, help="with --small-model (default 500)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip-ihdp", action="store_true")
     ap.add_argument("--skip-sim", action="store_true", help="IHDP only")
@@ -227,6 +227,10 @@ def main(argv=None):
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)
+    if not args.small_model and (args.hidden_size is not None or args.n_iter is not None):
+        ap.error("--hidden-size and --n-iter set the small model; pass --small-model with them")
+    args.hidden_size = 32 if args.hidden_size is None else args.hidden_size
+    args.n_iter = 500 if args.n_iter is None else args.n_iter
     if args.speed:
         speed(args)
     else:

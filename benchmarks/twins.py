@@ -43,8 +43,10 @@ Context columns:
   corr(G cf, y)         = correlation on the training rows between G's
                           counterfactual (GANITE.sample, mean of 20 draws) and
                           the factual y.  The true potential outcomes give ~0.6;
-                          1.0 means G copies y into the other arm, which makes
-                          the estimated effect ~0 (see benchmarks/README.md).
+                          1.0 means G copies y into the other arm.  With
+                          beta 1 that made the estimated effect ~0; with the
+                          default beta 10, I follows the factual outcomes
+                          instead (see benchmarks/README.md).
 
 Target: mean over seeds of the out-of-sample |ATE err| <= 0.01 -> PASS / MISS.
 """
