@@ -57,6 +57,53 @@ def test_score_of_a_binary_outcome_is_the_negative_log_loss():
     assert model.score(Y[80:], T[80:], X=X[80:]) < 0
 
 
+def test_oof_score_is_the_factual_score_of_held_out_members():
+    X, T, Y = _data(n=160)
+    model = cgan.GANITE(random_state=0, **{**SMALL, "n_estimators": 4}).fit(Y, T, X=X)
+    mu = model._mu_oof  # row i predicted by the member that did not train on it
+    expected = -np.mean((Y - mu[np.arange(160), T]) ** 2)
+    assert model.oof_score_ == pytest.approx(expected, rel=1e-12)
+    # the in-sample ensemble has seen most rows, so it scores them better
+    assert model.score(Y, T, X=X) > model.oof_score_
+    again = cgan.loads(model.dumps())
+    assert again.oof_score_ == model.oof_score_
+
+
+def test_oof_score_tracks_a_held_out_score_where_the_in_sample_score_does_not():
+    # noise sd 1 and an ensemble that overfits the 400 training rows: the
+    # in-sample score flatters the model (-0.67), the cross-fitted one is
+    # close to the score on 4000 fresh rows (-1.07 against -1.17).  A mean
+    # of 400 squared errors of sd ~1.4 has a standard error of ~0.07, so
+    # the tolerance, 0.25 * 1.17 = 0.29, is about four of them.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4400, 3))
+    T = rng.integers(0, 2, 4400)
+    Y = np.sin(2 * X[:, 0]) + X[:, 1] + T * (1 + X[:, 2]) + rng.normal(size=4400)
+    model = cgan.GANITE(random_state=0, hidden_size=64, n_iter=600, batch_size=64).fit(Y[:400], T[:400], X=X[:400])
+    fresh = model.score(Y[400:], T[400:], X=X[400:])
+    inside = model.score(Y[:400], T[:400], X=X[:400])
+    assert abs(model.oof_score_ - fresh) < 0.25 * abs(fresh)
+    assert abs(model.oof_score_ - fresh) < abs(inside - fresh)
+
+
+def test_oof_score_of_a_binary_outcome_is_a_negative_log_loss():
+    X, T, Y = _data(n=160, binary=True)
+    model = cgan.GANITE(random_state=0, **{**SMALL, "n_estimators": 2}).fit(Y, T, X=X)
+    p = np.clip(model._mu_oof[np.arange(160), T], 1e-7, 1 - 1e-7)
+    assert model.oof_score_ == pytest.approx(np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p)), rel=1e-12)
+    assert model.oof_score_ < 0
+
+
+def test_oof_score_needs_a_fitted_cross_fitted_model():
+    X, T, Y = _data()
+    assert not hasattr(cgan.GANITE(), "oof_score_")
+    with pytest.raises(AttributeError, match="not fitted"):
+        cgan.GANITE().oof_score_
+    single = cgan.GANITE(random_state=0, **SMALL).fit(Y, T, X=X)
+    with pytest.raises(AttributeError, match="n_estimators >= 2"):
+        single.oof_score_
+
+
 def test_a_better_fit_scores_higher():
     X, T, Y = _data(n=400)
     held = slice(300, None)
