@@ -86,6 +86,15 @@ def test_oof_score_tracks_a_held_out_score_where_the_in_sample_score_does_not():
     assert abs(model.oof_score_ - fresh) < abs(inside - fresh)
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_oof_score_uses_score_s_formula(binary):
+    # with one member the stored predictions are in-sample, so the helper
+    # that both share must give exactly score() on the training rows
+    X, T, Y = _data(n=160, binary=binary)
+    model = cgan.GANITE(random_state=0, **SMALL).fit(Y, T, X=X)
+    assert model._factual_score(model._mu_oof, model._codes_fit, model._y_fit) == model.score(Y, T, X=X)
+
+
 def test_oof_score_of_a_binary_outcome_is_a_negative_log_loss():
     X, T, Y = _data(n=160, binary=True)
     model = cgan.GANITE(random_state=0, **{**SMALL, "n_estimators": 2}).fit(Y, T, X=X)

@@ -377,9 +377,9 @@ class GANITE(BaseEstimator):
         scored on the fold it did not train on), which needs no
         counterfactual truth: on IHDP, Twins and a simulated nonlinear
         design, 250 iterations of each block beat 1000, which overfit the
-        inference network (see benchmarks/README.md).  Larger or less
-        noisy data sets want more iterations (on 50,000 simulated rows
-        8000 beat 250); compare settings by :attr:`oof_score_`.
+        inference network (see benchmarks/README.md).  Larger data sets
+        want more iterations (on 50,000 simulated rows 8000 beat 250);
+        compare settings by :attr:`oof_score_`.
     n_iter_ite : int or None, default=None
         Iterations of the inference block; None uses ``n_iter``.
     d_steps : int, default=2
@@ -758,7 +758,9 @@ class GANITE(BaseEstimator):
         Each training row is predicted by the ensemble member that did not
         train on it, and the factual predictions are scored as in
         :meth:`score` (negative MSE, or negative log-loss for a binary
-        outcome).  Like scikit-learn's ``oob_score_``, it measures
+        outcome).  These are single members, each trained on (M - 1) / M of
+        the rows, so the full ensemble usually scores a little better on
+        new rows.  Like scikit-learn's ``oob_score_``, it measures
         generalisation without a separate validation set, so it can compare
         settings such as ``n_iter`` on the training data alone; cgan's own
         defaults were chosen this way.  Like :meth:`score`, it judges only
@@ -772,6 +774,9 @@ class GANITE(BaseEstimator):
         """
         if not hasattr(self, "classes_"):
             raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        if not hasattr(self, "_mu_oof"):
+            raise AttributeError("oof_score_ needs the cross-fitted predictions, which models pickled by cgan "
+                                 "versions before them do not hold; refit the model")
         if len(self._cores) < 2:
             raise AttributeError("oof_score_ needs cross-fitting: fit with n_estimators >= 2 "
                                  "(this model has a single member, which saw every row)")
