@@ -362,10 +362,11 @@ class GANITE(BaseEstimator):
         GANITE models, each with its own seed, whose predictions are
         averaged.  Adversarial training on small samples is noisy; on the
         training rows of IHDP (at n_iter 1000), averaging five cut
-        sqrt(PEHE) by about a quarter and the ATE error by more than half.  With two or more, the
-        rows are split into n_estimators folds (balanced by arm) and member
-        m trains on all folds but m, which gives the cross-fitted
-        predictions that :meth:`ate_interval` needs.
+        sqrt(PEHE) by about a quarter and the ATE error by more than half.
+        With two or more, the rows are split into n_estimators folds
+        (balanced by arm) and member m trains on all folds but m, which
+        gives the cross-fitted predictions that :meth:`ate_interval` and
+        :attr:`oof_score_` need.
     batch_size : int, default=256
         Rows per minibatch; must not exceed the number of training rows.
     n_iter : int, default=250
@@ -1091,8 +1092,8 @@ class GANITE(BaseEstimator):
             potential outcomes; e are propensities fitted in C
             (``propensity_model_``: multinomial logistic regression, the
             same on a spline basis, or a small MLP, whichever predicts T
-            best out of fold; logistic on new rows), clipped below at 0.01 (``propensity_clip``) and
-            renormalised.  For the ATE,
+            best out of fold; logistic on new rows), clipped below at 0.01
+            (``propensity_clip``) and renormalised.  For the ATE,
             psi_i = mu_T1 - mu_T0 + 1[t_i = T1](y_i - mu_T1)/e_T1
             - 1[t_i = T0](y_i - mu_T0)/e_T0 and the estimate is mean(psi).
             For the ATT (Hahn, 1998), the estimate is

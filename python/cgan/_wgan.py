@@ -225,12 +225,16 @@ def _layout(columns):
     return np.array(block), np.array(lower), np.array(upper)
 
 
-def _decode(columns, X):
-    out, j = {}, 0
+def _blocks(columns, X):
+    """(column, view of its columns of the encoded matrix X), in order."""
+    j = 0
     for c in columns:
-        out[c.name] = c.decode(X[:, j:j + c.width])
+        yield c, X[:, j:j + c.width]
         j += c.width
-    return out
+
+
+def _decode(columns, X):
+    return {c.name: c.decode(block) for c, block in _blocks(columns, X)}
 
 
 class CausalWGAN(BaseEstimator):
@@ -598,10 +602,9 @@ class CausalWGAN(BaseEstimator):
         T1 = np.eye(K, dtype=np.float32)[codes]
         self._cov_gan.reseed(s_cov)
         Xc = self._cov_gan.sample(n, T1)
-        j = 0
-        for c in self._cov_cols:  # the outcome model was fitted on values exactly at their bounds
-            c.snap(Xc[:, j:j + c.width])
-            j += c.width
+        # the outcome model was fitted on covariates exactly at their bounds
+        for c, block in _blocks(self._cov_cols, Xc):
+            c.snap(block)
         self._out_gan.reseed(s_out)
         potentials = {}
         for k, level in enumerate(self.classes_):
