@@ -983,16 +983,17 @@ error:
 
 static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int classify)
 {
-    static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", NULL};
+    static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", "decoupled", NULL};
     PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL;
+    int decoupled = 1;
     PyArrayObject *X = NULL, *Y = NULL, *losses = NULL;
     long long bs, n_iter;
     char err[CG_ERR_LEN] = "";
     cg_adam_config cfg;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, classify ? "OOOO|OO:fit_softmax" : "OOOO|OO:fit_mse", kwlist, &ox,
-                                     &oy, &obs, &oit, &olr, &owd))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, classify ? "OOOO|OOp:fit_softmax" : "OOOO|OOp:fit_mse", kwlist,
+                                     &ox, &oy, &obs, &oit, &olr, &owd, &decoupled))
         return NULL;
-    if (parse_adam(olr, NULL, NULL, NULL, owd, 1, &cfg) < 0) return NULL;
+    if (parse_adam(olr, NULL, NULL, NULL, owd, decoupled, &cfg) < 0) return NULL;
     if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;
     if (get_int(oit, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;
     if (mlp_acquire(self) < 0) return NULL;
@@ -1119,11 +1120,13 @@ static PyMethodDef MLP_methods[] = {
     {"get_grads", (PyCFunction)MLP_get_grads, METH_NOARGS, "A copy of the gradient block."},
     {"set_params", (PyCFunction)MLP_set_params, METH_O, "Overwrite the parameter block."},
     {"fit_mse", (PyCFunction)(void (*)(void))MLP_fit_mse, METH_VARARGS | METH_KEYWORDS,
-     "fit_mse(X, Y, batch_size, n_iter, learning_rate=1e-3, weight_decay=0) -> losses.\n"
-     "Minibatch MSE regression with AdamW, run in C."},
+     "fit_mse(X, Y, batch_size, n_iter, learning_rate=1e-3, weight_decay=0, decoupled=True) -> losses.\n"
+     "Minibatch MSE regression with Adam, run in C: AdamW's decoupled weight decay, or with\n"
+     "decoupled=False weight_decay * params added to the gradient (an L2 penalty of\n"
+     "weight_decay / 2 * |params|^2 on the mean loss)."},
     {"fit_softmax", (PyCFunction)(void (*)(void))MLP_fit_softmax, METH_VARARGS | METH_KEYWORDS,
-     "fit_softmax(X, labels, batch_size, n_iter, learning_rate=1e-3, weight_decay=0) -> losses.\n"
-     "Minibatch softmax cross-entropy classification with AdamW, run in C."},
+     "fit_softmax(X, labels, batch_size, n_iter, learning_rate=1e-3, weight_decay=0, decoupled=True) -> losses.\n"
+     "Minibatch softmax cross-entropy classification with Adam, run in C; weight_decay as in fit_mse."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef MLP_getset[] = {

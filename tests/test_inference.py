@@ -399,8 +399,8 @@ def test_additive_propensity_follows_smooth_one_covariate_shapes():
     # the coverage benchmark's nonlinear assignment, sigmoid(0.8 sin(2 x0) +
     # 0.4 (x1^2 - 1)) on 1000 rows: a weak signal that the MLPs follow
     # poorly on 800 rows per fold (RMS error about 0.13, against 0.17 for
-    # the logistic model).  The spline basis wins the held-out log-loss and
-    # roughly halves the logistic model's error.
+    # the logistic model).  The B-spline basis wins the held-out log-loss
+    # and roughly halves the logistic model's error.
     rng = np.random.default_rng(8)
     n = 1000
     X = rng.normal(size=(n, 5))
@@ -412,30 +412,54 @@ def test_additive_propensity_follows_smooth_one_covariate_shapes():
     assert np.sqrt(np.mean((model.propensity_fit_[:, 1] - e) ** 2)) < 0.11
 
 
-def test_spline_basis_is_natural_and_skips_discrete_columns():
-    from cgan._ganite import _SPLINE_BYTES, _spline_features, _spline_terms
+def _de_boor_basis(x, knots, degree):
+    """Reference B-splines by the Cox-de Boor recursion, one column per
+    function on the full knot vector `knots`."""
+    B = np.array([(knots[i] <= x) & (x < knots[i + 1]) for i in range(len(knots) - 1)], dtype=float).T
+    for p in range(1, degree + 1):
+        nxt = np.zeros((len(x), len(knots) - 1 - p))
+        for i in range(len(knots) - 1 - p):
+            left = (x - knots[i]) / (knots[i + p] - knots[i]) * B[:, i]
+            right = (knots[i + p + 1] - x) / (knots[i + p + 1] - knots[i + 1]) * B[:, i + 1]
+            nxt[:, i] = left + right
+        B = nxt
+    return B
+
+
+def test_spline_basis_is_cubic_b_splines_and_skips_discrete_columns():
+    from cgan._ganite import _SPLINE_BYTES, _SPLINE_KNOTS, _bspline_terms, _spline_features
 
     rng = np.random.default_rng(9)
     n = 2000
-    Z = np.column_stack([rng.normal(size=n), rng.integers(0, 2, n), rng.integers(0, 4, n)]).astype(np.float32)
+    Z = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n), rng.integers(0, 4, n)]).astype(np.float32)
     F = _spline_features(Z)
-    # the covariates come first, unchanged; only the continuous one gets terms
-    assert F.shape == (n, 3 + 3) and F.dtype == np.float32
-    np.testing.assert_array_equal(F[:, :3], Z)
-    knots = np.percentile(Z[:, 0], [5, 27.5, 50, 72.5, 95])
-    np.testing.assert_allclose(F[:, 3:], _spline_terms(Z[:, 0].astype(np.float64), knots), rtol=1e-6, atol=1e-7)
-    # each term is 0 left of the first knot, a cubic between the knots, and
-    # linear beyond the last: second differences vanish outside the knots
-    below = _spline_terms(np.linspace(knots[0] - 3, knots[0], 60), knots)
-    above = _spline_terms(np.linspace(knots[-1], knots[-1] + 3, 60), knots)
-    inside = _spline_terms(np.linspace(knots[0], knots[-1], 60), knots)
-    assert np.all(below == 0)
-    curvature = np.abs(np.diff(inside, 2, axis=0)).max()
-    assert np.abs(np.diff(above, 2, axis=0)).max() < 1e-9 * curvature
-    # with a nonzero slope out there, so the terms are not constants
-    assert np.all(np.abs(above[-1] - above[0]) > 1e-3)
-    # a basis too big for the budget is not built
-    assert _spline_features(np.zeros((_SPLINE_BYTES // 16 + 1, 1), np.float32)) is None
+    # the discrete columns come first, unchanged; the continuous one is
+    # replaced by its basis on knots from its smallest to its largest value
+    k = _SPLINE_KNOTS
+    assert F.shape == (n, 2 + k + 2) and F.dtype == np.float32
+    np.testing.assert_array_equal(F[:, :2], Z[:, [0, 2]])
+    x = Z[:, 1].astype(np.float64)
+    lo, hi = x.min(), x.max()
+    np.testing.assert_allclose(F[:, 2:], _bspline_terms(x, lo, hi), rtol=1e-6, atol=1e-7)
+    # against the Cox-de Boor recursion on the extended equally spaced knots
+    h = (hi - lo) / (k - 1)
+    knots = lo + h * np.arange(-3, k + 3)
+    grid = np.linspace(lo, hi - 1e-9, 301)
+    np.testing.assert_allclose(_bspline_terms(grid, lo, hi), _de_boor_basis(grid, knots, 3), atol=1e-12)
+    # a partition of unity that spans cubics inside the range ...
+    B = _bspline_terms(grid, lo, hi)
+    np.testing.assert_allclose(B.sum(axis=1), 1.0, atol=1e-12)
+    assert B.min() >= 0 and np.all((B > 0).sum(axis=1) <= 4)
+    for power in (1, 2, 3):
+        coef = np.linalg.lstsq(B, grid ** power, rcond=None)[0]
+        np.testing.assert_allclose(B @ coef, grid ** power, atol=1e-8 * (1 + np.abs(grid).max() ** power))
+    # ... and constant beyond it, so outlying rows cannot blow up
+    np.testing.assert_array_equal(_bspline_terms(np.array([lo - 5.0, hi + 5.0]), lo, hi),
+                                  _bspline_terms(np.array([lo, hi]), lo, hi))
+    # no continuous column, or a basis too big for the budget: not built
+    assert _spline_features(Z[:, [0, 2]]) is None
+    big = rng.normal(size=(_SPLINE_BYTES // (4 * (k + 2)) + 1, 1)).astype(np.float32)
+    assert _spline_features(big) is None
 
 
 def test_propensity_model_on_a_logistic_assignment_is_accurate():

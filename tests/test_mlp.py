@@ -344,6 +344,33 @@ def test_fit_mse_with_weight_decay_shrinks_weights():
     assert np.linalg.norm(m.get_params()) < n0 / 2
 
 
+@pytest.mark.parametrize("decoupled", [True, False], ids=["adamw", "l2"])
+def test_fit_mse_weight_decay_modes_match_reference(decoupled):
+    # every row is the same, so each minibatch's gradient is the full-data
+    # one whatever rows are drawn, and the fit can be replayed in NumPy:
+    # decoupled=True is AdamW, decoupled=False adds weight_decay * params to
+    # the gradient (torch.optim.Adam's weight_decay)
+    x = np.array([0.5, -1.0, 2.0])
+    X = np.tile(x, (16, 1)).astype(np.float32)
+    Y = np.full((16, 1), 0.7, np.float32)
+    m = C.MLP([3, 1], ["identity"], 11)
+    p = m.get_params().astype(np.float64)
+    lr, wd, steps = 1e-2, 0.5, 25
+    m.fit_mse(X, Y, 4, steps, learning_rate=lr, weight_decay=wd, decoupled=decoupled)
+    mom, var = np.zeros_like(p), np.zeros_like(p)
+    for t in range(1, steps + 1):
+        resid = p[:3] @ x + p[3] - 0.7
+        g = 2 * resid * np.append(x, 1.0)
+        if decoupled:
+            p *= 1 - lr * wd
+        else:
+            g = g + wd * p
+        mom = 0.9 * mom + 0.1 * g
+        var = 0.999 * var + 0.001 * g * g
+        p -= lr / (1 - 0.9 ** t) * mom / (np.sqrt(var) / np.sqrt(1 - 0.999 ** t) + 1e-8)
+    np.testing.assert_allclose(m.get_params(), p, rtol=1e-4, atol=1e-5)
+
+
 def test_mlp_reinit_resets_state():
     m = C.MLP([2, 3], ["tanh"], 5)
     p5 = m.get_params()

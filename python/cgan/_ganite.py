@@ -163,68 +163,85 @@ def _propensity_groups(n, fold):
 
 
 # The propensity models tried, as (hidden sizes, activations, Adam steps,
-# weight decay, inputs): multinomial logistic regression on x; the same on
-# an additive spline basis of x, for assignments that are smooth but not
-# linear in each covariate (sigmoid(sin(2 x0) + x1^2), say); and a small MLP
-# (one ReLU layer of 32) for interactions, trained briefly with strong decay
-# or for longer.  Which MLP budget is right depends on the rows and the
-# signal (on 800 rows with a weak signal 3000 steps overfit past a
+# penalty, inputs): multinomial logistic regression on x; the same on an
+# additive cubic B-spline basis of x, for assignments that are smooth but
+# not linear in each covariate (sigmoid(sin(2 x0) + x1^2), say); and a small
+# MLP (one ReLU layer of 32) for interactions, trained briefly with strong
+# decay or for longer.  Which MLP budget is right depends on the rows and
+# the signal (on 800 rows with a weak signal 3000 steps overfit past a
 # constant's log-loss; on 2400 rows with a strong one 300 steps underfit),
-# so every candidate competes on held-out log-loss.
+# so every candidate competes on held-out log-loss.  The penalty is AdamW's
+# decoupled weight decay, except for the spline model: there it is a ridge
+# penalty of penalty / (2 n) * |w|^2 on the mean log-loss of n rows
+# (sklearn's LogisticRegression with C = 1 / penalty), which shrinks the
+# many local basis coefficients the same way whatever n is.
 _PROPENSITY_MODELS = {
     "logistic": ([], [], 3000, 1e-3, "x"),
-    "additive": ([], [], 3000, 1e-3, "splines"),
+    "additive": ([], [], 3000, 1.0, "splines"),
     "mlp-short": ([32], ["relu"], 300, 1e-1, "x"),
     "mlp-long": ([32], ["relu"], 3000, 1e-3, "x"),
 }
-# Knots of the restricted cubic splines, at these percentiles of each
-# covariate (Harrell's placement for five knots).
-_SPLINE_PERCENTILES = (5.0, 27.5, 50.0, 72.5, 95.0)
+# Each continuous covariate gets a cubic B-spline basis on _SPLINE_KNOTS
+# equally spaced knots from its smallest to its largest value, constant
+# beyond them (as for new rows outside the training range).  Fewer knots (5) could not follow sin(2 x) and left AIPW biased on the
+# coverage benchmark's nonlinear design; natural (restricted) cubic splines,
+# unbounded and far from orthogonal, fitted worse under the same penalty.
+_SPLINE_KNOTS = 8
 # The spline features are built only while they take at most this many
 # bytes; on more rows the MLP candidates have data enough for smooth shapes.
 _SPLINE_BYTES = 64 << 20
 
 
-def _spline_terms(x, t):
-    """Restricted cubic spline terms of x (float64, shape (n, len(t) - 2))
-    for the sorted knots t: each is cubic between the knots and linear
-    beyond the outer ones, so it cannot blow up on outlying rows.  They
-    are scaled by the squared knot span to stay of the order of x."""
-    last, prev = t[-1], t[-2]
-
-    def cube(u):
-        return np.maximum(u, 0.0) ** 3
-
-    tail_prev, tail_last = cube(x - prev), cube(x - last)
-    return np.column_stack([
-        (cube(x - knot) - tail_prev * (last - knot) / (last - prev) + tail_last * (prev - knot) / (last - prev))
-        for knot in t[:-2]
-    ]) / (last - t[0]) ** 2
+def _bspline_terms(x, lo, hi):
+    """Cubic B-splines of x (float64, shape (n, _SPLINE_KNOTS + 2)) on
+    _SPLINE_KNOTS equally spaced knots from lo to hi (lo < hi).  x is
+    clamped to [lo, hi] first, so each function is constant beyond the
+    range and outlying rows cannot blow up.  Each row holds at most four
+    nonzero values, in [0, 1], that sum to 1."""
+    k = _SPLINE_KNOTS
+    u = np.clip((x - lo) / ((hi - lo) / (k - 1)), 0.0, k - 1)
+    i = np.minimum(u.astype(np.int64), k - 2)
+    s = u - i
+    s2, s3 = s * s, s * s * s
+    out = np.zeros((len(x), k + 2))
+    rows = np.arange(len(x))
+    out[rows, i] = (1 - s) ** 3 / 6
+    out[rows, i + 1] = (3 * s3 - 6 * s2 + 4) / 6
+    out[rows, i + 2] = (-3 * s3 + 3 * s2 + 3 * s + 1) / 6
+    out[rows, i + 3] = s3 / 6
+    return out
 
 
 def _spline_features(Z):
-    """[Z | restricted cubic spline terms of each column], float32, or None
-    when the basis would exceed _SPLINE_BYTES.
+    """Cubic B-splines of each continuous column of Z, and the other columns
+    as they are, float32; or None when the basis would exceed
+    _SPLINE_BYTES or no column is continuous.
 
-    A column with fewer distinct values than twice the knots (binary,
-    counts) keeps only its linear term.  The knots come from x alone: no
-    treatment or outcome information enters the basis."""
+    A column with fewer than 2 * _SPLINE_KNOTS distinct values (binary,
+    counts) keeps only its linear term.  A continuous column is replaced
+    by its basis, which spans the linear term within the knots' range.
+    The knots come from x alone: no treatment or outcome information
+    enters the basis."""
     n, d = Z.shape
-    per_column = len(_SPLINE_PERCENTILES) - 2
-    if n * (d + per_column) * 4 > _SPLINE_BYTES:
+    per_column = _SPLINE_KNOTS + 2
+    if n * per_column * 4 > _SPLINE_BYTES:
         return None
-    knots = []
+    ranges, linear = [], []
     for j in range(d):
-        col = Z[:, j]
-        t = np.unique(np.percentile(col, _SPLINE_PERCENTILES))
-        if len(t) == len(_SPLINE_PERCENTILES) and len(np.unique(col)) >= 2 * len(t):
-            knots.append((j, t.astype(np.float64)))
-    if not knots or n * (d + per_column * len(knots)) * 4 > _SPLINE_BYTES:
+        col = Z[:, j].astype(np.float64)
+        lo, hi = col.min(), col.max()
+        if hi > lo and len(np.unique(col)) >= 2 * _SPLINE_KNOTS:
+            ranges.append((j, lo, hi))
+        else:
+            linear.append(j)
+    width = len(linear) + per_column * len(ranges)
+    if not ranges or n * width * 4 > _SPLINE_BYTES:
         return None
-    out = np.empty((n, d + per_column * len(knots)), dtype=np.float32)
-    out[:, :d] = Z
-    for i, (j, t) in enumerate(knots):
-        out[:, d + per_column * i:d + per_column * (i + 1)] = _spline_terms(Z[:, j].astype(np.float64), t)
+    out = np.empty((n, width), dtype=np.float32)
+    out[:, :len(linear)] = Z[:, linear]
+    for i, (j, lo, hi) in enumerate(ranges):
+        at = len(linear) + per_column * i
+        out[:, at:at + per_column] = _bspline_terms(Z[:, j].astype(np.float64), lo, hi)
     return out
 
 
@@ -232,13 +249,15 @@ def _fit_propensity(Z, codes, K, groups, seed, model):
     """Held-out P(T = k | x) of one propensity model, fitted in C per group.
     Z holds the model's inputs (the spline basis for 'additive')."""
     n, d = Z.shape
-    hidden, acts, n_iter, decay, _ = _PROPENSITY_MODELS[model]
+    hidden, acts, n_iter, penalty, inputs = _PROPENSITY_MODELS[model]
+    ridge = inputs == "splines"
     out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
         net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
         try:
             net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
-                            learning_rate=1e-2, weight_decay=decay)
+                            learning_rate=1e-2, weight_decay=penalty / len(train) if ridge else penalty,
+                            decoupled=not ridge)
         except FloatingPointError as exc:
             raise FloatingPointError(f"the propensity model ({model}) diverged: {exc}") from None
         logits = net.forward(Z[held]).astype(np.float64)
@@ -437,9 +456,9 @@ class GANITE(BaseEstimator):
         renormalised; AIPW uses them.
     propensity_model_ : str
         The propensity model behind them: 'logistic' (multinomial logistic
-        regression), 'additive' (the same on restricted cubic splines of
-        each covariate with five knots; tried while the basis takes at most
-        64 MiB), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units, 300
+        regression), 'additive' (the same, ridge-penalised, on cubic
+        B-splines of each continuous covariate with eight equally spaced
+        knots; tried while the basis takes at most 64 MiB), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units, 300
         Adam steps with weight decay 0.1, or 3000 with 0.001), whichever had
         the lowest cross-fitted log-loss; 'logistic' when n_estimators is 1.
 
