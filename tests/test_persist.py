@@ -240,6 +240,9 @@ def _hostile(data, edit):
     (lambda h, b: h["state"].update({"n_features_in_": 4}), "does not match"),
     (lambda h, b: h["state"].update({"classes_": [0, 1]}), "classes_"),
     (lambda h, b: h["state"].update({"_cores": []}), "_cores"),
+    (lambda h, b: h["state"].pop("_smear"), "must come together"),
+    (lambda h, b: h["state"].update({"outcome_transform_": "sqrt"}), "outcome_transform_ must be"),
+    (lambda h, b: h["state"].update({"_smear": h["state"]["_x_mean"]}), "_smear must hold"),
     (lambda h, b: h["state"].update({"x_": json.loads("[" * 500 + "]" * 500)}), "deeply"),
     (lambda h, b: h.update({"blobs": h["blobs"][:-1]}), "after the last blob"),
 ])

@@ -114,6 +114,31 @@ def _stratified_folds(codes, n_folds, seed):
     return fold
 
 
+def _candidate_transforms(option, y, binary, n_members):
+    """The outcome scales fit tries: ['none'], ['log'] or both ('auto' on
+    positive continuous outcomes, when cross-fitting can compare them)."""
+    positive = not binary and bool(np.all(y > 0))
+    if option == "log":
+        if binary:
+            raise ValueError("outcome_transform='log' needs a continuous outcome, but Y is binary")
+        if not positive:
+            raise ValueError(f"outcome_transform='log' needs every Y to be positive; the smallest is {y.min():g}")
+        return ["log"]
+    if option == "auto" and positive and n_members > 1:
+        return ["none", "log"]
+    return ["none"]
+
+
+def _from_log(mu_log, y_log, codes, K):
+    """Predictions mu_log of log(Y) mapped to E[Y | x] = exp(mu_log) * s_k,
+    with Duan's smearing factor s_k, the mean of exp(residual) over the
+    rows of arm k (residuals of the held-out predictions mu_log).  Returns
+    (predictions, s)."""
+    resid = np.exp(np.asarray(y_log, dtype=np.float64) - mu_log[np.arange(len(codes)), codes])
+    smear = np.array([resid[codes == k].mean() if np.any(codes == k) else 1.0 for k in range(K)])
+    return np.exp(mu_log) * smear, smear
+
+
 _ROWS_PER_PASS = 65536  # rows converted at a time, to bound temporaries on big data
 
 
@@ -428,6 +453,16 @@ class GANITE(BaseEstimator):
         varied counterfactuals.
     outcome : {'auto', 'continuous', 'binary'}, default='auto'
         'auto' treats an outcome holding only 0 and 1 as binary.
+    outcome_transform : {'auto', 'none', 'log'}, default='auto'
+        The scale the networks learn a continuous outcome on.  'log' fits
+        log(Y) (every Y must be positive) and maps predictions back with
+        Duan's smearing factor per arm, so that they estimate E[Y | x]:
+        for skewed positive outcomes such as costs or earnings, whose
+        effects grow with the level.  'auto' fits both scales when every
+        Y is positive (twice the work) and keeps the one with the lower
+        cross-fitted squared error in Y's own units (see ``oof_score_``),
+        which needs n_estimators >= 2; otherwise, and for a binary
+        outcome, it means 'none'.
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -454,6 +489,8 @@ class GANITE(BaseEstimator):
     propensity_fit_ : ndarray of shape (n, K)
         The training rows' propensities, cross-fitted, clipped at 0.01 and
         renormalised; AIPW uses them.
+    outcome_transform_ : {'none', 'log'}
+        The outcome scale the fitted networks use.
     propensity_model_ : str
         The propensity model behind them: 'logistic' (multinomial logistic
         regression), 'additive' (the same, ridge-penalised, on cubic
@@ -498,6 +535,7 @@ class GANITE(BaseEstimator):
         weight_decay: float = 0.1,
         noise_dim: int = 0,
         outcome: str = "auto",
+        outcome_transform: str = "auto",
         random_state: int | np.random.Generator | None = None,
         n_jobs: int | None = None,
         verbose: bool = False,
@@ -515,6 +553,7 @@ class GANITE(BaseEstimator):
         self.weight_decay = weight_decay
         self.noise_dim = noise_dim
         self.outcome = outcome
+        self.outcome_transform = outcome_transform
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -537,6 +576,7 @@ class GANITE(BaseEstimator):
             "noise_dim": check_int(self.noise_dim, "noise_dim", 0, 4096),
         }
         check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
+        p["outcome_transform"] = check_choice(self.outcome_transform, "outcome_transform", ("auto", "none", "log"))
         if p["learning_rate"] * p["weight_decay"] > 1:
             # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
             # weights grow geometrically and training overflows within a few steps
@@ -613,35 +653,48 @@ class GANITE(BaseEstimator):
                 )
         # One standardised float32 copy of the covariates, shared by every
         # member: networks train poorly on features of very different scales.
+        transforms = _candidate_transforms(p["outcome_transform"], y, binary, M)
         x_mean, x_scale = _column_scale(Xa)
         X32 = _standardize(Xa, x_mean, x_scale)
-        y32 = np.ascontiguousarray(y, dtype=np.float32)
-        bar = Progress(M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
+        bar = Progress(len(transforms) * M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
         stop = threading.Event()
-
-        def train_member(member):
-            rows = np.flatnonzero(fold != member) if M > 1 else None
-            return _train_core(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
-
         n_jobs = _effective_jobs(self.n_jobs, M)
+        best = None
         try:
-            # Members are independent and release the GIL, so threads run
-            # them in parallel; each owns its RNG, so results do not depend
-            # on n_jobs.
-            results = _map_threads(train_member, M, n_jobs, stop)
+            for transform in transforms:
+                y32 = np.ascontiguousarray(np.log(y) if transform == "log" else y, dtype=np.float32)
+
+                def train_member(member):
+                    rows = np.flatnonzero(fold != member) if M > 1 else None
+                    return _train_core(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
+
+                # Members are independent and release the GIL, so threads
+                # run them in parallel; each owns its RNG, so results do not
+                # depend on n_jobs.
+                results = _map_threads(train_member, M, n_jobs, stop)
+                cores = [r[0] for r in results]
+                mu_oof = np.zeros((n, K))
+                for member, core in enumerate(cores):
+                    held = np.flatnonzero(fold == member) if M > 1 else slice(None)
+                    mu_oof[held] = core.predict(X32[held])
+                smear = np.ones(K)
+                if transform == "log":
+                    mu_oof, smear = _from_log(mu_oof, y32, codes, K)
+                loss = float(np.mean((y - mu_oof[np.arange(n), codes]) ** 2))
+                if best is None or loss < best[0]:
+                    best = (loss, transform, results, mu_oof, smear, y32)
         finally:
             bar.close()
+        _, transform, results, mu_oof, smear, y32 = best
         cores = [r[0] for r in results]
         history = {
             "generator_loss": [r[1] for r in results],
             "discriminator_loss": [r[2] for r in results],
             "ite_loss": [r[3] for r in results],
         }
-        mu_oof = np.zeros((n, K))
-        for member, core in enumerate(cores):
-            held = np.flatnonzero(fold == member) if M > 1 else slice(None)
-            mu_oof[held] = core.predict(X32[held])
         self._cores = cores
+        self.outcome_transform_ = transform
+        self._smear = smear
         self._x_mean, self._x_scale = x_mean, x_scale
         self.classes_ = classes
         self.n_features_in_ = d
@@ -677,10 +730,18 @@ class GANITE(BaseEstimator):
     # ------------------------------------------------------------ predict
     def _predict_array(self, Z):
         """Ensemble mean of the potential outcomes for standardised rows Z."""
-        mu = self._cores[0].predict(Z).astype(np.float64)
+        mu = self._core_predict(self._cores[0], Z)
         for core in self._cores[1:]:
-            mu += core.predict(Z)
+            mu += self._core_predict(core, Z)
         return mu / len(self._cores)
+
+    def _core_predict(self, core, Z):
+        """One core's expected potential outcomes for rows Z, float64, in
+        the outcome's units (back from the log scale when fitted on it)."""
+        mu = core.predict(Z).astype(np.float64)
+        if getattr(self, "outcome_transform_", "none") == "log":
+            return np.exp(mu) * self._smear
+        return mu
 
     def _checked_X(self, X):
         """X validated against the fit and standardised as in fit."""
@@ -967,7 +1028,7 @@ class GANITE(BaseEstimator):
         rows = Z if X is None else self._checked_X(X)
 
         def effects(core, sample):
-            mu_b = core.predict(rows).astype(np.float64)
+            mu_b = self._core_predict(core, rows)
             return mu_b[:, t1] - mu_b[:, t0]
 
         draws = self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xEFFEC7,
@@ -1258,7 +1319,7 @@ class GANITE(BaseEstimator):
         estimate = float(np.mean(mu[rows, t1] - mu[rows, t0]))
 
         def average_effect(core, sample):
-            mu_b = core.predict(Z[sample]).astype(np.float64)
+            mu_b = self._core_predict(core, Z[sample])
             keep = target_rows(codes[sample], t0, t1, target, self.classes_)
             return float(np.mean(mu_b[keep, t1] - mu_b[keep, t0]))
 
@@ -1480,12 +1541,23 @@ class GANITE(BaseEstimator):
         codes = None if T is None else encode_treatment(T, self.classes_, "T", n)
         y = None if Y is None else check_outcome(Y, self.outcome_type_, n)[0]
         binary = self.outcome_type_ == "binary"
+        # the networks draw on the scale they were fitted on
+        log = getattr(self, "outcome_transform_", "none") == "log"
+        if log and y is not None:
+            if not np.all(y > 0):
+                raise ValueError(f"Y must be positive for a model fitted on log(Y) (outcome_transform_='log'); "
+                                 f"the smallest is {y.min():g}")
+            y = np.log(y)
         children = np.random.SeedSequence(check_random_state(random_state)).spawn(len(self._cores))
         if y is None:
             fit_codes = self._codes_fit
             shares = np.bincount(fit_codes, minlength=K) / fit_codes.size
             if not binary:
-                resid = self._y_fit - self._mu_oof[np.arange(fit_codes.size), fit_codes]
+                rows = np.arange(fit_codes.size)
+                if log:
+                    resid = np.log(self._y_fit) - np.log(self._mu_oof[rows, fit_codes] / self._smear[fit_codes])
+                else:
+                    resid = self._y_fit - self._mu_oof[rows, fit_codes]
                 resid = [resid[fit_codes == a] for a in range(K)]
         M = len(self._cores)
         out = np.empty((count, n, K))
@@ -1512,7 +1584,7 @@ class GANITE(BaseEstimator):
                         if rows.size:
                             anchor[rows] += rng.choice(resid[a], size=rows.size)
                 out[s] = core.sample(Z, t, anchor, 1, int(core_seeds[j]))[0]
-        return out
+        return np.exp(out) if log else out
 
     # -------------------------------------------------------------- pickle
     # save, dumps and pickle share BaseEstimator's validated container

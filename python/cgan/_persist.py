@@ -550,7 +550,7 @@ def _array(state, key, ndim, kind="f"):
 _FITTED_STATE = {
     "GANITE": ({"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale",
                 "_y_fit", "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_",
-                "propensity_model_"}, {"feature_names_in_"}),
+                "propensity_model_"}, {"feature_names_in_", "outcome_transform_", "_smear"}),
     "CausalWGAN": ({"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan",
                     "_sample_seed", "_t_col", "_t_freq", "classes_", "covariates_", "history_", "outcome_",
                     "treatment_"}, set()),
@@ -604,6 +604,17 @@ def _check_state(name, state):
 
         if state.get("propensity_model_", "logistic") not in _PROPENSITY_MODELS:
             raise ValueError(f"saved propensity_model_ must be one of {sorted(_PROPENSITY_MODELS)}")
+        # models saved before outcome_transform existed hold neither: 'none'
+        if ("outcome_transform_" in state) != ("_smear" in state):
+            raise ValueError("saved outcome_transform_ and _smear must come together")
+        if "outcome_transform_" in state:
+            if state["outcome_transform_"] not in ("none", "log") or (binary and state["outcome_transform_"] == "log"):
+                raise ValueError("saved outcome_transform_ must be 'none', or 'log' for a continuous outcome")
+            smear = _array(state, "_smear", 1)
+            if smear.shape != (K,) or not np.all(np.isfinite(smear)) or not np.all(smear > 0):
+                raise ValueError(f"saved _smear must hold {K} positive finite factors")
+            if state["outcome_transform_"] == "log" and not np.all(state["_y_fit"] > 0):
+                raise ValueError("saved _y_fit must be positive for outcome_transform_='log'")
         names = state.get("feature_names_in_")
         if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
             raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
