@@ -984,15 +984,22 @@ error:
 static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int classify)
 {
     static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", "decoupled", NULL};
-    PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL;
+    PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL, *odec = NULL;
     int decoupled = 1;
     PyArrayObject *X = NULL, *Y = NULL, *losses = NULL;
     long long bs, n_iter;
     char err[CG_ERR_LEN] = "";
     cg_adam_config cfg;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, classify ? "OOOO|OOp:fit_softmax" : "OOOO|OOp:fit_mse", kwlist,
-                                     &ox, &oy, &obs, &oit, &olr, &owd, &decoupled))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, classify ? "OOOO|OOO:fit_softmax" : "OOOO|OOO:fit_mse", kwlist,
+                                     &ox, &oy, &obs, &oit, &olr, &owd, &odec))
         return NULL;
+    if (odec) {
+        if (!PyBool_Check(odec)) {
+            PyErr_Format(PyExc_TypeError, "decoupled must be a bool, got %s", Py_TYPE(odec)->tp_name);
+            return NULL;
+        }
+        decoupled = odec == Py_True;
+    }
     if (parse_adam(olr, NULL, NULL, NULL, owd, decoupled, &cfg) < 0) return NULL;
     if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;
     if (get_int(oit, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;

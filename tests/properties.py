@@ -597,6 +597,8 @@ GANITE_PARAMS = {
     "weight_decay": _float_param(0.0, 1e3, [0.0, 0.1, 1e3]),
     "noise_dim": _int_param(0, 4096, [0, 1, 3]),
     "outcome": (["auto", "continuous"], ["binary", "Binary", "", "ordinal", *BAD_SCALARS]),
+    # Y0 is not all positive, so 'log' is refused for the data, not the value
+    "outcome_transform": (["auto", "none"], ["log", "Log", "", "sqrt", *BAD_SCALARS]),
     "random_state": (SEEDS_OK, SEEDS_BAD),
     "n_jobs": ([None, 1, 2, -1, -100, np.int32(2)], [0, 1.0, True, "2", [1], float("nan")]),
     "verbose": ([False, True, 0, 1, np.bool_(False)], ["yes", None, 1.5, [True], float("nan")]),

@@ -462,6 +462,33 @@ def test_spline_basis_is_cubic_b_splines_and_skips_discrete_columns():
     assert _spline_features(big) is None
 
 
+def test_rank_spline_propensity_follows_a_skewed_covariate():
+    # x0 lognormal: on equally spaced knots from its min to its max most
+    # rows share the first interval, and the assignment, smooth in log x0,
+    # is followed poorly (RMS error 0.14-0.18 over seeds 10-12); on x0's
+    # ranks the same basis halves that (0.071-0.078) and wins the log-loss
+    from cgan._ganite import _bspline_terms, _spline_features, _unit_ranks
+
+    rng = np.random.default_rng(10)
+    n = 1000
+    X = rng.normal(size=(n, 3))
+    X[:, 0] = np.exp(1.2 * X[:, 0])
+    e = 1 / (1 + np.exp(-1.2 * np.sin(2 * np.log(X[:, 0]) / 1.2)))
+    t = (rng.uniform(size=n) < e).astype(int)
+    y = X[:, 1] + t + rng.normal(size=n)
+    model = GANITE(random_state=0, **TINY).fit(y, t, X=X)
+    assert model.propensity_model_ == "additive-rank"
+    assert np.sqrt(np.mean((model.propensity_fit_[:, 1] - e) ** 2)) < 0.1
+    # the basis is the B-splines of the ranks scaled to [0, 1], ties sharing
+    # their average rank
+    np.testing.assert_allclose(_unit_ranks(np.array([3.0, 1.0, 3.0, 2.0, 9.0])), [0.625, 0.0, 0.625, 0.25, 1.0])
+    Z = np.column_stack([X[:, 0], rng.integers(0, 2, n)]).astype(np.float32)
+    F = _spline_features(Z, ranks=True)
+    np.testing.assert_array_equal(F[:, 0], Z[:, 1])
+    np.testing.assert_allclose(F[:, 1:], _bspline_terms(_unit_ranks(Z[:, 0].astype(np.float64)), 0.0, 1.0),
+                               rtol=1e-6, atol=1e-7)
+
+
 def test_propensity_model_on_a_logistic_assignment_is_accurate():
     rng = np.random.default_rng(6)
     n = 3000

@@ -369,6 +369,8 @@ def test_fit_mse_weight_decay_modes_match_reference(decoupled):
         var = 0.999 * var + 0.001 * g * g
         p -= lr / (1 - 0.9 ** t) * mom / (np.sqrt(var) / np.sqrt(1 - 0.999 ** t) + 1e-8)
     np.testing.assert_allclose(m.get_params(), p, rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="decoupled must be a bool"):
+        m.fit_mse(X, Y, 4, 1, decoupled="no")
 
 
 def test_mlp_reinit_resets_state():

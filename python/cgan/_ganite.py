@@ -132,8 +132,9 @@ def _candidate_transforms(option, y, binary, n_members):
 def _from_log(mu_log, y_log, codes, K):
     """Predictions mu_log of log(Y) mapped to E[Y | x] = exp(mu_log) * s_k,
     with Duan's smearing factor s_k, the mean of exp(residual) over the
-    rows of arm k (residuals of the held-out predictions mu_log).  Returns
-    (predictions, s)."""
+    rows of arm k.  fit passes the cross-fitted predictions; with a single
+    member they are in-sample, whose smaller residuals bias s_k down.
+    Returns (predictions, s)."""
     resid = np.exp(np.asarray(y_log, dtype=np.float64) - mu_log[np.arange(len(codes)), codes])
     smear = np.array([resid[codes == k].mean() if np.any(codes == k) else 1.0 for k in range(K)])
     return np.exp(mu_log) * smear, smear
@@ -197,18 +198,22 @@ def _propensity_groups(n, fold):
 # constant's log-loss; on 2400 rows with a strong one 300 steps underfit),
 # so every candidate competes on held-out log-loss.  The penalty is AdamW's
 # decoupled weight decay, except for the spline model: there it is a ridge
-# penalty of penalty / (2 n) * |w|^2 on the mean log-loss of n rows
-# (sklearn's LogisticRegression with C = 1 / penalty), which shrinks the
-# many local basis coefficients the same way whatever n is.
+# penalty of penalty / (2 n) * |w|^2 on the mean log-loss of n rows (close
+# to sklearn's LogisticRegression with C = 1 / penalty, which leaves the
+# intercept unpenalised where this penalises the biases too), so that the
+# many local basis coefficients shrink the same way whatever n is.
 _PROPENSITY_MODELS = {
     "logistic": ([], [], 3000, 1e-3, "x"),
     "additive": ([], [], 3000, 1.0, "splines"),
+    "additive-rank": ([], [], 3000, 1.0, "rank-splines"),
     "mlp-short": ([32], ["relu"], 300, 1e-1, "x"),
     "mlp-long": ([32], ["relu"], 3000, 1e-3, "x"),
 }
 # Each continuous covariate gets a cubic B-spline basis on _SPLINE_KNOTS
-# equally spaced knots from its smallest to its largest value, constant
-# beyond them (as for new rows outside the training range).  Fewer knots (5) could not follow sin(2 x) and left AIPW biased on the
+# equally spaced knots from its smallest to its largest value.  On a skewed
+# covariate (income, say) most rows would then share the first interval, so
+# 'additive-rank' puts the same basis on each covariate's ranks (scaled to
+# [0, 1]): knots at its quantiles, in effect.  Fewer knots (5) could not follow sin(2 x) and left AIPW biased on the
 # coverage benchmark's nonlinear design; natural (restricted) cubic splines,
 # unbounded and far from orthogonal, fitted worse under the same penalty.
 _SPLINE_KNOTS = 8
@@ -237,10 +242,17 @@ def _bspline_terms(x, lo, hi):
     return out
 
 
-def _spline_features(Z):
-    """Cubic B-splines of each continuous column of Z, and the other columns
-    as they are, float32; or None when the basis would exceed
-    _SPLINE_BYTES or no column is continuous.
+def _unit_ranks(x):
+    """Average ranks of x (ties share one) scaled to [0, 1]."""
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2.0)[inverse] / max(len(x) - 1, 1)
+
+
+def _spline_features(Z, ranks=False):
+    """Cubic B-splines of each continuous column of Z (of its ranks, with
+    ``ranks``), and the other columns as they are, float32; or None when
+    the basis would exceed _SPLINE_BYTES or no column is continuous.
 
     A column with fewer than 2 * _SPLINE_KNOTS distinct values (binary,
     counts) keeps only its linear term.  A continuous column is replaced
@@ -266,16 +278,18 @@ def _spline_features(Z):
     out[:, :len(linear)] = Z[:, linear]
     for i, (j, lo, hi) in enumerate(ranges):
         at = len(linear) + per_column * i
-        out[:, at:at + per_column] = _bspline_terms(Z[:, j].astype(np.float64), lo, hi)
+        col = Z[:, j].astype(np.float64)
+        basis = _bspline_terms(_unit_ranks(col), 0.0, 1.0) if ranks else _bspline_terms(col, lo, hi)
+        out[:, at:at + per_column] = basis
     return out
 
 
 def _fit_propensity(Z, codes, K, groups, seed, model):
     """Held-out P(T = k | x) of one propensity model, fitted in C per group.
-    Z holds the model's inputs (the spline basis for 'additive')."""
+    Z holds the model's inputs (a spline basis for the 'additive' models)."""
     n, d = Z.shape
     hidden, acts, n_iter, penalty, inputs = _PROPENSITY_MODELS[model]
-    ridge = inputs == "splines"
+    ridge = inputs.endswith("splines")
     out = np.empty((n, K))
     for g, (train, held) in enumerate(groups):
         net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
@@ -296,7 +310,7 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
     """Unclipped propensities and the name of the model that gave them.
 
     Cross-fitted (fold given): every model of _PROPENSITY_MODELS is fitted
-    (but 'additive' only when _spline_features builds a basis) and the one
+    (but the 'additive' ones only when _spline_features builds a basis) and the one
     with the lowest held-out log-loss is kept.  A misspecified
     propensity model biases AIPW whenever the outcome model is also off, and
     a logistic model cannot follow an assignment such as sigmoid(sin(2 x)).
@@ -306,9 +320,9 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
     if fold is None:
         return _fit_propensity(Z, codes, K, groups, seed, "logistic"), "logistic"
     best = None
-    splines = _spline_features(Z)
     for model, spec in _PROPENSITY_MODELS.items():
-        inputs = Z if spec[4] == "x" else splines
+        # each spline basis serves one model and is built when it is needed
+        inputs = Z if spec[4] == "x" else _spline_features(Z, ranks=spec[4] == "rank-splines")
         if inputs is None:
             continue
         probs = _fit_propensity(inputs, codes, K, groups, seed, model)
@@ -495,7 +509,8 @@ class GANITE(BaseEstimator):
         The propensity model behind them: 'logistic' (multinomial logistic
         regression), 'additive' (the same, ridge-penalised, on cubic
         B-splines of each continuous covariate with eight equally spaced
-        knots; tried while the basis takes at most 64 MiB), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units, 300
+        knots; tried while the basis takes at most 64 MiB), 'additive-rank'
+        (the same on each covariate's ranks, for skewed ones), 'mlp-short' or 'mlp-long' (one ReLU layer of 32 units, 300
         Adam steps with weight decay 0.1, or 3000 with 0.001), whichever had
         the lowest cross-fitted log-loss; 'logistic' when n_estimators is 1.
 
@@ -622,8 +637,9 @@ class GANITE(BaseEstimator):
         ValueError
             If both X and W are given; if the arrays disagree in length,
             hold NaN or inf, T has fewer than two arms, or ``batch_size``
-            exceeds the rows each ensemble member trains on; or if a
-            parameter set in ``__init__`` is out of range.
+            exceeds the rows each ensemble member trains on; if
+            ``outcome_transform='log'`` meets a binary Y or a Y that is not
+            positive; or if a parameter set in ``__init__`` is out of range.
 
         Warns
         -----
@@ -735,13 +751,45 @@ class GANITE(BaseEstimator):
             mu += self._core_predict(core, Z)
         return mu / len(self._cores)
 
-    def _core_predict(self, core, Z):
+    def _core_predict(self, core, Z, smear=None):
         """One core's expected potential outcomes for rows Z, float64, in
-        the outcome's units (back from the log scale when fitted on it)."""
+        the outcome's units (back from the log scale when fitted on it,
+        with the model's smearing factors unless `smear` is given)."""
         mu = core.predict(Z).astype(np.float64)
-        if getattr(self, "outcome_transform_", "none") == "log":
-            return np.exp(mu) * self._smear
+        if self._log_scale():
+            return np.exp(mu) * (self._smear if smear is None else smear)
         return mu
+
+    def _log_scale(self):
+        # models saved before outcome_transform existed were fitted on Y
+        return getattr(self, "outcome_transform_", "none") == "log"
+
+    def _to_model_scale(self, y):
+        """Observed outcomes y on the scale the networks were fitted on."""
+        if not self._log_scale():
+            return y
+        if not np.all(y > 0):
+            raise ValueError(f"Y must be positive for a model fitted on log(Y) (outcome_transform_='log'); "
+                             f"the smallest is {y.min():g}")
+        return np.log(y)
+
+    def _replicate_smear(self, core, Z, codes, y_model, sample):
+        """Smearing factors of a bootstrap replicate's core: Duan's per-arm
+        mean of exp(residual) on the rows its resample left out (the
+        model's own factor for an arm with none); None off the log scale."""
+        if not self._log_scale():
+            return None
+        out = np.ones(len(codes), dtype=bool)
+        out[sample] = False
+        held = np.flatnonzero(out)
+        smear = self._smear.copy()
+        if held.size:
+            pred = core.predict(Z[held]).astype(np.float64)[np.arange(held.size), codes[held]]
+            resid = np.exp(np.asarray(y_model, dtype=np.float64)[held] - pred)
+            for k in range(len(smear)):
+                if np.any(codes[held] == k):
+                    smear[k] = resid[codes[held] == k].mean()
+        return smear
 
     def _checked_X(self, X):
         """X validated against the fit and standardised as in fit."""
@@ -1028,7 +1076,7 @@ class GANITE(BaseEstimator):
         rows = Z if X is None else self._checked_X(X)
 
         def effects(core, sample):
-            mu_b = self._core_predict(core, rows)
+            mu_b = self._core_predict(core, rows, self._replicate_smear(core, Z, codes, y32, sample))
             return mu_b[:, t1] - mu_b[:, t0]
 
         draws = self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xEFFEC7,
@@ -1313,13 +1361,13 @@ class GANITE(BaseEstimator):
             mu = self._mu_fit
         else:
             Z, codes, y = self._new_rows(X, T, Y, "method='bootstrap'")
-            y32 = np.ascontiguousarray(y, dtype=np.float32)
+            y32 = np.ascontiguousarray(self._to_model_scale(y), dtype=np.float32)
             mu = self._predict_array(Z)
         rows = target_rows(codes, t0, t1, target, self.classes_)
         estimate = float(np.mean(mu[rows, t1] - mu[rows, t0]))
 
         def average_effect(core, sample):
-            mu_b = self._core_predict(core, Z[sample])
+            mu_b = self._core_predict(core, Z[sample], self._replicate_smear(core, Z, codes, y32, sample))
             keep = target_rows(codes[sample], t0, t1, target, self.classes_)
             return float(np.mean(mu_b[keep, t1] - mu_b[keep, t0]))
 
@@ -1506,6 +1554,10 @@ class GANITE(BaseEstimator):
         * with neither, the anchor arm is drawn from the arms' shares in the
           training data, then its outcome as with ``T`` alone.
 
+        A model fitted on log(Y) (``outcome_transform_ == 'log'``) does all
+        of this on the log scale (its expected log outcome plus a log
+        residual, the log of an observed Y) and returns exp of the draws.
+
         Parameters
         ----------
         X : array-like of shape (n, n_features_in_)
@@ -1531,7 +1583,8 @@ class GANITE(BaseEstimator):
         ------
         ValueError
             If X, T or Y are malformed or mismatched, T holds an unknown label,
-            Y is given without T, or n_samples is not a positive int.
+            Y is given without T, Y is not positive for a model fitted on
+            log(Y), or n_samples is not a positive int.
         """
         Z = self._checked_X(X)
         n, K = Z.shape[0], len(self.classes_)
@@ -1542,12 +1595,9 @@ class GANITE(BaseEstimator):
         y = None if Y is None else check_outcome(Y, self.outcome_type_, n)[0]
         binary = self.outcome_type_ == "binary"
         # the networks draw on the scale they were fitted on
-        log = getattr(self, "outcome_transform_", "none") == "log"
-        if log and y is not None:
-            if not np.all(y > 0):
-                raise ValueError(f"Y must be positive for a model fitted on log(Y) (outcome_transform_='log'); "
-                                 f"the smallest is {y.min():g}")
-            y = np.log(y)
+        log = self._log_scale()
+        if y is not None:
+            y = self._to_model_scale(y)
         children = np.random.SeedSequence(check_random_state(random_state)).spawn(len(self._cores))
         if y is None:
             fit_codes = self._codes_fit

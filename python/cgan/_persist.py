@@ -469,7 +469,7 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
 
 # Parameters added after the format was first written, with the value that
 # reproduces what earlier versions did.
-_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}}
+_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}, "GANITE": {"outcome_transform": "none"}}
 
 
 def _loads(data, expected):
@@ -613,8 +613,9 @@ def _check_state(name, state):
             smear = _array(state, "_smear", 1)
             if smear.shape != (K,) or not np.all(np.isfinite(smear)) or not np.all(smear > 0):
                 raise ValueError(f"saved _smear must hold {K} positive finite factors")
-            if state["outcome_transform_"] == "log" and not np.all(state["_y_fit"] > 0):
-                raise ValueError("saved _y_fit must be positive for outcome_transform_='log'")
+            if state["outcome_transform_"] == "log" and not (np.all(state["_y_fit"] > 0) and
+                                                             np.all(state["_mu_oof"] > 0)):
+                raise ValueError("saved _y_fit and _mu_oof must be positive for outcome_transform_='log'")
         names = state.get("feature_names_in_")
         if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
             raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
