@@ -11,7 +11,8 @@ rows, 5 covariates, noise sd 1):
 For each design, --reps replications give the AIPW interval (cross-fitted,
 ate_inference) and the plug-in estimate (which has no interval; its mean
 |error| is shown); the first --boot-reps of them also give the percentile
-bootstrap interval (--n-bootstrap replicates, n_jobs=1 inside each process).
+bootstrap interval of the cross-fitted AIPW procedure (--n-bootstrap
+replicates, each two single-member fits; n_jobs=1 inside each process).
 The simulations fit the estimator's default model, which is what a user
 gets.  --small-model fits the smaller model that earlier runs used for cost
 (--hidden-size, --n-iter; batch 128), whose size was chosen before any
@@ -147,11 +148,12 @@ def coverage(args):
                   f"n_iter={args.n_iter}, batch_size=128, n_estimators=5 (smaller than the default)")
         else:
             print(f"simulations: n = 1000, population ATE = {TRUE_ATE}; the default model")
-        print(f"bootstrap: {args.n_bootstrap} replicates (single members of that model) on the first "
+        print(f"bootstrap: {args.n_bootstrap} replicates (2-fold cross-fitted AIPW, single members of that model) "
+              f"on the first "
               f"{min(args.boot_reps, args.reps)} replications of each design")
     if ihdp_jobs:
         print(f"IHDP 1-10: default model, training rows, truth = mean of mu1 - mu0 over them; bootstrap with "
-              f"{args.ihdp_bootstrap} replicates (single members of the default model)")
+              f"{args.ihdp_bootstrap} replicates (2-fold cross-fitted AIPW, single members of the default model)")
     print()
     print("| design | method | replications | coverage | mean width | mean abs error | fits warned on overlap |")
     print("|---|---|---:|---:|---:|---:|---:|")

@@ -31,9 +31,8 @@ class ATEResult:
     Attributes
     ----------
     estimate : float
-        The point estimate: the AIPW estimate for ``method='aipw'``; the
-        plug-in estimate (mean of the model's individual effects over the
-        target rows) for ``method='bootstrap'``.
+        The point estimate: the cross-fitted AIPW estimate, for both
+        ``method='aipw'`` and ``method='bootstrap'``.
     stderr : float
         Standard error: from the influence function (AIPW) or the standard
         deviation of the bootstrap replicates.
