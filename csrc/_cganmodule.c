@@ -994,11 +994,11 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
                                      &ox, &oy, &obs, &oit, &olr, &owd, &odec))
         return NULL;
     if (odec) {
-        if (!PyBool_Check(odec)) {
+        if (!PyBool_Check(odec) && !PyArray_IsScalar(odec, Bool)) {
             PyErr_Format(PyExc_TypeError, "decoupled must be a bool, got %s", Py_TYPE(odec)->tp_name);
             return NULL;
         }
-        decoupled = odec == Py_True;
+        decoupled = PyObject_IsTrue(odec);
     }
     if (parse_adam(olr, NULL, NULL, NULL, owd, decoupled, &cfg) < 0) return NULL;
     if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;

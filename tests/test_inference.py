@@ -244,13 +244,46 @@ def test_bootstrap_on_new_rows_and_after_pickling(fitted):
     given = copy.ate_inference(X, T=t, Y=y, method="bootstrap", n_bootstrap=3, target="atc", random_state=5)
     assert given.estimate == copy.ate_inference(X, T=t, Y=y, target="atc", random_state=5).estimate
     kept = model.ate_inference(method="bootstrap", n_bootstrap=3, target="atc", random_state=5)
-    if model.propensity_model_ == "logistic":
-        assert given.stderr == pytest.approx(kept.stderr, rel=1e-4)
+    assert model.propensity_model_ == "logistic"  # so both refit the same propensity model
+    assert given.stderr == pytest.approx(kept.stderr, rel=1e-4)
     # a few treated rows still appear in every resample
     few = np.r_[np.flatnonzero(t == 0)[:100], np.flatnonzero(t == 1)[:2]]
     r = copy.ate_inference(X[few], T=t[few], Y=y[few], method="bootstrap", n_bootstrap=3, target="att",
                            random_state=0)
     assert np.isfinite(r.lo) and np.isfinite(r.hi)
+    # one is too few to cross-fit
+    one = np.r_[np.flatnonzero(t == 0)[:100], np.flatnonzero(t == 1)[:1]]
+    with pytest.raises(ValueError, match="at least 2 rows that received 1; 1 did"):
+        copy.ate_inference(X[one], T=t[one], Y=y[one], method="bootstrap", n_bootstrap=3)
+
+
+def test_bootstrap_predicts_each_row_with_a_model_that_did_not_train_on_it(fitted, monkeypatch):
+    import cgan._ganite as G
+
+    model, X, t, y = fitted
+    Z = model._fit_data[0]
+    index = {Z[i].tobytes(): i for i in range(len(Z))}
+    calls = []
+    real = G._train_core
+
+    class Spy:
+        def __init__(self, core, rows):
+            self.core, self.rows = core, set(rows.tolist())
+
+        def predict(self, A):
+            calls.append((self.rows, {index[row.tobytes()] for row in A}))
+            return self.core.predict(A)
+
+    def train(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
+        out = real(p, X32, codes, y32, K, binary, seed, rows, stop, bar)
+        return None if out is None else (Spy(out[0], rows), *out[1:])
+
+    monkeypatch.setattr(G, "_train_core", train)
+    model.ate_inference(method="bootstrap", n_bootstrap=3, random_state=0)
+    assert len(calls) == 3 * 2
+    for trained, predicted in calls:
+        assert predicted and not trained & predicted
+        assert set(t[sorted(trained)]) == {0, 1}
 
 
 def test_unit_folds_keep_copies_together_and_balance_rows():
@@ -260,7 +293,7 @@ def test_unit_folds_keep_copies_together_and_balance_rows():
     codes = rng.integers(0, 3, 500)
     arms = [np.flatnonzero(codes == k) for k in range(3)]
     sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
-    fold = _unit_folds(sample, codes, 2, 7)
+    fold = _unit_folds(sample, codes, 2, np.random.default_rng(7))
     assert fold.shape == sample.shape and set(fold) == {0, 1}
     for unit in np.unique(sample):
         assert len(set(fold[sample == unit])) == 1
@@ -269,7 +302,11 @@ def test_unit_folds_keep_copies_together_and_balance_rows():
         in_arm = codes[sample] == k
         sizes = np.bincount(fold[in_arm], minlength=2)
         assert abs(sizes[0] - sizes[1]) <= copies
-    assert np.array_equal(_unit_folds(sample, codes, 2, 7), fold)
+    again = _unit_folds(sample, codes, 2, np.random.default_rng(7))
+    assert np.array_equal(again, fold)
+    # two units of an arm, one with twice the other's copies: one per fold
+    tiny = _unit_folds(np.array([0, 1, 1]), np.zeros(2, dtype=int), 2, np.random.default_rng(0))
+    assert sorted(tiny[[0, 1]]) == [0, 1] and tiny[1] == tiny[2]
 
 
 def test_bootstrap_shows_progress(capsys):

@@ -371,6 +371,7 @@ def test_fit_mse_weight_decay_modes_match_reference(decoupled):
     np.testing.assert_allclose(m.get_params(), p, rtol=1e-4, atol=1e-5)
     with pytest.raises(TypeError, match="decoupled must be a bool"):
         m.fit_mse(X, Y, 4, 1, decoupled="no")
+    m.fit_mse(X, Y, 4, 1, decoupled=np.bool_(decoupled))
 
 
 def test_mlp_reinit_resets_state():

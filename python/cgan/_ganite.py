@@ -40,6 +40,7 @@ from ._validation import (
     check_X,
     encode_treatment,
     feature_names,
+    label_repr,
     treatment_code,
 )
 
@@ -140,18 +141,20 @@ def _from_log(mu_log, y_log, codes, K):
     return np.exp(mu_log) * smear, smear
 
 
-def _unit_folds(sample, codes, n_folds, seed):
+def _unit_folds(sample, codes, n_folds, rng):
     """Fold of each row of a resample (`sample`, indices that repeat), with
     every copy of a unit in the same fold.  Within each arm the units are
-    shuffled and cut into n_folds runs of about equal rows, so that fold
-    sizes differ by at most a unit's copies."""
-    rng = np.random.default_rng(seed)
+    shuffled, laid end to end by their copies, and each goes to the fold
+    its midpoint falls in: fold sizes differ by at most a unit's copies,
+    and an arm with at least n_folds distinct units has one in every fold
+    whenever no unit holds more than its share of the copies."""
     units, copies = np.unique(sample, return_counts=True)
     unit_fold = np.empty(len(units), dtype=np.int64)
     for arm in np.unique(codes[units]):
         at = rng.permutation(np.flatnonzero(codes[units] == arm))
-        before = np.cumsum(copies[at]) - copies[at]
-        unit_fold[at] = before * n_folds // copies[at].sum()
+        c = copies[at]
+        before = np.cumsum(c) - c
+        unit_fold[at] = (2 * before + c) * n_folds // (2 * c.sum())
     return unit_fold[np.searchsorted(units, sample)]
 
 
@@ -1148,7 +1151,7 @@ class GANITE(BaseEstimator):
         check_choice(method, "method", METHODS_POINT)
         check_choice(target, "target", TARGETS)
         if method == "aipw":
-            return self._aipw_result(X, T0, T1, T, Y, 0.05, target, None).estimate
+            return self._aipw_result(X, T0, T1, T, Y, 0.05, target, None)[0].estimate
         t0, t1 = self._arms(T0, T1)
         if X is None:
             self._only_with_X(T, Y)
@@ -1262,12 +1265,20 @@ class GANITE(BaseEstimator):
             complement, and computes the AIPW estimate of the target from
             the held-out predictions.  The standard error is the replicates'
             standard deviation.  Unlike the influence-function interval it
-            includes the variability of refitting the networks; as each
+            includes the variability of refitting the networks.  Each
             replicate's models learn from half a resample, where the
-            estimate's learn from four fifths of the rows, it errs on the
-            wide side.  With X=None it refits on the training data kept in
-            memory by :meth:`fit`, which is not pickled: after unpickling,
-            pass X, T and Y.
+            estimate's learn from (n_estimators - 1) / n_estimators of the
+            rows, so the replicates are noisier than the estimate, and the
+            interval, a percentile interval, need not be centred on it.  The
+            outcome scale (``outcome_transform_``) and the propensity model
+            are the fit's, not chosen again per replicate.  A resample whose
+            folds would leave T0 or T1 out of some model's rows is redrawn.
+            With X=None it refits on the training data kept in memory by
+            :meth:`fit`, which is not pickled: after unpickling, pass X, T
+            and Y.  On new rows the estimate is method='aipw''s there (the
+            fitted ensemble's predictions, a logistic propensity fitted to
+            the rows), while the replicates refit GANITE on resamples of the
+            new rows alone.
         target : {'ate', 'att', 'atc'}, default='ate'
             All rows, the rows that received T1, or those that received T0.
         n_bootstrap : int, default=100
@@ -1299,9 +1310,10 @@ class GANITE(BaseEstimator):
             choices, n_bootstrap is below 2, n_jobs is 0, T0 or T1 is not a
             fitted arm, X is given without T and Y (or T, Y without X), the
             arrays do not match the fit or each other, no row received T0
-            or T1 (AIPW) or the target arm, ``batch_size`` exceeds the rows
-            to resample, or 'bootstrap' with X=None finds no training data
-            (after unpickling).
+            or T1 or the target arm ('bootstrap': fewer than two rows
+            received T0 or T1), ``batch_size`` exceeds the rows a bootstrap
+            model trains on (about half the rows), or 'bootstrap' with
+            X=None finds no training data (after unpickling).
 
         See Also
         --------
@@ -1328,7 +1340,7 @@ class GANITE(BaseEstimator):
         if random_state is not None:
             random_state = check_random_state(random_state)
         if method == "aipw":
-            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)
+            return self._aipw_result(X, T0, T1, T, Y, level, target, random_state)[0]
         return self._bootstrap_result(X, T0, T1, T, Y, level, target, replicates, jobs, random_state)
 
     @staticmethod
@@ -1346,33 +1358,37 @@ class GANITE(BaseEstimator):
         y, _ = check_outcome(Y, self.outcome_type_, n)
         return Z, codes, y
 
-    def _aipw_result(self, X, T0, T1, T, Y, level, target, random_state):
+    def _aipw_result(self, X, T0, T1, T, Y, level, target, random_state, method="aipw"):
+        """The AIPW ATEResult, and the rows' (Z, codes, y) when X is given
+        (None otherwise); `method` names the caller in error messages."""
         t0, t1 = self._arms(T0, T1)
+        rows = None
         if X is None:
             self._only_with_X(T, Y)
             mu, propensity, codes, y = self._mu_oof, self.propensity_fit_, self._codes_fit, self._y_fit
         else:
-            Z, codes, y = self._new_rows(X, T, Y, "method='aipw'")
+            rows = Z, codes, y = self._new_rows(X, T, Y, f"method={method!r}")
             mu = self._predict_array(Z)
             seed = check_random_state(self.random_state if random_state is None else random_state)
             propensity = _propensity(Z, codes, len(self.classes_), None, seed)
         for arm, role in ((t0, "T0"), (t1, "T1")):
             if not np.any(codes == arm):
                 raise ValueError(
-                    f"method='aipw' compares the rows that received T0 with those that received T1, but none of "
-                    f"the {len(codes)} rows received {role}={self.classes_[arm]!r}"
+                    f"method={method!r} compares the rows that received T0 with those that received T1, but none "
+                    f"of the {len(codes)} rows received {role}={label_repr(self.classes_[arm])}"
                 )
         estimate, stderr = aipw(mu, propensity, codes, y, t0, t1, target)
         z = -_normal_quantile(level / 2)  # the lower tail keeps tiny alphas exact (1 - 1e-300 == 1)
         return ATEResult(estimate, stderr, estimate - z * stderr, estimate + z * stderr, level, "aipw", target,
-                         len(y), _PROPENSITY_CLIP)
+                         len(y), _PROPENSITY_CLIP), rows
 
     def _bootstrap_result(self, X, T0, T1, T, Y, level, target, replicates, jobs, random_state):
         """The AIPW estimate with a percentile interval from `replicates`
         refits of the whole cross-fitted AIPW procedure on resamples."""
         t0, t1 = self._arms(T0, T1)
         # the point estimate is method='aipw''s on the same rows
-        estimate = self._aipw_result(X, T0, T1, T, Y, level, target, random_state).estimate
+        point, rows = self._aipw_result(X, T0, T1, T, Y, level, target, random_state, "bootstrap")
+        estimate = point.estimate
         if X is None:
             data = getattr(self, "_fit_data", None)
             if data is None:
@@ -1383,7 +1399,7 @@ class GANITE(BaseEstimator):
             Z, codes, y32 = data
             y, model = self._y_fit, self.propensity_model_
         else:
-            Z, codes, y = self._new_rows(X, T, Y, "method='bootstrap'")
+            Z, codes, y = rows
             y32 = np.ascontiguousarray(self._to_model_scale(y), dtype=np.float32)
             model = "logistic"  # as method='aipw' on new rows
         K = len(self.classes_)
@@ -1405,55 +1421,76 @@ class GANITE(BaseEstimator):
             return aipw(mu, e, codes[sample], y[sample], t0, t1, target)[0]
 
         estimates = np.array(self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xB0075,
-                                                    "GANITE bootstrap", replicate_aipw, folds=_BOOTSTRAP_FOLDS),
-                             dtype=np.float64)
+                                                    "GANITE bootstrap", replicate_aipw, folds=_BOOTSTRAP_FOLDS,
+                                                    arms_needed=(t0, t1)), dtype=np.float64)
         lo, hi = np.quantile(estimates, [level / 2, 1 - level / 2])
         return ATEResult(estimate, float(estimates.std(ddof=1)), float(lo), float(hi), level, "bootstrap", target,
                          len(codes), _PROPENSITY_CLIP)
 
-    def _refit_replicates(self, Z, codes, y32, replicates, jobs, random_state, tag, desc, summarize, folds=1):
+    def _refit_replicates(self, Z, codes, y32, replicates, jobs, random_state, tag, desc, summarize, folds=1,
+                          arms_needed=()):
         """[summarize(...)] for `replicates` refits, in `jobs` threads, with
         the model's parameters, on resamples of the rows of (Z, codes, y32)
         drawn with replacement within each arm so that every arm keeps its
         size.  With folds=1 each replicate is one member fitted to the
         resample, and gives summarize(core, rows).  With more, the resampled
         units are split into `folds` folds of about equal rows (all copies
-        of a unit in one fold), one member is fitted on each fold's
-        complement, and the replicate gives summarize(cores, rows, fold of
-        each row, seed).  Each replicate's resample and fits come from its
-        own child seed, so the results do not depend on which thread runs
-        it or in what order."""
+        of a unit in one fold; _unit_folds), one member is fitted on each
+        fold's complement, and the replicate gives summarize(cores, rows,
+        fold of each row, seed); a resample whose split leaves some
+        complement without an arm of `arms_needed` is redrawn from the
+        replicate's own stream.  Each replicate's resample and fits come
+        from its own child seed, so the results do not depend on which
+        thread runs it or in what order."""
         p = self._check_params()
         n, K = len(codes), len(self.classes_)
-        rows = n * (folds - 1) // folds if folds > 1 else n
-        if p["batch_size"] > rows:
-            raise ValueError(f"batch_size={p['batch_size']} is larger than the {rows} rows each bootstrap model "
-                             f"trains on; lower the model's batch_size")
         arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(K)) if idx.size]
+        for arm in arms_needed:
+            if np.count_nonzero(codes == arm) < folds:
+                raise ValueError(
+                    f"the bootstrap cross-fits each resample over {folds} folds, which needs at least {folds} rows "
+                    f"that received {label_repr(self.classes_[arm])}; {np.count_nonzero(codes == arm)} did"
+                )
         binary = self.outcome_type_ == "binary"
         seed = check_random_state(self.random_state if random_state is None else random_state)
         children = np.random.SeedSequence([seed, tag]).spawn(replicates)
+        # resamples and folds are cheap: drawn here, so that a batch_size too
+        # large for them is reported before any network is trained
+        plans = []
+        for child in children:
+            if folds == 1:
+                resample_seed, core_seed = child.generate_state(2, np.uint64)
+                rng = np.random.default_rng(int(resample_seed))
+                sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+                plans.append((sample, None, core_seed, ()))
+                continue
+            resample_seed, core_seed, *member_seeds = child.generate_state(2 + folds, np.uint64)
+            rng = np.random.default_rng(int(resample_seed))
+            for _ in range(1000):
+                sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+                fold = _unit_folds(sample, codes, folds, rng)
+                if all(np.any(codes[sample[fold != f]] == arm) for f in range(folds) for arm in arms_needed):
+                    break
+            else:
+                raise ValueError("the bootstrap could not draw resamples whose folds each hold both compared arms; "
+                                 "too few rows received one of them")
+            plans.append((sample, fold, core_seed, member_seeds))
+        smallest = min(len(sample) if fold is None else min(np.count_nonzero(fold != f) for f in range(folds))
+                       for sample, fold, _, _ in plans)
+        if p["batch_size"] > smallest:
+            raise ValueError(f"batch_size={p['batch_size']} is larger than the {smallest} rows the smallest bootstrap "
+                             f"model trains on; lower it with set_params(batch_size=...)")
         stop = threading.Event()
         bar = Progress(replicates * folds * (p["n_iter"] + p["n_iter_ite"]), desc, bool(self.verbose))
 
         def replicate(b):
-            if folds == 1:
-                resample_seed, core_seed = children[b].generate_state(2, np.uint64)
-            else:
-                resample_seed, core_seed, fold_seed, *member_seeds = children[b].generate_state(3 + folds, np.uint64)
-            rng = np.random.default_rng(int(resample_seed))
-            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
-            if folds == 1:
+            sample, fold, core_seed, member_seeds = plans[b]
+            if fold is None:
                 out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
                 return None if out is None else summarize(out[0], sample)
-            fold = _unit_folds(sample, codes, folds, int(fold_seed))
             cores = []
             for f in range(folds):
-                train = sample[fold != f]
-                if train.size < p["batch_size"]:
-                    raise ValueError(f"batch_size={p['batch_size']} is larger than the {train.size} rows a "
-                                     f"bootstrap model trains on; lower the model's batch_size")
-                out = _train_core(p, Z, codes, y32, K, binary, member_seeds[f], train, stop, bar)
+                out = _train_core(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
                 if out is None:
                     return None
                 cores.append(out[0])

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import label_repr
+
 METHODS_POINT = ("plugin", "aipw")
 METHODS_INTERVAL = ("aipw", "bootstrap")
 TARGETS = ("ate", "att", "atc")
@@ -31,7 +33,7 @@ class ATEResult:
     Attributes
     ----------
     estimate : float
-        The point estimate: the cross-fitted AIPW estimate, for both
+        The point estimate: ``method='aipw'``'s estimate, for both
         ``method='aipw'`` and ``method='bootstrap'``.
     stderr : float
         Standard error: from the influence function (AIPW) or the standard
@@ -48,8 +50,8 @@ class ATEResult:
     n : int
         Rows the estimate is computed on (all of them, whatever the target).
     propensity_clip : float or None
-        Propensities were clipped below at this value (AIPW); None for
-        methods that use no propensity.
+        Propensities were clipped below at this value; None for a method
+        that uses no propensity (cgan's two methods both use one).
 
     See Also
     --------
@@ -131,7 +133,7 @@ def target_rows(codes, t0: int, t1: int, target: str, arm_names) -> np.ndarray |
     rows = np.flatnonzero(codes == arm)
     if rows.size == 0:
         raise ValueError(
-            f"target={target!r} averages over the rows that received {role}={arm_names[arm]!r}, "
+            f"target={target!r} averages over the rows that received {role}={label_repr(arm_names[arm])}, "
             f"but none of the {len(codes)} rows did"
         )
     return rows

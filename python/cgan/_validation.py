@@ -156,6 +156,11 @@ def treatment_code(value, classes, name: str) -> int:
     raise ValueError(f"{name}={value!r} is not one of the fitted treatments {list(classes)}")
 
 
+def label_repr(v) -> str:
+    """repr of a treatment label as the user wrote it: 1, not np.int64(1)."""
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
 def _label_key(v):
     if isinstance(v, np.generic):
         v = v.item()
