@@ -29,7 +29,7 @@ nonlinear); bootstrap coverage >= 0.90.
 n_jobs=1 and n_jobs=2 alternately (--repeats pairs) and printing the medians
 and their ratio (targets: <= 60 s with n_jobs=2, ratio >= 1.7).
 
-    python benchmarks/coverage.py [--reps 200] [--boot-reps 20] [--n-bootstrap 30] [--ihdp-bootstrap 10]
+    python benchmarks/coverage.py [--reps 200] [--boot-reps 20] [--n-bootstrap 30] [--ihdp-bootstrap 10] [--first-rep 0]
                                   [--jobs 2] [--skip-ihdp | --skip-sim] [--designs nonlinear,...]
                                   [--small-model [--hidden-size H] [--n-iter N]]
     python benchmarks/coverage.py --speed [--repeats 2]
@@ -130,8 +130,9 @@ def coverage(args):
     unknown = sorted(set(designs) - set(DESIGNS))
     if unknown:
         sys.exit(f"unknown design(s) {unknown}; choose from {list(DESIGNS)}")
-    jobs = [(d, rep, small, args.n_bootstrap if rep < args.boot_reps else 0)
-            for d in designs for rep in range(args.reps)] if not args.skip_sim else []
+    first = args.first_rep
+    jobs = [(d, rep, small, args.n_bootstrap if rep < first + args.boot_reps else 0)
+            for d in designs for rep in range(first, first + args.reps)] if not args.skip_sim else []
     # the expensive jobs first, so the two processes finish together
     jobs.sort(key=lambda j: -j[3])
     ihdp_jobs = [(rep, args.ihdp_bootstrap) for rep in range(1, 11)] if not args.skip_ihdp else []
@@ -148,9 +149,9 @@ def coverage(args):
                   f"n_iter={args.n_iter}, batch_size=128, n_estimators=5 (smaller than the default)")
         else:
             print(f"simulations: n = 1000, population ATE = {TRUE_ATE}; the default model")
-        print(f"bootstrap: {args.n_bootstrap} replicates (2-fold cross-fitted AIPW, single members of that model) "
-              f"on the first "
-              f"{min(args.boot_reps, args.reps)} replications of each design")
+        print(f"replications {args.first_rep}-{args.first_rep + args.reps - 1} of each design; bootstrap: "
+              f"{args.n_bootstrap} replicates (2-fold cross-fitted AIPW, single members of that model) on the "
+              f"first {min(args.boot_reps, args.reps)} of them")
     if ihdp_jobs:
         print(f"IHDP 1-10: default model, training rows, truth = mean of mu1 - mu0 over them; bootstrap with "
               f"{args.ihdp_bootstrap} replicates (2-fold cross-fitted AIPW, single members of the default model)")
@@ -215,6 +216,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--boot-reps", type=int, default=20)
+    ap.add_argument("--first-rep", type=int, default=0,
+                    help="simulate replications first-rep .. first-rep + reps - 1 (to extend an earlier run)")
     ap.add_argument("--n-bootstrap", type=int, default=30)
     ap.add_argument("--ihdp-bootstrap", type=int, default=10)
     ap.add_argument("--small-model", action="store_true",
