@@ -136,9 +136,16 @@ def _from_log(mu_log, y_log, codes, K):
     rows of arm k.  fit passes the cross-fitted predictions; with a single
     member they are in-sample, whose smaller residuals bias s_k down.
     Returns (predictions, s)."""
-    resid = np.exp(np.asarray(y_log, dtype=np.float64) - mu_log[np.arange(len(codes)), codes])
-    smear = np.array([resid[codes == k].mean() if np.any(codes == k) else 1.0 for k in range(K)])
+    smear = _smearing(y_log, mu_log[np.arange(len(codes)), codes], codes, np.ones(K))
     return np.exp(mu_log) * smear, smear
+
+
+def _smearing(y_log, fitted_log, codes, default):
+    """Duan's factor of each arm: the mean of exp(y_log - fitted_log) over
+    the rows of that arm (fitted_log: each row's prediction for the arm it
+    received); `default`'s entry for an arm with no rows."""
+    resid = np.exp(np.asarray(y_log, dtype=np.float64) - fitted_log)
+    return np.array([resid[codes == k].mean() if np.any(codes == k) else default[k] for k in range(len(default))])
 
 
 def _unit_folds(sample, codes, n_folds, rng):
@@ -803,14 +810,10 @@ class GANITE(BaseEstimator):
         out = np.ones(len(codes), dtype=bool)
         out[sample] = False
         held = np.flatnonzero(out)
-        smear = self._smear.copy()
-        if held.size:
-            pred = core.predict(Z[held]).astype(np.float64)[np.arange(held.size), codes[held]]
-            resid = np.exp(np.asarray(y_model, dtype=np.float64)[held] - pred)
-            for k in range(len(smear)):
-                if np.any(codes[held] == k):
-                    smear[k] = resid[codes[held] == k].mean()
-        return smear
+        if not held.size:
+            return self._smear.copy()
+        pred = core.predict(Z[held]).astype(np.float64)[np.arange(held.size), codes[held]]
+        return _smearing(np.asarray(y_model)[held], pred, codes[held], self._smear)
 
     def _checked_X(self, X):
         """X validated against the fit and standardised as in fit."""
