@@ -288,6 +288,9 @@ def run_speed(args):
     # and one thread: cgan.GANITE may train ensemble members in threads (n_jobs)
     known = cgan.GANITE().get_params()
     cgan_cfg = dict(cfg, **{k: 1 for k in ("n_estimators", "n_jobs") if k in known})
+    # and the reference networks alone: no per-arm ridge line under them
+    if "baseline" in known:
+        cgan_cfg["baseline"] = "none"
     target_fit = TARGET_FIT_S * args.iters / REF_ITERS
 
     print(f"# IHDP replication 1: n={n}, d={d}, {int(t.sum())} treated, true ATE {tau.mean():.3f}")

@@ -87,7 +87,7 @@ def test_single_member_and_ensemble_agree_on_shapes():
     one = GANITE(random_state=0, n_estimators=1, **FAST).fit(y, t, X=X)
     assert one.history_["ite_loss"].shape == (1, FAST["n_iter"])
     ens = GANITE(random_state=0, n_estimators=3, **FAST).fit(y, t, X=X)
-    members = [core.predict(ens._checked_X(X)) for core in ens._cores]
+    members = [member.predict(ens._checked_X(X)) for member in ens._members()]
     assert np.allclose(ens.predict(X), np.mean(members, axis=0), atol=1e-5)
 
 

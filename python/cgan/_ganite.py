@@ -360,6 +360,110 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
     return best[1], best[2]
 
 
+# Ridge penalties the baseline tries, per unit of the arm's row weight (the
+# covariates are standardised, so each column's sum of squares is about
+# that weight): from almost least squares to almost intercept-only.
+_RIDGE_GRID = np.logspace(-6, 3, 37)
+
+
+def _fit_baseline(Z, codes, y, rows, K):
+    """Each arm's ridge regression of y on the standardised covariates Z,
+    over `rows` (repeats count as weights; None: every row), its penalty
+    chosen by generalised cross-validation from _RIDGE_GRID.  Only the
+    Gram matrices are formed, a block of rows at a time, so the memory
+    does not grow with n.  Returns coef of shape (d + 1, K): row 0 holds
+    the intercepts; an arm with fewer than 3 rows gets its mean (0 with
+    none)."""
+    n, d = Z.shape
+    w = np.ones(n) if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
+    gram = np.zeros((K, d + 1, d + 1))
+    cross = np.zeros((K, d + 1))
+    sq = np.zeros(K)
+    for start in range(0, n, _ROWS_PER_PASS):
+        block = slice(start, start + _ROWS_PER_PASS)
+        A = np.empty((len(codes[block]), d + 1))
+        A[:, 0] = 1.0
+        A[:, 1:] = Z[block]
+        yb = np.asarray(y[block], dtype=np.float64)
+        for k in range(K):
+            wk = w[block] * (codes[block] == k)
+            Aw = A * wk[:, None]
+            gram[k] += Aw.T @ A
+            cross[k] += Aw.T @ yb
+            sq[k] += wk @ (yb * yb)
+    coef = np.zeros((d + 1, K))
+    for k in range(K):
+        W = gram[k, 0, 0]
+        if W < 3:
+            coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
+            continue
+        xbar, ybar = gram[k, 0, 1:] / W, cross[k, 0] / W
+        S = gram[k, 1:, 1:] - W * np.outer(xbar, xbar)
+        r = cross[k, 1:] - W * xbar * ybar
+        syy = max(sq[k] - W * ybar * ybar, 0.0)
+        e, V = np.linalg.eigh(S)
+        e = np.maximum(e, 0.0)
+        q = V.T @ r
+        best = None
+        for lam in W * _RIDGE_GRID:
+            df = 1.0 + np.sum(e / (e + lam))
+            if df >= W - 1:
+                continue
+            rss = max(syy - np.sum(q * q * (e + 2 * lam) / (e + lam) ** 2), 0.0)
+            gcv = rss / W / (1.0 - df / W) ** 2
+            if best is None or gcv < best[0]:
+                best = (gcv, lam)
+        lam = W * _RIDGE_GRID[-1] if best is None else best[1]
+        b = V @ (q / (e + lam))
+        coef[0, k] = ybar - xbar @ b
+        coef[1:, k] = b
+    return coef
+
+
+class _Member:
+    """One trained GANITE core and the per-arm line (coef, as
+    _fit_baseline returns) it was trained around: the core learned each
+    arm's outcome minus the line, on the networks' scale, and the member's
+    predictions and draws add the line back."""
+
+    __slots__ = ("core", "coef")
+
+    def __init__(self, core, coef):
+        self.core, self.coef = core, coef
+
+    def line(self, Z):
+        out = np.empty((Z.shape[0], self.coef.shape[1]))
+        for start in range(0, Z.shape[0], _ROWS_PER_PASS):
+            block = slice(start, start + _ROWS_PER_PASS)
+            out[block] = np.asarray(Z[block], dtype=np.float64) @ self.coef[1:] + self.coef[0]
+        return out
+
+    def predict(self, Z):
+        return self.core.predict(Z).astype(np.float64) + self.line(Z)
+
+    def sample(self, Z, t, anchor, n_samples, seed):
+        """core.sample with the anchor outcomes taken off the line and every draw put back on it."""
+        line = self.line(Z)
+        residual = np.asarray(anchor, dtype=np.float64) - line[np.arange(len(t)), t]
+        return self.core.sample(Z, t, residual, n_samples, seed) + line
+
+
+def _train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
+    """A _Member trained on `rows` of (X32, codes, y32) (all when None;
+    repeats allowed): the per-arm ridge line first, when p['baseline'] is
+    'linear' and the outcome continuous, then the core on the residuals.
+    Returns (member, generator, discriminator and inference losses), or
+    None when stopped."""
+    coef = np.zeros((X32.shape[1] + 1, K))
+    target = y32
+    if p["baseline"] == "linear" and not binary:
+        coef = _fit_baseline(X32, codes, y32, rows, K)
+        target = _Member(None, coef).line(X32)[np.arange(len(codes)), codes]
+        target = np.ascontiguousarray(y32 - target, dtype=np.float32)
+    out = _train_core(p, X32, codes, target, K, binary, seed, rows, stop, bar)
+    return None if out is None else (_Member(out[0], coef), *out[1:])
+
+
 def _train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     """One GANITE model trained in C on `rows` of (X32, codes, y32) (all rows
     when None; repeats allowed), in chunks so that `stop` and the progress
@@ -505,6 +609,18 @@ class GANITE(BaseEstimator):
         cross-fitted squared error in Y's own units (see ``oof_score_``),
         which needs n_estimators >= 2; otherwise, and for a binary
         outcome, it means 'none'.
+    baseline : {'linear', 'none'}, default='linear'
+        'linear' fits each arm's ridge regression of the outcome (on the
+        networks' scale) on the covariates, its penalty chosen by
+        generalised cross-validation, and trains the networks on what the
+        lines leave; predictions and draws add the lines back.  The
+        networks then learn only the departures from linearity, which
+        they do with less data, and effects extrapolate along the lines
+        rather than flattening where the networks saturate.  Each ensemble
+        member fits its lines on its own rows, so the cross-fitted
+        predictions stay honest.  A binary outcome takes no baseline.
+        Chosen on IHDP's training rows, where it cut the in-sample
+        sqrt(PEHE) from 0.91 to 0.70 (see benchmarks/README.md).
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -579,6 +695,7 @@ class GANITE(BaseEstimator):
         noise_dim: int = 0,
         outcome: str = "auto",
         outcome_transform: str = "auto",
+        baseline: str = "linear",
         random_state: int | np.random.Generator | None = None,
         n_jobs: int | None = None,
         verbose: bool = False,
@@ -597,6 +714,7 @@ class GANITE(BaseEstimator):
         self.noise_dim = noise_dim
         self.outcome = outcome
         self.outcome_transform = outcome_transform
+        self.baseline = baseline
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -620,6 +738,7 @@ class GANITE(BaseEstimator):
         }
         check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
         p["outcome_transform"] = check_choice(self.outcome_transform, "outcome_transform", ("auto", "none", "log"))
+        p["baseline"] = check_choice(self.baseline, "baseline", ("linear", "none"))
         if p["learning_rate"] * p["weight_decay"] > 1:
             # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
             # weights grow geometrically and training overflows within a few steps
@@ -710,17 +829,16 @@ class GANITE(BaseEstimator):
 
                 def train_member(member):
                     rows = np.flatnonzero(fold != member) if M > 1 else None
-                    return _train_core(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
+                    return _train_member(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
 
                 # Members are independent and release the GIL, so threads
                 # run them in parallel; each owns its RNG, so results do not
                 # depend on n_jobs.
                 results = _map_threads(train_member, M, n_jobs, stop)
-                cores = [r[0] for r in results]
                 mu_oof = np.zeros((n, K))
-                for member, core in enumerate(cores):
+                for member, result in enumerate(results):
                     held = np.flatnonzero(fold == member) if M > 1 else slice(None)
-                    mu_oof[held] = core.predict(X32[held])
+                    mu_oof[held] = result[0].predict(X32[held])
                 smear = np.ones(K)
                 if transform == "log":
                     mu_oof, smear = _from_log(mu_oof, y32, codes, K)
@@ -730,13 +848,13 @@ class GANITE(BaseEstimator):
         finally:
             bar.close()
         _, transform, results, mu_oof, smear, y32 = best
-        cores = [r[0] for r in results]
         history = {
             "generator_loss": [r[1] for r in results],
             "discriminator_loss": [r[2] for r in results],
             "ite_loss": [r[3] for r in results],
         }
-        self._cores = cores
+        self._cores = [r[0].core for r in results]
+        self._baseline = np.stack([r[0].coef for r in results])
         self.outcome_transform_ = transform
         self._smear = smear
         self._x_mean, self._x_scale = x_mean, x_scale
@@ -772,18 +890,27 @@ class GANITE(BaseEstimator):
         return self
 
     # ------------------------------------------------------------ predict
+    def _members(self):
+        """The ensemble as _Members: each core with its baseline line
+        (none in models saved before the baseline existed)."""
+        coefs = getattr(self, "_baseline", None)
+        if coefs is None:
+            coefs = np.zeros((len(self._cores), self.n_features_in_ + 1, len(self.classes_)))
+        return [_Member(core, coef) for core, coef in zip(self._cores, coefs)]
+
     def _predict_array(self, Z):
         """Ensemble mean of the potential outcomes for standardised rows Z."""
-        mu = self._core_predict(self._cores[0], Z)
-        for core in self._cores[1:]:
-            mu += self._core_predict(core, Z)
-        return mu / len(self._cores)
+        members = self._members()
+        mu = self._member_predict(members[0], Z)
+        for member in members[1:]:
+            mu += self._member_predict(member, Z)
+        return mu / len(members)
 
-    def _core_predict(self, core, Z, smear=None):
-        """One core's expected potential outcomes for rows Z, float64, in
+    def _member_predict(self, member, Z, smear=None):
+        """One member's expected potential outcomes for rows Z, float64, in
         the outcome's units (back from the log scale when fitted on it,
         with the model's smearing factors unless `smear` is given)."""
-        mu = core.predict(Z).astype(np.float64)
+        mu = member.predict(Z)
         if self._log_scale():
             return np.exp(mu) * (self._smear if smear is None else smear)
         return mu
@@ -801,8 +928,8 @@ class GANITE(BaseEstimator):
                              f"the smallest is {y.min():g}")
         return np.log(y)
 
-    def _replicate_smear(self, core, Z, codes, y_model, sample):
-        """Smearing factors of a bootstrap replicate's core: Duan's per-arm
+    def _replicate_smear(self, member, Z, codes, y_model, sample):
+        """Smearing factors of a bootstrap replicate's member: Duan's per-arm
         mean of exp(residual) on the rows its resample left out (the
         model's own factor for an arm with none); None off the log scale."""
         if not self._log_scale():
@@ -812,7 +939,7 @@ class GANITE(BaseEstimator):
         held = np.flatnonzero(out)
         if not held.size:
             return self._smear.copy()
-        pred = core.predict(Z[held]).astype(np.float64)[np.arange(held.size), codes[held]]
+        pred = member.predict(Z[held])[np.arange(held.size), codes[held]]
         return _smearing(np.asarray(y_model)[held], pred, codes[held], self._smear)
 
     def _checked_X(self, X):
@@ -1099,8 +1226,8 @@ class GANITE(BaseEstimator):
         Z, codes, y32 = data
         rows = Z if X is None else self._checked_X(X)
 
-        def effects(core, sample):
-            mu_b = self._core_predict(core, rows, self._replicate_smear(core, Z, codes, y32, sample))
+        def effects(member, sample):
+            mu_b = self._member_predict(member, rows, self._replicate_smear(member, Z, codes, y32, sample))
             return mu_b[:, t1] - mu_b[:, t0]
 
         draws = self._refit_replicates(Z, codes, y32, replicates, jobs, random_state, 0xEFFEC7,
@@ -1411,15 +1538,15 @@ class GANITE(BaseEstimator):
         if features is None:  # a basis over the budget: what the fit would have fallen back to
             features, model = Z, "logistic"
 
-        def replicate_aipw(cores, sample, fold, seed):
-            # each resampled row predicted by the core that did not see its unit
+        def replicate_aipw(members, sample, fold, seed):
+            # each resampled row predicted by the member that did not see its unit
             mu = np.empty((len(sample), K))
-            for f, core in enumerate(cores):
+            for f, member in enumerate(members):
                 held = np.flatnonzero(fold == f)
-                mu[held] = core.predict(Z[sample[held]])
+                mu[held] = member.predict(Z[sample[held]])
             if self._log_scale():
                 mu, _ = _from_log(mu, y32[sample], codes[sample], K)
-            groups = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(len(cores))]
+            groups = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(len(members))]
             e = _clip_propensity(_fit_propensity(features[sample], codes[sample], K, groups, seed, model))
             return aipw(mu, e, codes[sample], y[sample], t0, t1, target)[0]
 
@@ -1436,10 +1563,10 @@ class GANITE(BaseEstimator):
         the model's parameters, on resamples of the rows of (Z, codes, y32)
         drawn with replacement within each arm so that every arm keeps its
         size.  With folds=1 each replicate is one member fitted to the
-        resample, and gives summarize(core, rows).  With more, the resampled
+        resample, and gives summarize(member, rows).  With more, the resampled
         units are split into `folds` folds of about equal rows (all copies
         of a unit in one fold; _unit_folds), one member is fitted on each
-        fold's complement, and the replicate gives summarize(cores, rows,
+        fold's complement, and the replicate gives summarize(members, rows,
         fold of each row, seed); a resample whose split leaves some
         complement without an arm of `arms_needed` is redrawn from the
         replicate's own stream.  Each replicate's resample and fits come
@@ -1489,15 +1616,15 @@ class GANITE(BaseEstimator):
         def replicate(b):
             sample, fold, core_seed, member_seeds = plans[b]
             if fold is None:
-                out = _train_core(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+                out = _train_member(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
                 return None if out is None else summarize(out[0], sample)
-            cores = []
+            members = []
             for f in range(folds):
-                out = _train_core(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
+                out = _train_member(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
                 if out is None:
                     return None
-                cores.append(out[0])
-            return summarize(cores, sample, fold, int(core_seed) % 2**63)
+                members.append(out[0])
+            return summarize(members, sample, fold, int(core_seed) % 2**63)
 
         try:
             return _map_threads(replicate, replicates, jobs, stop)
@@ -1692,9 +1819,11 @@ class GANITE(BaseEstimator):
         binary = self.outcome_type_ == "binary"
         # the networks draw on the scale they were fitted on
         log = self._log_scale()
+        y_obs = y
         if y is not None:
             y = self._to_model_scale(y)
-        children = np.random.SeedSequence(check_random_state(random_state)).spawn(len(self._cores))
+        members = self._members()
+        children = np.random.SeedSequence(check_random_state(random_state)).spawn(len(members))
         if y is None:
             fit_codes = self._codes_fit
             shares = np.bincount(fit_codes, minlength=K) / fit_codes.size
@@ -1705,19 +1834,19 @@ class GANITE(BaseEstimator):
                 else:
                     resid = self._y_fit - self._mu_oof[rows, fit_codes]
                 resid = [resid[fit_codes == a] for a in range(K)]
-        M = len(self._cores)
+        M = len(members)
         out = np.empty((count, n, K))
-        for member, core in enumerate(self._cores):
-            draws = range(member, count, M)
+        for m, member in enumerate(members):
+            draws = range(m, count, M)
             if not draws:
                 continue
-            py_seq, core_seq = children[member].spawn(2)
+            py_seq, core_seq = children[m].spawn(2)
             if y is not None:
-                out[member::M] = core.sample(Z, codes, y, len(draws), int(core_seq.generate_state(1, np.uint64)[0]))
+                out[m::M] = member.sample(Z, codes, y, len(draws), int(core_seq.generate_state(1, np.uint64)[0]))
                 continue
             rng = np.random.default_rng(py_seq)
             core_seeds = core_seq.generate_state(len(draws), np.uint64)
-            mu = core.predict(Z).astype(np.float64)
+            mu = member.predict(Z)
             for j, s in enumerate(draws):
                 t = codes if codes is not None else rng.choice(K, size=n, p=shares).astype(np.int32)
                 mean = mu[np.arange(n), t]
@@ -1729,8 +1858,12 @@ class GANITE(BaseEstimator):
                         rows = np.flatnonzero(t == a)
                         if rows.size:
                             anchor[rows] += rng.choice(resid[a], size=rows.size)
-                out[s] = core.sample(Z, t, anchor, 1, int(core_seeds[j]))[0]
-        return np.exp(out) if log else out
+                out[s] = member.sample(Z, t, anchor, 1, int(core_seeds[j]))[0]
+        if log:
+            out = np.exp(out)
+        if y is not None:  # the anchors are the observed outcomes, kept exactly
+            out[:, np.arange(n), codes] = y_obs
+        return out
 
     # -------------------------------------------------------------- pickle
     # save, dumps and pickle share BaseEstimator's validated container

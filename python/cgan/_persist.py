@@ -469,7 +469,7 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
 
 # Parameters added after the format was first written, with the value that
 # reproduces what earlier versions did.
-_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}, "GANITE": {"outcome_transform": "none"}}
+_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}, "GANITE": {"outcome_transform": "none", "baseline": "none"}}
 
 
 def _loads(data, expected):
@@ -550,7 +550,7 @@ def _array(state, key, ndim, kind="f"):
 _FITTED_STATE = {
     "GANITE": ({"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale",
                 "_y_fit", "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_",
-                "propensity_model_"}, {"feature_names_in_", "outcome_transform_", "_smear"}),
+                "propensity_model_"}, {"feature_names_in_", "outcome_transform_", "_smear", "_baseline"}),
     "CausalWGAN": ({"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan",
                     "_sample_seed", "_t_col", "_t_freq", "classes_", "covariates_", "history_", "outcome_",
                     "treatment_"}, set()),
@@ -616,6 +616,13 @@ def _check_state(name, state):
             if state["outcome_transform_"] == "log" and not (np.all(state["_y_fit"] > 0) and
                                                              np.all(state["_mu_oof"] > 0)):
                 raise ValueError("saved _y_fit and _mu_oof must be positive for outcome_transform_='log'")
+        # models saved before the baseline existed hold none: zero lines
+        if "_baseline" in state:
+            coef = _array(state, "_baseline", 3)
+            if coef.shape != (len(cores), d + 1, K) or not np.all(np.isfinite(coef)):
+                raise ValueError(f"saved _baseline must hold finite lines of shape ({len(cores)}, {d + 1}, {K})")
+            if binary and np.any(coef):
+                raise ValueError("saved _baseline must be zero for a binary outcome")
         names = state.get("feature_names_in_")
         if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
             raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
