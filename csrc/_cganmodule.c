@@ -1917,6 +1917,78 @@ static PyTypeObject WganType = {
     .tp_methods = Wgan_methods,
 };
 
+/* arm_moments(X, T, Y, n_arms, weights=None) -> (gram, cross, sq): float64
+ * arrays of shapes (K, d+1, d+1), (K, d+1) and (K,); see cg_arm_moments. */
+static PyObject *py_arm_moments(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "T", "Y", "n_arms", "weights", NULL};
+    PyObject *ox, *ot, *oy, *ok, *ow = Py_None;
+    PyArrayObject *X = NULL, *T = NULL, *Y = NULL, *W = NULL, *gram = NULL, *cross = NULL, *sq = NULL;
+    long long K;
+    char err[CG_ERR_LEN] = "";
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|O:arm_moments", kwlist, &ox, &ot, &oy, &ok, &ow)) return NULL;
+    if (get_int(ok, "n_arms", 1, 1 << 20, &K) < 0) return NULL;
+    if (!(X = as_real(ox, "X", 2))) return NULL;
+    npy_intp n = PyArray_DIM(X, 0), d = PyArray_DIM(X, 1);
+    if (d > 1 << 15) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns; arm_moments takes at most 32768", (Py_ssize_t)d);
+        goto error;
+    }
+    if (!(T = as_labels(ot, "T", n, (long)K))) goto error;
+    if (!(Y = as_real(oy, "Y", 1))) goto error;
+    if (PyArray_DIM(Y, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "Y has %zd entries but X has %zd rows", (Py_ssize_t)PyArray_DIM(Y, 0),
+                     (Py_ssize_t)n);
+        goto error;
+    }
+    if (ow != Py_None) {
+        PyArrayObject *raw = (PyArrayObject *)PyArray_FromAny(ow, NULL, 0, 0, 0, NULL);
+        if (!raw) goto error;
+        char kind = PyArray_DESCR(raw)->kind;
+        if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+            PyErr_Format(PyExc_TypeError, "weights must hold real numbers, got dtype %S", (PyObject *)PyArray_DESCR(raw));
+            Py_DECREF(raw);
+            goto error;
+        }
+        W = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)raw, NPY_FLOAT64, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        Py_DECREF(raw);
+        if (!W) goto error;
+        if (PyArray_NDIM(W) != 1 || PyArray_DIM(W, 0) != n) {
+            PyErr_Format(PyExc_ValueError, "weights must be 1-dimensional with %zd entries", (Py_ssize_t)n);
+            goto error;
+        }
+    }
+    npy_intp gd[3] = {(npy_intp)K, d + 1, d + 1}, cd[2] = {(npy_intp)K, d + 1}, sd[1] = {(npy_intp)K};
+    if (!(gram = (PyArrayObject *)PyArray_ZEROS(3, gd, NPY_FLOAT64, 0))) goto error;
+    if (!(cross = (PyArrayObject *)PyArray_ZEROS(2, cd, NPY_FLOAT64, 0))) goto error;
+    if (!(sq = (PyArrayObject *)PyArray_ZEROS(1, sd, NPY_FLOAT64, 0))) goto error;
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_arm_moments(F32(X), (const int32_t *)PyArray_DATA(T), F32(Y), W ? (const double *)PyArray_DATA(W) : NULL,
+                        (size_t)n, (int)d, (int)K, (double *)PyArray_DATA(gram), (double *)PyArray_DATA(cross),
+                        (double *)PyArray_DATA(sq), err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto error;
+    }
+    Py_DECREF(X);
+    Py_DECREF(T);
+    Py_DECREF(Y);
+    Py_XDECREF(W);
+    return Py_BuildValue("(NNN)", gram, cross, sq);
+error:
+    Py_XDECREF(X);
+    Py_XDECREF(T);
+    Py_XDECREF(Y);
+    Py_XDECREF(W);
+    Py_XDECREF(gram);
+    Py_XDECREF(cross);
+    Py_XDECREF(sq);
+    return NULL;
+}
+
 /* ------------------------------------------------------------ module */
 
 #define KW_METHOD(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, doc}
@@ -1934,6 +2006,8 @@ static PyMethodDef module_methods[] = {
     KW_METHOD(rng_uniform, "rng_uniform(seed, size) -> float32 draws in [0, 1)"),
     KW_METHOD(rng_normal, "rng_normal(seed, size) -> float32 standard normal draws"),
     KW_METHOD(rng_indices, "rng_indices(seed, size, high) -> int64 draws in [0, high), with replacement"),
+    KW_METHOD(arm_moments, "arm_moments(X, T, Y, n_arms, weights=None) -> (gram, cross, sq): per-arm weighted "
+                           "moments of [1, x] and y, float64"),
     KW_METHOD(adam_run, "adam_run(params, grads, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, "
                         "weight_decay=0, decoupled=False) -> params after len(grads) steps"),
     {NULL, NULL, 0, NULL}};

@@ -316,6 +316,17 @@ cg_status cg_ganite_snapshot(const cg_ganite *g, void *buf, size_t size, char *e
 cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char *err);
 /* mean[K], sd[K]: the outcome scale of each arm (0 and 1 for a binary outcome) */
 void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
+/* Per-arm weighted moments of the rows a_r = [1, X[r, :]] (length d + 1)
+ * and outcomes Y[r], for the per-arm ridge lines GANITE learns around.
+ * For every row r with T[r] = k (in [0, K)) and weight w_r (w[r], or 1 when
+ * w is NULL; rows of weight 0 are skipped) this adds
+ *   w_r a_r a_r^T into gram[k] ((d + 1) x (d + 1), row-major, symmetric),
+ *   w_r Y[r] a_r into cross[k] (d + 1), and w_r Y[r]^2 into sq[k],
+ * accumulating in double in row order onto what the outputs hold (zero them
+ * first; gram must be symmetric on entry).  CG_EINVAL on a label outside
+ * [0, K), a negative or non-finite weight, or d < 0 or K < 1. */
+cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, const double *w, size_t n, int d,
+                         int K, double *gram, double *cross, double *sq, char *err);
 
 /* -------------------------------------------------------------- WGAN */
 /* A conditional WGAN-GP: G(noise, context) -> p columns, critic(x, context)

@@ -700,3 +700,52 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     *out = g;
     return CG_OK;
 }
+
+cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, const double *w, size_t n, int d,
+                         int K, double *gram, double *cross, double *sq, char *err)
+{
+    if (d < 0 || K < 1) {
+        cg_set_error(err, "arm moments need d >= 0 and K >= 1, got d = %d, K = %d", d, K);
+        return CG_EINVAL;
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (T[r] < 0 || T[r] >= K) {
+            cg_set_error(err, "treatment label %d at row %zu is outside [0, %d)", (int)T[r], r, K);
+            return CG_EINVAL;
+        }
+        if (w && !(w[r] >= 0 && isfinite(w[r]))) {
+            cg_set_error(err, "weight %g at row %zu is negative or not finite", w[r], r);
+            return CG_EINVAL;
+        }
+    }
+    size_t m = (size_t)d + 1;
+    double *a = malloc(m * sizeof(double));
+    if (!a) {
+        cg_set_error(err, "out of memory for %zu doubles", m);
+        return CG_ENOMEM;
+    }
+    a[0] = 1.0;
+    for (size_t r = 0; r < n; r++) {
+        double wr = w ? w[r] : 1.0;
+        if (wr == 0) continue;
+        const cg_real *x = X + r * (size_t)d;
+        for (size_t j = 1; j < m; j++) a[j] = (double)x[j - 1];
+        double *G = gram + (size_t)T[r] * m * m, *c = cross + (size_t)T[r] * m;
+        double y = (double)Y[r], wy = wr * y;
+        /* the upper triangle here; the lower one is copied from it below */
+        for (size_t i = 0; i < m; i++) {
+            double wa = wr * a[i];
+            double *row = G + i * m;
+            for (size_t j = i; j < m; j++) row[j] += wa * a[j];
+            c[i] += wy * a[i];
+        }
+        sq[T[r]] += wy * y;
+    }
+    for (int k = 0; k < K; k++) {
+        double *G = gram + (size_t)k * m * m;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < i; j++) G[i * m + j] = G[j * m + i];
+    }
+    free(a);
+    return CG_OK;
+}

@@ -9,7 +9,7 @@ import pytest
 import cgan
 from cgan import GANITE
 from cgan import _ganite
-from cgan._ganite import _RIDGE_GRID, _fit_baseline
+from cgan._ganite import _RIDGE_GRID, _fit_baseline, _stratified_folds
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fuzzing  # noqa: E402
@@ -17,15 +17,18 @@ import fuzzing  # noqa: E402
 FAST = dict(hidden_size=32, n_iter=300, batch_size=64, n_estimators=3)
 
 
-def _reference_ridge(A, z, w):
-    """Weighted ridge with an unpenalised intercept, penalty by GCV over
-    _RIDGE_GRID: the textbook formulas, with the hat matrix formed
-    explicitly (rows repeated `w` times)."""
-    A, z = np.repeat(A, w, axis=0), np.repeat(z, w)
-    W, p = len(z), A.shape[1]
-    D = np.c_[np.ones(W), A]
-    pen = np.eye(p + 1)
+def _design(A):
+    D = np.c_[np.ones(len(A)), A]
+    pen = np.eye(D.shape[1])
     pen[0, 0] = 0
+    return D, pen
+
+
+def _gcv_penalty(A, z):
+    """The GCV choice over _RIDGE_GRID, per unit of the rows, with the hat
+    matrix formed explicitly."""
+    D, pen = _design(A)
+    W = len(z)
     best = None
     for g in _RIDGE_GRID:
         H = D @ np.linalg.solve(D.T @ D + W * g * pen, D.T)
@@ -35,7 +38,16 @@ def _reference_ridge(A, z, w):
         gcv = np.mean((z - H @ z) ** 2) / (1 - df / W) ** 2
         if best is None or gcv < best[0]:
             best = (gcv, g)
-    return np.linalg.solve(D.T @ D + W * best[1] * pen, D.T @ z)
+    return _RIDGE_GRID[-1] if best is None else best[1]
+
+
+def _reference_ridge(A, z, w):
+    """Ridge with an unpenalised intercept: the penalty chosen by GCV on the
+    distinct rows (w > 0), the line fitted with each row repeated w times."""
+    g = _gcv_penalty(A[w > 0], z[w > 0])
+    D, pen = _design(np.repeat(A, w, axis=0))
+    zr = np.repeat(z, w)
+    return np.linalg.solve(D.T @ D + len(zr) * g * pen, D.T @ zr)
 
 
 def test_fit_baseline_matches_the_textbook_ridge_per_arm(monkeypatch):
@@ -46,7 +58,7 @@ def test_fit_baseline_matches_the_textbook_ridge_per_arm(monkeypatch):
     y = (Z @ [1.0, -2.0, 0.0, 0.3] + 3 * codes + rng.normal(size=n)).astype(np.float32)
     rows = rng.integers(0, n, 2 * n)  # repeats, as a bootstrap resample has
     # blocks of 16 rows exercise the accumulation across blocks
-    monkeypatch.setattr(_ganite, "_ROWS_PER_PASS", 16)
+    monkeypatch.setattr(_ganite, "_block_rows", lambda d: 16)
     for subset in (None, rows):
         coef = _fit_baseline(Z, codes, y, subset, K)
         w = np.ones(n, int) if subset is None else np.bincount(subset, minlength=n)
@@ -67,22 +79,32 @@ def test_fit_baseline_shrinks_noise_and_keeps_signal():
     y = np.where(codes == 0, 2 + Z[:, 0] * 4.0, 5 + noise).astype(np.float32)
     coef = _fit_baseline(Z, codes, y, None, 2)
     assert coef[1, 0] == pytest.approx(4.0, rel=1e-4) and coef[0, 0] == pytest.approx(2.0, abs=1e-4)
-    # ridge shrinks the noise arm's slopes below least squares' (whose
-    # standard errors are about 1 / sqrt(200) = 0.07 each)
+    # on the noise arm GCV picks a heavy penalty, which shrinks the slopes
+    # to a fraction of least squares' (standard errors about 0.07 each)
     arm = codes == 1
     ols = np.linalg.lstsq(np.c_[np.ones(arm.sum()), Z[arm]], y[arm], rcond=None)[0]
-    assert np.linalg.norm(coef[1:, 1]) <= np.linalg.norm(ols[1:]) and np.linalg.norm(coef[1:, 1]) < 0.3
+    assert _gcv_penalty(Z[arm].astype(np.float64), y[arm].astype(np.float64)) >= 0.1
+    assert np.linalg.norm(coef[1:, 1]) < 0.75 * np.linalg.norm(ols[1:])
     assert coef[0, 1] == pytest.approx(np.mean(y[arm]), abs=0.1)
 
 
 def test_fit_baseline_with_arms_of_too_few_rows():
-    Z = np.arange(10, dtype=np.float32).reshape(5, 2)
-    codes = np.array([0, 0, 0, 0, 1])
-    y = np.array([1, 2, 3, 4, 7], dtype=np.float32)
+    rng = np.random.default_rng(7)
+    Z = rng.normal(size=(6, 2)).astype(np.float32)
+    Z[:, 1] = 0  # a constant column, as standardising leaves one
+    codes = np.array([0, 0, 0, 0, 1, 1])
+    y = np.array([1, 2, 3, 4, 7, 9], dtype=np.float32)
     coef = _fit_baseline(Z, codes, y, None, 3)
-    # one row: its outcome as the intercept; no row: zero
-    assert coef[0, 1] == 7 and not np.any(coef[1:, 1])
+    # four rows: a line, where the guard df < W - 1 rules out the lightest penalties
+    ref = _reference_ridge(Z[:4].astype(np.float64), y[:4].astype(np.float64), np.ones(4, int))
+    np.testing.assert_allclose(coef[:, 0], ref, rtol=1e-7, atol=1e-9)
+    # two rows: their mean as the intercept; no row: zero
+    assert coef[0, 1] == 8 and not np.any(coef[1:, 1])
     assert not np.any(coef[:, 2])
+    # one distinct row of arm 0 copied five times is still one row: its
+    # outcome, with no slope (copies do not make a line)
+    coef = _fit_baseline(Z, codes, y, np.array([0, 0, 0, 0, 0, 4, 5]), 2)
+    assert coef[0, 0] == 1 and not np.any(coef[1:, 0])
     assert np.all(np.isfinite(coef))
 
 
@@ -127,13 +149,16 @@ def test_cross_fitted_predictions_come_from_lines_fitted_without_the_row():
     # three members, three different lines, each from its own two folds
     assert model._baseline.shape == (3, 3, 2)
     assert not np.allclose(model._baseline[0], model._baseline[1])
-    members = model._members()
+    # member m's lines come from the rows outside fold m, and fold m's rows
+    # are predicted by member m: the folds fit draws (its last seed)
+    seed = np.random.SeedSequence(0).generate_state(4, np.uint64)[3]
+    fold = _stratified_folds(t, 3, int(seed))
     Z = model._checked_X(X)
-    hits = 0
-    for m, member in enumerate(members):
-        pred = member.predict(Z)
-        hits += np.count_nonzero(np.all(np.isclose(pred, model._mu_oof), axis=1))
-    assert hits == len(y)  # every row's cross-fitted prediction is exactly one member's
+    y32 = y.astype(np.float32)
+    for m, member in enumerate(model._members()):
+        np.testing.assert_array_equal(model._baseline[m], _fit_baseline(Z, t, y32, np.flatnonzero(fold != m), 2))
+        held = fold == m
+        np.testing.assert_allclose(member.predict(Z[held]), model._mu_oof[held], rtol=1e-12)
 
 
 def test_invalid_baseline_values():
@@ -172,3 +197,67 @@ def test_saved_lines_are_checked():
         model_bad._baseline = bad
         with pytest.raises(ValueError, match="_baseline"):
             cgan.loads(model_bad.dumps())
+
+
+def test_lines_are_fitted_on_the_log_scale_when_the_networks_are():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(400, 2))
+    t = np.arange(400) % 2
+    y = np.exp(1 + 0.8 * X[:, 0] + 0.3 * t + 0.3 * rng.normal(size=400))
+    model = GANITE(outcome_transform="log", random_state=0, **dict(FAST, n_iter=20)).fit(y, t, X=X)
+    # the slope of x0 is 0.8 per unit of x0, so 0.8 sd(x0) on the standardised scale
+    slopes = model._baseline[:, 1, :] / np.std(X[:, 0])
+    np.testing.assert_allclose(slopes, 0.8, atol=0.1)
+    assert np.all(model.predict(X) > 0)
+
+
+def test_draws_from_the_arms_alone_follow_the_lines():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(600, 2))
+    t = np.arange(600) % 2
+    y = 10 * X[:, 0] + 3 * t + rng.normal(size=600)
+    model = GANITE(random_state=0, **FAST).fit(y, t, X=X)
+    draws = model.sample(X, 20, random_state=1, T=t)
+    gap = draws.mean(0) - model.predict(X)
+    # the anchors scatter by the residual sd (about 1) around the lines,
+    # which carry the slope of 10: their average sits on predict
+    assert abs(gap.mean()) < 0.2 and np.sqrt(np.mean(gap ** 2)) < 1.0
+
+
+def test_bootstrap_replicates_fit_their_own_lines(monkeypatch):
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(300, 2))
+    t = np.arange(300) % 2
+    y = 2 * X[:, 0] + t + rng.normal(size=300)
+    model = GANITE(random_state=0, **dict(FAST, n_iter=20)).fit(y, t, X=X)
+    calls = []
+    real = _ganite._fit_baseline
+
+    def spy(Z, codes, y, rows, K, stop=None):
+        calls.append(rows)
+        return real(Z, codes, y, rows, K, stop)
+
+    monkeypatch.setattr(_ganite, "_fit_baseline", spy)
+    lo, hi = model.effect_interval(X[:5], n_bootstrap=3, random_state=0)
+    assert len(calls) == 3 and all(len(r) == 300 and len(np.unique(r)) < 300 for r in calls)
+    assert np.all(lo <= hi)
+
+
+def test_saved_lines_must_fit_the_model():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 2))
+    t = np.arange(200) % 2
+    y = X[:, 0] + t + rng.normal(size=200)
+    fast = dict(FAST, n_iter=10, n_estimators=2)
+    model = GANITE(random_state=0, **fast).fit(y, t, X=X)
+    model._baseline = model._baseline[:1]  # one member's lines for two members
+    with pytest.raises(ValueError, match="_baseline"):
+        cgan.loads(model.dumps())
+    binary = GANITE(random_state=0, **fast).fit((y > 0.5).astype(int), t, X=X)
+    binary._baseline = binary._baseline + 1.0
+    with pytest.raises(ValueError, match="zero for a binary outcome"):
+        cgan.loads(binary.dumps())
+    huge = GANITE(random_state=0, **fast).fit(y, t, X=X)
+    huge._baseline = huge._baseline * 1e307
+    with pytest.raises(ValueError, match="non-finite"):
+        cgan.loads(huge.dumps()).predict(X * 100)

@@ -312,3 +312,18 @@ def test_loaded_cores_continue_training_as_the_saved_ones():
         assert a.snapshot() == b.snapshot()
         for core in (a, b):
             core.clear_data()
+
+
+def test_binary_outcome_given_as_integers_round_trips():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(200, 2))
+    t = np.arange(200) % 2
+    y = (X[:, 0] + t + rng.normal(size=200) > 0.5).astype(np.int64)
+    model = cgan.GANITE(random_state=0, n_iter=10, n_estimators=2, hidden_size=16, batch_size=64).fit(y, t, X=X)
+    twin = cgan.loads(model.dumps())
+    assert twin.outcome_type_ == "binary" and twin._y_fit.dtype == np.float64
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+    # files that kept the integers still load
+    model._y_fit = y
+    old = cgan.loads(cgan._persist.dumps(model))
+    np.testing.assert_array_equal(old._y_fit, y.astype(np.float64))

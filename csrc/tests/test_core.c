@@ -2323,6 +2323,65 @@ static void test_divergence(void)
     test_divergence_wgan(0.0);
 }
 
+/* cg_arm_moments against direct sums, unweighted and weighted, accumulated
+ * over two calls (the caller sums blocks of rows); and its argument checks. */
+static void test_arm_moments(void)
+{
+    const size_t n = 41, half = 17;
+    const int d = 4, K = 3;
+    const size_t m = (size_t)d + 1;
+    cg_real *X = ralloc(n * (size_t)d), *Y = ralloc(n);
+    double *xd = dalloc(n * (size_t)d), *yd = dalloc(n), *w = dalloc(n);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    fill_n(xd, n * (size_t)d);
+    fill_u(yd, n, -3, 3);
+    to_real(X, xd, n * (size_t)d);
+    to_real(Y, yd, n);
+    for (size_t r = 0; r < n; r++) {
+        T[r] = (int32_t)cg_rng_below(&g_data, (uint64_t)K);
+        w[r] = (double)cg_rng_below(&g_data, 4); /* bootstrap-like counts, zeros included */
+    }
+    char err[CG_ERR_LEN];
+    for (int weighted = 0; weighted < 2; weighted++) {
+        double *gram = dalloc((size_t)K * m * m), *cross = dalloc((size_t)K * m), *sq = dalloc((size_t)K);
+        double *wg = dalloc((size_t)K * m * m), *wc = dalloc((size_t)K * m), *ws = dalloc((size_t)K);
+        const double *wt = weighted ? w : NULL;
+        cg_status s1 = cg_arm_moments(X, T, Y, wt, half, d, K, gram, cross, sq, err);
+        cg_status s2 = cg_arm_moments(X + half * (size_t)d, T + half, Y + half, wt ? wt + half : NULL, n - half, d,
+                                      K, gram, cross, sq, err);
+        CHECK(s1 == CG_OK && s2 == CG_OK, "arm_moments: status %d %d", (int)s1, (int)s2);
+        for (size_t r = 0; r < n; r++) {
+            double wr = weighted ? w[r] : 1.0, a[5] = {1, xd[r * 4], xd[r * 4 + 1], xd[r * 4 + 2], xd[r * 4 + 3]};
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = 0; j < m; j++) wg[(size_t)T[r] * m * m + i * m + j] += wr * a[i] * a[j];
+                wc[(size_t)T[r] * m + i] += wr * yd[r] * a[i];
+            }
+            ws[T[r]] += wr * yd[r] * yd[r];
+        }
+        char label[64];
+        snprintf(label, sizeof label, "arm_moments gram%s", weighted ? " weighted" : "");
+        check_close(label, gram, wg, (size_t)K * m * m, 1e-12, 1e-9);
+        snprintf(label, sizeof label, "arm_moments cross%s", weighted ? " weighted" : "");
+        check_close(label, cross, wc, (size_t)K * m, 1e-12, 1e-9);
+        snprintf(label, sizeof label, "arm_moments sq%s", weighted ? " weighted" : "");
+        check_close(label, sq, ws, (size_t)K, 1e-12, 1e-9);
+        free(gram), free(cross), free(sq), free(wg), free(wc), free(ws);
+    }
+    double gram[3 * 25] = {0}, cross[15] = {0}, sq[3] = {0};
+    T[5] = K;
+    CHECK(cg_arm_moments(X, T, Y, NULL, n, d, K, gram, cross, sq, err) == CG_EINVAL, "arm_moments: label K");
+    T[5] = -1;
+    CHECK(cg_arm_moments(X, T, Y, NULL, n, d, K, gram, cross, sq, err) == CG_EINVAL, "arm_moments: label -1");
+    T[5] = 0;
+    w[3] = -1;
+    CHECK(cg_arm_moments(X, T, Y, w, n, d, K, gram, cross, sq, err) == CG_EINVAL, "arm_moments: negative weight");
+    w[3] = NAN;
+    CHECK(cg_arm_moments(X, T, Y, w, n, d, K, gram, cross, sq, err) == CG_EINVAL, "arm_moments: NaN weight");
+    CHECK(cg_arm_moments(X, T, Y, NULL, n, d, 0, gram, cross, sq, err) == CG_EINVAL, "arm_moments: K = 0");
+    CHECK(cg_arm_moments(X, T, Y, NULL, n, -1, K, gram, cross, sq, err) == CG_EINVAL, "arm_moments: d < 0");
+    free(X), free(Y), free(xd), free(yd), free(w), free(T);
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("CG_TEST_VERBOSE");
@@ -2364,6 +2423,7 @@ int main(int argc, char **argv)
     test_penalty();
     test_wgan();
     test_divergence();
+    test_arm_moments(); /* last: its draws would shift the data of the tests above */
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
     return g_fails ? 1 : 0;

@@ -366,55 +366,84 @@ def _propensity_unclipped(Z, codes, K, fold, seed):
 _RIDGE_GRID = np.logspace(-6, 3, 37)
 
 
-def _fit_baseline(Z, codes, y, rows, K):
-    """Each arm's ridge regression of y on the standardised covariates Z,
-    over `rows` (repeats count as weights; None: every row), its penalty
-    chosen by generalised cross-validation from _RIDGE_GRID.  Only the
-    Gram matrices are formed, a block of rows at a time, so the memory
-    does not grow with n.  Returns coef of shape (d + 1, K): row 0 holds
-    the intercepts; an arm with fewer than 3 rows gets its mean (0 with
-    none)."""
+def _block_rows(d):
+    """Rows per block for row-wise passes over d float64 columns: about 8 MiB."""
+    return max(1, (8 << 20) // (8 * (d + 1)))
+
+
+def _arm_moments(Z, codes, y, w, K, stop):
+    """(gram, cross, sq) of _cgan.arm_moments summed over blocks of rows
+    (weights w; None: every row once), or None once `stop` is set."""
     n, d = Z.shape
-    w = np.ones(n) if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
-    gram = np.zeros((K, d + 1, d + 1))
-    cross = np.zeros((K, d + 1))
-    sq = np.zeros(K)
-    for start in range(0, n, _ROWS_PER_PASS):
-        block = slice(start, start + _ROWS_PER_PASS)
-        A = np.empty((len(codes[block]), d + 1))
-        A[:, 0] = 1.0
-        A[:, 1:] = Z[block]
-        yb = np.asarray(y[block], dtype=np.float64)
-        for k in range(K):
-            wk = w[block] * (codes[block] == k)
-            Aw = A * wk[:, None]
-            gram[k] += Aw.T @ A
-            cross[k] += Aw.T @ yb
-            sq[k] += wk @ (yb * yb)
+    gram, cross, sq = np.zeros((K, d + 1, d + 1)), np.zeros((K, d + 1)), np.zeros(K)
+    step = _block_rows(d)
+    for start in range(0, n, step):
+        if stop is not None and stop.is_set():
+            return None
+        block = slice(start, start + step)
+        g, c, q = _cgan.arm_moments(Z[block], codes[block], y[block], K, None if w is None else w[block])
+        gram += g
+        cross += c
+        sq += q
+    return gram, cross, sq
+
+
+def _ridge_penalty(gram, cross, sq):
+    """The ridge penalty GCV picks from _RIDGE_GRID for one arm's moments
+    (as _cgan.arm_moments gives them); None with fewer than 3 rows."""
+    W = gram[0, 0]
+    if W < 3:
+        return None
+    xbar, ybar = gram[0, 1:] / W, cross[0] / W
+    e, V = np.linalg.eigh(gram[1:, 1:] - W * np.outer(xbar, xbar))
+    e = np.maximum(e, 0.0)
+    q = V.T @ (cross[1:] - W * xbar * ybar)
+    syy = max(sq - W * ybar * ybar, 0.0)
+    best = None
+    for lam in W * _RIDGE_GRID:
+        df = 1.0 + np.sum(e / (e + lam))
+        if df >= W - 1:
+            continue
+        rss = max(syy - np.sum(q * q * (e + 2 * lam) / (e + lam) ** 2), 0.0)
+        gcv = rss / W / (1.0 - df / W) ** 2
+        if best is None or gcv < best[0]:
+            best = (gcv, lam / W)
+    return _RIDGE_GRID[-1] if best is None else best[1]
+
+
+def _fit_baseline(Z, codes, y, rows, K, stop=None):
+    """Each arm's ridge regression of y on the standardised covariates Z,
+    over `rows` (repeats count as weights; None: every row), with an
+    unpenalised intercept, its penalty chosen by generalised
+    cross-validation from _RIDGE_GRID.  On a resample the penalty is
+    chosen on the distinct rows, as on the data (copies of a row would look
+    like independent confirmations and draw the penalty down), and the
+    line is then fitted with the copies as weights.  Only per-arm moments
+    are formed, in C, a block of rows at a time, so the memory is O(n + K
+    d^2).  Returns coef of shape (d + 1, K), row 0 the intercepts (an arm
+    with fewer than 3 rows gets its mean, 0 with none), or None once
+    `stop` is set."""
+    n, d = Z.shape
+    w = None if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
+    moments = _arm_moments(Z, codes, y, w, K, stop)
+    if moments is None:
+        return None
+    distinct = moments
+    if w is not None and np.any(w > 1):
+        distinct = _arm_moments(Z, codes, y, (w > 0).astype(np.float64), K, stop)
+        if distinct is None:
+            return None
+    gram, cross, sq = moments
     coef = np.zeros((d + 1, K))
     for k in range(K):
         W = gram[k, 0, 0]
-        if W < 3:
+        penalty = _ridge_penalty(distinct[0][k], distinct[1][k], distinct[2][k])
+        if penalty is None or W < 3:
             coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
             continue
         xbar, ybar = gram[k, 0, 1:] / W, cross[k, 0] / W
         S = gram[k, 1:, 1:] - W * np.outer(xbar, xbar)
-        r = cross[k, 1:] - W * xbar * ybar
-        syy = max(sq[k] - W * ybar * ybar, 0.0)
-        e, V = np.linalg.eigh(S)
-        e = np.maximum(e, 0.0)
-        q = V.T @ r
-        best = None
-        for lam in W * _RIDGE_GRID:
-            df = 1.0 + np.sum(e / (e + lam))
-            if df >= W - 1:
-                continue
-            rss = max(syy - np.sum(q * q * (e + 2 * lam) / (e + lam) ** 2), 0.0)
-            gcv = rss / W / (1.0 - df / W) ** 2
-            if best is None or gcv < best[0]:
-                best = (gcv, lam)
-        lam = W * _RIDGE_GRID[-1] if best is None else best[1]
-        b = V @ (q / (e + lam))
+        b = np.linalg.solve(S + W * penalty * np.eye(d), cross[k, 1:] - W * xbar * ybar)
         coef[0, k] = ybar - xbar @ b
         coef[1:, k] = b
     return coef
@@ -433,9 +462,14 @@ class _Member:
 
     def line(self, Z):
         out = np.empty((Z.shape[0], self.coef.shape[1]))
-        for start in range(0, Z.shape[0], _ROWS_PER_PASS):
-            block = slice(start, start + _ROWS_PER_PASS)
-            out[block] = np.asarray(Z[block], dtype=np.float64) @ self.coef[1:] + self.coef[0]
+        step = _block_rows(Z.shape[1])
+        for start in range(0, Z.shape[0], step):
+            block = slice(start, start + step)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[block] = np.asarray(Z[block], dtype=np.float64) @ self.coef[1:] + self.coef[0]
+        if not np.all(np.isfinite(out)):
+            raise ValueError("the baseline's lines give non-finite values on these rows; the model's saved "
+                             "lines or the covariates are out of range")
         return out
 
     def predict(self, Z):
@@ -457,7 +491,9 @@ def _train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     coef = np.zeros((X32.shape[1] + 1, K))
     target = y32
     if p["baseline"] == "linear" and not binary:
-        coef = _fit_baseline(X32, codes, y32, rows, K)
+        coef = _fit_baseline(X32, codes, y32, rows, K, stop)
+        if coef is None:
+            return None
         target = _Member(None, coef).line(X32)[np.arange(len(codes)), codes]
         target = np.ascontiguousarray(y32 - target, dtype=np.float32)
     out = _train_core(p, X32, codes, target, K, binary, seed, rows, stop, bar)
@@ -616,7 +652,8 @@ class GANITE(BaseEstimator):
         lines leave; predictions and draws add the lines back.  The
         networks then learn only the departures from linearity, which
         they do with less data, and effects extrapolate along the lines
-        rather than flattening where the networks saturate.  Each ensemble
+        rather than along whatever slopes the networks learnt from the few
+        rows at the edge of the data.  Each ensemble
         member fits its lines on its own rows, so the cross-fitted
         predictions stay honest.  A binary outcome takes no baseline.
         Chosen on IHDP's training rows, where it cut the in-sample
@@ -873,7 +910,7 @@ class GANITE(BaseEstimator):
         self._propensity_unclipped = raw
         self._mu_oof = mu_oof
         self._codes_fit = codes
-        self._y_fit = y
+        self._y_fit = np.asarray(y, dtype=np.float64)
         # The bootstrap refits on resamples of these rows.  Kept in memory
         # only: _transient_attributes keeps it out of saves and pickles.
         self._fit_data = (X32, codes, y32)

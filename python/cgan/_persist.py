@@ -598,6 +598,9 @@ def _check_state(name, state):
         codes = _array(state, "_codes_fit", 1, "iu")
         if codes.shape != (n,) or (n and not 0 <= codes.min() <= codes.max() < K):
             raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
+        # binary fits from earlier builds kept integer outcomes, which load as floats
+        if isinstance(state.get("_y_fit"), np.ndarray) and state["_y_fit"].dtype.kind in "iub":
+            state["_y_fit"] = state["_y_fit"].astype(np.float64)
         if _array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"])):
             raise ValueError(f"saved _y_fit must hold {n} finite outcomes")
         from ._ganite import _PROPENSITY_MODELS
