@@ -621,6 +621,7 @@ WGAN_PARAMS = {
               [(0.9,), (0.9, 0.99, 0.9), (1.0, 0.9), (0.9, 1.0), (-0.1, 0.9), ("a", 0.9), (0.9, None), 0.9, None,
                "ab", (float("nan"), 0.9)]),
     "noise_dim": ([None, 1, 3], [0, -1, 4097, 1.5, "2", True, float("nan")]),
+    "derive_indicators": ([True, False, np.bool_(True), 0, 1], ["yes", None, 2, 0.5, [True], float("nan")]),
     "mass_at_bounds": ([True, False, np.bool_(True), 0, 1], ["yes", None, 2, 0.5, [True], float("nan")]),
     "random_state": (SEEDS_OK, SEEDS_BAD),
     "n_jobs": ([None, 1, 2, -1, np.int64(1)], [0, 1.5, True, "2", [1], float("nan")]),

@@ -2,6 +2,7 @@
 determinism, pickling across processes, the gradient penalty through the
 extension, and bad input."""
 import copy
+import os
 import pickle
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import cgan
 from cgan import _cgan
 
 pd = pytest.importorskip("pandas")
+
+sys.path.insert(0, os.path.dirname(__file__))
+import fuzzing  # noqa: E402
 
 FAST = dict(n_iter=150, hidden_size=32, n_hidden=2, critic_steps=3, batch_size=32)
 
@@ -279,3 +283,95 @@ def test_gradient_penalty_through_the_extension_matches_finite_differences():
     assert np.max(np.abs(fd - grads) / np.maximum(1.0, np.abs(fd))) < 5e-3
     with pytest.raises(ValueError, match="n_penalized"):
         net.gradient_penalty(9)
+
+
+def _indicator_frame(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    t = rng.binomial(1, 0.4, n)
+    earn = np.where(rng.random(n) < 0.5, 0.0, rng.gamma(2.0, 1500.0, n))
+    hours = np.minimum(40.0, rng.gamma(6.0, 5.0, n))
+    return pd.DataFrame({
+        "t": t, "earn": earn, "jobless": (earn == 0).astype(int),  # 1 exactly at earn's bound
+        "employed": np.where(earn > 0, "yes", "no"),  # the same fact, as strings, the other way round
+        "fulltime": hours == 40.0,  # marks hours' upper bound
+        "hours": hours, "noise": rng.binomial(1, 0.5, n),  # a two-level column that marks nothing
+        "y": earn * 0.5 + rng.normal(1000, 300, n) + 500 * t,
+    })
+
+
+def test_indicators_of_a_bound_are_derived_and_always_agree():
+    df = _indicator_frame()
+    bounds = {"earn": (0, None), "hours": (0, 40)}
+    # long enough for the generator to put mass on both bounds
+    long = dict(FAST, n_iter=1000)
+    model = cgan.CausalWGAN(random_state=0, **long).fit(df, treatment="t", outcome="y", bounds=bounds)
+    assert model.derived_ == {"jobless": "earn", "employed": "earn", "fulltime": "hours"}
+    # the covariate generator still draws every column (1 + 2 + 2 + 2 + 1 + 2)
+    assert model._cov_gan.sample(3, np.eye(2, dtype=np.float32)[[0, 1, 0]]).shape == (3, 10)
+    s = model.sample(3000, random_state=1)
+    at = s["earn"] == 0
+    assert 0.2 < at.mean() < 0.8 and 0 < (s["hours"] == 40).mean() < 0.5
+    np.testing.assert_array_equal(s["jobless"].to_numpy(), at.to_numpy().astype(int))
+    np.testing.assert_array_equal(s["employed"].to_numpy(), np.where(at, "no", "yes"))
+    np.testing.assert_array_equal(s["fulltime"].to_numpy(), (s["hours"] == 40).to_numpy())
+    for c in df.columns:
+        assert s[c].dtype == df[c].dtype, c
+    # kept by save/load and pickle, and deterministic
+    pd.testing.assert_frame_equal(cgan.loads(model.dumps()).sample(200, random_state=2),
+                                  model.sample(200, random_state=2))
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(model)).sample(50, random_state=2),
+                                  model.sample(50, random_state=2))
+    # with point masses at the bounds as well
+    both = cgan.CausalWGAN(random_state=0, mass_at_bounds=True, **long).fit(df, treatment="t", outcome="y",
+                                                                            bounds=bounds)
+    s = both.sample(2000, random_state=3)
+    np.testing.assert_array_equal(s["jobless"].to_numpy(), (s["earn"] == 0).to_numpy().astype(int))
+
+
+def test_indicators_are_generated_when_asked_or_when_they_mark_nothing():
+    df = _indicator_frame()
+    # without bounds no column is on a bound, so nothing is derived
+    free = cgan.CausalWGAN(random_state=0, **dict(FAST, n_iter=5)).fit(df, treatment="t", outcome="y")
+    assert free.derived_ == {}
+    off = cgan.CausalWGAN(random_state=0, derive_indicators=False, **dict(FAST, n_iter=5)).fit(
+        df, treatment="t", outcome="y", bounds={"earn": (0, None)})
+    assert off.derived_ == {}
+    # one row that breaks the rule: jobless no longer marks earn == 0 exactly
+    broken = df.copy()
+    broken.loc[0, "jobless"] = 1 - broken.loc[0, "jobless"]
+    model = cgan.CausalWGAN(random_state=0, **dict(FAST, n_iter=5)).fit(
+        broken, treatment="t", outcome="y", bounds={"earn": (0, None)})
+    assert model.derived_ == {"employed": "earn"}
+    with pytest.raises(TypeError, match="derive_indicators"):
+        cgan.CausalWGAN(derive_indicators="yes").fit(df, treatment="t", outcome="y")
+
+
+def test_saved_derived_indicators_are_checked():
+    df = _indicator_frame(200)
+    model = cgan.CausalWGAN(random_state=0, **dict(FAST, n_iter=5)).fit(df, treatment="t", outcome="y",
+                                                                         bounds={"earn": (0, None)})
+    good = model._derived
+    assert [d[:2] for d in good] == [[1, 0], [2, 0]]
+    for bad in ([[0, 1, 0.0, 1]],            # earn is not a two-level column
+                [[1, 2, 0.0, 1]],            # employed is not continuous
+                [[1, 0, 5.0, 1]],            # 5 is not a bound of earn
+                [[1, 0, 0.0, 2]],            # no level 2
+                [[9, 0, 0.0, 1]],            # no covariate 9
+                [good[0], good[0]],          # derived twice
+                "u74"):
+        model._derived = bad
+        with pytest.raises(ValueError, match="_derived|does not match"):
+            cgan.loads(model.dumps())
+    model._derived = good
+    assert cgan.loads(model.dumps()).derived_ == {"jobless": "earn", "employed": "earn"}
+
+
+def test_models_saved_before_derived_indicators_load_without_them():
+    df = _indicator_frame(200)
+    model = cgan.CausalWGAN(random_state=0, derive_indicators=False, **dict(FAST, n_iter=5)).fit(
+        df, treatment="t", outcome="y", bounds={"earn": (0, None)})
+    header, blobs = fuzzing.split(cgan._persist.dumps(model))
+    del header["params"]["derive_indicators"], header["state"]["_derived"]
+    old = cgan.loads(fuzzing.build(header, blobs))
+    assert old.derive_indicators is False and old.derived_ == {}
+    pd.testing.assert_frame_equal(old.sample(40, random_state=1), model.sample(40, random_state=1))

@@ -469,7 +469,7 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
 
 # Parameters added after the format was first written, with the value that
 # reproduces what earlier versions did.
-_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False}, "GANITE": {"outcome_transform": "none", "baseline": "none"}}
+_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False, "derive_indicators": False}, "GANITE": {"outcome_transform": "none", "baseline": "none"}}
 
 
 def _loads(data, expected):
@@ -553,7 +553,7 @@ _FITTED_STATE = {
                 "propensity_model_"}, {"feature_names_in_", "outcome_transform_", "_smear", "_baseline"}),
     "CausalWGAN": ({"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan",
                     "_sample_seed", "_t_col", "_t_freq", "classes_", "covariates_", "history_", "outcome_",
-                    "treatment_"}, set()),
+                    "treatment_"}, {"_derived"}),
 }
 
 
@@ -645,6 +645,12 @@ def _check_state(name, state):
         freq = _array(state, "_t_freq", 1)
         if freq.shape != (K,) or not np.all(freq >= 0) or not abs(freq.sum() - 1) < 1e-6:
             raise ValueError("saved _t_freq must be K probabilities")
+        # models saved before derived indicators existed derive none
+        derived = state.get("_derived", [])
+        if type(derived) is not list or not all(_valid_indicator(d, cols) for d in derived) or \
+                len({d[0] for d in derived}) != len(derived):
+            raise ValueError("saved _derived must list [indicator, source, bound, level] of distinct two-level "
+                             "covariates, each derived from a bound of a continuous one")
         x_dim = sum(c.width for c in cols)
         for key, width, ctx in (("_cov_gan", x_dim, K), ("_out_gan", state["_out_col"].width, x_dim + K)):
             if _wgan_dims(state[key].snapshot()) != (width, ctx):
@@ -663,6 +669,18 @@ def _check_state(name, state):
                 or state.get("treatment_") != state["_t_col"].name or state.get("outcome_") != state["_out_col"].name
                 or not set(covariates) | {state["treatment_"], state["outcome_"]} <= set(columns)):
             raise ValueError("saved column roles do not match the saved columns")
+
+
+def _valid_indicator(d, cols):
+    """d is [i, j, bound, code]: covariate i a two-level categorical,
+    covariate j a continuous column with `bound` as one of its bounds."""
+    if type(d) is not list or len(d) != 4 or not all(type(v) is int for v in (d[0], d[1], d[3])):
+        return False
+    i, j, bound, code = d
+    if not (0 <= i < len(cols) and 0 <= j < len(cols) and code in (0, 1) and type(bound) is float):
+        return False
+    return (cols[i].categorical and cols[i].width == 2 and not cols[j].categorical
+            and bound in (cols[j].lower, cols[j].upper))
 
 
 def _check_column(col, column_type):
