@@ -261,3 +261,35 @@ def test_saved_lines_must_fit_the_model():
     huge._baseline = huge._baseline * 1e307
     with pytest.raises(ValueError, match="non-finite"):
         cgan.loads(huge.dumps()).predict(X * 100)
+
+
+def test_arm_moments_checks_its_arguments():
+    from cgan import _cgan
+    X = np.zeros((4, 2), dtype=np.float32)
+    T, Y = np.array([0, 1, 0, 1]), np.ones(4)
+    gram, cross, sq = _cgan.arm_moments(X, T, Y, 2, weights=[1, 0, 2, 1])
+    assert gram.shape == (2, 3, 3) and cross.shape == (2, 3) and sq.shape == (2,)
+    assert gram[0, 0, 0] == 3 and gram[1, 0, 0] == 1 and sq.tolist() == [3.0, 1.0]
+    for kwargs, exc, match in (
+            (dict(T=[0, 2, 0, 1]), ValueError, "T must lie in"),
+            (dict(Y=np.ones(3)), ValueError, "Y has 3 entries"),
+            (dict(Y=[1, 1, np.nan, 1]), ValueError, "Y"),
+            (dict(weights=[1, -1, 1, 1]), ValueError, "negative"),
+            (dict(weights=[1, 1, 1]), ValueError, "weights must be 1-dimensional"),
+            (dict(weights=["a"] * 4), TypeError, "weights"),
+            (dict(n_arms=0), ValueError, "n_arms"),
+            (dict(X=np.zeros((4, 2), dtype=complex)), TypeError, "X")):
+        args = dict(X=X, T=T, Y=Y, n_arms=2)
+        args.update(kwargs)
+        with pytest.raises(exc, match=match):
+            _cgan.arm_moments(args.pop("X"), args.pop("T"), args.pop("Y"), args.pop("n_arms"), **args)
+
+
+def test_data_too_wide_for_the_lines_fit_none(monkeypatch):
+    monkeypatch.setattr(_ganite, "_BASELINE_BYTES", 8 * 2 * 3 ** 2 - 1)  # two covariates no longer fit
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(200, 2))
+    t = np.arange(200) % 2
+    y = X[:, 0] + t + rng.normal(size=200)
+    model = GANITE(random_state=0, **dict(FAST, n_iter=10, n_estimators=2)).fit(y, t, X=X)
+    assert not np.any(model._baseline)

@@ -375,3 +375,35 @@ def test_models_saved_before_derived_indicators_load_without_them():
     old = cgan.loads(fuzzing.build(header, blobs))
     assert old.derive_indicators is False and old.derived_ == {}
     pd.testing.assert_frame_equal(old.sample(40, random_state=1), model.sample(40, random_state=1))
+
+
+def test_outcome_model_sees_derived_indicators_with_their_source_on_the_bound(monkeypatch):
+    # an integer source: decoding rounds 0.4 to 0, so the indicator says "at
+    # the bound"; the outcome model must then see the source exactly there
+    rng = np.random.default_rng(4)
+    n = 300
+    kids = np.where(rng.random(n) < 0.4, 0, rng.integers(1, 5, n))
+    df = pd.DataFrame({"t": rng.binomial(1, 0.5, n), "kids": kids, "nokids": (kids == 0).astype(float),
+                       "y": kids * 100.0 + rng.normal(0, 50, n)})
+    model = cgan.CausalWGAN(random_state=0, **FAST).fit(df, treatment="t", outcome="y", bounds={"kids": (0, None)})
+    assert model.derived_ == {"nokids": "kids"}
+    contexts = []
+    real = model._out_gan.sample
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real.__self__, name)
+
+        def sample(self, n, ctx):
+            contexts.append(ctx.copy())
+            return real(n, ctx)
+
+    model._out_gan = Spy()
+    s = model.sample(2000, random_state=0)
+    np.testing.assert_array_equal(s["nokids"].to_numpy(), (s["kids"] == 0).to_numpy().astype(float))
+    assert s["nokids"].dtype == np.float64
+    kids_col = model._cov_cols[0]
+    zero = np.float32((0 - kids_col.mean) / kids_col.sd)
+    ctx = contexts[0]
+    at = ctx[:, 2] == 1  # nokids' level 1.0, after kids' one column and its level 0.0
+    assert at.any() and np.all(ctx[at, 0] == zero) and np.all(ctx[~at, 0] != zero)

@@ -241,20 +241,19 @@ def _indicators(cols, df):
     """[[i, j, bound, code], ...]: covariate i is categorical with two
     levels, and its level `code` marks exactly the rows where continuous
     covariate j sits on `bound` (one of j's bounds), as LaLonde's u74
-    marks re74 == 0.  Such a column is a function of another, and is
-    derived from it rather than generated."""
+    marks re74 == 0.  Such a column is a function of another, and sampling
+    sets it from that one."""
+    # rows at each bound of each bounded continuous column, computed once
+    at_bound = [(j, b, df[x.name].to_numpy().astype(np.float64) == b) for j, x in enumerate(cols)
+                if not x.categorical for b in (x.lower, x.upper) if b is not None]
     found = []
     for i, c in enumerate(cols):
-        if not c.categorical or c.width != 2:
+        if not c.categorical or c.width != 2 or not at_bound:
             continue
         level1 = np.argmax(c.encode(df[c.name].to_numpy()), axis=1) == 1
-        for j, x in enumerate(cols):
-            if x.categorical:
-                continue
-            v = df[x.name].to_numpy().astype(np.float64)
-            bounds = [b for b in (x.lower, x.upper) if b is not None]
-            match = next(([i, j, b, code] for b in bounds for code, rows in ((1, level1), (0, ~level1))
-                          if np.array_equal(v == b, rows)), None)
+        for j, b, at in at_bound:
+            match = next(([i, j, b, code] for code, rows in ((1, level1), (0, ~level1))
+                          if np.array_equal(at, rows)), None)
             if match is not None:
                 found.append(match)
                 break
@@ -304,13 +303,15 @@ class CausalWGAN(BaseEstimator):
         Generator noise; None uses the width of what is generated.
     derive_indicators : bool, default=True
         Set a two-level covariate that marks exactly the rows where a
-        bounded continuous covariate sits on its bound (LaLonde's u74 is 1
-        exactly when re74 is 0) from the synthetic value of that covariate,
-        so that the two always agree, as they do in the real data.  The
-        covariate model still generates the indicator with the rest (it
-        helps the generator split the point mass from the values above
-        it); sampling then overwrites it, before the outcome model sees
-        the covariates.  Left as generated, u74 and re74 disagreed on 3.9%
+        continuous covariate sits on one of its ``bounds`` (LaLonde's u74
+        is 1 exactly when re74 is 0, given ``bounds={"re74": (0, None)}``)
+        from the synthetic value of that covariate, so that the two always
+        agree, as they do in the real data.  The match is exact equality
+        on every row of the data; check ``derived_`` for a coincidental
+        one in small data.  The covariate model still generates the
+        indicator with the rest (it helps the generator split the point
+        mass from the other values); sampling then overwrites it, before
+        the outcome model sees the covariates.  Left as generated, u74 and re74 disagreed on 3.9%
         of LaLonde's synthetic rows, u75 and re75 on 4.6%.  ``derived_`` lists these columns.
     mass_at_bounds : bool, default=False
         Model the rows that sit exactly on a bound of a continuous column
@@ -675,15 +676,20 @@ class CausalWGAN(BaseEstimator):
 
     def _covariate_sample(self, n, T1):
         """n rows of encoded covariates drawn given the one-hot treatments
-        T1 by the covariate model, snapped to their bounds as the outcome
-        model saw them in fit, with each derived indicator set from its
-        source column."""
+        T1 by the covariate model, with each derived indicator set from its
+        source column and that column's rows at the bound set exactly on it
+        (as the outcome model saw such rows in fit), and point masses
+        snapped likewise."""
         X = self._cov_gan.sample(n, T1)
         blocks = [block for _, block in _blocks(self._cov_cols, X)]
         for c, block in zip(self._cov_cols, blocks):
             c.snap(block)
         for i, j, bound, code in getattr(self, "_derived", []):
-            at = self._cov_cols[j].decode(blocks[j]) == bound
+            source = self._cov_cols[j]
+            at = source.decode(blocks[j]) == bound
+            # decoding rounds and snaps values next to the bound onto it: the
+            # outcome model gets them exactly there, as in the training rows
+            blocks[j][at, 0] = np.float32((bound - source.mean) / source.sd)
             blocks[i][:] = np.eye(2, dtype=np.float32)[np.where(at, code, 1 - code)]
         return X
 
