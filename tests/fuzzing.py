@@ -77,6 +77,18 @@ def build(header, blobs, version=1):
     return reseal(PREFIX.pack(MAGIC, version, len(text)) + text + b"".join(blobs) + b"\0\0\0\0")
 
 
+def legacy(model, params=(), state=()):
+    """`model` saved as a cgan build from before `params` and fitted
+    attributes `state` existed would have saved it (those entries left out
+    of the file), then loaded."""
+    header, blobs = split(cgan._persist.dumps(model))
+    for key in params:
+        del header["params"][key]
+    for key in state:
+        del header["state"][key]
+    return cgan.loads(build(header, blobs))
+
+
 def reseal(data):
     """data with its trailing CRC-32 recomputed, so mutations reach the parser."""
     if len(data) < 4:

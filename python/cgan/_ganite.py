@@ -388,17 +388,25 @@ def _arm_moments(Z, codes, y, w, K, stop):
     return gram, cross, sq
 
 
+def _centred(gram, cross, sq):
+    """One arm's moments (as _cgan.arm_moments gives them) about its means:
+    (weight W, covariate means, outcome mean, centred X'X, centred X'y,
+    centred y'y); W > 0."""
+    W = gram[0, 0]
+    xbar, ybar = gram[0, 1:] / W, cross[0] / W
+    return (W, xbar, ybar, gram[1:, 1:] - W * np.outer(xbar, xbar), cross[1:] - W * xbar * ybar,
+            max(sq - W * ybar * ybar, 0.0))
+
+
 def _ridge_penalty(gram, cross, sq):
     """The ridge penalty GCV picks from _RIDGE_GRID for one arm's moments
     (as _cgan.arm_moments gives them); None with fewer than 3 rows."""
-    W = gram[0, 0]
-    if W < 3:
+    if gram[0, 0] < 3:
         return None
-    xbar, ybar = gram[0, 1:] / W, cross[0] / W
-    e, V = np.linalg.eigh(gram[1:, 1:] - W * np.outer(xbar, xbar))
+    W, _, _, S, r, syy = _centred(gram, cross, sq)
+    e, V = np.linalg.eigh(S)
     e = np.maximum(e, 0.0)
-    q = V.T @ (cross[1:] - W * xbar * ybar)
-    syy = max(sq - W * ybar * ybar, 0.0)
+    q = V.T @ r
     best = None
     for lam in W * _RIDGE_GRID:
         df = 1.0 + np.sum(e / (e + lam))
@@ -441,12 +449,26 @@ def _fit_baseline(Z, codes, y, rows, K, stop=None):
         if penalty is None or W < 3:
             coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
             continue
-        xbar, ybar = gram[k, 0, 1:] / W, cross[k, 0] / W
-        S = gram[k, 1:, 1:] - W * np.outer(xbar, xbar)
-        b = np.linalg.solve(S + W * penalty * np.eye(d), cross[k, 1:] - W * xbar * ybar)
+        _, xbar, ybar, S, r, _ = _centred(gram[k], cross[k], sq[k])
+        b = np.linalg.solve(S + W * penalty * np.eye(d), r)
         coef[0, k] = ybar - xbar @ b
         coef[1:, k] = b
     return coef
+
+
+def _line(Z, coef):
+    """Each arm's line (coef, as _fit_baseline returns) on the rows Z,
+    float64 of shape (n, K), a block of rows at a time."""
+    out = np.empty((Z.shape[0], coef.shape[1]))
+    step = _block_rows(Z.shape[1])
+    for start in range(0, Z.shape[0], step):
+        block = slice(start, start + step)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[block] = np.asarray(Z[block], dtype=np.float64) @ coef[1:] + coef[0]
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the baseline's lines give non-finite values on these rows; the model's saved "
+                         "lines or the covariates are out of range")
+    return out
 
 
 class _Member:
@@ -461,23 +483,17 @@ class _Member:
         self.core, self.coef = core, coef
 
     def line(self, Z):
-        out = np.empty((Z.shape[0], self.coef.shape[1]))
-        step = _block_rows(Z.shape[1])
-        for start in range(0, Z.shape[0], step):
-            block = slice(start, start + step)
-            with np.errstate(over="ignore", invalid="ignore"):
-                out[block] = np.asarray(Z[block], dtype=np.float64) @ self.coef[1:] + self.coef[0]
-        if not np.all(np.isfinite(out)):
-            raise ValueError("the baseline's lines give non-finite values on these rows; the model's saved "
-                             "lines or the covariates are out of range")
-        return out
+        return _line(Z, self.coef)
 
-    def predict(self, Z):
-        return self.core.predict(Z).astype(np.float64) + self.line(Z)
+    def predict(self, Z, line=None):
+        """Predictions for rows Z; `line`, when given, is self.line(Z)."""
+        return self.core.predict(Z).astype(np.float64) + (self.line(Z) if line is None else line)
 
-    def sample(self, Z, t, anchor, n_samples, seed):
-        """core.sample with the anchor outcomes taken off the line and every draw put back on it."""
-        line = self.line(Z)
+    def sample(self, Z, t, anchor, n_samples, seed, line=None):
+        """core.sample with the anchor outcomes taken off the line and every
+        draw put back on it; `line`, when given, is self.line(Z)."""
+        if line is None:
+            line = self.line(Z)
         residual = np.asarray(anchor, dtype=np.float64) - line[np.arange(len(t)), t]
         return self.core.sample(Z, t, residual, n_samples, seed) + line
 
@@ -504,7 +520,7 @@ def _train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
         coef = _fit_baseline(X32, codes, y32, rows, K, stop)
         if coef is None:
             return None
-        target = _Member(None, coef).line(X32)[np.arange(len(codes)), codes]
+        target = _line(X32, coef)[np.arange(len(codes)), codes]
         target = np.ascontiguousarray(y32 - target, dtype=np.float32)
     out = _train_core(p, X32, codes, target, K, binary, seed, rows, stop, bar)
     return None if out is None else (_Member(out[0], coef), *out[1:])
@@ -1891,12 +1907,14 @@ class GANITE(BaseEstimator):
             if not draws:
                 continue
             py_seq, core_seq = children[m].spawn(2)
+            line = member.line(Z)  # once per member, not per draw
             if y is not None:
-                out[m::M] = member.sample(Z, codes, y, len(draws), int(core_seq.generate_state(1, np.uint64)[0]))
+                seed = int(core_seq.generate_state(1, np.uint64)[0])
+                out[m::M] = member.sample(Z, codes, y, len(draws), seed, line)
                 continue
             rng = np.random.default_rng(py_seq)
             core_seeds = core_seq.generate_state(len(draws), np.uint64)
-            mu = member.predict(Z)
+            mu = member.predict(Z, line)
             for j, s in enumerate(draws):
                 t = codes if codes is not None else rng.choice(K, size=n, p=shares).astype(np.int32)
                 mean = mu[np.arange(n), t]
@@ -1908,7 +1926,7 @@ class GANITE(BaseEstimator):
                         rows = np.flatnonzero(t == a)
                         if rows.size:
                             anchor[rows] += rng.choice(resid[a], size=rows.size)
-                out[s] = member.sample(Z, t, anchor, 1, int(core_seeds[j]))[0]
+                out[s] = member.sample(Z, t, anchor, 1, int(core_seeds[j]), line)[0]
         if log:
             out = np.exp(out)
         if y is not None:  # the anchors are the observed outcomes, kept exactly

@@ -469,7 +469,8 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
 
 # Parameters added after the format was first written, with the value that
 # reproduces what earlier versions did.
-_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False, "derive_indicators": False}, "GANITE": {"outcome_transform": "none", "baseline": "none"}}
+_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False, "derive_indicators": False},
+                 "GANITE": {"outcome_transform": "none", "baseline": "none"}}
 
 
 def _loads(data, expected):
