@@ -43,9 +43,9 @@ struct cg_mlp {
     /* gradient-penalty buffers (cg_mlp_reserve_penalty), for gp_cap rows:
      * gp_D[l] = G[l+1] * mask * f'(z_l), gp_G[l] = d(sum out)/d a_l,
      * gp_E[l] = second-order injection into z_l; R, P are scratch; sq holds
-     * a double per row */
+     * a double per row; S holds the product of fold_last_grads */
     size_t gp_cap;
-    cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P;
+    cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P, *gp_S;
     double *gp_sq;
 };
 
@@ -98,8 +98,9 @@ static void free_penalty(cg_mlp *m)
     free_lines(m->gp_E);
     free_lines(m->gp_R);
     free_lines(m->gp_P);
+    free(m->gp_S);
     free(m->gp_sq);
-    m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = NULL;
+    m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = m->gp_S = NULL;
     m->gp_sq = NULL;
     m->gp_cap = 0;
 }
@@ -347,11 +348,12 @@ static void act_grad_rows(cg_real *d, const cg_real *z, const cg_real *y, size_t
  * ordinary product over the rows, whatever the batch; otherwise it is a
  * block of dot products, which need a long batch to pay for their sums
  * across lanes. */
-static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld,
-                              int with_db)
+/* dW[in, out] += P dZ^T over n rows, and db[out] += the row sums of dZ
+ * when db is not NULL (P: layer l's input lines, dZ: its output lines) */
+static void weight_product(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld, cg_real *dW,
+                           cg_real *db)
 {
     size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
-    cg_real *dW = m->grads + m->w_off[l], *db = with_db ? m->grads + m->b_off[l] : NULL;
     if (out % CG_FM_ALIGN == 0) {
         static const cg_real one = 1;
         cg_real *T = m->dz;
@@ -362,6 +364,12 @@ static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real 
     } else {
         cg_gemm_nt(dW, out, P, ld, dZ, ld, in, out, n, db);
     }
+}
+
+static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld,
+                              int with_db)
+{
+    weight_product(m, l, P, dZ, n, ld, m->grads + m->w_off[l], with_db ? m->grads + m->b_off[l] : NULL);
 }
 
 /* X[n, sizes[0]] -> [n, sizes[L]] */
@@ -565,7 +573,10 @@ cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err)
     m->gp_R = alloc_lines(m->ldcap * m->max_width);
     m->gp_P = alloc_lines(m->ldcap * m->max_width);
     m->gp_sq = malloc(m->ldcap * sizeof(double));
-    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P || !m->gp_sq) {
+    /* the last hidden layer's weights and one value per unit */
+    size_t last = m->L >= 2 ? (size_t)m->sizes[m->L - 2] * (size_t)m->sizes[m->L - 1] : 0;
+    m->gp_S = malloc((last + (size_t)m->max_width) * sizeof(cg_real));
+    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P || !m->gp_S || !m->gp_sq) {
         free_penalty(m);
         cg_set_error(err, "out of memory reserving gradient-penalty buffers for %zu rows", m->cap);
         return CG_ENOMEM;
@@ -644,6 +655,39 @@ static void layer_derivs(const cg_mlp *m, int l, size_t np, size_t ld, cg_real *
 /* layer l's f'(z) is the 0/1 gate (z > 0) with nothing else to multiply
  * in: a ReLU layer without dropout in the last forward */
 static int relu_gate(const cg_mlp *m, int l) { return m->acts[l] == CG_ACT_RELU && !m->dropped[l]; }
+
+/* The second backward's last two layers, when the output is one identity
+ * unit without dropout and layer k = L-2 is a ReLU without dropout.  Then
+ * D_k = w . g for every row, with w = W_{k+1} (a column) and g = (z_k > 0),
+ * so one product S = R_k g^T [s_k, s_{k+1}] gives both gradients:
+ *   dW_k += S diag(w),   dW_{k+1}[j] += sum_i W_k[i, j] S[i, j]
+ * (the second is sum over rows of R_{k+1} = (R_k W_k) . g), which spares
+ * the product R_k W_k.  g is scratch of s_{k+1} lines (not R's). */
+static void fold_last_grads(cg_mlp *m, const cg_real *R, cg_real *g, size_t n, size_t np, size_t ld)
+{
+    int k = m->L - 2;
+    size_t in = (size_t)m->sizes[k], out = (size_t)m->sizes[k + 1];
+    cg_real *S = m->gp_S, *acc = m->gp_S + in * out;
+    for (size_t j = 0; j < out; j++) {
+        const cg_real *restrict zj = m->z[k] + j * ld;
+        cg_real *restrict gj = g + j * ld;
+        for (size_t i = 0; i < np; i++) gj[i] = i < n && zj[i] > 0;
+    }
+    memset(S, 0, in * out * sizeof(cg_real));
+    weight_product(m, k, R, g, n, ld, S, NULL);
+    const cg_real *restrict W = m->params + m->w_off[k], *restrict w = m->params + m->w_off[k + 1];
+    cg_real *restrict dW = m->grads + m->w_off[k], *restrict dw = m->grads + m->w_off[k + 1];
+    memset(acc, 0, out * sizeof(cg_real));
+    for (size_t i = 0; i < in; i++) {
+        const cg_real *restrict Si = S + i * out, *restrict Wi = W + i * out;
+        cg_real *restrict dWi = dW + i * out;
+        for (size_t j = 0; j < out; j++) {
+            dWi[j] += Si[j] * w[j];
+            acc[j] += Wi[j] * Si[j];
+        }
+    }
+    for (size_t j = 0; j < out; j++) dw[j] += acc[j];
+}
 
 /* Gradient penalty for the rows of the last forward of a one-output critic.
  *   q_i = d out_i / d input_i[0:n_pen]      (input gradient, first backward)
@@ -752,9 +796,15 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     }
     /* second backward, bottom to top; R_L is not needed, nor E without a
      * second-order layer */
+    int fold = !second_order && L >= 2 && relu_gate(m, L - 2) && m->acts[L - 1] == CG_ACT_IDENTITY &&
+               !m->dropped[L - 1];
     for (int l = 0; l < L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         const cg_real *W = m->params + m->w_off[l];
+        if (fold && l == L - 2) {
+            fold_last_grads(m, R, P, n, np, ld);
+            break;
+        }
         layer_param_grads(m, l, R, Dl[l], n, ld, 0);
         if (l == L - 1 && !second_order) break;
         if (!second_order && relu_gate(m, l)) {

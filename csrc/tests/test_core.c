@@ -1892,6 +1892,11 @@ static void test_penalty(void)
     test_penalty_case(CG_ACT_RELU, 0.3, 0, 2.0, 16, 32);
     test_penalty_case(CG_ACT_TANH, 0.0, 0, 1.0, 32, 16);
     test_penalty_case(CG_ACT_ELU, 0.2, 1, 3.0, 16, 16);
+    /* a ReLU last hidden layer without dropout under the identity output:
+     * its two weight gradients come from one product (fold_last_grads) */
+    test_penalty_case(CG_ACT_RELU, 0.0, 0, 2.0, 16, 32);
+    test_penalty_case(CG_ACT_RELU, 0.0, 1, 3.0, 32, 16);
+    test_penalty_mixed(CG_ACT_TANH, CG_ACT_RELU, 0.0, 0.0, 0, 2.0, 16, 32);
     /* a ReLU layer's derivative goes into the epilogue of a product when it
      * has no dropout and no layer has a second derivative: mix the cases */
     test_penalty_mixed(CG_ACT_RELU, CG_ACT_RELU, 0.0, 0.3, 0, 2.0, 16, 32);
