@@ -258,120 +258,60 @@ _Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the pan
 #define FM_MR 6
 
 
-/* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
- * a(r, p) = a[r*rs + p*cs]; b has row stride ldb, c and gate ldc.  The sum
- * continues from C when load_c (a later block of k), and the epilogue is
- * applied only when final; CG_EPI_ADD adds every block's sum to C. */
-static inline __attribute__((always_inline)) void
-fm_tile(const int MRc, const int NVc, size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
-        const cg_real *restrict b, size_t ldb, cg_real *restrict c, size_t ldc, int load_c, int final, int epi,
-        const cg_real *restrict bias, const cg_real *restrict gate)
-{
-    vreal acc[FM_MR][4];
-    const vreal zero = {0};
-#pragma GCC unroll 6
-    for (int r = 0; r < MRc; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NVc; v++) acc[r][v] = load_c ? *(const vreal_u *)(c + r * ldc + v * VL) : zero;
-    const cg_real *ar[FM_MR];
-#pragma GCC unroll 6
-    for (int r = 0; r < MRc; r++) ar[r] = a + r * rs;
-    for (size_t p = 0; p < kc; p++) {
-        vreal bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < NVc; v++) bv[v] = *(const vreal_u *)(b + v * VL);
-        b += ldb;
-        size_t o = p * cs;
-#pragma GCC unroll 6
-        for (int r = 0; r < MRc; r++) {
-            cg_real x = ar[r][o];
-#pragma GCC unroll 4
-            for (int v = 0; v < NVc; v++) acc[r][v] += x * bv[v];
-        }
-    }
-    if (!final && epi != CG_EPI_ADD) epi = CG_EPI_STORE;
-    const vreal one = zero + 1;
-#pragma GCC unroll 6
-    for (int r = 0; r < MRc; r++) {
-        cg_real bi = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? bias[r] : 0;
-#pragma GCC unroll 4
-        for (int v = 0; v < NVc; v++) {
-            size_t o = r * ldc + v * VL;
-            vreal z = acc[r][v];
-            switch (epi) {
-            case CG_EPI_BIAS:
-                z += bi;
-                break;
-            case CG_EPI_BIAS_RELU:
-                z += bi;
-                z = (vreal)((vint)z & (z > zero));
-                break;
-            case CG_EPI_GATE_RELU:
-                z *= (vreal)((vint)one & (*(const vreal_u *)(gate + o) > zero));
-                break;
-            case CG_EPI_ADD:
-                /* the product is summed from zero and then added, so that
-                 * adding the same product twice doubles exactly */
-                z = *(const vreal_u *)(c + o) + z;
-                break;
-            default:
-                break;
-            }
-            *(vreal_u *)(c + o) = z;
-        }
-    }
-}
+#define FMV vreal
+#define FMVU vreal_u
+#define FMVI vint
+#define FMVL VL
+#define FMN(x) x##_v256
+#define FM_ATTR CG_CLONES
+#include "gemm_fm.h"
+#undef FMV
+#undef FMVU
+#undef FMVI
+#undef FMVL
+#undef FMN
+#undef FM_ATTR
 
-/* rows [i, i+mr) of C over the columns [j, j+NVc*VL) */
-static inline __attribute__((always_inline)) void
-fm_rows(const int NVc, size_t mr, size_t kc, const cg_real *a, size_t rs, size_t cs, const cg_real *b, size_t ldb,
-        cg_real *c, size_t ldc, int load_c, int final, int epi, const cg_real *bias, const cg_real *gate)
-{
-    switch (mr) {
-    case 6: fm_tile(6, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    case 5: fm_tile(5, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    case 4: fm_tile(4, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    case 3: fm_tile(3, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    case 2: fm_tile(2, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    default: fm_tile(1, NVc, kc, a, rs, cs, b, ldb, c, ldc, load_c, final, epi, bias, gate); break;
-    }
-}
-
-CG_CLONES
-static void fm_macro(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n,
-                     size_t k, size_t ldb, size_t ldc, int epi, const cg_real *aux)
-{
-    const cg_real *bias = (epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU) ? aux : NULL;
-    const cg_real *gate = epi == CG_EPI_GATE_RELU ? aux : NULL;
-    size_t pc = 0;
-    do {
-        size_t kc = k - pc < KC ? k - pc : KC;
-        int final = pc + kc >= k;
-        int load_c = pc > 0 && epi != CG_EPI_ADD;
-        const cg_real *Ak = A + pc * cs, *Bk = B + pc * ldb;
-        size_t j = 0;
-        /* Few rows: panels of four vectors keep enough sums in flight. */
-        if (m <= 3)
-            for (; j + 2 * NR <= n; j += 2 * NR)
-                fm_rows(4, m, kc, Ak, rs, cs, Bk + j, ldb, C + j, ldc, load_c, final, epi, bias,
-                        gate ? gate + j : NULL);
-        for (; j < n; j += NR) {
-            for (size_t i = 0; i < m; i += FM_MR) {
-                size_t mr = m - i < FM_MR ? m - i : FM_MR;
-                size_t o = i * ldc + j;
-                fm_rows(2, mr, kc, Ak + i * rs, rs, cs, Bk + j, ldb, C + o, ldc, load_c, final, epi,
-                        bias ? bias + i : NULL, gate ? gate + o : NULL);
-            }
-        }
-        pc += kc;
-    } while (pc < k);
-}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
+/* The same kernels with 512-bit vectors, for CPUs with AVX-512F; chosen at
+ * run time (the library is still built for the baseline ISA). */
+#define CG_FM_AVX512 1
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+typedef cg_real vreal512 __attribute__((vector_size(64)));
+typedef cg_real vreal512_u __attribute__((vector_size(64), aligned(sizeof(cg_real))));
+#ifdef CG_DOUBLE
+typedef int64_t vint512 __attribute__((vector_size(64)));
+#else
+typedef int32_t vint512 __attribute__((vector_size(64)));
+#endif
+#define FMV vreal512
+#define FMVU vreal512_u
+#define FMVI vint512
+#define FMVL (64 / sizeof(cg_real))
+#define FMN(x) x##_v512
+#define FM_ATTR
+#include "gemm_fm.h"
+#undef FMV
+#undef FMVU
+#undef FMVI
+#undef FMVL
+#undef FMN
+#undef FM_ATTR
+#pragma GCC pop_options
+#endif
 
 void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
                         size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
 {
     if (m == 0 || n == 0) return;
-    fm_macro(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
+#ifdef CG_FM_AVX512
+    if (__builtin_cpu_supports("avx512f")) {
+        fm_macro_v512(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
+        return;
+    }
+#endif
+    fm_macro_v256(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
 }
 
 void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
