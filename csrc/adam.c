@@ -4,16 +4,24 @@
  * torch.optim.AdamW's (decoupled: p *= 1 - lr*wd first):
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
- * The bias corrections are computed once per step, in double. */
+ * The bias corrections are computed once per step, in double.  m and v are
+ * stored as 0 once they fall below the smallest normal number: a parameter
+ * whose gradient is exactly 0 (a ReLU unit off for the whole batch) lets
+ * both decay geometrically into the subnormal range, where many x86 CPUs
+ * take a microcode path hundreds of cycles long for every operation; such
+ * an m moves its parameter by less than lr * 1e-30. */
 #include "cgan.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
 #ifdef CG_DOUBLE
 #define SQRT_REAL sqrt
+#define REAL_MIN DBL_MIN
 #else
 #define SQRT_REAL sqrtf
+#define REAL_MIN FLT_MIN
 #endif
 
 struct cg_adam {
@@ -102,9 +110,13 @@ void cg_adam_step(cg_adam *a, cg_real *params, const cg_real *grads)
     for (size_t i = 0; i < a->n; i++) {
         cg_real g = gr[i] + l2 * p[i];
         cg_real w = p[i] * keep;
-        m[i] = b1 * m[i] + omb1 * g;
-        v[i] = b2 * v[i] + omb2 * g * g;
-        p[i] = w - step * m[i] / (SQRT_REAL(v[i]) * inv_sqrt_bc2 + eps);
+        cg_real mi = b1 * m[i] + omb1 * g;
+        cg_real vi = b2 * v[i] + omb2 * g * g;
+        mi = (mi < REAL_MIN && mi > -REAL_MIN) ? 0 : mi;
+        vi = vi < REAL_MIN ? 0 : vi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = w - step * mi / (SQRT_REAL(vi) * inv_sqrt_bc2 + eps);
     }
 }
 

@@ -1356,6 +1356,28 @@ static void test_adam(void)
     test_adam_case("adamw", (cg_adam_config){1e-2, 0.9, 0.999, 1e-8, 0.05, 1}, 11, 50);
     test_adam_case("adamw beta1=0", (cg_adam_config){0.1, 0.0, 0.9, 1e-4, 0.2, 1}, 11, 50);
     test_adam_case("adam 1 param", (cg_adam_config){0.5, 0.8, 0.95, 1e-3, 0, 0}, 1, 50);
+    /* a gradient that stops (a dead ReLU unit): m and v decay to exactly 0,
+     * never through the subnormal range, and the parameter stays put */
+    cg_adam *a = NULL;
+    char err[CG_ERR_LEN];
+    cg_adam_config cfg = {1e-3, 0.5, 0.9, 1e-8, 0, 0};
+    if (CHECK(cg_adam_create(&a, 2, &cfg, err) == CG_OK, "adam flush: create: %s", err)) {
+        cg_real p[2] = {1, -1}, g[2] = {0.5, -2};
+        cg_adam_step(a, p, g);
+        g[0] = g[1] = 0;
+        int subnormal = 0;
+        for (int t = 0; t < 8000; t++) { /* 0.9^8000 < DBL_MIN */
+            cg_adam_step(a, p, g);
+            for (int i = 0; i < 2; i++)
+                if (fpclassify(cg_adam_m(a)[i]) == FP_SUBNORMAL || fpclassify(cg_adam_v(a)[i]) == FP_SUBNORMAL)
+                    subnormal = 1;
+        }
+        CHECK(!subnormal, "adam flush: a moment went subnormal");
+        CHECK(cg_adam_m(a)[0] == 0 && cg_adam_v(a)[0] == 0 && cg_adam_m(a)[1] == 0 && cg_adam_v(a)[1] == 0,
+              "adam flush: moments of a zero gradient end at 0");
+        CHECK(isfinite(p[0]) && isfinite(p[1]), "adam flush: parameters finite");
+        cg_adam_free(a);
+    }
 }
 
 /* ---------------------------------------------------------------- RNG */
