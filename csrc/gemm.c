@@ -265,12 +265,6 @@ _Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the pan
 #define FMN(x) x##_v256
 #define FM_ATTR CG_CLONES
 #include "gemm_fm.h"
-#undef FMV
-#undef FMVU
-#undef FMVI
-#undef FMVL
-#undef FMN
-#undef FM_ATTR
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
 /* The same kernels with 512-bit vectors, for CPUs with AVX-512F; chosen at
@@ -292,12 +286,6 @@ typedef int32_t vint512 __attribute__((vector_size(64)));
 #define FMN(x) x##_v512
 #define FM_ATTR
 #include "gemm_fm.h"
-#undef FMV
-#undef FMVU
-#undef FMVI
-#undef FMVL
-#undef FMN
-#undef FM_ATTR
 #pragma GCC pop_options
 #endif
 

@@ -5,6 +5,7 @@
  *   FMVL             lanes per vector (CG_FM_ALIGN is a multiple of it)
  *   FMN(x)           the name of function x at this width
  *   FM_ATTR          attributes of the outer kernel
+ * and undefines them at its end, ready for the next width.
  * Each output value is summed in the same order at every width (one FMA
  * per term, k in blocks of KC), so the widths give bit-identical results. */
 
@@ -125,3 +126,9 @@ static void FMN(fm_macro)(cg_real *C, const cg_real *A, size_t rs, size_t cs, co
     } while (pc < k);
 }
 
+#undef FMV
+#undef FMVU
+#undef FMVI
+#undef FMVL
+#undef FMN
+#undef FM_ATTR
