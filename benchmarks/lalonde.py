@@ -17,7 +17,8 @@ continuous, and re74, re75, re78 are bounded below at 0.
 Sections
 --------
 1. Fidelity.  For each sample, fit cgan.CausalWGAN(random_state=0, n_jobs=2,
-   n_iter=--n-iter) with treatment t, outcome re78, and print compare(df):
+   n_iter=--n-iter) with treatment t, outcome re78 (and log=--log, e.g.
+   --log re78 to model earnings on a log scale), and print compare(df):
    mean and sd (share of the last level for categorical columns), the distance
    (W1 in units of the real sd; total variation for categorical columns), and
    the share at the lower bound for re78, plus the largest absolute difference
@@ -194,14 +195,14 @@ ESTIMATORS = {"diff_means": est_diff, "ols_hc1": est_ols, "ipw_hajek": est_ipw, 
 
 
 # ------------------------------------------------------------ fidelity
-def fidelity(sample, df, n_iter, judge):
+def fidelity(sample, df, n_iter, judge, log=None):
     kw = {} if n_iter is None else {"n_iter": n_iter}
     model = cgan.CausalWGAN(random_state=0, n_jobs=2, **kw)
     t0 = time.perf_counter()
-    model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS)
+    model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS, log=log)
     fit_s = time.perf_counter() - t0
     print(f"\n## {sample}: {len(df)} rows ({int(df.t.sum())} treated), n_iter={model.n_iter}, "
-          f"fit {fit_s:.1f} s (n_jobs=2, the two WGANs in parallel)\n")
+          f"log={log}, fit {fit_s:.1f} s (n_jobs=2, the two WGANs in parallel)\n")
     cmp = model.compare(df)
     cols = ["type", "real_mean", "synthetic_mean", "real_sd", "synthetic_sd", "distance",
             "real_at_lower", "synthetic_at_lower"]
@@ -492,6 +493,8 @@ def main(argv=None):
     ap.add_argument("--scale", action="store_true", help="also run the CPS scale check")
     ap.add_argument("--no-fit", action="store_true", help="skip fidelity and Monte Carlo")
     ap.add_argument("--no-speed", action="store_true", help="skip the torch comparison")
+    ap.add_argument("--log", default=None,
+                    help="comma-separated columns fitted on a log scale (fit's log=), e.g. re78")
     args = ap.parse_args(argv)
     n_iter = args.n_iter if args.n_iter is not None else (300 if args.quick else None)
     n_datasets = args.datasets if args.datasets is not None else (5 if args.quick else 50)
@@ -502,7 +505,8 @@ def main(argv=None):
         for sample in args.samples.split(","):
             sample = sample.strip()
             df = load(sample)
-            model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental")
+            log = None if not args.log else args.log.split(",")
+            model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental", log=log)
             monte_carlo(sample, model, df, n_datasets)
     if not args.no_speed:
         speed(load("experimental"), reps, args.quick)

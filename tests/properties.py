@@ -1131,8 +1131,12 @@ def _check_wgan(model, df, bounds=None):
 @given(st.data())
 def test_wgan_fit_arguments(data):
     df = WFRAME
-    arg = data.draw(st.sampled_from(["treatment", "outcome", "covariates", "categorical", "bounds", "params"]))
+    arg = data.draw(st.sampled_from(["treatment", "outcome", "covariates", "categorical", "bounds", "log",
+                                     "params"]))
     kw = dict(treatment="t", outcome="y")
+    if arg == "log":
+        # y and score have lower bounds; age has none
+        kw["bounds"] = {"y": (0, None), "score": (-10.0, None)}
     if arg == "params":
         params, bad = data.draw(param_sets(WGAN_PARAMS, WTINY))
         model = cgan.CausalWGAN(**params)
@@ -1158,6 +1162,10 @@ def test_wgan_fit_arguments(data):
                    ({"y": (0,)}, "invalid"), ({"y": ("a", None)}, "invalid"), ({"y": (np.nan, None)}, "invalid"),
                    ({"y": (2, 1)}, "invalid"), ({"group": (0, 1)}, "invalid"), ([("y", (0, 1))], "invalid"),
                    ("y", "invalid"), ({"y": (0, np.inf)}, "invalid")],
+        "log": [(None, "valid"), ([], "valid"), (["y"], "valid"), (("y", "score"), "valid"),
+                (np.array(["score"]), "valid"), (["age"], "invalid"), (["group"], "invalid"),
+                (["t"], "invalid"), (["nope"], "invalid"), ("y", "invalid"), (5, "invalid"),
+                ([["y"]], "invalid"), (["y", "y"], "invalid"), ({"y": True}, "invalid")],
     }
     value, kind, *also = data.draw(st.sampled_from(choices[arg]))
     kw[arg] = value

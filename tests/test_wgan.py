@@ -187,6 +187,49 @@ def test_point_masses_at_bounds_are_drawn_exactly_and_in_their_share():
     pd.testing.assert_frame_equal(loaded.sample(500, random_state=3), model.sample(500, random_state=3))
 
 
+def test_log_scale_column_round_trips_and_keeps_its_bound_and_point_mass():
+    df = _hurdle_frame()
+    col = cgan._wgan._Column("y", df["y"].to_numpy(), False, (0.0, None), log=True)
+    above = df["y"][df["y"] > 0]
+    assert col.log_scale == pytest.approx(float(np.median(above)))
+    u = np.log1p(df["y"].to_numpy() / col.log_scale)
+    assert col.mean == pytest.approx(u.mean()) and col.sd == pytest.approx(u.std())
+    # encode then decode gives the data back to float32 precision, the rows
+    # at the bound exactly
+    back = col.decode(col.encode(df["y"].to_numpy()))
+    assert np.all(back[df["y"] == 0] == 0)
+    np.testing.assert_allclose(back, df["y"], rtol=1e-5, atol=0)
+    # the core clamps at the standardised bound of the log scale
+    lo, hi = col.bounds_std()
+    assert lo[0] == pytest.approx(-col.mean / col.sd) and hi[0] == np.inf
+    # a draw beyond the float range on the log scale is an error, not inf
+    with pytest.raises(FloatingPointError, match="'y'.*log scale"):
+        col.decode(np.array([[1e4]], dtype=np.float32))
+    bounds = {"y": (0, None), "hours": (0, 200)}
+    kw = dict(random_state=0, n_iter=600, hidden_size=64, n_hidden=2, critic_steps=5, batch_size=64)
+    model = cgan.CausalWGAN(**kw).fit(df, treatment="t", outcome="y", bounds=bounds, log=["y", "hours"])
+    assert model._out_col.log_scale > 0 and model._cov_cols[1].log_scale > 0 and model._cov_cols[0].log_scale is None
+    s = model.sample(20000, random_state=0)
+    for c in ("y", "y0", "y1", "hours"):
+        assert (s[c] >= 0).all(), c
+    assert (s["hours"] <= 200).all()
+    # the clamp puts mass exactly at the bound, near the data's share
+    for c in ("y", "hours"):
+        p = float((df[c] == 0).mean())
+        assert abs(float((s[c] == 0).mean()) - p) < 0.15, c
+    # the median of the positive part is on the data's scale, not the log's
+    for c in ("y", "hours"):
+        real = float(df[c][df[c] > 0].median())
+        assert abs(float(s[c][s[c] > 0].median()) / real - 1) < 0.3, c
+    loaded = cgan.loads(model.dumps())
+    pd.testing.assert_frame_equal(loaded.sample(500, random_state=3), model.sample(500, random_state=3))
+    again = cgan.CausalWGAN(**kw).fit(df, treatment="t", outcome="y", bounds=bounds, log=["y", "hours"])
+    pd.testing.assert_frame_equal(again.sample(500, random_state=3), model.sample(500, random_state=3))
+    model._out_col.log_scale = -1.0
+    with pytest.raises(ValueError, match="log_scale"):
+        cgan.loads(model.dumps())
+
+
 def test_saved_point_masses_must_match_the_column():
     df = _hurdle_frame(200)
     model = cgan.CausalWGAN(random_state=0, mass_at_bounds=True, **FAST).fit(
@@ -229,6 +272,10 @@ def test_evaluate_reports_bias_rmse_and_coverage(fitted):
         (dict(bounds={"earn": (100, None)}), "below its lower bound"),
         (dict(bounds={"age": (None, 30)}), "above its upper bound"),
         (dict(categorical=["age", "nope"]), "unknown column"),
+        (dict(log=["nope"]), "not in df"),
+        (dict(log=["region"]), "categorical"),
+        (dict(log=["age"]), "no lower bound"),
+        (dict(log=["t"]), "neither a covariate nor the outcome"),
     ],
 )
 def test_fit_rejects_bad_columns(change, match):

@@ -713,6 +713,11 @@ def _check_column(col, column_type):
             raise ValueError("a saved continuous column's width does not match its point masses")
         if type(a.get("integer")) is not bool:
             raise ValueError("a saved column's 'integer' flag must be a bool")
+        # columns saved before the log scale existed are linear
+        scale = a.setdefault("log_scale", None)
+        if scale is not None and not (type(scale) is float and np.isfinite(scale) and scale > 0
+                                      and a["lower"] is not None):
+            raise ValueError("a saved column's log_scale must be None, or a positive float with a lower bound")
     else:
         raise ValueError("a saved column's 'categorical' flag must be a bool")
 

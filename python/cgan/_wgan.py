@@ -39,9 +39,12 @@ class _Column:
     """How one column is encoded: continuous (standardised, with bounds) or
     categorical (one-hot over its levels)."""
 
-    def __init__(self, name, values, categorical, bounds, mass_at_bounds=False):
+    def __init__(self, name, values, categorical, bounds, mass_at_bounds=False, log=False):
         self.name = name
         self.masses = []
+        # the model works on u = log1p((x - lower) / log_scale) for a column
+        # fitted with log, on x itself otherwise; mean and sd are those of u
+        self.log_scale = None
         self.dtype = values.dtype
         self.categorical = categorical
         if categorical:
@@ -52,11 +55,10 @@ class _Column:
             self.width = len(levels)
             if bounds is not None:
                 raise ValueError(f"bounds are given for {name!r}, which is categorical")
+            if log:
+                raise ValueError(f"log names {name!r}, which is categorical")
         else:
             v = _continuous(name, values)
-            self.mean = float(v.mean())
-            sd = float(v.std())
-            self.sd = sd if sd > 0 else 1.0
             self.width = 1
             lo, hi = (None, None) if bounds is None else bounds
             if lo is not None and v.min() < float(lo):
@@ -67,6 +69,17 @@ class _Column:
                                  f"(maximum {v.max():g})")
             self.lower = None if lo is None else float(lo)
             self.upper = None if hi is None else float(hi)
+            if log:
+                if self.lower is None:
+                    raise ValueError(f"log names {name!r}, which has no lower bound; give one in bounds, "
+                                     f"e.g. bounds={{{name!r}: (0, None)}}")
+                above = v[v > self.lower] - self.lower
+                # the median distance above the bound sets where the log bends
+                self.log_scale = float(np.median(above)) if above.size else 1.0
+            u = self.to_model(v)
+            self.mean = float(u.mean())
+            sd = float(u.std())
+            self.sd = sd if sd > 0 else 1.0
             self.integer = values.dtype.kind in "iu"
             # a bound that two or more rows sit exactly on holds a point mass
             # (a continuous law puts no ties there); with mass_at_bounds the
@@ -78,6 +91,21 @@ class _Column:
                         self.masses.append(side)
             self.width = 1 + (len(self.masses) + 1 if self.masses else 0)
 
+    def to_model(self, x):
+        """Values (float64) on the scale the model works on."""
+        scale = getattr(self, "log_scale", None)
+        return x if scale is None else np.log1p((x - self.lower) / scale)
+
+    def from_model(self, u):
+        scale = getattr(self, "log_scale", None)
+        if scale is None:
+            return u
+        with np.errstate(over="ignore"):  # an overflow is reported by decode
+            return self.lower + scale * np.expm1(u)
+
+    def standardise(self, x):
+        return (self.to_model(np.asarray(x, dtype=np.float64)) - self.mean) / self.sd
+
     def encode(self, values):
         if self.categorical:
             codes = np.searchsorted(self.levels, values)
@@ -86,7 +114,7 @@ class _Column:
                 raise ValueError(f"column {self.name!r} holds levels not seen in fit")
             return np.eye(self.width, dtype=np.float32)[codes]
         v = values.astype(np.float64)
-        value = ((v - self.mean) / self.sd).astype(np.float32)[:, None]
+        value = self.standardise(v).astype(np.float32)[:, None]
         if not self.masses:
             return value
         state = np.zeros(len(v), dtype=np.intp)
@@ -106,20 +134,26 @@ class _Column:
         """The encoded block with its value set to the bound its drawn
         indicator names, as the training rows at a bound are encoded (in place)."""
         for rows, bound in self._at_bounds(block):
-            block[rows, 0] = np.float32((bound - self.mean) / self.sd)
+            block[rows, 0] = np.float32(self.standardise(bound))
         return block
 
     def decode(self, block):
         if self.categorical:
             return self.levels[np.argmax(block, axis=1)]
-        v = block[:, 0].astype(np.float64) * self.sd + self.mean
-        for rows, bound in self._at_bounds(block):
-            v[rows] = bound
+        u = block[:, 0].astype(np.float64) * self.sd + self.mean
         # the core clamps in standardised units; snap to the exact bounds
-        if self.lower is not None:
-            v = np.where(v <= self.lower + 1e-6 * (abs(self.lower) + self.sd), self.lower, v)
-        if self.upper is not None:
-            v = np.where(v >= self.upper - 1e-6 * (abs(self.upper) + self.sd), self.upper, v)
+        # (compared on the model's scale, where the clamp happened)
+        at = list(self._at_bounds(block))
+        for bound, sign in ((self.lower, 1), (self.upper, -1)):
+            if bound is not None:
+                b = float(self.to_model(bound))
+                at.append((sign * (u - b) <= 1e-6 * (abs(b) + self.sd), bound))
+        v = self.from_model(u)
+        for rows, bound in at:
+            v[rows] = bound
+        if not np.all(np.isfinite(v)):
+            raise FloatingPointError(f"column {self.name!r}: the generator drew values beyond the float range on "
+                                     f"its log scale; the model diverged (lower learning_rate)")
         if self.integer:
             v = np.round(v)
         return v.astype(self.dtype) if self.dtype.kind in "iuf" else v
@@ -127,8 +161,8 @@ class _Column:
     def bounds_std(self):
         if self.categorical:
             return [-np.inf] * self.width, [np.inf] * self.width
-        lo = -np.inf if self.lower is None else (self.lower - self.mean) / self.sd
-        hi = np.inf if self.upper is None else (self.upper - self.mean) / self.sd
+        lo = -np.inf if self.lower is None else self.standardise(self.lower)
+        hi = np.inf if self.upper is None else self.standardise(self.upper)
         free = self.width - 1
         return [lo] + [-np.inf] * free, [hi] + [np.inf] * free
 
@@ -388,7 +422,8 @@ class CausalWGAN(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, df: pandas.DataFrame, *, treatment: Any, outcome: Any, covariates: Sequence[Any] | None = None,
-            categorical: Collection[Any] | None = None, bounds: Mapping[Any, Any] | None = None) -> CausalWGAN:
+            categorical: Collection[Any] | None = None, bounds: Mapping[Any, Any] | None = None,
+            log: Sequence[Any] | None = None) -> CausalWGAN:
         """Fit the covariate and outcome generators to ``df``.
 
         Categorical columns are one-hot coded (the generator draws a level);
@@ -414,6 +449,13 @@ class CausalWGAN(BaseEstimator):
             Maps a continuous column to (lower, upper), either of which may
             be None, e.g. ``{"re78": (0, None)}``.  Generated values are
             kept within them.
+        log : list of column labels, optional
+            Continuous columns with a lower bound to model on a log scale,
+            as log1p((x - lower) / s) with s the median distance of the
+            rows above the bound, e.g. ``log=["re78"]`` for earnings.  A
+            long right tail is then far less extreme in the units the
+            networks see; samples are mapped back, so the bounds and the
+            point mass at the lower bound are kept.
 
         Returns
         -------
@@ -429,8 +471,9 @@ class CausalWGAN(BaseEstimator):
             coincide, a column has missing values, the treatment or a
             categorical column has a single level, a bound is not finite,
             reversed, given for a categorical column or violated by the
-            data, ``batch_size`` exceeds the rows, or a parameter is out of
-            range.
+            data, ``log`` names a categorical column, the treatment or a
+            column without a lower bound, ``batch_size`` exceeds the rows,
+            or a parameter is out of range.
         ImportError
             If pandas is not installed.
         """
@@ -467,6 +510,10 @@ class CausalWGAN(BaseEstimator):
             if not _is_column(df, c):
                 raise ValueError(f"bounds name an unknown column {c!r}")
             bounds[c] = _check_bounds(c, b)
+        log = set() if log is None else set(_column_list(df, log, "log"))
+        for c in log:
+            if c not in covariates and c != outcome:
+                raise ValueError(f"log names {c!r}, which is neither a covariate nor the outcome")
         for c in [treatment, outcome] + covariates:
             col = df[c]
             if col.isna().all():
@@ -488,8 +535,8 @@ class CausalWGAN(BaseEstimator):
         s_cov, s_out, sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3, np.uint64))
         t_col = _Column(treatment, t_values, True, None)
         masses = bool(self.mass_at_bounds)
-        cov_cols = [_Column(c, df[c].to_numpy(), c in cat, bounds.get(c), masses) for c in covariates]
-        out_col = _Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome), masses)
+        cov_cols = [_Column(c, df[c].to_numpy(), c in cat, bounds.get(c), masses, c in log) for c in covariates]
+        out_col = _Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome), masses, outcome in log)
         n = len(df)
         if p["batch_size"] > n:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} rows of df")
@@ -689,7 +736,7 @@ class CausalWGAN(BaseEstimator):
             at = source.decode(blocks[j]) == bound
             # decoding rounds and snaps values next to the bound onto it: the
             # outcome model gets them exactly there, as in the training rows
-            blocks[j][at, 0] = np.float32((bound - source.mean) / source.sd)
+            blocks[j][at, 0] = np.float32(source.standardise(bound))
             blocks[i][:] = np.eye(2, dtype=np.float32)[np.where(at, code, 1 - code)]
         return X
 
