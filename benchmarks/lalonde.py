@@ -502,10 +502,10 @@ def main(argv=None):
     print(f"# cgan.CausalWGAN on LaLonde (cgan {cgan_version()}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
     if not args.no_fit:
+        log = args.log.split(",") if args.log else None
         for sample in args.samples.split(","):
             sample = sample.strip()
             df = load(sample)
-            log = None if not args.log else args.log.split(",")
             model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental", log=log)
             monte_carlo(sample, model, df, n_datasets)
     if not args.no_speed:

@@ -755,4 +755,6 @@ def legacy_state(cls: type, state: Mapping[str, Any]) -> dict[str, Any]:
         for col in (cols if isinstance(cols, list) else []) + [state.get("_t_col"), state.get("_out_col")]:
             if col is not None and not hasattr(col, "masses"):
                 col.masses = []
+            if col is not None and not hasattr(col, "log_scale"):
+                col.log_scale = None
     return state

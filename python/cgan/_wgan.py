@@ -93,15 +93,13 @@ class _Column:
 
     def to_model(self, x):
         """Values (float64) on the scale the model works on."""
-        scale = getattr(self, "log_scale", None)
-        return x if scale is None else np.log1p((x - self.lower) / scale)
+        return x if self.log_scale is None else np.log1p((x - self.lower) / self.log_scale)
 
     def from_model(self, u):
-        scale = getattr(self, "log_scale", None)
-        if scale is None:
+        if self.log_scale is None:
             return u
         with np.errstate(over="ignore"):  # an overflow is reported by decode
-            return self.lower + scale * np.expm1(u)
+            return self.lower + self.log_scale * np.expm1(u)
 
     def standardise(self, x):
         return (self.to_model(np.asarray(x, dtype=np.float64)) - self.mean) / self.sd
