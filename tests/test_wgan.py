@@ -72,6 +72,41 @@ def test_same_seed_same_sample_and_fit_is_deterministic(fitted):
     assert np.array_equal(model.history_["outcome"]["critic_loss"], again.history_["outcome"]["critic_loss"])
 
 
+def test_one_sided_per_model_sets_each_models_penalty():
+    """A dict sets the penalty side of each WGAN on its own: each model's
+    training matches the fit that used that side for both, and the penalty
+    differs between the sides (the two-sided one also counts norms below 1)."""
+    df = _frame(n=120)
+    kw = dict(random_state=3, **dict(FAST, n_iter=20, batch_size=16))
+
+    def fit(one_sided):
+        return cgan.CausalWGAN(one_sided=one_sided, **kw).fit(df, treatment="t", outcome="earn",
+                                                               bounds={"earn": (0, None)}).history_
+
+    one, two = fit(True), fit(False)
+    mixed = fit({"covariates": False})
+    for key in ("critic_loss", "generator_loss", "penalty"):
+        assert np.array_equal(mixed["covariates"][key], two["covariates"][key]), key
+        assert np.array_equal(mixed["outcome"][key], one["outcome"][key]), key
+    assert not np.array_equal(one["covariates"]["penalty"], two["covariates"]["penalty"])
+    # True and {} mean the same; the other way round mirrors
+    assert np.array_equal(fit({})["outcome"]["penalty"], one["outcome"]["penalty"])
+    flipped = fit({"covariates": True, "outcome": False})
+    assert np.array_equal(flipped["outcome"]["penalty"], two["outcome"]["penalty"])
+    assert np.array_equal(flipped["covariates"]["penalty"], one["covariates"]["penalty"])
+
+
+@pytest.mark.parametrize("one_sided, exc, match", [
+    ({"critic": True}, ValueError, "unknown model"),
+    ({"outcome": "yes"}, TypeError, r"one_sided\['outcome'\] must be a bool"),
+    ({"covariates": None}, TypeError, r"one_sided\['covariates'\] must be a bool"),
+    ([True, False], TypeError, "one_sided must be a bool or a dict"),
+])
+def test_one_sided_rejects_bad_values(one_sided, exc, match):
+    with pytest.raises(exc, match=match):
+        cgan.CausalWGAN(one_sided=one_sided, **FAST).fit(_frame(n=60), treatment="t", outcome="earn")
+
+
 def test_pickle_from_before_the_container_and_point_masses_loads(fitted):
     # pickles from before the saved-model container held the WGANs'
     # snapshots in the instance dict, and came before mass_at_bounds and
