@@ -5,6 +5,7 @@ Usage:
     python benchmarks/lalonde.py --quick                  # smoke run (~1 min)
     python benchmarks/lalonde.py --samples experimental,psid,cps
     python benchmarks/lalonde.py --n-iter 3000 --datasets 50 --reps 5
+    python benchmarks/lalonde.py --log re78 --two-sided-covariates   # the options of the README's figures
     python benchmarks/lalonde.py --scale                  # also the CPS scale check
     python benchmarks/lalonde.py --no-fit --no-speed --scale   # only the scale check
 
@@ -18,7 +19,8 @@ Sections
 --------
 1. Fidelity.  For each sample, fit cgan.CausalWGAN(random_state=0, n_jobs=2,
    n_iter=--n-iter) with treatment t, outcome re78 (and log=--log, e.g.
-   --log re78 to model earnings on a log scale), and print compare(df):
+   --log re78 to model earnings on a log scale; --two-sided-covariates for
+   one_sided={"covariates": False}), and print compare(df):
    mean and sd (share of the last level for categorical columns), the distance
    (W1 in units of the real sd; total variation for categorical columns), and
    the share at the lower bound for re78, plus the largest absolute difference
@@ -195,14 +197,15 @@ ESTIMATORS = {"diff_means": est_diff, "ols_hc1": est_ols, "ipw_hajek": est_ipw, 
 
 
 # ------------------------------------------------------------ fidelity
-def fidelity(sample, df, n_iter, judge, log=None):
+def fidelity(sample, df, n_iter, judge, log=None, one_sided=True):
     kw = {} if n_iter is None else {"n_iter": n_iter}
+    kw["one_sided"] = one_sided
     model = cgan.CausalWGAN(random_state=0, n_jobs=2, **kw)
     t0 = time.perf_counter()
     model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS, log=log)
     fit_s = time.perf_counter() - t0
     print(f"\n## {sample}: {len(df)} rows ({int(df.t.sum())} treated), n_iter={model.n_iter}, "
-          f"log={log}, fit {fit_s:.1f} s (n_jobs=2, the two WGANs in parallel)\n")
+          f"log={log}, one_sided={one_sided}, fit {fit_s:.1f} s (n_jobs=2, the two WGANs in parallel)\n")
     cmp = model.compare(df)
     cols = ["type", "real_mean", "synthetic_mean", "real_sd", "synthetic_sd", "distance",
             "real_at_lower", "synthetic_at_lower"]
@@ -495,6 +498,8 @@ def main(argv=None):
     ap.add_argument("--no-speed", action="store_true", help="skip the torch comparison")
     ap.add_argument("--log", default=None,
                     help="comma-separated columns fitted on a log scale (fit's log=), e.g. re78")
+    ap.add_argument("--two-sided-covariates", action="store_true",
+                    help='two-sided penalty for the covariate model: one_sided={"covariates": False}')
     args = ap.parse_args(argv)
     n_iter = args.n_iter if args.n_iter is not None else (300 if args.quick else None)
     n_datasets = args.datasets if args.datasets is not None else (5 if args.quick else 50)
@@ -506,7 +511,8 @@ def main(argv=None):
         for sample in args.samples.split(","):
             sample = sample.strip()
             df = load(sample)
-            model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental", log=log)
+            sides = {"covariates": False} if args.two_sided_covariates else True
+            model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental", log=log, one_sided=sides)
             monte_carlo(sample, model, df, n_datasets)
     if not args.no_speed:
         speed(load("experimental"), reps, args.quick)
