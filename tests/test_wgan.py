@@ -293,6 +293,13 @@ def test_evaluate_reports_bias_rmse_and_coverage(fitted):
     assert 0 <= table.loc["dm", "coverage"] <= 1
     assert np.isnan(table.loc["zero", "coverage"])
     assert table.loc["zero", "bias"] == pytest.approx(-table.attrs["mean_true_effect"])
+    # sd is the spread of the errors: for a constant estimate, that of the true effects
+    truths = table.attrs["true_effects"]
+    assert table.loc["zero", "sd"] == pytest.approx(truths.std(ddof=1))
+    assert table.loc["zero", "rmse"] == pytest.approx(np.sqrt(np.mean(truths ** 2)))
+    for name in ("dm", "zero"):
+        r = table.loc[name]
+        assert r["rmse"] ** 2 == pytest.approx(r["bias"] ** 2 + r["sd"] ** 2 * 5 / 6)
     again = cgan.evaluate(model, {"dm": diff_in_means}, n_datasets=6, n=300, random_state=0, n_jobs=2)
     assert again.loc["dm", "bias"] == pytest.approx(table.loc["dm", "bias"])
 

@@ -54,7 +54,9 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         Indexed by estimator: mean estimate, bias, sd, RMSE and coverage
         (NaN when no interval was returned), all against each data set's
         own true average effect (the mean of its units' potential-outcome
-        differences).  ``result.attrs['true_effects']`` holds those
+        differences): sd is the standard deviation of the errors over data
+        sets (ddof=1), so that rmse**2 = bias**2 + sd**2 * (k - 1) / k for
+        k data sets.  ``result.attrs['true_effects']`` holds those
         effects and ``result.attrs['mean_true_effect']`` their mean.
 
     Raises
@@ -146,7 +148,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         err = est - truths
         cover = np.nan if np.all(np.isnan(lo)) else float(np.mean((lo <= truths) & (truths <= hi)))
         table.append({"estimator": name, "mean_estimate": est.mean(), "bias": err.mean(),
-                      "sd": est.std(ddof=1) if len(est) > 1 else 0.0,
+                      "sd": err.std(ddof=1) if len(err) > 1 else 0.0,
                       "rmse": float(np.sqrt(np.mean(err ** 2))), "coverage": cover})
     frame = pd.DataFrame(table).set_index("estimator")
     frame.attrs["true_effects"] = truths
