@@ -427,9 +427,9 @@ class CausalWGAN(BaseEstimator):
     """
 
     def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
-                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict = True, critic_dropout: float = 0.0,
-                 learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999), noise_dim: int | None = None,
-                 derive_indicators: bool = True, mass_at_bounds: bool = False,
+                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict[str, bool] = True,
+                 critic_dropout: float = 0.0, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999),
+                 noise_dim: int | None = None, derive_indicators: bool = True, mass_at_bounds: bool = False,
                  random_state: int | np.random.Generator | None = None, n_jobs: int | None = None, verbose: bool = False) -> None:
         self.hidden_size = hidden_size
         self.n_hidden = n_hidden
