@@ -52,6 +52,23 @@ def test_sample_has_original_columns_dtypes_and_potential_outcomes(fitted):
     assert np.allclose(s["earn"], chosen)
 
 
+def test_integer_columns_saturate_at_their_type_and_round_within_bounds():
+    from cgan._wgan import _Column
+
+    col = _Column("k", np.array([0, 5, 9], dtype=np.uint8), False, None)
+    block = col.standardise(np.array([-3.0, 4.4, 300.0]))[:, None].astype(np.float32)
+    out = col.decode(block)
+    assert out.dtype == np.uint8
+    assert out.tolist() == [0, 4, 255]  # not 253 and 44 from wrapping around
+    col = _Column("k", np.array([1, 2, 3], dtype=np.int64), False, (0.5, 3.5))
+    block = col.standardise(np.array([0.5, 0.9, 3.5, 2.4]))[:, None].astype(np.float32)
+    out = col.decode(block)
+    assert out.tolist() == [1, 1, 3, 2]
+    big = _Column("k", np.array([0, 1, 2], dtype=np.int64), False, None)
+    out = big.decode(big.standardise(np.array([1e30, -1e30]))[:, None].astype(np.float32))
+    assert out.tolist() == [np.iinfo(np.int64).max - 1023, np.iinfo(np.int64).min]
+
+
 def test_bounds_hold_exactly(fitted):
     _, model = fitted
     s = model.sample(3000, random_state=2)
@@ -151,8 +168,23 @@ def test_effects_and_compare(fitted):
     assert np.isfinite(ate) and np.isfinite(att)
     table = model.compare(df)
     assert set(["t", "age", "region", "flag", "earn"]) <= set(table.index)
-    assert 0 <= table.attrs["max_corr_diff"] <= 2
     assert table.loc["earn", "real_at_lower"] == pytest.approx((df["earn"] == 0).mean())
+    # the same figures computed here from a draw of the same seed and size
+    syn = model.sample(10_000, random_state=0)
+    assert table.loc["earn", "synthetic_mean"] == pytest.approx(syn["earn"].mean(), rel=1e-12)
+    assert table.loc["age", "synthetic_q50"] == pytest.approx(np.percentile(syn["age"], 50))
+
+    def numeric(frame):
+        region = np.searchsorted(np.array(["east", "north", "south"]), frame["region"].to_numpy())
+        return np.column_stack([frame["t"], frame["age"], region, frame["flag"], frame["earn"]]).astype(float)
+
+    gap = np.abs(np.corrcoef(numeric(df), rowvar=False) - np.corrcoef(numeric(syn), rowvar=False)).max()
+    assert table.attrs["max_corr_diff"] == pytest.approx(gap, rel=1e-9)
+    shares = table.attrs["level_shares"]["region"]
+    assert list(shares) == ["east", "north", "south"]
+    assert shares["south"][0] == pytest.approx((df["region"] == "south").mean())
+    assert shares["south"][1] == pytest.approx((syn["region"] == "south").mean())
+    assert table.loc["region", "distance"] == pytest.approx(0.5 * sum(abs(a - b) for a, b in shares.values()))
 
 
 def test_fidelity_on_a_simple_population():
@@ -300,8 +332,59 @@ def test_evaluate_reports_bias_rmse_and_coverage(fitted):
     for name in ("dm", "zero"):
         r = table.loc[name]
         assert r["rmse"] ** 2 == pytest.approx(r["bias"] ** 2 + r["sd"] ** 2 * 5 / 6)
-    again = cgan.evaluate(model, {"dm": diff_in_means}, n_datasets=6, n=300, random_state=0, n_jobs=2)
-    assert again.loc["dm", "bias"] == pytest.approx(table.loc["dm", "bias"])
+    again = cgan.evaluate(model, {"dm": diff_in_means, "zero": lambda X, T, Y: 0.0}, n_datasets=6, n=300,
+                          random_state=0, n_jobs=2)
+    pd.testing.assert_frame_equal(again, table, check_exact=True)
+    np.testing.assert_array_equal(again.attrs["true_effects"], truths)
+    # coverage counted by hand from the same data sets
+    hits = []
+    for i, seed in enumerate(np.random.SeedSequence(0).generate_state(6, np.uint64)):
+        s = model.sample(300, random_state=int(seed))
+        assert (s["y1"] - s["y0"]).mean() == truths[i]
+        _, lo, hi = diff_in_means(s[list(model.covariates_)], s["t"].to_numpy(), s["earn"].to_numpy())
+        hits.append(lo <= truths[i] <= hi)
+    assert table.loc["dm", "coverage"] == np.mean(hits)
+
+
+@pytest.mark.parametrize(
+    "estimator, exc, match",
+    [
+        (lambda X, T, Y: np.nan, ValueError, r"estimator 'bad' on data set 0 returned nan"),
+        (lambda X, T, Y: (1.0, 2.0, np.inf), ValueError, "must be finite"),
+        (lambda X, T, Y: (1.0, 2.0, 0.5), ValueError, "lower 2.0 > upper 0.5"),
+        (lambda X, T, Y: (1.0, 0.0), ValueError, "tuple of 2"),
+        (lambda X, T, Y: "1", TypeError, "must return a number"),
+    ],
+)
+def test_evaluate_rejects_bad_estimates(fitted, estimator, exc, match):
+    _, model = fitted
+    with pytest.raises(exc, match=match):
+        cgan.evaluate(model, {"bad": estimator}, n_datasets=2, n=50, random_state=0)
+
+
+def test_evaluate_rejects_an_interval_on_some_data_sets_only(fitted):
+    _, model = fitted
+    calls = []
+
+    def flaky(X, T, Y):
+        calls.append(1)
+        return 0.0 if len(calls) == 2 else (0.0, -1.0, 1.0)
+
+    with pytest.raises(ValueError, match="interval on data set 0 but none on data set 1"):
+        cgan.evaluate(model, {"flaky": flaky}, n_datasets=3, n=50, random_state=0)
+
+
+def test_evaluate_stops_at_an_estimators_error(fitted):
+    _, model = fitted
+    calls = []
+
+    def boom(X, T, Y):
+        calls.append(1)
+        raise ArithmeticError("no estimate")
+
+    with pytest.raises(ArithmeticError, match="no estimate"):
+        cgan.evaluate(model, {"boom": boom}, n_datasets=200, n=50, random_state=0, n_jobs=2)
+    assert len(calls) < 200
 
 
 @pytest.mark.parametrize(
@@ -318,6 +401,9 @@ def test_evaluate_reports_bias_rmse_and_coverage(fitted):
         (dict(log=["region"]), "categorical"),
         (dict(log=["age"]), "no lower bound"),
         (dict(log=["t"]), "neither a covariate nor the outcome"),
+        (dict(bounds={"t": (0, 1)}), "neither a covariate nor the outcome"),
+        (dict(covariates=["region"], bounds={"age": (18, None)}), "neither a covariate nor the outcome"),
+        (dict(bounds={"region": (0, None)}), "categorical"),
     ],
 )
 def test_fit_rejects_bad_columns(change, match):
@@ -344,6 +430,13 @@ def test_fit_rejects_bad_data():
                                     categorical=["region"])
     with pytest.raises(TypeError, match="DataFrame"):
         cgan.CausalWGAN(**FAST).fit(df.to_numpy(), treatment="t", outcome="earn")
+    with pytest.raises(TypeError, match="outcome 'region' must be numeric"):
+        cgan.CausalWGAN(**FAST).fit(df, treatment="t", outcome="region")
+    with pytest.raises(ValueError, match=r"potential outcomes \['y1'\]"):
+        cgan.CausalWGAN(**FAST).fit(df.rename(columns={"age": "y1"}), treatment="t", outcome="earn")
+    with pytest.raises(ValueError, match=r"potential outcomes \['y_b'\]"):
+        cgan.CausalWGAN(**FAST).fit(df.assign(t=np.where(df.t == 1, "b", "a")).rename(columns={"age": "y_b"}),
+                                    treatment="t", outcome="earn")
     with pytest.raises(RuntimeError, match="not fitted"):
         cgan.CausalWGAN().sample(10)
 
@@ -496,3 +589,25 @@ def test_outcome_model_sees_derived_indicators_with_their_source_on_the_bound(mo
     ctx = contexts[0]
     at = ctx[:, 2] == 1  # nokids' level 1.0, after kids' one column and its level 0.0
     assert at.any() and np.all(ctx[at, 0] == zero) and np.all(ctx[~at, 0] != zero)
+
+
+def test_plot_compare_draws_marginals_and_the_most_correlated_pairs(fitted):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    df, model = fitted
+    fig = model.plot_compare(df)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    # five marginals, then the one pair of continuous columns (age, earn)
+    assert len(axes) == 6
+    assert (axes[5].get_xlabel(), axes[5].get_ylabel()) == ("age", "earn")
+    assert len(axes[5].collections) == 2  # real and synthetic points
+    assert len(axes[5].collections[0].get_offsets()) == len(df)
+    plt.close(fig)
+    fig = model.plot_compare(df, columns=["earn"], pairs=[])
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match="not fitted continuous columns"):
+        model.plot_compare(df, pairs=[("age", "region")])
+    with pytest.raises(ValueError, match="pairs"):
+        model.plot_compare(df, pairs=[("age",)])
+    with pytest.raises(TypeError, match="pairs must be a list"):
+        model.plot_compare(df, pairs="age")

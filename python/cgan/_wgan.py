@@ -153,7 +153,18 @@ class _Column:
             raise FloatingPointError(f"column {self.name!r}: the generator drew values beyond the float range on "
                                      f"its log scale; the model diverged (lower learning_rate)")
         if self.integer:
+            # rounding keeps integers within the bounds, and draws beyond
+            # the column's integer type saturate at its limits
             v = np.round(v)
+            if self.lower is not None:
+                v = np.maximum(v, np.ceil(self.lower))
+            if self.upper is not None:
+                v = np.minimum(v, np.floor(self.upper))
+            info = np.iinfo(self.dtype)
+            lo, hi = float(info.min), float(info.max)
+            if hi > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64
+                hi = np.nextafter(hi, 0.0)
+            v = np.clip(v, lo, hi)
         return v.astype(self.dtype) if self.dtype.kind in "iuf" else v
 
     def bounds_std(self):
@@ -493,13 +504,16 @@ class CausalWGAN(BaseEstimator):
         Raises
         ------
         TypeError
-            If df is not a DataFrame, or a parameter has the wrong type.
+            If df is not a DataFrame, the outcome is not numeric or bool,
+            or a parameter has the wrong type.
         ValueError
             If a named column is missing, the treatment and outcome
             coincide, a column has missing values, the treatment or a
             categorical column has a single level, a bound is not finite,
-            reversed, given for a categorical column or violated by the
-            data, ``log`` names a categorical column, the treatment or a
+            reversed, given for the treatment, a categorical or an unused
+            column, or violated by the data, a potential-outcome name
+            (``y0``, ``y1``, ``y_<label>``) is already a column's,
+            ``log`` names a categorical column, the treatment or a
             column without a lower bound, ``batch_size`` exceeds the rows,
             or a parameter is out of range.
         ImportError
@@ -554,10 +568,21 @@ class CausalWGAN(BaseEstimator):
             cat = {c for c in [outcome] + covariates if _looks_categorical(df[c])}
         else:
             cat = set(_column_list(df, categorical, "categorical"))
+        for c in bounds:
+            if c == treatment or (c not in covariates and c != outcome):
+                raise ValueError(f"bounds name {c!r}, which is neither a covariate nor the outcome")
+        if df[outcome].dtype.kind not in "biuf":
+            raise TypeError(f"outcome {outcome!r} must be numeric or bool (effects are differences of outcomes), "
+                            f"got dtype {df[outcome].dtype}")
         t_values = df[treatment].to_numpy()
         classes = _levels(treatment, t_values)
         if len(classes) < 2:
             raise ValueError(f"treatment {treatment!r} has a single level ({classes[0]!r})")
+        fitted = [treatment, outcome] + covariates
+        taken = [lab for lab in (_potential_label(classes, level) for level in classes) if lab in fitted]
+        if taken:
+            raise ValueError(f"sample names the potential outcomes {taken}, which would overwrite columns of the "
+                             f"same names; rename those columns")
         p = self._check_params()
         seed = check_random_state(self.random_state)
         s_cov, s_out, sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3, np.uint64))
@@ -668,9 +693,7 @@ class CausalWGAN(BaseEstimator):
 
     # --------------------------------------------------------------- sample
     def _potential_label(self, level):
-        if len(self.classes_) == 2 and set(np.asarray(self.classes_).tolist()) <= {0, 1, False, True}:
-            return f"y{int(level)}"
-        return f"y_{level}"
+        return _potential_label(self.classes_, level)
 
     def sample(self, n: int, random_state: int | np.random.Generator | None = None) -> pandas.DataFrame:
         """Draw a synthetic data set of n units with all their potential outcomes.
@@ -690,7 +713,9 @@ class CausalWGAN(BaseEstimator):
         Returns
         -------
         pandas.DataFrame
-            The original columns (names and dtypes) plus the potential
+            The fitted columns (treatment, covariates and outcome, in the
+            order of the data given to fit, with their names and dtypes;
+            columns fit did not model are left out) plus the potential
             outcome under every arm: ``y0`` and ``y1`` for a 0/1
             treatment, ``y_<label>`` otherwise.
 
@@ -908,18 +933,22 @@ class CausalWGAN(BaseEstimator):
         Returns
         -------
         pandas.DataFrame
-            Indexed by column.  ``result.attrs['max_corr_diff']`` holds the
-            largest absolute difference between the real and synthetic
-            correlation matrices.
+            Indexed by column.  For a categorical column ``real_mean`` and
+            ``synthetic_mean`` are the shares of its last level (the 1 of a
+            0/1 column), and ``distance`` is the total variation over all
+            its levels; ``result.attrs['level_shares']`` maps each
+            categorical column to a dict of level -> (real share,
+            synthetic share).  ``result.attrs['max_corr_diff']`` holds
+            the largest absolute difference between the real and synthetic
+            correlation matrices (a two-level column enters as 0/1, one
+            with more levels by its level's rank).
 
         Raises
         ------
         RuntimeError
             If the model is not fitted.
         ValueError
-            If n is below 1.
-        KeyError
-            If df lacks one of the fitted columns.
+            If n is below 1, or df lacks one of the fitted columns.
 
         See Also
         --------
@@ -930,6 +959,7 @@ class CausalWGAN(BaseEstimator):
         n = len(df) if n is None else check_int(n, "n", 1, 1 << 31)
         syn = self.sample(max(n, 10_000), random_state=random_state)
         rows = []
+        shares = {}
         for c in cols:
             real = df[c.name].to_numpy()
             fake = syn[c.name].to_numpy()
@@ -938,6 +968,7 @@ class CausalWGAN(BaseEstimator):
                 lv = c.levels
                 pr = np.array([(real == v).mean() for v in lv])
                 pf = np.array([(fake == v).mean() for v in lv])
+                shares[c.name] = {v: (float(a), float(b)) for v, a, b in zip(np.asarray(lv).tolist(), pr, pf)}
                 row.update(real_mean=float(pr[-1]), synthetic_mean=float(pf[-1]),
                            distance=float(0.5 * np.abs(pr - pf).sum()))
             else:
@@ -961,11 +992,13 @@ class CausalWGAN(BaseEstimator):
             cr = np.nan_to_num(np.corrcoef(num_real, rowvar=False))
             cf = np.nan_to_num(np.corrcoef(num_fake, rowvar=False))
         out.attrs["max_corr_diff"] = float(np.max(np.abs(cr - cf)))
+        out.attrs["level_shares"] = shares
         return out
 
     def plot_compare(self, df: pandas.DataFrame, columns: Sequence[Any] | None = None,
-                     random_state: int | np.random.Generator | None = 0) -> matplotlib.figure.Figure:
-        """Histograms of real and synthetic marginals (needs matplotlib).
+                     random_state: int | np.random.Generator | None = 0,
+                     pairs: Sequence[tuple[Any, Any]] | None = None) -> matplotlib.figure.Figure:
+        """Real and synthetic marginals and pairwise scatters (needs matplotlib).
 
         Parameters
         ----------
@@ -976,12 +1009,18 @@ class CausalWGAN(BaseEstimator):
             the outcome.
         random_state : int, numpy Generator or None, default=0
             Seeds the synthetic draw (at least 10,000 rows).
+        pairs : list of (column, column) pairs, optional
+            Pairs of fitted continuous columns to draw as scatters of real
+            and synthetic rows (as many synthetic rows as real ones).  None
+            picks up to three: the pairs whose real correlation is largest
+            in absolute value; ``[]`` draws none.
 
         Returns
         -------
         matplotlib.figure.Figure
             One panel per column: histograms for continuous columns, bars
-            of level shares for categorical ones.
+            of level shares for categorical ones; then one scatter panel
+            per pair.
 
         Raises
         ------
@@ -989,7 +1028,7 @@ class CausalWGAN(BaseEstimator):
             If matplotlib is not installed.
         RuntimeError
             If the model is not fitted.
-        KeyError
+        ValueError
             If df lacks one of the columns.
         """
         try:
@@ -1008,12 +1047,31 @@ class CausalWGAN(BaseEstimator):
             unknown = [c for c in cols if not _hashable(c) or c not in fitted]
             if unknown or not cols:
                 raise ValueError(f"columns must name some of the fitted columns {fitted}; got {cols}")
-        self._check_real(df, cols)
+        continuous = [c.name for c in self._cov_cols + [self._out_col] if not c.categorical]
+        if pairs is None:
+            pairs = self._strong_pairs(df, [c for c in continuous if c in cols])
+        else:
+            if isinstance(pairs, (str, bytes, Mapping)) or not np.iterable(pairs):
+                raise TypeError(f"pairs must be a list of (column, column) pairs, got {type(pairs).__name__}")
+            pairs = list(pairs)
+            for pair in pairs:
+                if isinstance(pair, (str, bytes)) or not np.iterable(pair) or len(pair) != 2:
+                    raise ValueError(f"pairs must hold (column, column) pairs, got {pair!r}")
+                bad = [c for c in pair if not _hashable(c) or c not in continuous]
+                if bad:
+                    raise ValueError(f"pairs name {bad}, which are not fitted continuous columns {continuous}")
+        self._check_real(df, list(dict.fromkeys(cols + [c for pair in pairs for c in pair])))
         syn = self.sample(max(len(df), 10_000), random_state=random_state)
-        k = len(cols)
+        k = len(cols) + len(pairs)
         ncol = min(4, k)
         nrow = (k + ncol - 1) // ncol
         fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+        for ax, (a, b) in zip(axes.ravel()[len(cols):], pairs):
+            m = len(df)
+            ax.scatter(df[a].to_numpy(float), df[b].to_numpy(float), s=4, alpha=0.4, label="real")
+            ax.scatter(syn[a].to_numpy(float)[:m], syn[b].to_numpy(float)[:m], s=4, alpha=0.4, label="synthetic")
+            ax.set_xlabel(str(a))
+            ax.set_ylabel(str(b))
         for ax, c in zip(axes.ravel(), cols):
             r, f = df[c].to_numpy(), syn[c].to_numpy()
             if r.dtype.kind in "biuf" and len(np.unique(r)) > 2:
@@ -1032,6 +1090,25 @@ class CausalWGAN(BaseEstimator):
         axes.ravel()[0].legend()
         fig.tight_layout()
         return fig
+
+    def _strong_pairs(self, df, names, k=3):
+        """Up to k pairs of the columns `names` with the largest absolute
+        real correlation (constant columns have none)."""
+        if len(names) < 2:
+            return []
+        self._check_real(df, names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.nan_to_num(np.corrcoef(np.column_stack([df[c].to_numpy(float) for c in names]), rowvar=False))
+        order = sorted(((abs(r[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))),
+                       key=lambda t: -t[0])
+        return [(names[i], names[j]) for _, i, j in order[:k]]
+
+
+def _potential_label(classes, level):
+    """The column name sample gives the potential outcome under level."""
+    if len(classes) == 2 and set(np.asarray(classes).tolist()) <= {0, 1, False, True}:
+        return f"y{int(level)}"
+    return f"y_{level}"
 
 
 def _looks_categorical(col) -> bool:
