@@ -67,7 +67,10 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     ValueError
         If n_datasets, n or n_jobs is out of range, T1 is missing with more
         than two treatments, or an estimator returns a tuple that is not
-        (estimate, lower, upper).
+        (estimate, lower, upper), a value that is not finite, an interval
+        with lower > upper, or an interval for some data sets and none for
+        others.  The error names the estimator and the data set; an error
+        an estimator raises stops the run in the same way.
     ImportError
         If pandas is not installed.
 
@@ -124,24 +127,38 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         Y = df[synthesizer.outcome_].to_numpy()
         out = {}
         for name, f in estimators.items():
+            where = f"estimator {name!r} on data set {i}"
             r = f(X, T, Y)
             if isinstance(r, tuple):
                 if len(r) != 3:
-                    raise ValueError(f"estimator {name!r} must return an estimate or (estimate, lower, upper), "
+                    raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
                                      f"got a tuple of {len(r)}")
-                out[name] = tuple(_number(v, name) for v in r)
+                out[name] = tuple(_number(v, where) for v in r)
+                if not out[name][1] <= out[name][2]:
+                    raise ValueError(f"{where} returned an interval with lower {out[name][1]} > "
+                                     f"upper {out[name][2]}")
             else:
-                out[name] = (_number(r, name), np.nan, np.nan)
+                out[name] = (_number(r, where), np.nan, np.nan)
         return truth, out
 
     if n_jobs == 1:
         results = [one(i) for i in range(n_datasets)]
     else:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            results = list(pool.map(one, range(n_datasets)))
+            futures = [pool.submit(one, i) for i in range(n_datasets)]
+            try:
+                results = [f.result() for f in futures]
+            except BaseException:
+                for f in futures:  # the first error ends the run: drop the data sets not yet started
+                    f.cancel()
+                raise
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
+        with_interval = [not np.isnan(r[1][name][1]) for r in results]
+        if any(with_interval) and not all(with_interval):
+            raise ValueError(f"estimator {name!r} returned an interval on data set {with_interval.index(True)} "
+                             f"but none on data set {with_interval.index(False)}; return one always or never")
         est = np.array([r[1][name][0] for r in results])
         lo = np.array([r[1][name][1] for r in results])
         hi = np.array([r[1][name][2] for r in results])
@@ -156,11 +173,14 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     return frame
 
 
-def _number(value, name):
-    """An estimator's output as a float."""
+def _number(value, where):
+    """An estimator's output as a finite float; `where` names the estimator
+    and data set in errors."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"estimator {name!r} must return a number or (estimate, lower, upper), "
+        raise TypeError(f"{where} must return a number or (estimate, lower, upper), "
                         f"got {type(value).__name__}")
+    if not np.isfinite(float(value)):
+        raise ValueError(f"{where} returned {float(value)}; an estimate and its interval must be finite")
     return float(value)
