@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -64,6 +65,9 @@ def test_integer_columns_saturate_at_their_type_and_round_within_bounds():
     block = col.standardise(np.array([0.5, 0.9, 3.5, 2.4]))[:, None].astype(np.float32)
     out = col.decode(block)
     assert out.tolist() == [1, 1, 3, 2]
+    flag = _Column("f", np.array([True, False, True]), False, None)  # a bool declared continuous
+    out = flag.decode(flag.standardise(np.array([-3.0, 0.2, 0.7, 4.0]))[:, None].astype(np.float32))
+    assert out.dtype == bool and out.tolist() == [False, False, True, True]
     big = _Column("k", np.array([0, 1, 2], dtype=np.int64), False, None)
     out = big.decode(big.standardise(np.array([1e30, -1e30]))[:, None].astype(np.float32))
     assert out.tolist() == [np.iinfo(np.int64).max - 1023, np.iinfo(np.int64).min]
@@ -374,17 +378,26 @@ def test_evaluate_rejects_an_interval_on_some_data_sets_only(fitted):
         cgan.evaluate(model, {"flaky": flaky}, n_datasets=3, n=50, random_state=0)
 
 
-def test_evaluate_stops_at_an_estimators_error(fitted):
+def test_evaluate_stops_at_an_estimators_error_while_another_data_set_runs(fitted):
     _, model = fitted
     calls = []
+    lock = threading.Lock()
+    never = threading.Event()
 
     def boom(X, T, Y):
-        calls.append(1)
+        with lock:
+            calls.append(1)
+            first = len(calls) == 1
+        if first:
+            # the first data set is still running when the others fail; a
+            # run that waited for it in order would start all 200 meanwhile
+            never.wait(1.0)
+            return 0.0
         raise ArithmeticError("no estimate")
 
     with pytest.raises(ArithmeticError, match="no estimate"):
         cgan.evaluate(model, {"boom": boom}, n_datasets=200, n=50, random_state=0, n_jobs=2)
-    assert len(calls) < 200
+    assert len(calls) < 20
 
 
 @pytest.mark.parametrize(
@@ -432,6 +445,9 @@ def test_fit_rejects_bad_data():
         cgan.CausalWGAN(**FAST).fit(df.to_numpy(), treatment="t", outcome="earn")
     with pytest.raises(TypeError, match="outcome 'region' must be numeric"):
         cgan.CausalWGAN(**FAST).fit(df, treatment="t", outcome="region")
+    # a pandas categorical of numbers is numeric to the model
+    cgan.CausalWGAN(**dict(FAST, n_iter=2)).fit(df.assign(k=pd.Categorical(df.t)), treatment="t", outcome="k",
+                                                covariates=["age"])
     with pytest.raises(ValueError, match=r"potential outcomes \['y1'\]"):
         cgan.CausalWGAN(**FAST).fit(df.rename(columns={"age": "y1"}), treatment="t", outcome="earn")
     with pytest.raises(ValueError, match=r"potential outcomes \['y_b'\]"):
@@ -609,5 +625,11 @@ def test_plot_compare_draws_marginals_and_the_most_correlated_pairs(fitted):
         model.plot_compare(df, pairs=[("age", "region")])
     with pytest.raises(ValueError, match="pairs"):
         model.plot_compare(df, pairs=[("age",)])
+    with pytest.raises(ValueError, match="two different columns"):
+        model.plot_compare(df, pairs=[("age", "age")])
+    # a constant column has no correlation to rank: no pair is drawn for it
+    fig = model.plot_compare(df.assign(age=30), columns=["age", "earn"])
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+    plt.close(fig)
     with pytest.raises(TypeError, match="pairs must be a list"):
         model.plot_compare(df, pairs="age")

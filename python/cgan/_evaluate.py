@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,12 +146,20 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     else:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
             futures = [pool.submit(one, i) for i in range(n_datasets)]
+            # the first error (or an interrupt) ends the run: the data sets
+            # not yet started are dropped, and those running finish
             try:
-                results = [f.result() for f in futures]
+                wait(futures, return_when=FIRST_EXCEPTION)
             except BaseException:
-                for f in futures:  # the first error ends the run: drop the data sets not yet started
+                for f in futures:
                     f.cancel()
                 raise
+            failed = [f for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
+            if failed:
+                for f in futures:
+                    f.cancel()
+                raise failed[0].exception()
+            results = [f.result() for f in futures]
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
