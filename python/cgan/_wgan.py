@@ -80,7 +80,7 @@ class _Column:
             self.mean = float(u.mean())
             sd = float(u.std())
             self.sd = sd if sd > 0 else 1.0
-            self.integer = values.dtype.kind in "iu"
+            self.integer = values.dtype.kind in "biu"
             # a bound that two or more rows sit exactly on holds a point mass
             # (a continuous law puts no ties there); with mass_at_bounds the
             # generator draws "at it or not" from a softmax block that follows
@@ -160,12 +160,15 @@ class _Column:
                 v = np.maximum(v, np.ceil(self.lower))
             if self.upper is not None:
                 v = np.minimum(v, np.floor(self.upper))
-            info = np.iinfo(self.dtype)
-            lo, hi = float(info.min), float(info.max)
-            if hi > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64
-                hi = np.nextafter(hi, 0.0)
+            if self.dtype.kind == "b":
+                lo, hi = 0.0, 1.0
+            else:
+                info = np.iinfo(self.dtype)
+                lo, hi = float(info.min), float(info.max)
+                if hi > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64
+                    hi = np.nextafter(hi, 0.0)
             v = np.clip(v, lo, hi)
-        return v.astype(self.dtype) if self.dtype.kind in "iuf" else v
+        return v.astype(self.dtype) if self.dtype.kind in "biuf" else v
 
     def bounds_std(self):
         if self.categorical:
@@ -571,7 +574,7 @@ class CausalWGAN(BaseEstimator):
         for c in bounds:
             if c == treatment or (c not in covariates and c != outcome):
                 raise ValueError(f"bounds name {c!r}, which is neither a covariate nor the outcome")
-        if df[outcome].dtype.kind not in "biuf":
+        if df[outcome].to_numpy().dtype.kind not in "biuf":
             raise TypeError(f"outcome {outcome!r} must be numeric or bool (effects are differences of outcomes), "
                             f"got dtype {df[outcome].dtype}")
         t_values = df[treatment].to_numpy()
@@ -968,7 +971,7 @@ class CausalWGAN(BaseEstimator):
                 lv = c.levels
                 pr = np.array([(real == v).mean() for v in lv])
                 pf = np.array([(fake == v).mean() for v in lv])
-                shares[c.name] = {v: (float(a), float(b)) for v, a, b in zip(np.asarray(lv).tolist(), pr, pf)}
+                shares[c.name] = {_plain(v): (float(a), float(b)) for v, a, b in zip(lv, pr, pf)}
                 row.update(real_mean=float(pr[-1]), synthetic_mean=float(pf[-1]),
                            distance=float(0.5 * np.abs(pr - pf).sum()))
             else:
@@ -1012,8 +1015,9 @@ class CausalWGAN(BaseEstimator):
         pairs : list of (column, column) pairs, optional
             Pairs of fitted continuous columns to draw as scatters of real
             and synthetic rows (as many synthetic rows as real ones).  None
-            picks up to three: the pairs whose real correlation is largest
-            in absolute value; ``[]`` draws none.
+            picks up to three among the continuous columns plotted: the
+            pairs whose real correlation is largest in absolute value
+            (a constant column pairs with none); ``[]`` draws none.
 
         Returns
         -------
@@ -1028,8 +1032,12 @@ class CausalWGAN(BaseEstimator):
             If matplotlib is not installed.
         RuntimeError
             If the model is not fitted.
+        TypeError
+            If columns or pairs is not a list.
         ValueError
-            If df lacks one of the columns.
+            If df lacks one of the columns, columns names a column fit did
+            not model, or a pair is not two different fitted continuous
+            columns.
         """
         try:
             import matplotlib.pyplot as plt
@@ -1060,6 +1068,8 @@ class CausalWGAN(BaseEstimator):
                 bad = [c for c in pair if not _hashable(c) or c not in continuous]
                 if bad:
                     raise ValueError(f"pairs name {bad}, which are not fitted continuous columns {continuous}")
+                if pair[0] == pair[1]:
+                    raise ValueError(f"pairs hold ({pair[0]!r}, {pair[1]!r}); a pair needs two different columns")
         self._check_real(df, list(dict.fromkeys(cols + [c for pair in pairs for c in pair])))
         syn = self.sample(max(len(df), 10_000), random_state=random_state)
         k = len(cols) + len(pairs)
@@ -1099,9 +1109,14 @@ class CausalWGAN(BaseEstimator):
         self._check_real(df, names)
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.nan_to_num(np.corrcoef(np.column_stack([df[c].to_numpy(float) for c in names]), rowvar=False))
-        order = sorted(((abs(r[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))),
-                       key=lambda t: -t[0])
+        order = sorted(((abs(r[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))
+                        if r[i, j] != 0), key=lambda t: -t[0])
         return [(names[i], names[j]) for _, i, j in order[:k]]
+
+
+def _plain(v):
+    """A numpy number or bool as the Python one (other labels as they are)."""
+    return v.item() if isinstance(v, np.generic) and v.dtype.kind in "biuf" else v
 
 
 def _potential_label(classes, level):
