@@ -150,26 +150,24 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
             # not yet started are dropped, and those running finish
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)
+                failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()
             except BaseException:
                 for f in futures:
                     f.cancel()
                 raise
-            failed = [f for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
-            if failed:
-                for f in futures:
-                    f.cancel()
-                raise failed[0].exception()
             results = [f.result() for f in futures]
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
-        with_interval = [not np.isnan(r[1][name][1]) for r in results]
-        if any(with_interval) and not all(with_interval):
-            raise ValueError(f"estimator {name!r} returned an interval on data set {with_interval.index(True)} "
-                             f"but none on data set {with_interval.index(False)}; return one always or never")
         est = np.array([r[1][name][0] for r in results])
         lo = np.array([r[1][name][1] for r in results])
         hi = np.array([r[1][name][2] for r in results])
+        none = np.isnan(lo)
+        if none.any() and not none.all():
+            raise ValueError(f"estimator {name!r} returned an interval on data set {int(np.argmin(none))} "
+                             f"but none on data set {int(np.argmax(none))}; return one always or never")
         err = est - truths
         cover = np.nan if np.all(np.isnan(lo)) else float(np.mean((lo <= truths) & (truths <= hi)))
         table.append({"estimator": name, "mean_estimate": est.mean(), "bias": err.mean(),

@@ -1056,9 +1056,7 @@ class CausalWGAN(BaseEstimator):
             if unknown or not cols:
                 raise ValueError(f"columns must name some of the fitted columns {fitted}; got {cols}")
         continuous = [c.name for c in self._cov_cols + [self._out_col] if not c.categorical]
-        if pairs is None:
-            pairs = self._strong_pairs(df, [c for c in continuous if c in cols])
-        else:
+        if pairs is not None:
             if isinstance(pairs, (str, bytes, Mapping)) or not np.iterable(pairs):
                 raise TypeError(f"pairs must be a list of (column, column) pairs, got {type(pairs).__name__}")
             pairs = list(pairs)
@@ -1070,7 +1068,9 @@ class CausalWGAN(BaseEstimator):
                     raise ValueError(f"pairs name {bad}, which are not fitted continuous columns {continuous}")
                 if pair[0] == pair[1]:
                     raise ValueError(f"pairs hold ({pair[0]!r}, {pair[1]!r}); a pair needs two different columns")
-        self._check_real(df, list(dict.fromkeys(cols + [c for pair in pairs for c in pair])))
+        self._check_real(df, list(dict.fromkeys(cols + [c for pair in pairs or () for c in pair])))
+        if pairs is None:
+            pairs = _strong_pairs(df, [c for c in continuous if c in cols])
         syn = self.sample(max(len(df), 10_000), random_state=random_state)
         k = len(cols) + len(pairs)
         ncol = min(4, k)
@@ -1101,17 +1101,17 @@ class CausalWGAN(BaseEstimator):
         fig.tight_layout()
         return fig
 
-    def _strong_pairs(self, df, names, k=3):
-        """Up to k pairs of the columns `names` with the largest absolute
-        real correlation (constant columns have none)."""
-        if len(names) < 2:
-            return []
-        self._check_real(df, names)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.nan_to_num(np.corrcoef(np.column_stack([df[c].to_numpy(float) for c in names]), rowvar=False))
-        order = sorted(((abs(r[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))
-                        if r[i, j] != 0), key=lambda t: -t[0])
-        return [(names[i], names[j]) for _, i, j in order[:k]]
+
+def _strong_pairs(df, names, k=3):
+    """Up to k pairs of the (checked, numeric) columns `names` of df with the
+    largest absolute correlation (constant columns have none)."""
+    if len(names) < 2:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.nan_to_num(np.corrcoef(np.column_stack([df[c].to_numpy(float) for c in names]), rowvar=False))
+    order = sorted(((abs(r[i, j]), i, j) for i in range(len(names)) for j in range(i + 1, len(names))
+                    if r[i, j] != 0), key=lambda t: -t[0])
+    return [(names[i], names[j]) for _, i, j in order[:k]]
 
 
 def _plain(v):
