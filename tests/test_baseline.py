@@ -8,8 +8,9 @@ import pytest
 
 import cgan
 from cgan import GANITE
-from cgan import _ganite
-from cgan._ganite import _RIDGE_GRID, _fit_baseline, _stratified_folds
+from cgan import _baseline
+from cgan._baseline import RIDGE_GRID as _RIDGE_GRID, fit_baseline as _fit_baseline
+from cgan._inference import stratified_folds as _stratified_folds
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fuzzing  # noqa: E402
@@ -58,7 +59,7 @@ def test_fit_baseline_matches_the_textbook_ridge_per_arm(monkeypatch):
     y = (Z @ [1.0, -2.0, 0.0, 0.3] + 3 * codes + rng.normal(size=n)).astype(np.float32)
     rows = rng.integers(0, n, 2 * n)  # repeats, as a bootstrap resample has
     # blocks of 16 rows exercise the accumulation across blocks
-    monkeypatch.setattr(_ganite, "_block_rows", lambda d: 16)
+    monkeypatch.setattr(_baseline, "_block_rows", lambda d: 16)
     for subset in (None, rows):
         coef = _fit_baseline(Z, codes, y, subset, K)
         w = np.ones(n, int) if subset is None else np.bincount(subset, minlength=n)
@@ -229,13 +230,13 @@ def test_bootstrap_replicates_fit_their_own_lines(monkeypatch):
     y = 2 * X[:, 0] + t + rng.normal(size=300)
     model = GANITE(random_state=0, **dict(FAST, n_iter=20)).fit(y, t, X=X)
     calls = []
-    real = _ganite._fit_baseline
+    real = _baseline.fit_baseline
 
     def spy(Z, codes, y, rows, K, stop=None):
         calls.append(rows)
         return real(Z, codes, y, rows, K, stop)
 
-    monkeypatch.setattr(_ganite, "_fit_baseline", spy)
+    monkeypatch.setattr(_baseline, "fit_baseline", spy)
     lo, hi = model.effect_interval(X[:5], n_bootstrap=3, random_state=0)
     assert len(calls) == 3 and all(len(r) == 300 and len(np.unique(r)) < 300 for r in calls)
     assert np.all(lo <= hi)
@@ -284,7 +285,7 @@ def test_arm_moments_checks_its_arguments():
 
 
 def test_data_too_wide_for_the_lines_fit_none(monkeypatch):
-    monkeypatch.setattr(_ganite, "_BASELINE_BYTES", 8 * 2 * 3 ** 2 - 1)  # two covariates no longer fit
+    monkeypatch.setattr(_baseline, "BASELINE_BYTES", 8 * 2 * 3 ** 2 - 1)  # two covariates no longer fit
     rng = np.random.default_rng(13)
     X = rng.normal(size=(200, 2))
     t = np.arange(200) % 2

@@ -238,9 +238,17 @@ def test_checker_sees_return_values():
 
 
 # ------------------------------------------------------ the examples run
-EXAMPLE_MODULES = ["cgan._api", "cgan._base", "cgan._evaluate", "cgan._ganite", "cgan._inference", "cgan._persist",
-                   "cgan._wgan", "cgan.datasets"]
-NEEDS_PANDAS = {"cgan._evaluate", "cgan._wgan", "cgan.datasets"}
+def _all_modules():
+    import pkgutil
+
+    return sorted(m.name for m in pkgutil.walk_packages(cgan.__path__, "cgan.") if m.name != "cgan._cgan")
+
+
+EXAMPLE_MODULES = _all_modules()
+NEEDS_PANDAS = {"cgan._evaluate", "cgan._wgan.estimator", "cgan.datasets"}
+# modules whose public names carry examples
+WITH_EXAMPLES = ("cgan._api", "cgan._ganite.estimator", "cgan._ganite.inference", "cgan._wgan.estimator",
+                 "cgan.datasets", "cgan._evaluate", "cgan._persist", "cgan._inference")
 
 
 @pytest.mark.parametrize("module", EXAMPLE_MODULES)
@@ -252,5 +260,10 @@ def test_examples_in_docstrings_run(module):
         pytest.importorskip("pandas")
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {module} failed"
-    if module in ("cgan._api", "cgan._ganite", "cgan._wgan", "cgan.datasets", "cgan._evaluate"):
+    if module in WITH_EXAMPLES:
         assert result.attempted > 0, f"{module} lost its examples"
+
+
+def test_every_module_is_checked_for_examples():
+    assert set(WITH_EXAMPLES) <= set(EXAMPLE_MODULES)
+    assert "cgan._ganite.estimator" in EXAMPLE_MODULES

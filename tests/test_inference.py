@@ -258,13 +258,13 @@ def test_bootstrap_on_new_rows_and_after_pickling(fitted):
 
 
 def test_bootstrap_predicts_each_row_with_a_model_that_did_not_train_on_it(fitted, monkeypatch):
-    import cgan._ganite as G
+    import cgan._ganite.members as G
 
     model, X, t, y = fitted
     Z = model._fit_data[0]
     index = {Z[i].tobytes(): i for i in range(len(Z))}
     calls = []
-    real = G._train_core
+    real = G.train_core
 
     class Spy:
         def __init__(self, core, rows):
@@ -278,7 +278,7 @@ def test_bootstrap_predicts_each_row_with_a_model_that_did_not_train_on_it(fitte
         out = real(p, X32, codes, y32, K, binary, seed, rows, stop, bar)
         return None if out is None else (Spy(out[0], rows), *out[1:])
 
-    monkeypatch.setattr(G, "_train_core", train)
+    monkeypatch.setattr(G, "train_core", train)
     model.ate_inference(method="bootstrap", n_bootstrap=3, random_state=0)
     assert len(calls) == 3 * 2
     for trained, predicted in calls:
@@ -287,7 +287,7 @@ def test_bootstrap_predicts_each_row_with_a_model_that_did_not_train_on_it(fitte
 
 
 def test_unit_folds_keep_copies_together_and_balance_rows():
-    from cgan._ganite import _unit_folds
+    from cgan._inference import unit_folds as _unit_folds
 
     rng = np.random.default_rng(4)
     codes = rng.integers(0, 3, 500)
@@ -486,7 +486,7 @@ def _de_boor_basis(x, knots, degree):
 
 
 def test_spline_basis_is_cubic_b_splines_and_skips_discrete_columns():
-    from cgan._ganite import _SPLINE_BYTES, _SPLINE_KNOTS, _bspline_terms, _spline_features
+    from cgan._propensity import SPLINE_BYTES as _SPLINE_BYTES, SPLINE_KNOTS as _SPLINE_KNOTS, bspline_terms as _bspline_terms, spline_features as _spline_features
 
     rng = np.random.default_rng(9)
     n = 2000
@@ -526,7 +526,7 @@ def test_rank_spline_propensity_follows_a_skewed_covariate():
     # rows share the first interval, and the assignment, smooth in log x0,
     # is followed poorly (RMS error 0.14-0.18 over seeds 10-12); on x0's
     # ranks the same basis halves that (0.071-0.078) and wins the log-loss
-    from cgan._ganite import _bspline_terms, _spline_features, _unit_ranks
+    from cgan._propensity import bspline_terms as _bspline_terms, spline_features as _spline_features, unit_ranks as _unit_ranks
 
     rng = np.random.default_rng(10)
     n = 1000

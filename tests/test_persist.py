@@ -166,16 +166,12 @@ def _persist_dumps_raw(model):
     """dumps without the filter to the fitted state, as a hostile writer would."""
     from cgan import _persist
 
-    saved = _persist._FITTED_STATE
+    skip = set(model.get_params()) | set(model._runtime_attributes) | {"_fitted_state"}
+    model._fitted_state = lambda: {k: v for k, v in vars(model).items() if k not in skip}
     try:
-        _persist._FITTED_STATE = {name: ({k for k in vars(model) if k not in model.get_params()}, set())
-                                  for name in saved}
-        model.__dict__["classes_"] = None  # makes dumps take the fitted branch
-        data = _persist.dumps(model)
+        return _persist.dumps(model)
     finally:
-        _persist._FITTED_STATE = saved
-        model.__dict__.pop("classes_", None)
-    return data
+        del model._fitted_state
 
 
 def test_unfitted_models_round_trip():

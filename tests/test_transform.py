@@ -7,7 +7,7 @@ import pytest
 
 import cgan
 from cgan import GANITE
-from cgan._ganite import _from_log
+from cgan._scales import from_log as _from_log
 
 sys.path.insert(0, os.path.dirname(__file__))
 import fuzzing  # noqa: E402

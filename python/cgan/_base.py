@@ -1,11 +1,26 @@
 """The estimator base: scikit-learn's parameter conventions without the
-dependency.  __init__ stores its arguments; get_params/set_params read and
-write them, so sklearn.base.clone and grid searches work.  save/dumps and
-pickling share one versioned container (see _persist)."""
+dependency, one lock model for threads, and the persistence protocol.
+
+- __init__ stores its arguments; get_params/set_params read and write them,
+  so sklearn.base.clone and grid searches work.
+- Threads: calls that change a model (fit, set_params, unpickling) hold its
+  lock exclusively; calls that only read it (predict, effect, ate, sample
+  with its own seed, dumps, ...) share it, so they run concurrently with
+  each other and never see a fit half done.  A fit assembles its fitted
+  state and publishes it in one step (_publish).
+- save/dumps and pickling share one versioned container (see _persist),
+  which asks the class for its state through _fitted_state, _state_keys,
+  _check_state, _added_params and _legacy_state."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from . import _persist
 
@@ -13,9 +28,124 @@ if TYPE_CHECKING:
     import os
 
 _Estimator = TypeVar("_Estimator", bound="BaseEstimator")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _ReadWriteLock:
+    """Many readers or one writer.  A thread may nest reads, and the writer
+    may read (a fit predicts); a reader asking to write would wait for
+    itself, so that raises RuntimeError instead.  Waiting writers go
+    before new readers, so a stream of reads cannot starve a fit."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers: dict[int, int] = {}
+        self._writer: int | None = None
+        self._depth = 0
+        self._waiting = 0
+
+    def acquire_read(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+                return
+            if me not in self._readers:
+                while self._writer is not None or self._waiting:
+                    self._cond.wait()
+            self._readers[me] = self._readers.get(me, 0) + 1
+
+    def release_read(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth -= 1
+                return
+            self._readers[me] -= 1
+            if not self._readers[me]:
+                del self._readers[me]
+                self._cond.notify_all()
+
+    def acquire_write(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._depth += 1
+                return
+            if me in self._readers:
+                raise RuntimeError("a call that changes the model was made from inside one that reads it")
+            self._waiting += 1
+            try:
+                while self._writer is not None or self._readers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._writer, self._depth = me, 1
+
+    def release_write(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if not self._depth:
+                self._writer = None
+                self._cond.notify_all()
+
+
+def reads(method: _F) -> _F:
+    """Run `method` holding the model's lock shared (it only reads the model)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        lock = self._lock
+        lock.acquire_read()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            lock.release_read()
+    return locked  # type: ignore[return-value]
+
+
+def writes(method: _F) -> _F:
+    """Run `method` holding the model's lock exclusively (it changes the model)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        lock = self._lock
+        lock.acquire_write()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            lock.release_write()
+    return locked  # type: ignore[return-value]
+
+
+def check_saved_classes(state: dict[str, Any]) -> np.ndarray:
+    """The saved treatment labels classes_, checked: 2 to 1024 of them."""
+    classes = state.get("classes_")
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1 or not 2 <= len(classes) <= 1024:
+        raise ValueError("saved classes_ must be a 1-d array of 2 to 1024 labels")
+    return classes
 
 
 class BaseEstimator:
+    # The persistence protocol (see _persist).  An estimator lists the
+    # attributes a fit sets as (required, optional) sets, and the attribute
+    # whose presence marks a fitted model.
+    _state_keys: tuple[frozenset[str] | set[str], frozenset[str] | set[str]] = (frozenset(), frozenset())
+    _fitted_marker = "classes_"
+    # parameters added after the format was first written, with the values
+    # that reproduce what earlier versions did
+    _added_params: dict[str, Any] = {}
+    # attributes kept in memory only (never saved or pickled)
+    _transient_attributes: tuple[str, ...] = ()
+    # what every instance gets from __new__ (its locks)
+    _runtime_attributes = ("_lock", "_core_lock")
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        obj = super().__new__(cls)
+        # every instance has its lock, however it was made (constructor,
+        # unpickling, cgan.load); it is not a parameter or fitted state
+        object.__setattr__(obj, "_lock", _ReadWriteLock())
+        # serialises reads that restart and advance a C core's stream
+        object.__setattr__(obj, "_core_lock", threading.Lock())
+        return obj
     @classmethod
     def _param_names(cls):
         sig = inspect.signature(cls.__init__)
@@ -41,6 +171,7 @@ class BaseEstimator:
         """
         return {name: getattr(self, name) for name in self._param_names()}
 
+    @writes
     def set_params(self: _Estimator, **params: Any) -> _Estimator:
         """Set constructor parameters, as scikit-learn's estimators do.
 
@@ -86,9 +217,48 @@ class BaseEstimator:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    @contextlib.contextmanager
+    def _holding(self, write: bool) -> Iterator[None]:
+        """Hold the model's lock, exclusively when `write`."""
+        lock = self._lock
+        (lock.acquire_write if write else lock.acquire_read)()
+        try:
+            yield
+        finally:
+            (lock.release_write if write else lock.release_read)()
+
+    def _is_fitted(self) -> bool:
+        return self._fitted_marker in vars(self)
+
     def _check_is_fitted(self) -> None:
-        if not hasattr(self, "classes_"):
+        if not self._is_fitted():
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _publish(self, state: dict[str, Any], drop: tuple[str, ...] = ()) -> None:
+        """Make a fit's state the model's in one step: attributes in `drop`
+        go, those of `state` are set (the caller holds the write lock)."""
+        for key in drop:
+            self.__dict__.pop(key, None)
+        self.__dict__.update(state)
+
+    # --------------------------------------------------- persistence protocol
+    def _fitted_state(self) -> dict[str, Any]:
+        """The attributes to save, in the order the fit set them; empty
+        when the model is not fitted."""
+        if not self._is_fitted():
+            return {}
+        keep = set().union(*self._state_keys)
+        return {k: v for k, v in vars(self).items() if k in keep}
+
+    @classmethod
+    def _check_state(cls, state: dict[str, Any]) -> None:
+        """Raise ValueError unless loaded fitted state is consistent."""
+
+    @classmethod
+    def _legacy_state(cls, state: dict[str, Any]) -> dict[str, Any]:
+        """A pickle from before the container, converted to today's
+        attributes (before the checks a loaded file gets)."""
+        return state
 
     # ------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -120,6 +290,7 @@ class BaseEstimator:
         """
         _persist.save(self, path)
 
+    @reads
     def dumps(self) -> bytes:
         """The bytes :meth:`save` writes; read them back with :func:`cgan.loads`.
 
@@ -136,13 +307,17 @@ class BaseEstimator:
         """
         return _persist.dumps(self)
 
+    @reads
     def __getstate__(self) -> dict[str, bytes]:
         # pickle stores the same validated container as save
         return {"cgan_model": _persist.dumps(self)}
 
+    @writes
     def __setstate__(self, state: Any) -> None:
         if isinstance(state, dict) and set(state) == {"cgan_model"}:
             state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
         else:
             state = _persist.legacy_state(type(self), state)
+        for key in self._runtime_attributes:
+            state.pop(key, None)
         self.__dict__.update(state)

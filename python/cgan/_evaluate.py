@@ -3,19 +3,17 @@ whose true effects are known."""
 from __future__ import annotations
 
 import numbers
-import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_int, check_random_state
+from ._threads import map_threads
+from ._wgan import CausalWGAN
+from ._validation import check_int, check_jobs, check_random_state, require_pandas
 
 if TYPE_CHECKING:
     import pandas
-
-    from ._wgan import CausalWGAN
 
 
 def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]], n_datasets: int = 100,
@@ -35,13 +33,14 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         Maps a name to a callable ``f(X, T, Y)`` (X a DataFrame of the
         covariates, T and Y arrays) returning an estimate of the average
         effect of T1 against T0, or a tuple ``(estimate, lower, upper)``.
+        Each call gets its own copies of X, T and Y.
     n_datasets : int, default=100
         Synthetic data sets to draw.
     n : int or None, default=None
         Rows per data set; None uses the size of the fitted data.
-    n_jobs : int, default=1
-        Threads over data sets (the C core releases the GIL).  Draws are
-        seeded per data set, so results do not depend on it.
+    n_jobs : int or None, default=1
+        Threads over data sets (None: 1; -1: all cores).  Draws are seeded
+        per data set, so results do not depend on it.
     random_state : int, numpy Generator or None, default=None
         Seeds the data sets.
     T0, T1 : treatment label, optional
@@ -90,9 +89,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     >>> list(table.columns)
     ['mean_estimate', 'bias', 'sd', 'rmse', 'coverage']
     """
-    import pandas as pd
-
-    from ._wgan import CausalWGAN
+    pd = require_pandas("evaluate")
 
     if not isinstance(synthesizer, CausalWGAN) or not hasattr(synthesizer, "classes_"):
         raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN, got "
@@ -103,7 +100,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         if not callable(f):
             raise TypeError(f"estimator {name!r} is not callable")
     n_datasets = check_int(n_datasets, "n_datasets", 1, 1 << 20)
-    n_jobs = check_int(n_jobs, "n_jobs", 1, 1024)
+    n_jobs = check_jobs(n_jobs)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
     t0, t1 = synthesizer._arms(T0, T1)
@@ -113,14 +110,9 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     rows = check_int(rows, "n", 2, 1 << 31)
     lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
 
-    lock = threading.Lock()
-
     def one(i):
-        # One synthesizer serves every thread: draws are serialised (each
-        # with its own seed, so results do not depend on n_jobs), while the
-        # estimators run in parallel.
-        with lock:
-            df = synthesizer.sample(rows, random_state=int(seeds[i]))
+        # each data set has its own seed, so results do not depend on n_jobs
+        df = synthesizer.sample(rows, random_state=int(seeds[i]))
         truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
         X = df[list(synthesizer.covariates_)]
         T = df[synthesizer.treatment_].to_numpy()
@@ -128,7 +120,11 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         out = {}
         for name, f in estimators.items():
             where = f"estimator {name!r} on data set {i}"
-            r = f(X, T, Y)
+            try:
+                # each estimator gets its own copy: what one writes, the next never sees
+                r = f(X.copy(), T.copy(), Y.copy())
+            except Exception as exc:
+                raise _named(exc, where) from exc
             if isinstance(r, tuple):
                 if len(r) != 3:
                     raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
@@ -141,23 +137,9 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
                 out[name] = (_number(r, where), np.nan, np.nan)
         return truth, out
 
-    if n_jobs == 1:
-        results = [one(i) for i in range(n_datasets)]
-    else:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            futures = [pool.submit(one, i) for i in range(n_datasets)]
-            # the first error (or an interrupt) ends the run: the data sets
-            # not yet started are dropped, and those running finish
-            try:
-                wait(futures, return_when=FIRST_EXCEPTION)
-                failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-                if failed is not None:
-                    raise failed.exception()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-            results = [f.result() for f in futures]
+    # the first error (or an interrupt) ends the run: data sets not yet
+    # started are dropped, and those running finish
+    results = map_threads(one, n_datasets, max(1, min(n_jobs, n_datasets)))
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
@@ -177,6 +159,20 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     frame.attrs["true_effects"] = truths
     frame.attrs["mean_true_effect"] = float(truths.mean())
     return frame
+
+
+def _named(exc, where):
+    """An estimator's exception re-raised with `where` (the estimator and
+    data set) in its message: of the same type when that type takes one
+    message, else a RuntimeError."""
+    message = f"{where} raised {type(exc).__name__}: {exc}"
+    try:
+        named = type(exc)(message)
+    except Exception:
+        named = None
+    if type(named) is not type(exc) or str(where) not in str(named):
+        named = RuntimeError(message)
+    return named
 
 
 def _number(value, where):

@@ -1,22 +1,22 @@
-"""Inference for average effects: the ATEResult record, doubly robust (AIPW)
-estimates of the ATE, ATT and ATC with influence-function standard errors,
-and propensity overlap summaries.
+"""Inference for average effects: the ATEResult record, doubly robust
+(AIPW) estimates of the ATE, ATT and ATC with influence-function standard
+errors, and the resampling plans of the bootstrap.
 
 Everything here works on plain arrays (potential-outcome predictions mu,
-propensities e, treatment codes, outcomes), so that the estimator layer in
-_ganite.py only gathers them and the math can be tested on injected arrays.
-The standard errors are asymptotic: they assume mu and e were fitted on other
-rows (cross-fitting) or converge fast enough; they do not account for a
-biased outcome model when the propensity is also wrong."""
+propensities e, treatment codes, outcomes), so that an estimator only
+gathers them and the math can be tested on injected arrays.  The standard
+errors are asymptotic: they assume mu and e were fitted on other rows
+(cross-fitting) or converge fast enough."""
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-from ._validation import label_repr
+from ._validation import check_alpha, check_choice, label_repr
 
 METHODS_POINT = ("plugin", "aipw")
 METHODS_INTERVAL = ("aipw", "bootstrap")
@@ -107,24 +107,6 @@ class ATEResult:
                 f"n={self.n}{clip})")
 
 
-def check_choice(value, name: str, allowed) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {list(allowed)}; got {type(value).__name__}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-    return value
-
-
-def check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a real number in (0, 1), got {type(alpha).__name__}")
-    value = float(alpha)
-    # 1e-300: the normal quantile of alpha / 2 must stay a normal float
-    if not 1e-300 <= value < 1.0:
-        raise ValueError(f"alpha must lie in (0, 1) and be at least 1e-300, got {alpha}")
-    return value
-
-
 def target_rows(codes, t0: int, t1: int, target: str, arm_names) -> np.ndarray | slice:
     """The rows an effect of `target` averages over, checked to be non-empty."""
     if target == "ate":
@@ -180,23 +162,88 @@ def aipw(mu, propensity, codes, y, t0: int, t1: int, target: str):
     return estimate, stderr
 
 
-_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+def normal_interval(estimate: float, stderr: float, alpha: float) -> tuple[float, float]:
+    """The (1 - alpha) normal interval estimate -+ z stderr."""
+    z = -NormalDist().inv_cdf(alpha / 2)  # the lower tail keeps tiny alphas exact (1 - 1e-300 == 1)
+    return estimate - z * stderr, estimate + z * stderr
 
 
-def overlap_summary(propensity, codes, classes, threshold: float):
-    """Per-arm summaries of unclipped propensities: the columns of
-    GANITE.overlap_report, as a dict of arrays (one entry per arm) and the
-    share of rows with an extreme propensity for any arm."""
-    extreme = (propensity < threshold) | (propensity > 1 - threshold)
-    K = propensity.shape[1]
-    out = {
-        "arm": np.asarray(classes),
-        "n_received": np.bincount(codes, minlength=K)[:K],
-        "min": propensity.min(axis=0),
-    }
-    qs = np.quantile(propensity, _QUANTILES, axis=0)
-    for q, row in zip(_QUANTILES, qs):
-        out[f"{100 * q:g}%"] = row
-    out["max"] = propensity.max(axis=0)
-    out["share_extreme"] = extreme.mean(axis=0)
-    return out, float(extreme.any(axis=1).mean())
+# ------------------------------------------------------------- resampling
+DEFAULT_BOOTSTRAP = 100
+# cross-fitting folds inside each replicate of the AIPW bootstrap
+BOOTSTRAP_FOLDS = 2
+
+
+def stratified_folds(codes, n_folds, seed):
+    """Fold of each row, balanced within each treatment arm."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(codes), dtype=np.int64)
+    offset = 0
+    for arm in np.unique(codes):
+        idx = np.flatnonzero(codes == arm)
+        fold[rng.permutation(idx)] = (np.arange(len(idx)) + offset) % n_folds
+        offset += len(idx)
+    return fold
+
+
+def unit_folds(sample, codes, n_folds, rng):
+    """Fold of each row of a resample (`sample`, indices that repeat), with
+    every copy of a unit in the same fold.  Within each arm the units are
+    shuffled, laid end to end by their copies, and each goes to the fold
+    its midpoint falls in: fold sizes differ by at most a unit's copies,
+    and an arm with at least n_folds distinct units has one in every fold
+    whenever no unit holds more than its share of the copies."""
+    units, copies = np.unique(sample, return_counts=True)
+    unit_fold = np.empty(len(units), dtype=np.int64)
+    for arm in np.unique(codes[units]):
+        at = rng.permutation(np.flatnonzero(codes[units] == arm))
+        c = copies[at]
+        before = np.cumsum(c) - c
+        unit_fold[at] = (2 * before + c) * n_folds // (2 * c.sum())
+    return unit_fold[np.searchsorted(units, sample)]
+
+
+def resample_plans(codes, classes, replicates: int, folds: int, arms_needed, seed: int, tag: int):
+    """The resamples of a bootstrap, drawn with replacement within each arm
+    so that every arm keeps its size: one (sample, fold, core_seed,
+    member_seeds) per replicate.  With folds=1, fold is None and the
+    replicate fits one model to the sample; with more, fold splits the
+    resampled units (every copy of a unit in one fold; unit_folds) and
+    member_seeds seed one model per fold's complement.  A resample whose
+    split leaves some complement without an arm of `arms_needed` is redrawn
+    from the replicate's own stream.  Each replicate's draws come from its
+    own child seed of (seed, tag), so they do not depend on the order in
+    which replicates run."""
+    arms = [idx for idx in (np.flatnonzero(codes == k) for k in range(len(classes))) if idx.size]
+    for arm in arms_needed:
+        if np.count_nonzero(codes == arm) < folds:
+            raise ValueError(
+                f"the bootstrap cross-fits each resample over {folds} folds, which needs at least {folds} rows "
+                f"that received {label_repr(classes[arm])}; {np.count_nonzero(codes == arm)} did"
+            )
+    plans = []
+    for child in np.random.SeedSequence([seed, tag]).spawn(replicates):
+        if folds == 1:
+            resample_seed, core_seed = child.generate_state(2, np.uint64)
+            rng = np.random.default_rng(int(resample_seed))
+            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+            plans.append((sample, None, core_seed, ()))
+            continue
+        resample_seed, core_seed, *member_seeds = child.generate_state(2 + folds, np.uint64)
+        rng = np.random.default_rng(int(resample_seed))
+        for _ in range(1000):
+            sample = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+            fold = unit_folds(sample, codes, folds, rng)
+            if all(np.any(codes[sample[fold != f]] == arm) for f in range(folds) for arm in arms_needed):
+                break
+        else:
+            raise ValueError("the bootstrap could not draw resamples whose folds each hold both compared arms; "
+                             "too few rows received one of them")
+        plans.append((sample, fold, core_seed, member_seeds))
+    return plans
+
+
+def smallest_training_rows(plans, folds: int) -> int:
+    """The fewest rows any model of resample_plans' plans trains on."""
+    return min(len(sample) if fold is None else min(np.count_nonzero(fold != f) for f in range(folds))
+               for sample, fold, _, _ in plans)

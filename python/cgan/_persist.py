@@ -13,12 +13,21 @@ A saved model is one versioned binary container:
 The header holds only a whitelist of simple values: None, bool, int, float,
 str, lists, dicts, and tagged objects for tuples, NumPy arrays and scalars
 (dtype, shape and a blob holding the raw bytes), NumPy dtypes, random
-generators (their state), the per-column encoders of CausalWGAN and the C
-cores (a blob holding the core's versioned snapshot, restored by the core's
-bounds-checked loader).  Nothing in a file names code to run: the classes
-that can be rebuilt are fixed here.  Every size, offset, dtype and shape is
-checked before any state is built, so truncated, corrupted, wrong-version
-or hostile bytes raise ValueError.
+generators (their state), registered helper objects (the column encoders)
+and the C cores (a blob holding the core's versioned snapshot, restored by
+the core's bounds-checked loader).  Nothing in a file names code to run:
+only classes registered here can be rebuilt.  Every size, offset, dtype and
+shape is checked before any state is built, so truncated, corrupted,
+wrong-version or hostile bytes raise ValueError.
+
+The container knows no estimator.  Each estimator class registers itself
+(register_estimator) and answers for its own state through BaseEstimator's
+protocol: _fitted_state() gives what to save, _state_keys the attributes a
+fitted model holds, _check_state(state) checks loaded state,
+_added_params the values of parameters added after the format was first
+written, and _legacy_state(state) converts a pickle from before the
+container.  Helper objects register with register_object (and rebuild
+through their _from_saved(state)), C core types with register_core.
 
 Pickling a model stores this same container (see BaseEstimator)."""
 from __future__ import annotations
@@ -40,8 +49,6 @@ from ._validation import check_path
 
 if TYPE_CHECKING:
     from ._base import BaseEstimator
-    from ._ganite import GANITE
-    from ._wgan import CausalWGAN
 
 MAGIC = b"CGANMODL"
 FORMAT_VERSION = 1
@@ -53,6 +60,33 @@ _MAX_DEPTH = 64
 _DTYPE = re.compile(r"[<>|=]?[biufcmMUO]\d{0,5}(\[[A-Za-z0-9]{1,4}\])?")
 _RAW_KINDS = "biufcmM"  # arrays of these kinds are stored as raw bytes
 _GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+# The registries: what a file may rebuild.
+_ESTIMATORS: dict[str, type] = {}
+_OBJECTS: dict[str, type] = {}
+_OBJECT_NAMES: dict[type, str] = {}
+_CORES: dict[str, type] = {}
+
+
+def register_estimator(cls: type) -> type:
+    """Let files hold `cls` under its class name (a class decorator)."""
+    _ESTIMATORS[cls.__name__] = cls
+    return cls
+
+
+def register_object(cls: type, name: str | None = None) -> type:
+    """Let files hold instances of `cls` (under `name`, default its class
+    name); loading rebuilds them with cls._from_saved(attributes)."""
+    name = cls.__name__ if name is None else name
+    _OBJECTS[name] = cls
+    _OBJECT_NAMES[cls] = name
+    return cls
+
+
+def register_core(tag: str, core_type: type) -> None:
+    """Let files hold C cores of `core_type` (with snapshot() and
+    restore(bytes)) under `tag`."""
+    _CORES[tag] = core_type
 
 
 class _Writer:
@@ -87,17 +121,16 @@ class _Writer:
                 return {k: self.value(x, f"{where}[{k!r}]") for k, x in v.items()}
             return {_TAG: "dict", "items": [[self.value(k, where), self.value(x, f"{where}[{k!r}]")]
                                             for k, x in v.items()]}
-        if isinstance(v, _cgan.Ganite):
-            return {_TAG: "ganite_core", "blob": self.blob(v.snapshot())}
-        if isinstance(v, _cgan.Wgan):
-            return {_TAG: "wgan_core", "blob": self.blob(v.snapshot())}
+        for tag, core_type in _CORES.items():
+            if isinstance(v, core_type):
+                return {_TAG: tag, "blob": self.blob(v.snapshot())}
         if isinstance(v, np.random.Generator):
             state = v.bit_generator.state
             return {_TAG: "generator", "state": self.value(state, where)}
         if isinstance(v, np.random.RandomState):
             return {_TAG: "random_state", "state": self.value(v.get_state(legacy=False), where)}
-        if type(v).__name__ in _objects() and type(v) is _objects()[type(v).__name__]:
-            return {_TAG: "object", "class": type(v).__name__, "state": self.value(dict(vars(v)), where)}
+        if type(v) in _OBJECT_NAMES:
+            return {_TAG: "object", "class": _OBJECT_NAMES[type(v)], "state": self.value(dict(vars(v)), where)}
         dtype = _pandas_dtype_data(v)
         if dtype is not None:
             return {_TAG: "pandas_dtype", **{k: self.value(x, where) for k, x in dtype.items()}}
@@ -115,20 +148,6 @@ class _Writer:
                     raise TypeError(f"cannot save {where}: an array element of type {type(x).__name__}")
             return {_TAG: "ndarray", "dtype": _dtype_str(a.dtype, where), "shape": list(a.shape), "items": items}
         raise TypeError(f"cannot save {where}: arrays of dtype {a.dtype} are not supported")
-
-
-def _objects():
-    """The only classes a file may rebuild, besides the estimators."""
-    from ._wgan import _Column
-
-    return {"_Column": _Column}
-
-
-def _estimators():
-    from ._ganite import GANITE
-    from ._wgan import CausalWGAN
-
-    return {"GANITE": GANITE, "CausalWGAN": CausalWGAN}
 
 
 def _dtype_str(dtype, where):
@@ -163,17 +182,15 @@ def dumps(model: BaseEstimator) -> bytes:
     """The model as container bytes (see the module docstring)."""
     # a subclass is saved as the cgan estimator it derives from; pickle
     # rebuilds the subclass, cgan.load the estimator
-    bases = [name for name, cls in _estimators().items() if isinstance(model, cls)]
+    bases = [name for name, cls in _ESTIMATORS.items() if isinstance(model, cls)]
     if not bases:
-        raise TypeError(f"cannot save a {type(model).__name__}; only GANITE and CausalWGAN are supported")
+        raise TypeError(f"cannot save a {type(model).__name__}; only {', '.join(_ESTIMATORS)} are supported")
     name = bases[0]
     w = _Writer()
     params = model.get_params()
-    # the fitted state only (see _FITTED_STATE): attributes a user or a
-    # subclass adds are not saved, and the loader accepts nothing else
-    fitted = "classes_" in vars(model)
-    keep = set().union(*_FITTED_STATE[name]) if fitted else set()
-    state = {k: v for k, v in vars(model).items() if k in keep}
+    # the fitted state only: attributes a user or a subclass adds are not
+    # saved, and the loader accepts nothing else
+    state = model._fitted_state()
     header = {
         "format": "cgan model",
         "class": name,
@@ -232,6 +249,8 @@ class _Reader:
         if _TAG not in v:
             return {k: self.value(x, depth + 1) for k, x in v.items()}
         tag = v[_TAG]
+        if type(tag) is not str:
+            raise ValueError(f"a tag must be a string, got {type(tag).__name__}")
         if tag == "tuple":
             return tuple(self.value(x, depth + 1) for x in _list(v, "items"))
         if tag == "dict":
@@ -254,10 +273,8 @@ class _Reader:
             return a[()]
         if tag == "dtype":
             return _dtype(_field(v, "dtype", str))
-        if tag == "ganite_core":
-            return _restore(_cgan.Ganite, self.blob(v.get("blob")))
-        if tag == "wgan_core":
-            return _restore(_cgan.Wgan, self.blob(v.get("blob")))
+        if tag in _CORES:
+            return _restore(_CORES[tag], self.blob(v.get("blob")))
         if tag == "generator":
             state = self.value(_field(v, "state", dict), depth + 1)
             name = state.get("bit_generator") if isinstance(state, dict) else None
@@ -279,12 +296,10 @@ class _Reader:
             return rs
         if tag == "object":
             name = v.get("class")
-            cls = _objects().get(name) if type(name) is str else None
+            cls = _OBJECTS.get(name) if type(name) is str else None
             if cls is None:
                 raise ValueError(f"class {v.get('class')!r} cannot be loaded")
-            obj = cls.__new__(cls)
-            obj.__dict__.update(_attributes(cls, self.value(_field(v, "state", dict), depth + 1)))
-            return obj
+            return cls._from_saved(_attributes(cls, self.value(_field(v, "state", dict), depth + 1)))
         if tag == "pandas_dtype":
             return self.pandas_dtype(v, depth)
         raise ValueError(f"unknown tag {tag!r} in the header")
@@ -418,7 +433,7 @@ def _split(data):
     return header, blobs
 
 
-def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
+def loads(data: bytes, expected: type | None = None) -> BaseEstimator:
     """Rebuild a model from the bytes ``model.dumps()`` returned.
 
     Every size, offset, dtype and shape is checked before any state is
@@ -437,7 +452,7 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
 
     Returns
     -------
-    GANITE or CausalWGAN
+    GANITE, CausalWGAN or another cgan estimator
         The model, fitted if it was fitted when saved.
 
     Raises
@@ -467,18 +482,12 @@ def loads(data: bytes, expected: type | None = None) -> GANITE | CausalWGAN:
         raise ValueError(f"data is not a valid saved cgan model: {exc}") from None
 
 
-# Parameters added after the format was first written, with the value that
-# reproduces what earlier versions did.
-_ADDED_PARAMS = {"CausalWGAN": {"mass_at_bounds": False, "derive_indicators": False},
-                 "GANITE": {"outcome_transform": "none", "baseline": "none"}}
-
-
 def _loads(data, expected):
     header, blobs = _split(data)
     if header.get("format") != "cgan model":
         raise ValueError("the header does not describe a cgan model")
     name = header.get("class")
-    cls = _estimators().get(name) if type(name) is str else None
+    cls = _ESTIMATORS.get(name) if type(name) is str else None
     if cls is None:
         raise ValueError(f"unknown model class {header.get('class')!r}")
     if expected is not None:
@@ -487,22 +496,28 @@ def _loads(data, expected):
         cls = expected
     reader = _Reader(blobs)
     params = reader.value(_field(header, "params", dict))
+    state = reader.value(_field(header, "state", dict))
+    return _build(cls, params, state)
+
+
+def _build(cls, params, state):
+    """An instance of cls from saved parameters and fitted state, both checked."""
     if type(params) is dict:
         # files written before a parameter existed load with the value that
         # behaves as those versions did
-        for key, value in _ADDED_PARAMS.get(name, {}).items():
+        for key, value in cls._added_params.items():
             params.setdefault(key, value)
     if type(params) is not dict or set(params) != set(cls._param_names()):
         raise ValueError(f"the saved parameters do not match {cls.__name__}'s")
-    state = _attributes(cls, reader.value(_field(header, "state", dict)))
-    _check_state(name, state)
+    state = _attributes(cls, state)
+    _check_state(cls, state)
     model = cls.__new__(cls)
     model.__dict__.update(params)
     model.__dict__.update(state)
     return model
 
 
-def load(path: str | os.PathLike[str]) -> GANITE | CausalWGAN:
+def load(path: str | os.PathLike[str]) -> BaseEstimator:
     """Read a model that ``model.save(path)`` wrote.
 
     Parameters
@@ -512,7 +527,7 @@ def load(path: str | os.PathLike[str]) -> GANITE | CausalWGAN:
 
     Returns
     -------
-    GANITE or CausalWGAN
+    GANITE, CausalWGAN or another cgan estimator
         The model, fitted if it was fitted when saved.
 
     Raises
@@ -538,223 +553,52 @@ def load(path: str | os.PathLike[str]) -> GANITE | CausalWGAN:
 
 
 # ------------------------------------------------------ state consistency
-def _array(state, key, ndim, kind="f"):
-    a = state.get(key)
-    if not isinstance(a, np.ndarray) or a.ndim != ndim or (kind and a.dtype.kind not in kind):
-        raise ValueError(f"saved {key} must be a {ndim}-d array")
-    return a
-
-
-# The attributes a fit sets (feature_names_in_ only for named columns); a
-# saved fitted model must hold exactly these, so that no method meets a
-# missing or stray attribute after a load.
-_FITTED_STATE = {
-    "GANITE": ({"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale",
-                "_y_fit", "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_",
-                "propensity_model_"}, {"feature_names_in_", "outcome_transform_", "_smear", "_baseline"}),
-    "CausalWGAN": ({"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan",
-                    "_sample_seed", "_t_col", "_t_freq", "classes_", "covariates_", "history_", "outcome_",
-                    "treatment_"}, {"_derived"}),
-}
-
-
-def _check_state(name, state):
-    """The fitted state holds what prediction and sampling rely on, with
-    consistent sizes; an unfitted model holds no fitted state."""
-    if "classes_" not in state:
+def _check_state(cls, state):
+    """An unfitted model holds no fitted state; a fitted one holds exactly
+    the attributes its class lists, which the class then checks."""
+    required, optional = cls._state_keys
+    if cls._fitted_marker not in state:
         if state:
             raise ValueError(f"an unfitted model's state holds {sorted(state)[:5]}")
         return
-    required, optional = _FITTED_STATE[name]
     missing, stray = required - set(state), set(state) - required - optional
     if missing or stray:
-        raise ValueError(f"saved {name} state lacks {sorted(missing)[:5]} or holds unknown {sorted(stray)[:5]}")
-    classes = state["classes_"]
-    if not isinstance(classes, np.ndarray) or classes.ndim != 1 or not 2 <= len(classes) <= 1024:
-        raise ValueError("saved classes_ must be a 1-d array of 2 to 1024 labels")
-    K = len(classes)
-    if name == "GANITE":
-        d = state.get("n_features_in_")
-        if type(d) is not int or d < 1:
-            raise ValueError("saved n_features_in_ must be a positive int")
-        cores = state.get("_cores")
-        if type(cores) is not list or not cores or not all(isinstance(c, _cgan.Ganite) for c in cores):
-            raise ValueError("saved _cores must be a non-empty list of GANITE cores")
-        binary = state.get("outcome_type_") == "binary"
-        if state.get("outcome_type_") not in ("binary", "continuous"):
-            raise ValueError("saved outcome_type_ must be 'binary' or 'continuous'")
-        for core in cores:
-            cfg = core.config
-            if cfg["n_features"] != d or cfg["n_treatments"] != K or bool(cfg["binary_outcome"]) != binary:
-                raise ValueError("a saved core does not match n_features_in_, classes_ or outcome_type_")
-        for key in ("_x_mean", "_x_scale"):
-            if _array(state, key, 1).shape != (d,) or not np.all(np.isfinite(state[key])):
-                raise ValueError(f"saved {key} must be finite, of shape ({d},)")
-        if not np.all(state["_x_scale"] > 0):
-            raise ValueError("saved _x_scale must be positive")
-        n = _array(state, "_mu_fit", 2).shape[0]
-        for key in ("_mu_fit", "propensity_fit_", "_mu_oof", "_propensity_unclipped"):
-            if _array(state, key, 2).shape != (n, K):
-                raise ValueError(f"saved {key} must have shape ({n}, {K})")
-        codes = _array(state, "_codes_fit", 1, "iu")
-        if codes.shape != (n,) or (n and not 0 <= codes.min() <= codes.max() < K):
-            raise ValueError(f"saved _codes_fit must hold {n} treatment codes in [0, {K})")
-        # binary fits from earlier builds kept integer outcomes, which load as floats
-        if isinstance(state.get("_y_fit"), np.ndarray) and state["_y_fit"].dtype.kind in "iub":
-            state["_y_fit"] = state["_y_fit"].astype(np.float64)
-        if _array(state, "_y_fit", 1).shape != (n,) or not np.all(np.isfinite(state["_y_fit"])):
-            raise ValueError(f"saved _y_fit must hold {n} finite outcomes")
-        from ._ganite import _PROPENSITY_MODELS
-
-        if state.get("propensity_model_", "logistic") not in _PROPENSITY_MODELS:
-            raise ValueError(f"saved propensity_model_ must be one of {sorted(_PROPENSITY_MODELS)}")
-        # models saved before outcome_transform existed hold neither: 'none'
-        if ("outcome_transform_" in state) != ("_smear" in state):
-            raise ValueError("saved outcome_transform_ and _smear must come together")
-        if "outcome_transform_" in state:
-            if state["outcome_transform_"] not in ("none", "log") or (binary and state["outcome_transform_"] == "log"):
-                raise ValueError("saved outcome_transform_ must be 'none', or 'log' for a continuous outcome")
-            smear = _array(state, "_smear", 1)
-            if smear.shape != (K,) or not np.all(np.isfinite(smear)) or not np.all(smear > 0):
-                raise ValueError(f"saved _smear must hold {K} positive finite factors")
-            if state["outcome_transform_"] == "log" and not (np.all(state["_y_fit"] > 0) and
-                                                             np.all(state["_mu_oof"] > 0)):
-                raise ValueError("saved _y_fit and _mu_oof must be positive for outcome_transform_='log'")
-        # models saved before the baseline existed hold none: zero lines
-        if "_baseline" in state:
-            coef = _array(state, "_baseline", 3)
-            if coef.shape != (len(cores), d + 1, K) or not np.all(np.isfinite(coef)):
-                raise ValueError(f"saved _baseline must hold finite lines of shape ({len(cores)}, {d + 1}, {K})")
-            if binary and np.any(coef):
-                raise ValueError("saved _baseline must be zero for a binary outcome")
-        names = state.get("feature_names_in_")
-        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
-            raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
-    elif name == "CausalWGAN":
-        from ._wgan import _Column
-
-        for key in ("_cov_gan", "_out_gan"):
-            if not isinstance(state.get(key), _cgan.Wgan):
-                raise ValueError(f"saved {key} must be a WGAN core")
-        cols = state.get("_cov_cols")
-        if type(cols) is not list or not cols:
-            raise ValueError("saved _cov_cols must be a non-empty list")
-        for col in cols + [state.get("_t_col"), state.get("_out_col")]:
-            _check_column(col, _Column)
-        if state["_t_col"].width != K:
-            raise ValueError("saved _t_col does not match classes_")
-        freq = _array(state, "_t_freq", 1)
-        if freq.shape != (K,) or not np.all(freq >= 0) or not abs(freq.sum() - 1) < 1e-6:
-            raise ValueError("saved _t_freq must be K probabilities")
-        # models saved before derived indicators existed derive none
-        derived = state.get("_derived", [])
-        if type(derived) is not list or not all(_valid_indicator(d, cols) for d in derived) or \
-                len({d[0] for d in derived}) != len(derived):
-            raise ValueError("saved _derived must list [indicator, source, bound, level] of distinct two-level "
-                             "covariates, each derived from a bound of a continuous one")
-        x_dim = sum(c.width for c in cols)
-        for key, width, ctx in (("_cov_gan", x_dim, K), ("_out_gan", state["_out_col"].width, x_dim + K)):
-            if _wgan_dims(state[key].snapshot()) != (width, ctx):
-                raise ValueError(f"saved {key} does not match the saved columns")
-        if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
-            raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
-        columns = state.get("_columns")
-        if type(columns) is not list or not all(_is_label(c) for c in columns):
-            raise ValueError("saved _columns must be a list of column labels")
-        dtypes = state.get("_dtypes")
-        if type(dtypes) is not dict or set(dtypes) != set(columns) or not all(
-                isinstance(v, np.dtype) or (type(v).__module__ or "").startswith("pandas") for v in dtypes.values()):
-            raise ValueError("saved _dtypes must map every column to its dtype")
-        covariates = state.get("covariates_")
-        if (type(covariates) is not list or [c.name for c in cols] != covariates
-                or state.get("treatment_") != state["_t_col"].name or state.get("outcome_") != state["_out_col"].name
-                or not set(covariates) | {state["treatment_"], state["outcome_"]} <= set(columns)):
-            raise ValueError("saved column roles do not match the saved columns")
+        raise ValueError(f"saved {cls.__name__} state lacks {sorted(missing)[:5]} or holds unknown {sorted(stray)[:5]}")
+    cls._check_state(state)
 
 
-def _valid_indicator(d, cols):
-    """d is [i, j, bound, code]: covariate i a two-level categorical,
-    covariate j a continuous column with `bound` as one of its bounds."""
-    if type(d) is not list or len(d) != 4 or not all(type(v) is int for v in (d[0], d[1], d[3])):
-        return False
-    i, j, bound, code = d
-    if not (0 <= i < len(cols) and 0 <= j < len(cols) and code in (0, 1) and type(bound) is float):
-        return False
-    return (cols[i].categorical and cols[i].width == 2 and not cols[j].categorical
-            and bound in (cols[j].lower, cols[j].upper))
+def check_array(state: dict[str, Any], key: str, ndim: int, kind: str = "f", shape: tuple[int, ...] | None = None,
+                finite: bool = False) -> np.ndarray:
+    """state[key] as a saved array of `ndim` dimensions (and dtype kind in
+    `kind`, the given shape and only finite values, when asked)."""
+    a = state.get(key)
+    if not isinstance(a, np.ndarray) or a.ndim != ndim or (kind and a.dtype.kind not in kind):
+        raise ValueError(f"saved {key} must be a {ndim}-d array")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"saved {key} must have shape {tuple(shape)}, got {a.shape}")
+    if finite and not np.all(np.isfinite(a)):
+        raise ValueError(f"saved {key} must hold finite values only")
+    return a
 
 
-def _check_column(col, column_type):
-    if type(col) is not column_type:
-        raise ValueError("a saved column encoder is missing or of the wrong type")
-    a = vars(col)
-    if "name" not in a or not _is_label(a["name"]):
-        raise ValueError("a saved column's name must be a str, number or None")
-    if type(a.get("width")) is not int or a["width"] < 1 or not isinstance(a.get("dtype"), np.dtype):
-        raise ValueError("a saved column has an invalid width or dtype")
-    if a.get("categorical") is True:
-        levels = a.get("levels")
-        if not isinstance(levels, np.ndarray) or levels.shape != (a["width"],) or a["width"] < 2:
-            raise ValueError("a saved categorical column's levels do not match its width")
-        if a.setdefault("masses", []) != []:
-            raise ValueError("a saved categorical column cannot have point masses")
-    elif a.get("categorical") is False:
-        if not all(type(a.get(k)) is float for k in ("mean", "sd")) or not a["sd"] > 0:
-            raise ValueError("a saved continuous column needs a float mean and a positive sd")
-        for k in ("lower", "upper"):
-            if k not in a or not (a[k] is None or type(a[k]) is float):
-                raise ValueError(f"a saved column's {k} bound must be a float or None")
-        # columns saved before point masses existed have none
-        masses = a.setdefault("masses", [])
-        if (type(masses) is not list or masses not in ([], ["lower"], ["upper"], ["lower", "upper"])
-                or any(a[k] is None for k in masses)):
-            raise ValueError("a saved column's point masses must be a list of its bounds ('lower', 'upper')")
-        if a["width"] != (len(masses) + 2 if masses else 1):
-            raise ValueError("a saved continuous column's width does not match its point masses")
-        if type(a.get("integer")) is not bool:
-            raise ValueError("a saved column's 'integer' flag must be a bool")
-        # columns saved before the log scale existed are linear
-        scale = a.setdefault("log_scale", None)
-        if scale is not None and not (type(scale) is float and np.isfinite(scale) and scale > 0
-                                      and a["lower"] is not None):
-            raise ValueError("a saved column's log_scale must be None, or a positive float with a lower bound")
-    else:
-        raise ValueError("a saved column's 'categorical' flag must be a bool")
-
-
-def _is_label(v):
-    """A column label that pandas and dicts accept: a scalar or a tuple of them."""
-    if type(v) is tuple:
-        return all(_is_label(x) for x in v)
-    return v is None or type(v) in (bool, int, float, str)
-
-
-def _wgan_dims(snapshot):
-    """(x_dim, ctx_dim) from a WGAN snapshot: the first two config ints after
-    its 20-byte header (magic, version, byte order, real size)."""
-    return struct.unpack_from("=ii", snapshot, 20)
+def restore_core(core_type: type, data: bytes) -> Any:
+    """A C core from snapshot bytes (pickles from before the container held
+    them as bytes); every failure is a ValueError."""
+    return _restore(core_type, data)
 
 
 # ------------------------------------------------------------ pickling
 def legacy_state(cls: type, state: Mapping[str, Any]) -> dict[str, Any]:
-    """Pickled state from before the container (a plain __dict__ with the
-    cores' snapshots) as a state dict with restored cores, for an instance
-    of cls (a cgan estimator or a subclass of one)."""
-    name = next((n for n, base in _estimators().items() if issubclass(cls, base)), cls.__name__)
-    state = dict(state)
-    if name == "GANITE" and "_core_snapshots" in state:
-        state["_cores"] = [_restore(_cgan.Ganite, s) for s in state.pop("_core_snapshots")]
-    for key in ("_cov_gan", "_out_gan"):
-        if isinstance(state.get(key), bytes):
-            state[key] = _restore(_cgan.Wgan, state[key])
-    # parameters and column attributes added since, as in _loads
-    for key, value in _ADDED_PARAMS.get(name, {}).items():
-        state.setdefault(key, value)
-    if name == "CausalWGAN":
-        cols = state.get("_cov_cols")
-        for col in (cols if isinstance(cols, list) else []) + [state.get("_t_col"), state.get("_out_col")]:
-            if col is not None and not hasattr(col, "masses"):
-                col.masses = []
-            if col is not None and not hasattr(col, "log_scale"):
-                col.log_scale = None
-    return state
+    """The state of a pickle from before the container (a plain __dict__
+    with the cores' snapshots), converted by the class and checked as a
+    loaded file is, for an instance of cls (a cgan estimator or a subclass
+    of one)."""
+    if not isinstance(state, Mapping):
+        raise ValueError(f"a pickled {cls.__name__} must hold a dict of its attributes, got {type(state).__name__}")
+    state = cls._legacy_state(dict(state))
+    for key in cls._transient_attributes + cls._runtime_attributes:
+        state.pop(key, None)
+    names = set(cls._param_names()) | set(cls._added_params)
+    params = {k: v for k, v in state.items() if k in names}
+    fitted = {k: v for k, v in state.items() if k not in names}
+    return vars(_build(cls, params, fitted))

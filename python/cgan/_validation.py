@@ -270,3 +270,62 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         big = np.abs(arr) > np.finfo(np.float32).max
         if big.any():
             raise ValueError(f"{name} holds values beyond float32's range (about 3.4e38)")
+
+
+def check_choice(value, name: str, allowed) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {list(allowed)}; got {type(value).__name__}")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def check_alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number in (0, 1), got {type(alpha).__name__}")
+    value = float(alpha)
+    # 1e-300: the normal quantile of alpha / 2 must stay a normal float
+    if not 1e-300 <= value < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1) and be at least 1e-300, got {alpha}")
+    return value
+
+
+def is_flag(value) -> bool:
+    """A bool, a NumPy bool, or the integer 0 or 1."""
+    return isinstance(value, (bool, np.bool_)) or isinstance(value, numbers.Integral) and value in (0, 1)
+
+
+def check_flag(value, name: str) -> bool:
+    if not is_flag(value):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_verbose(value) -> bool:
+    if not isinstance(value, (bool, np.bool_, numbers.Integral)):
+        raise TypeError(f"verbose must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_jobs(n_jobs, name: str = "n_jobs") -> int:
+    """Threads asked for: None is 1, a negative value counts back from the
+    number of CPUs (-1: all of them); 0 is refused."""
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"{name} must be None or an integer, got {type(n_jobs).__name__}")
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError(f"{name} must not be 0; use None or 1 for one thread, -1 for all cores")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
+
+
+def require_pandas(what: str = "this"):
+    """The pandas module, or an ImportError saying who needs it."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - exercised only without pandas
+        raise ImportError(f"{what} works on pandas DataFrames; install pandas") from None
+    return pd

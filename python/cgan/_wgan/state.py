@@ -1,0 +1,99 @@
+"""What a fitted CausalWGAN holds, and the checks a loaded one must pass.
+
+The persistence container (cgan._persist) asks CausalWGAN for these through
+BaseEstimator's protocol; nothing outside this package names CausalWGAN's
+private attributes."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from .. import _cgan
+from .._base import check_saved_classes
+from .._persist import check_array, restore_core
+from .._tabular import Column, is_label, valid_indicator
+
+# The attributes a fit sets: a saved fitted model holds exactly these (the
+# optional ones are absent in files from before they existed).
+STATE_KEYS = (
+    {"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan", "_sample_seed", "_t_col",
+     "_t_freq", "classes_", "covariates_", "history_", "outcome_", "treatment_"},
+    {"_derived"},
+)
+# parameters added after the format was first written, with the value that
+# reproduces what earlier versions did
+ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False}
+
+
+def _wgan_dims(core):
+    """(x_dim, ctx_dim) of a WGAN core: the first two config ints after its
+    snapshot's 20-byte header (magic, version, byte order, real size)."""
+    return struct.unpack_from("=ii", core.snapshot(), 20)
+
+
+def check_state(state):
+    """Raise ValueError unless `state` (holding exactly STATE_KEYS' keys) is
+    a consistent fitted CausalWGAN."""
+    K = len(check_saved_classes(state))
+    for key in ("_cov_gan", "_out_gan"):
+        if not isinstance(state.get(key), _cgan.Wgan):
+            raise ValueError(f"saved {key} must be a WGAN core")
+    cols = state.get("_cov_cols")
+    if type(cols) is not list or not cols:
+        raise ValueError("saved _cov_cols must be a non-empty list")
+    for col in cols + [state.get("_t_col"), state.get("_out_col")]:
+        if type(col) is not Column:
+            raise ValueError("a saved column encoder is missing or of the wrong type")
+    if state["_t_col"].width != K:
+        raise ValueError("saved _t_col does not match classes_")
+    freq = check_array(state, "_t_freq", 1, shape=(K,), finite=True)
+    if not np.all(freq >= 0) or not abs(freq.sum() - 1) < 1e-6:
+        raise ValueError("saved _t_freq must be K probabilities")
+    # models saved before derived indicators existed derive none
+    derived = state.get("_derived", [])
+    if type(derived) is not list or not all(valid_indicator(d, cols) for d in derived) or \
+            len({d[0] for d in derived}) != len(derived):
+        raise ValueError("saved _derived must list [indicator, source, bound, level] of distinct two-level "
+                         "covariates, each derived from a bound of a continuous one")
+    x_dim = sum(c.width for c in cols)
+    for key, width, ctx in (("_cov_gan", x_dim, K), ("_out_gan", state["_out_col"].width, x_dim + K)):
+        if _wgan_dims(state[key]) != (width, ctx):
+            raise ValueError(f"saved {key} does not match the saved columns")
+    if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
+        raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
+    columns = state.get("_columns")
+    if type(columns) is not list or not all(is_label(c) for c in columns):
+        raise ValueError("saved _columns must be a list of column labels")
+    dtypes = state.get("_dtypes")
+    if type(dtypes) is not dict or set(dtypes) != set(columns) or not all(
+            isinstance(v, np.dtype) or (type(v).__module__ or "").startswith("pandas") for v in dtypes.values()):
+        raise ValueError("saved _dtypes must map every column to its dtype")
+    covariates = state.get("covariates_")
+    if (type(covariates) is not list or [c.name for c in cols] != covariates
+            or state.get("treatment_") != state["_t_col"].name or state.get("outcome_") != state["_out_col"].name
+            or not set(covariates) | {state["treatment_"], state["outcome_"]} <= set(columns)):
+        raise ValueError("saved column roles do not match the saved columns")
+
+
+def legacy_state(state):
+    """A pickle from before the container held the cores as snapshots, and
+    columns from before point masses and log scales lack those attributes."""
+    for key in ("_cov_gan", "_out_gan"):
+        if isinstance(state.get(key), bytes):
+            state[key] = restore_core(_cgan.Wgan, state[key])
+    cols = state.get("_cov_cols")
+    for i, col in enumerate(cols if isinstance(cols, list) else []):
+        cols[i] = _legacy_column(col)
+    for key in ("_t_col", "_out_col"):
+        if key in state:
+            state[key] = _legacy_column(state[key])
+    return state
+
+
+def _legacy_column(col):
+    """A column unpickled from an earlier version, rebuilt and checked as a
+    loaded file's is (which fills in the attributes it lacks)."""
+    if not hasattr(col, "__dict__"):
+        raise ValueError(f"a pickled column encoder must be an object, got {type(col).__name__}")
+    return Column._from_saved(dict(vars(col)))
