@@ -9,14 +9,15 @@ dependency, one lock model for threads, and the persistence protocol.
   each other and never see a fit half done.  A fit assembles its fitted
   state and publishes it in one step (_publish).
 - save/dumps and pickling share one versioned container (see _persist),
-  which asks the class for its state through _fitted_state, _state_keys,
-  _check_state, _added_params and _legacy_state."""
+  which asks the class for its state: _fitted_state() and the module named
+  by _persistence (see _persist)."""
 from __future__ import annotations
 
 import contextlib
 import functools
 import inspect
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -90,30 +91,20 @@ class _ReadWriteLock:
                 self._cond.notify_all()
 
 
-def reads(method: _F) -> _F:
-    """Run `method` holding the model's lock shared (it only reads the model)."""
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        lock = self._lock
-        lock.acquire_read()
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            lock.release_read()
-    return locked  # type: ignore[return-value]
+def _locked(write: bool) -> Callable[[_F], _F]:
+    def decorate(method: _F) -> _F:
+        @functools.wraps(method)
+        def locked(self, *args, **kwargs):
+            with self._holding(write):
+                return method(self, *args, **kwargs)
+        return locked  # type: ignore[return-value]
+    return decorate
 
 
-def writes(method: _F) -> _F:
-    """Run `method` holding the model's lock exclusively (it changes the model)."""
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        lock = self._lock
-        lock.acquire_write()
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            lock.release_write()
-    return locked  # type: ignore[return-value]
+# run a method holding the model's lock shared (it only reads the model) or
+# exclusively (it changes the model)
+reads = _locked(write=False)
+writes = _locked(write=True)
 
 
 def check_saved_classes(state: dict[str, Any]) -> np.ndarray:
@@ -125,14 +116,11 @@ def check_saved_classes(state: dict[str, Any]) -> np.ndarray:
 
 
 class BaseEstimator:
-    # The persistence protocol (see _persist).  An estimator lists the
-    # attributes a fit sets as (required, optional) sets, and the attribute
-    # whose presence marks a fitted model.
-    _state_keys: tuple[frozenset[str] | set[str], frozenset[str] | set[str]] = (frozenset(), frozenset())
+    # The persistence protocol (see _persist): the module that describes the
+    # fitted state of an estimator (STATE_KEYS, ADDED_PARAMS, check_state,
+    # legacy_state), and the attribute whose presence marks a fitted model.
+    _persistence: types.ModuleType
     _fitted_marker = "classes_"
-    # parameters added after the format was first written, with the values
-    # that reproduce what earlier versions did
-    _added_params: dict[str, Any] = {}
     # attributes kept in memory only (never saved or pickled)
     _transient_attributes: tuple[str, ...] = ()
     # what every instance gets from __new__ (its locks)
@@ -247,18 +235,8 @@ class BaseEstimator:
         when the model is not fitted."""
         if not self._is_fitted():
             return {}
-        keep = set().union(*self._state_keys)
+        keep = set().union(*self._persistence.STATE_KEYS)
         return {k: v for k, v in vars(self).items() if k in keep}
-
-    @classmethod
-    def _check_state(cls, state: dict[str, Any]) -> None:
-        """Raise ValueError unless loaded fitted state is consistent."""
-
-    @classmethod
-    def _legacy_state(cls, state: dict[str, Any]) -> dict[str, Any]:
-        """A pickle from before the container, converted to today's
-        attributes (before the checks a loaded file gets)."""
-        return state
 
     # ------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -21,12 +21,13 @@ shape is checked before any state is built, so truncated, corrupted,
 wrong-version or hostile bytes raise ValueError.
 
 The container knows no estimator.  Each estimator class registers itself
-(register_estimator) and answers for its own state through BaseEstimator's
-protocol: _fitted_state() gives what to save, _state_keys the attributes a
-fitted model holds, _check_state(state) checks loaded state,
-_added_params the values of parameters added after the format was first
-written, and _legacy_state(state) converts a pickle from before the
-container.  Helper objects register with register_object (and rebuild
+(register_estimator) and answers for its own state: model._fitted_state()
+gives what to save, and the module the class names as _persistence gives
+STATE_KEYS (the attributes a fitted model holds: required, optional),
+ADDED_PARAMS (parameters added after the format was first written, with the
+values that reproduce earlier versions), check_state(state) (checks loaded
+state) and legacy_state(state) (converts a pickle from before the
+container).  Helper objects register with register_object (and rebuild
 through their _from_saved(state)), C core types with register_core.
 
 Pickling a model stores this same container (see BaseEstimator)."""
@@ -505,7 +506,7 @@ def _build(cls, params, state):
     if type(params) is dict:
         # files written before a parameter existed load with the value that
         # behaves as those versions did
-        for key, value in cls._added_params.items():
+        for key, value in cls._persistence.ADDED_PARAMS.items():
             params.setdefault(key, value)
     if type(params) is not dict or set(params) != set(cls._param_names()):
         raise ValueError(f"the saved parameters do not match {cls.__name__}'s")
@@ -556,7 +557,7 @@ def load(path: str | os.PathLike[str]) -> BaseEstimator:
 def _check_state(cls, state):
     """An unfitted model holds no fitted state; a fitted one holds exactly
     the attributes its class lists, which the class then checks."""
-    required, optional = cls._state_keys
+    required, optional = cls._persistence.STATE_KEYS
     if cls._fitted_marker not in state:
         if state:
             raise ValueError(f"an unfitted model's state holds {sorted(state)[:5]}")
@@ -564,7 +565,7 @@ def _check_state(cls, state):
     missing, stray = required - set(state), set(state) - required - optional
     if missing or stray:
         raise ValueError(f"saved {cls.__name__} state lacks {sorted(missing)[:5]} or holds unknown {sorted(stray)[:5]}")
-    cls._check_state(state)
+    cls._persistence.check_state(state)
 
 
 def check_array(state: dict[str, Any], key: str, ndim: int, kind: str = "f", shape: tuple[int, ...] | None = None,
@@ -595,10 +596,10 @@ def legacy_state(cls: type, state: Mapping[str, Any]) -> dict[str, Any]:
     of one)."""
     if not isinstance(state, Mapping):
         raise ValueError(f"a pickled {cls.__name__} must hold a dict of its attributes, got {type(state).__name__}")
-    state = cls._legacy_state(dict(state))
+    state = cls._persistence.legacy_state(dict(state))
     for key in cls._transient_attributes + cls._runtime_attributes:
         state.pop(key, None)
-    names = set(cls._param_names()) | set(cls._added_params)
+    names = set(cls._param_names()) | set(cls._persistence.ADDED_PARAMS)
     params = {k: v for k, v in state.items() if k in names}
     fitted = {k: v for k, v in state.items() if k not in names}
     return vars(_build(cls, params, fitted))

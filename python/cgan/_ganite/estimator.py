@@ -877,16 +877,8 @@ class GANITE(EffectInference, BaseEstimator):
         if y is not None:  # the anchors are the observed outcomes, kept exactly
             out[:, np.arange(n), codes] = y_obs
         return out
+
     # ------------------------------------------------------- persistence
-    _state_keys = _state.STATE_KEYS
-    _added_params = _state.ADDED_PARAMS
+    _persistence = _state
     # kept in memory only, for the bootstrap's refits
     _transient_attributes = ("_fit_data",)
-
-    @classmethod
-    def _check_state(cls, state):
-        _state.check_state(state)
-
-    @classmethod
-    def _legacy_state(cls, state):
-        return _state.legacy_state(state)

@@ -647,13 +647,4 @@ class CausalWGAN(BaseEstimator):
         return _plots.real_against_synthetic(df, syn, cols, pairs)
 
     # ------------------------------------------------------- persistence
-    _state_keys = _state.STATE_KEYS
-    _added_params = _state.ADDED_PARAMS
-
-    @classmethod
-    def _check_state(cls, state):
-        _state.check_state(state)
-
-    @classmethod
-    def _legacy_state(cls, state):
-        return _state.legacy_state(state)
+    _persistence = _state
