@@ -241,7 +241,7 @@ X0, T0, Y0 = _linear(n=200)
     [
         ({"X": X0[:, 0]}, ValueError, "2-dimensional"),
         ({"X": X0[:100]}, ValueError, "entries but X has"),
-        ({"X": np.where(np.arange(200)[:, None] == 5, np.nan, X0)}, ValueError, "NaN at row 5"),
+        ({"X": np.where(np.arange(200)[:, None] == 5, np.nan, X0)}, ValueError, r"X has 4 missing values \(NaN or NA\), the first at row 5, column 0"),
         ({"X": np.where(np.arange(200)[:, None] == 5, np.inf, X0)}, ValueError, "inf"),
         ({"X": X0 * 1e39}, ValueError, "float32"),
         ({"X": np.zeros((0, 4))}, ValueError, "no rows"),
@@ -250,11 +250,11 @@ X0, T0, Y0 = _linear(n=200)
         ({"X": np.array([[object()] * 4] * 200, dtype=object)}, TypeError, "numbers"),
         ({"X": None}, TypeError, "X is required"),
         ({"Y": Y0[:10]}, ValueError, "Y has 10 entries"),
-        ({"Y": np.where(np.arange(200) == 3, np.nan, Y0)}, ValueError, "Y contains NaN"),
+        ({"Y": np.where(np.arange(200) == 3, np.nan, Y0)}, ValueError, "Y has 1 missing value"),
         ({"Y": np.array(["x"] * 200)}, TypeError, "Y must hold numbers"),
         ({"T": np.ones(200)}, ValueError, "at least two distinct"),
         ({"T": T0[:50]}, ValueError, "T has 50 entries"),
-        ({"T": np.where(np.arange(200) == 3, np.nan, T0.astype(float))}, ValueError, "T contains NaN"),
+        ({"T": np.where(np.arange(200) == 3, np.nan, T0.astype(float))}, ValueError, "T has 1 missing value"),
     ],
 )
 def test_fit_rejects_bad_data(kwargs, exc, match):

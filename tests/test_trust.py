@@ -665,7 +665,8 @@ class _Payload:
 def _legacy_state(model):
     """The plain __dict__ an old cgan pickled: parameters and fitted state,
     the C cores as their snapshot bytes."""
-    state = {k: v for k, v in vars(model).items() if k != "_fit_data"}
+    # (its locks are today's, made for each instance, never pickled)
+    state = {k: v for k, v in vars(model).items() if k not in ("_fit_data", "_lock", "_core_lock")}
     if "_cores" in state:
         state["_core_snapshots"] = [c.snapshot() for c in state.pop("_cores")]
     for key in ("_cov_gan", "_out_gan"):

@@ -128,12 +128,15 @@ class BaseEstimator:
 
     def __new__(cls, *args: Any, **kwargs: Any):
         obj = super().__new__(cls)
-        # every instance has its lock, however it was made (constructor,
-        # unpickling, cgan.load); it is not a parameter or fitted state
-        object.__setattr__(obj, "_lock", _ReadWriteLock())
-        # serialises reads that restart and advance a C core's stream
-        object.__setattr__(obj, "_core_lock", threading.Lock())
+        obj._make_locks()
         return obj
+
+    def _make_locks(self) -> None:
+        # every instance has its locks, however it was made (constructor,
+        # unpickling, cgan.load); they are neither parameters nor state
+        self._lock = _ReadWriteLock()
+        # serialises reads that restart and advance a C core's stream
+        self._core_lock = threading.Lock()
     @classmethod
     def _param_names(cls):
         sig = inspect.signature(cls.__init__)
@@ -290,12 +293,15 @@ class BaseEstimator:
         # pickle stores the same validated container as save
         return {"cgan_model": _persist.dumps(self)}
 
-    @writes
     def __setstate__(self, state: Any) -> None:
-        if isinstance(state, dict) and set(state) == {"cgan_model"}:
-            state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
-        else:
-            state = _persist.legacy_state(type(self), state)
-        for key in self._runtime_attributes:
-            state.pop(key, None)
-        self.__dict__.update(state)
+        if "_lock" not in vars(self):
+            # pickles of protocol 0 and 1 rebuild the object without __new__
+            self._make_locks()
+        with self._holding(write=True):
+            if isinstance(state, dict) and set(state) == {"cgan_model"}:
+                state = vars(_persist.loads(state["cgan_model"], expected=type(self)))
+            else:
+                state = _persist.legacy_state(type(self), state)
+            for key in self._runtime_attributes:
+                state.pop(key, None)
+            self.__dict__.update(state)

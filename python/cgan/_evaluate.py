@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _memory
 from ._threads import map_threads
 from ._wgan import CausalWGAN
 from ._validation import check_int, check_jobs, check_random_state, require_pandas
@@ -109,6 +110,10 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         rows = getattr(synthesizer, "_n_fit", 1000)
     rows = check_int(rows, "n", 2, 1 << 31)
     lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
+    jobs = max(1, min(n_jobs, n_datasets))
+    # each running data set holds its draw and the copies its estimators get
+    _memory.check(2 * jobs * synthesizer._sample_bytes(rows), f"evaluate with n={rows} rows per data set and "
+                  f"{jobs} at a time", "lower n or n_jobs")
 
     def one(i):
         # each data set has its own seed, so results do not depend on n_jobs
@@ -139,7 +144,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
 
     # the first error (or an interrupt) ends the run: data sets not yet
     # started are dropped, and those running finish
-    results = map_threads(one, n_datasets, max(1, min(n_jobs, n_datasets)))
+    results = map_threads(one, n_datasets, jobs)
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:

@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import stat
 import struct
 import tempfile
 import zlib
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _cgan
+from . import _cgan, _memory
 from ._validation import check_path
 
 if TYPE_CHECKING:
@@ -169,6 +170,13 @@ def _pandas_dtype_data(v):
         cats = None if v.categories is None else np.asarray(v.categories.to_numpy())
         return {"name": "category", "categories": cats, "ordered": bool(v.ordered)}
     name = str(v)
+    if "pyarrow" in name:
+        # saved as the dtype that needs no optional package: pandas' own
+        # strings, or the NumPy dtype of the values
+        if isinstance(v, pd.StringDtype):
+            return {"name": "string"}
+        raise TypeError(f"cannot save the pandas dtype {v!r}: it needs pyarrow to be rebuilt; convert the column "
+                        f"to a NumPy dtype before fit")
     try:
         same = pd.api.types.pandas_dtype(name) == v
     except TypeError:
@@ -352,9 +360,12 @@ class _Reader:
                 return pd.CategoricalDtype(cats, ordered=ordered)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"invalid categories: {exc}") from None
+        if "pyarrow" in name:
+            raise ValueError(f"the pandas dtype {name!r} needs pyarrow; saved models hold only dtypes that need "
+                             f"no optional package")
         try:
             return pd.api.types.pandas_dtype(name)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ImportError) as exc:
             raise ValueError(f"unknown pandas dtype {name!r}: {exc}") from None
 
 
@@ -397,17 +408,41 @@ def _restore(core_type, data):
         raise ValueError("the snapshot asks for more memory than is available") from None
 
 
+def _prefix(data):
+    """The header size from the container's first _PREFIX.size bytes, after
+    checking its magic and format version."""
+    if len(data) < _PREFIX.size or data[:8] != MAGIC:
+        raise ValueError("bad magic bytes or too short")
+    _, version, header_size = _PREFIX.unpack_from(data)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"saved with format version {version}; this cgan reads version {FORMAT_VERSION}")
+    return header_size
+
+
+def _header(text):
+    """(header dict, blob sizes) from the header's bytes."""
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"the header is not valid JSON: {exc}") from None
+    if type(header) is not dict:
+        raise ValueError("the header must be a JSON object")
+    sizes = _field(header, "blobs", list)
+    for size in sizes:
+        if type(size) is not int or size < 0:
+            raise ValueError(f"blob size {size!r} is invalid")
+    return header, sizes
+
+
 def _split(data):
     """(header dict, blobs) from container bytes, validating the framing."""
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    if len(data) < _PREFIX.size + _CHECKSUM.size or data[:8] != MAGIC:
+    if len(data) < _PREFIX.size + _CHECKSUM.size:
         raise ValueError("bad magic bytes or too short")
-    magic, version, header_size = _PREFIX.unpack_from(data)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"saved with format version {version}; this cgan reads version {FORMAT_VERSION}")
+    header_size = _prefix(data)
     body_end = len(data) - _CHECKSUM.size
     (checksum,) = _CHECKSUM.unpack_from(data, body_end)
     if zlib.crc32(data[:body_end]) != checksum:
@@ -415,23 +450,53 @@ def _split(data):
     if header_size > body_end - _PREFIX.size:
         raise ValueError(f"header size {header_size} exceeds the data")
     start = _PREFIX.size
-    try:
-        header = json.loads(data[start:start + header_size].decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"the header is not valid JSON: {exc}") from None
-    if type(header) is not dict:
-        raise ValueError("the header must be a JSON object")
-    sizes = _field(header, "blobs", list)
+    header, sizes = _header(data[start:start + header_size])
     offset = start + header_size
     blobs = []
     for size in sizes:
-        if type(size) is not int or size < 0 or size > body_end - offset:
-            raise ValueError(f"blob size {size!r} is invalid or exceeds the data")
+        if size > body_end - offset:
+            raise ValueError(f"blob size {size!r} exceeds the data")
         blobs.append(data[offset:offset + size])
         offset += size
     if offset != body_end:
         raise ValueError(f"{body_end - offset} bytes after the last blob")
     return header, blobs
+
+
+# the largest header a file that is not a regular file (a pipe, a device)
+# may declare; a regular file's own size bounds its header
+_MAX_STREAM_HEADER = 1 << 28
+
+
+def _read(path):
+    """The container bytes of the file at path, read only as far as its
+    header declares: the magic, the version and the sizes are checked
+    first, a file of another size than declared is refused, and nothing
+    past the declared end is read."""
+    with open(path, "rb") as f:
+        info = os.fstat(f.fileno())
+        regular = stat.S_ISREG(info.st_mode)
+        prefix = f.read(_PREFIX.size)
+        header_size = _prefix(prefix)
+        room = info.st_size - _PREFIX.size - _CHECKSUM.size if regular else _MAX_STREAM_HEADER
+        if header_size > room:
+            raise ValueError(f"the header size {header_size} exceeds the file ({info.st_size} bytes)" if regular
+                             else f"the header size {header_size} is beyond {_MAX_STREAM_HEADER} bytes")
+        text = f.read(header_size)
+        if len(text) != header_size:
+            raise ValueError("the file ends inside the header")
+        _, sizes = _header(text)
+        rest = sum(sizes) + _CHECKSUM.size
+        total = _PREFIX.size + header_size + rest
+        if regular and total != info.st_size:
+            raise ValueError(f"the header declares {total} bytes, but the file holds {info.st_size}")
+        _memory.check(2 * total, f"loading {path!r}", "free memory or load it on a larger machine")
+        body = f.read(rest)
+        if len(body) != rest:
+            raise ValueError("the file ends before the size its header declares")
+        if not regular and f.read(1):
+            raise ValueError("the data go on past the size the header declares")
+    return prefix + text + body
 
 
 def loads(data: bytes, expected: type | None = None) -> BaseEstimator:
@@ -545,10 +610,8 @@ def load(path: str | os.PathLike[str]) -> BaseEstimator:
     loads : the same from bytes.
     """
     path = check_path(path)
-    with open(path, "rb") as f:
-        data = f.read()
     try:
-        return _loads(data, None)
+        return _loads(_read(path), None)
     except ValueError as exc:
         raise ValueError(f"path {path!r} does not hold a valid saved cgan model: {exc}") from None
 

@@ -7,10 +7,40 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 
 import numpy as np
 
 _MAX_SEED = 2**64
+
+
+def _missing_message(name: str, count: int, first: str) -> str:
+    """The one wording for missing values, whatever the argument."""
+    return (f"{name} has {count} missing value{'s' if count != 1 else ''} (NaN or NA), the first at {first}; "
+            f"impute or drop them")
+
+
+def _check_not_sparse(obj, name: str) -> None:
+    if (type(obj).__module__ or "").startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a SciPy sparse matrix; pass {name}.toarray() (cgan's networks take dense rows)")
+
+
+def _check_no_na(obj, name: str) -> None:
+    """A pandas Series or DataFrame without missing values (NaN, None, NA)."""
+    missing = obj.isna().to_numpy()
+    count = int(missing.sum())
+    if count:
+        at = np.argwhere(missing)[0]
+        first = f"row {at[0]}" + (f", column {obj.columns[at[1]]!r}" if missing.ndim == 2 else "")
+        raise ValueError(_missing_message(name, count, first))
+
+
+def _is_missing(v) -> bool:
+    """None, a float NaN, or pandas' NA and NaT."""
+    if v is None or (isinstance(v, float) and v != v):
+        return True
+    pd = sys.modules.get("pandas")
+    return pd is not None and (v is pd.NA or v is pd.NaT)
 
 
 def _is_dataframe(obj) -> bool:
@@ -33,6 +63,7 @@ def check_X(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
     """A 2-d float array of finite numbers with at least one row and column."""
     if X is None:
         raise TypeError(f"{name} is required; got None")
+    _check_not_sparse(X, name)
     if _is_dataframe(X):
         bad = [str(c) for c, dt in zip(X.columns, X.dtypes) if not _numeric_dtype(dt)]
         if bad:
@@ -40,6 +71,7 @@ def check_X(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
                 f"{name} must hold numbers only; columns {bad[:5]} are not numeric "
                 "(encode categories, e.g. with pandas.get_dummies)"
             )
+        _check_no_na(X, name)
         arr = X.to_numpy(dtype=np.float64)
     else:
         arr = _as_numeric_array(X, name)
@@ -69,7 +101,9 @@ def _read_array(obj, name: str) -> np.ndarray:
 
 def _one_column(obj, name: str, convert=None) -> np.ndarray:
     """A 1-d array from a sequence, Series, one-column frame or column vector."""
+    _check_not_sparse(obj, name)
     if _is_series(obj) or _is_dataframe(obj):
+        _check_no_na(obj, name)
         obj = obj.to_numpy()
     arr = _read_array(obj, name) if convert is None else convert(obj)
     if arr.ndim == 2 and arr.shape[1] == 1:
@@ -104,11 +138,11 @@ def check_treatment(T, n_rows: int | None = None):
     if arr.dtype.kind == "c":
         raise TypeError("T must hold labels (numbers, strings or booleans), got complex numbers")
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise ValueError("T contains NaN or inf")
+        _check_finite(arr, "T")
     elif arr.dtype.kind == "O":
-        if any(v is None or (isinstance(v, float) and v != v) for v in arr):
-            raise ValueError("T contains missing values (None or NaN)")
+        missing = [i for i, v in enumerate(arr) if _is_missing(v)]
+        if missing:
+            raise ValueError(_missing_message("T", len(missing), f"row {missing[0]}"))
         try:
             classes, codes = np.unique(arr, return_inverse=True)
         except TypeError as exc:
@@ -249,6 +283,9 @@ def _as_numeric_array(obj, name: str) -> np.ndarray:
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
     if arr.dtype.kind not in "biuf":
         if arr.dtype.kind == "O":
+            missing = [i for i, v in enumerate(arr.ravel()) if _is_missing(v)]
+            if missing:
+                raise ValueError(_missing_message(name, len(missing), f"flat index {missing[0]}"))
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError):
@@ -262,11 +299,13 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind == "f":
         finite = np.isfinite(arr)
         if not finite.all():
-            idx = np.argwhere(~finite)[0]
-            val = arr[tuple(idx)]
-            what = "NaN" if np.isnan(val) else "inf"
+            nan = np.isnan(arr)
+            bad = nan if nan.any() else ~finite
+            idx = np.argwhere(bad)[0]
             where = f"row {idx[0]}" + (f", column {idx[1]}" if arr.ndim == 2 else "")
-            raise ValueError(f"{name} contains {what} at {where}; impute or drop missing values first")
+            if nan.any():
+                raise ValueError(_missing_message(name, int(nan.sum()), where))
+            raise ValueError(f"{name} contains inf at {where}; drop or clip those rows")
         big = np.abs(arr) > np.finfo(np.float32).max
         if big.any():
             raise ValueError(f"{name} holds values beyond float32's range (about 3.4e38)")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _cgan, _persist, _plots
+from .. import _cgan, _memory, _persist, _plots
 from .._base import BaseEstimator, reads, writes
 from .._inference import stratified_folds
 from .._persist import register_estimator
@@ -467,6 +467,10 @@ class GANITE(EffectInference, BaseEstimator):
         fitted = getattr(self, "feature_names_in_", None)
         if names is not None and fitted is not None and list(names) != list(fitted):
             raise ValueError("X's columns differ from those seen in fit (names or order)")
+        n, K = Xa.shape[0], len(self.classes_)
+        # standardised rows, and a few (n, K) arrays of predictions and lines
+        _memory.check(4 * Xa.size + 6 * 8 * n * K, f"GANITE on the {n} rows of X",
+                      "pass X in smaller batches of rows")
         return standardize(Xa, self._x_mean, self._x_scale)
 
     @reads
@@ -823,6 +827,9 @@ class GANITE(EffectInference, BaseEstimator):
         Z = self._checked_X(X)
         n, K = Z.shape[0], len(self.classes_)
         count = check_int(n_samples, "n_samples", 1, 1 << 20)
+        # the (n_samples, n, K) draws, and one member's share of them in C
+        _memory.check(8 * count * n * K * 2, f"GANITE.sample with n_samples={count} on {n} rows",
+                      "lower n_samples or pass fewer rows")
         if Y is not None and T is None:
             raise ValueError("Y needs T: pass the observed arm of each row with its outcome")
         codes = None if T is None else encode_treatment(T, self.classes_, "T", n)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _cgan, _persist, _plots
+from .. import _cgan, _memory, _persist, _plots
 from .._base import BaseEstimator, writes
 from .._fidelity import compare_table, strong_pairs
 from .._persist import register_estimator
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 _persist.register_core("wgan_core", _cgan.Wgan)
 
 _MODELS = ("covariates", "outcome")
+# ate and att draw their Monte Carlo units this many at a time
+_MC_ROWS = 16384
 
 
 def potential_label(classes, level):
@@ -357,13 +359,27 @@ class CausalWGAN(BaseEstimator):
         with self._holding(write=random_state is None):
             self._check_is_fitted()
             n = check_int(n, "n", 1, 1 << 31)
-            if random_state is None:
-                seed = self._sample_seed
-                # successive calls without a seed give fresh draws
-                self._sample_seed = seeds(seed, 4)[3]
-            else:
-                seed = check_random_state(random_state)
+            _memory.check(self._sample_bytes(n), f"CausalWGAN.sample with n={n}",
+                          "lower n, or draw several smaller data sets")
+            seed = self._next_seed() if random_state is None else check_random_state(random_state)
             return self._draw(n, seed)
+
+    def _next_seed(self):
+        """The seed of the next draw from the model's own stream, which
+        moves on, so that successive calls without a seed differ (the
+        caller holds the write lock)."""
+        seed = self._sample_seed
+        self._sample_seed = seeds(seed, 4)[3]
+        return seed
+
+    def _sample_bytes(self, n):
+        """About what a draw of n units allocates: the encoded covariates and
+        each arm's context and outcomes (float32), the decoded columns, the
+        potential outcomes and the frame (float64), with copies."""
+        K = len(self.classes_)
+        x_dim = sum(c.width for c in self._cov_cols)
+        columns = len(self._columns) + K
+        return n * (4 * (2 * x_dim + 2 * K + self._out_col.width) + 8 * (2 * columns + K + 2)) * 2
 
     def _draw(self, n, seed):
         """The synthetic data set of n units drawn from the stream `seed`."""
@@ -438,17 +454,27 @@ class CausalWGAN(BaseEstimator):
         return t0, t1
 
     def _effects(self, n, random_state, treated_only, T0, T1):
+        """The mean potential-outcome difference over n drawn units (those
+        that received T1 when treated_only), drawn _MC_ROWS at a time: the
+        first piece from the seed itself, so up to _MC_ROWS units give the
+        draw sample(n, random_state) gives."""
+        n = check_int(n, "n", 1, 1 << 40)
         with self._holding(write=random_state is None):
             t0, t1 = self._arms(T0, T1)
-            df = self.sample(n, random_state=random_state)
             y0, y1, treatment = self._potential_label(t0), self._potential_label(t1), self.treatment_
-        diff = df[y1].to_numpy(float) - df[y0].to_numpy(float)
-        if treated_only:
-            diff = diff[df[treatment].to_numpy() == t1]
-            if diff.size == 0:
-                raise ValueError(f"none of the n={n} synthetic units received T1={t1!r}, so they have no ATT; "
-                                 f"raise n")
-        return float(diff.mean())
+            seed = self._next_seed() if random_state is None else check_random_state(random_state)
+            total, count = 0.0, 0
+            for i, start in enumerate(range(0, n, _MC_ROWS)):
+                piece = seed if i == 0 else int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0])
+                df = self._draw(min(_MC_ROWS, n - start), piece)
+                diff = df[y1].to_numpy(float) - df[y0].to_numpy(float)
+                if treated_only:
+                    diff = diff[df[treatment].to_numpy() == t1]
+                total += float(diff.sum())
+                count += diff.size
+        if count == 0:
+            raise ValueError(f"none of the n={n} synthetic units received T1={t1!r}, so they have no ATT; raise n")
+        return total / count
 
     def ate(self, T0: Any = None, T1: Any = None, n: int = 200_000, random_state: int | np.random.Generator | None = 0) -> float:
         """The synthetic population's average effect of T1 against T0.
@@ -462,7 +488,7 @@ class CausalWGAN(BaseEstimator):
             T0 defaults to the first level of ``classes_``, T1 to the second
             (required with more than two levels).
         n : int, default=200000
-            Units drawn.
+            Units drawn, 16,384 at a time, so any n fits in memory.
         random_state : int, numpy Generator or None, default=0
             Seeds the draw; a fixed default makes the value reproducible.
 
@@ -485,7 +511,7 @@ class CausalWGAN(BaseEstimator):
         --------
         att : the effect on the units that received T1.
         """
-        return self._effects(check_int(n, "n", 1, 1 << 31), random_state, False, T0, T1)
+        return self._effects(n, random_state, False, T0, T1)
 
     def att(self, T0: Any = None, T1: Any = None, n: int = 200_000, random_state: int | np.random.Generator | None = 0) -> float:
         """The synthetic population's average effect on the units that received T1.
@@ -495,7 +521,8 @@ class CausalWGAN(BaseEstimator):
         T0, T1 : treatment label, optional
             As in :meth:`ate`.
         n : int, default=200000
-            Units drawn; the average is over those of them that received T1.
+            Units drawn (16,384 at a time); the average is over those of
+            them that received T1.
         random_state : int, numpy Generator or None, default=0
             Seeds the draw.
 
@@ -514,7 +541,7 @@ class CausalWGAN(BaseEstimator):
             If n is below 1, T0 or T1 is not a treatment level, or T1 is
             missing with more than two levels.
         """
-        return self._effects(check_int(n, "n", 1, 1 << 31), random_state, True, T0, T1)
+        return self._effects(n, random_state, True, T0, T1)
 
     # -------------------------------------------------------------- compare
     def _check_real(self, df, names=None):
