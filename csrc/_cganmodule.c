@@ -762,8 +762,8 @@ static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
     if (!(sizes_seq = PySequence_Fast(osizes, "sizes must be a sequence of integers"))) goto done;
     if (!(acts_seq = PySequence_Fast(oacts, "activations must be a sequence of strings"))) goto done;
     Py_ssize_t ns = PySequence_Fast_GET_SIZE(sizes_seq), L = ns - 1;
-    if (L < 1 || L > 64) {
-        PyErr_Format(PyExc_ValueError, "sizes must have between 2 and 65 entries, got %zd", ns);
+    if (L < 1 || L > CG_MAX_LAYERS) {
+        PyErr_Format(PyExc_ValueError, "sizes must have between 2 and %d entries, got %zd", CG_MAX_LAYERS + 1, ns);
         goto done;
     }
     if (PySequence_Fast_GET_SIZE(acts_seq) != L) {
@@ -781,7 +781,7 @@ static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
         long long v;
-        if (get_int(PySequence_Fast_GET_ITEM(sizes_seq, i), "each entry of sizes", 1, 1 << 20, &v) < 0) goto done;
+        if (get_int(PySequence_Fast_GET_ITEM(sizes_seq, i), "each entry of sizes", 1, CG_MAX_FEATURES, &v) < 0) goto done;
         sizes[i] = (int)v;
     }
     for (Py_ssize_t l = 0; l < L; l++) {
@@ -919,7 +919,7 @@ static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
                      cg_mlp_size(m, 0));
         goto error;
     }
-    if (n > ((npy_intp)1 << 31)) {
+    if (n > (npy_intp)CG_MAX_ROWS) {
         PyErr_Format(PyExc_ValueError, "X has too many rows (%zd)", (Py_ssize_t)n);
         goto error;
     }
@@ -1001,8 +1001,8 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
         decoupled = PyObject_IsTrue(odec);
     }
     if (parse_adam(olr, NULL, NULL, NULL, owd, decoupled, &cfg) < 0) return NULL;
-    if (get_int(obs, "batch_size", 1, (long long)1 << 31, &bs) < 0) return NULL;
-    if (get_int(oit, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;
+    if (get_int(obs, "batch_size", 1, CG_MAX_ROWS, &bs) < 0) return NULL;
+    if (get_int(oit, "n_iter", 0, CG_MAX_ITERATIONS, &n_iter) < 0) return NULL;
     if (mlp_acquire(self) < 0) return NULL;
     cg_mlp *m = self->mlp;
     int L = cg_mlp_n_layers(m);
@@ -1277,7 +1277,8 @@ static int Ganite_init(GaniteObject *self, PyObject *args, PyObject *kw)
     static const char *names[8] = {"n_features", "n_treatments", "hidden_size", "n_hidden",
                                    "noise_dim", "binary_outcome", "batch_size", "d_steps"};
     static const long long lo[8] = {1, 2, 1, 1, 0, 0, 1, 1};
-    static const long long hi[8] = {1 << 20, 1024, 1 << 16, 64, 4096, 1, 1 << 24, 1000};
+    static const long long hi[8] = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN,
+                                    CG_MAX_NOISE_DIM, 1, CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
     cg_ganite_config cfg;
     char err[CG_ERR_LEN] = "";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOOOO:Ganite", kwlist, &o[0], &o[1], &o[2], &o[3], &o[4],
@@ -1445,7 +1446,7 @@ static PyObject *Ganite_train(GaniteObject *self, PyObject *arg, int ite)
 {
     long long n_iter;
     char err[CG_ERR_LEN] = "";
-    if (get_int(arg, "n_iter", 0, (long long)1 << 31, &n_iter) < 0) return NULL;
+    if (get_int(arg, "n_iter", 0, CG_MAX_ITERATIONS, &n_iter) < 0) return NULL;
     if (ganite_acquire(self) < 0) return NULL;
     if (!self->X) {
         self->busy = 0;
@@ -1519,7 +1520,7 @@ static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
     uint64_t seed;
     char err[CG_ERR_LEN] = "";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:sample", kwlist, &ox, &ot, &oy, &os, &oseed)) return NULL;
-    if (get_int(os, "n_samples", 1, 1 << 20, &ns) < 0) return NULL;
+    if (get_int(os, "n_samples", 1, CG_MAX_SAMPLES, &ns) < 0) return NULL;
     if (get_seed(oseed, &seed) < 0) return NULL;
     if (ganite_acquire(self) < 0) return NULL;
     if (ganite_rows(self, ox, ot, oy, &X, &T, &Y, 0) < 0) {
@@ -1528,7 +1529,7 @@ static PyObject *Ganite_sample(GaniteObject *self, PyObject *args, PyObject *kw)
     }
     npy_intp n = PyArray_DIM(X, 0), K = cg_ganite_get_config(self->model)->n_treatments;
     npy_intp dims[3] = {(npy_intp)ns, n, K};
-    if ((double)ns * (double)n * (double)K > 4e9) {
+    if ((double)ns * (double)n * (double)K > (double)CG_MAX_SAMPLE_VALUES) {
         PyErr_Format(PyExc_ValueError, "n_samples * rows * arms = %.3g values is too many to hold at once",
                      (double)ns * (double)n * (double)K);
         goto error;
@@ -1661,7 +1662,8 @@ static int Wgan_init(WganObject *self, PyObject *args, PyObject *kw)
     static const char *names[7] = {"x_dim", "ctx_dim", "noise_dim", "hidden_size", "n_hidden", "batch_size",
                                    "critic_steps"};
     static const long long lo[7] = {1, 0, 1, 1, 1, 1, 1};
-    static const long long hi[7] = {1 << 16, 1 << 16, 4096, 1 << 16, 64, 1 << 24, 1000};
+    static const long long hi[7] = {CG_MAX_X_DIM,      CG_MAX_CTX_DIM,    CG_MAX_NOISE_DIM,  CG_MAX_HIDDEN_SIZE,
+                                    CG_MAX_N_HIDDEN,   CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
     long long v[7];
     cg_wgan_config cfg;
     char err[CG_ERR_LEN] = "";
@@ -1791,7 +1793,7 @@ static PyObject *Wgan_train(WganObject *self, PyObject *arg)
 {
     long long n;
     char err[CG_ERR_LEN] = "";
-    if (get_int(arg, "n_steps", 0, (long long)1 << 31, &n) < 0) return NULL;
+    if (get_int(arg, "n_steps", 0, CG_MAX_ITERATIONS, &n) < 0) return NULL;
     if (wgan_acquire(self) < 0) return NULL;
     if (!self->X) {
         self->busy = 0;
@@ -1832,7 +1834,7 @@ static PyObject *Wgan_sample(WganObject *self, PyObject *args, PyObject *kw)
     long long n;
     char err[CG_ERR_LEN] = "";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:sample", kwlist, &on, &oc)) return NULL;
-    if (get_int(on, "n", 1, (long long)1 << 31, &n) < 0) return NULL;
+    if (get_int(on, "n", 1, CG_MAX_ROWS, &n) < 0) return NULL;
     if (wgan_acquire(self) < 0) return NULL;
     const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
     if (cfg->ctx_dim > 0) {
@@ -1843,7 +1845,7 @@ static PyObject *Wgan_sample(WganObject *self, PyObject *args, PyObject *kw)
         }
     }
     npy_intp dims[2] = {(npy_intp)n, cfg->x_dim};
-    if ((double)n * cfg->x_dim > 4e9) {
+    if ((double)n * cfg->x_dim > (double)CG_MAX_SAMPLE_VALUES) {
         PyErr_SetString(PyExc_ValueError, "n is too large to sample at once");
         goto error;
     }
@@ -1928,11 +1930,12 @@ static PyObject *py_arm_moments(PyObject *self, PyObject *args, PyObject *kw)
     char err[CG_ERR_LEN] = "";
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|O:arm_moments", kwlist, &ox, &ot, &oy, &ok, &ow)) return NULL;
-    if (get_int(ok, "n_arms", 1, 1 << 20, &K) < 0) return NULL;
+    if (get_int(ok, "n_arms", 1, CG_MAX_TREATMENTS, &K) < 0) return NULL;
     if (!(X = as_real(ox, "X", 2))) return NULL;
     npy_intp n = PyArray_DIM(X, 0), d = PyArray_DIM(X, 1);
-    if (d > 1 << 15) {
-        PyErr_Format(PyExc_ValueError, "X has %zd columns; arm_moments takes at most 32768", (Py_ssize_t)d);
+    if (d > CG_MAX_MOMENT_FEATURES) {
+        PyErr_Format(PyExc_ValueError, "X has %zd columns; arm_moments takes at most %d", (Py_ssize_t)d,
+                     CG_MAX_MOMENT_FEATURES);
         goto error;
     }
     if (!(T = as_labels(ot, "T", n, (long)K))) goto error;
@@ -2016,6 +2019,42 @@ static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_cgan",
                                        "The C core of cgan: kernels, networks and training loops.", -1,
                                        module_methods, NULL, NULL, NULL, NULL};
 
+/* _cgan.LIMITS: the largest value of each size argument, from cgan.h, for
+ * the Python package to check against before it calls the core. */
+static int add_limits(PyObject *module)
+{
+    static const struct {
+        const char *key;
+        long long value;
+    } limits[] = {
+        {"n_features", CG_MAX_FEATURES},   {"n_treatments", CG_MAX_TREATMENTS},
+        {"hidden_size", CG_MAX_HIDDEN_SIZE}, {"n_hidden", CG_MAX_N_HIDDEN},
+        {"noise_dim", CG_MAX_NOISE_DIM},   {"x_dim", CG_MAX_X_DIM},
+        {"ctx_dim", CG_MAX_CTX_DIM},       {"batch_size", CG_MAX_BATCH_SIZE},
+        {"d_steps", CG_MAX_INNER_STEPS},   {"critic_steps", CG_MAX_INNER_STEPS},
+        {"n_iter", CG_MAX_ITERATIONS},     {"n_rows", CG_MAX_ROWS},
+        {"n_samples", CG_MAX_SAMPLES},     {"sample_values", CG_MAX_SAMPLE_VALUES},
+        {"layer_width", CG_MAX_FEATURES},  {"n_layers", CG_MAX_LAYERS},
+        {"n_params", CG_MAX_PARAMS},
+    };
+    PyObject *d = PyDict_New();
+    if (!d) return -1;
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        PyObject *v = PyLong_FromLongLong(limits[i].value);
+        if (!v || PyDict_SetItemString(d, limits[i].key, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return -1;
+        }
+        Py_DECREF(v);
+    }
+    if (PyModule_AddObject(module, "LIMITS", d) < 0) {
+        Py_DECREF(d);
+        return -1;
+    }
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__cgan(void)
 {
     import_array();
@@ -2040,7 +2079,7 @@ PyMODINIT_FUNC PyInit__cgan(void)
         Py_DECREF(m);
         return NULL;
     }
-    if (PyModule_AddStringConstant(m, "__version__", CG_VERSION) < 0) {
+    if (PyModule_AddStringConstant(m, "__version__", CG_VERSION) < 0 || add_limits(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

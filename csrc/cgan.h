@@ -47,6 +47,32 @@ typedef enum {
 
 const char *cg_status_name(cg_status s);
 
+/* ------------------------------------------------------------ limits */
+/* Every size limit of the core, defined once: the core checks them when it
+ * creates a model, the binding checks arguments against them before any work
+ * and exports them as _cgan.LIMITS.  They keep each size in an int and each
+ * product of sizes the core forms far from overflowing a size_t. */
+#define CG_MAX_FEATURES (1 << 20)           /* GANITE's n_features; units of an MLP layer */
+#define CG_MAX_TREATMENTS 1024              /* GANITE's treatment arms */
+#define CG_MAX_HIDDEN_SIZE (1 << 16)        /* units of a hidden layer of GANITE's and the WGAN's networks */
+#define CG_MAX_N_HIDDEN 64                  /* hidden layers of those networks */
+#define CG_MAX_LAYERS (CG_MAX_N_HIDDEN + 1) /* dense layers of an MLP (the hidden ones and the output) */
+#define CG_MAX_NOISE_DIM 4096               /* noise inputs of a generator */
+#define CG_MAX_X_DIM (1 << 16)              /* columns the WGAN generates */
+#define CG_MAX_CTX_DIM (1 << 16)            /* columns the WGAN conditions on */
+#define CG_MAX_BATCH_SIZE (1 << 24)         /* minibatch rows of GANITE and the WGAN */
+#define CG_MAX_INNER_STEPS 1000             /* GANITE's d_steps, the WGAN's critic_steps */
+#define CG_MAX_ITERATIONS ((int64_t)1 << 31) /* iterations of one training call */
+#define CG_MAX_ROWS ((int64_t)1 << 31)      /* rows of one MLP forward, minibatch or WGAN sample */
+#define CG_MAX_SAMPLES (1 << 20)            /* GANITE's draws per row in one sample call */
+#define CG_MAX_SAMPLE_VALUES ((int64_t)4000000000) /* values one sample call returns */
+#define CG_MAX_PARAMS ((int64_t)1 << 32)    /* parameters of one MLP */
+#define CG_MAX_CACHE_VALUES ((int64_t)1 << 40) /* rows times widest layer of an MLP's cache */
+
+/* CG_OK when lo <= value <= hi; otherwise CG_EINVAL with "name must be
+ * between lo and hi, got value" in err. */
+cg_status cg_check_range(const char *name, int64_t value, int64_t lo, int64_t hi, char *err);
+
 /* ------------------------------------------------------------------ RNG */
 /* xoshiro256** seeded through splitmix64; one state per model. */
 typedef struct { uint64_t s[4]; } cg_rng;
@@ -325,6 +351,7 @@ void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
  * accumulating in double in row order onto what the outputs hold (zero them
  * first; gram must be symmetric on entry).  CG_EINVAL on a label outside
  * [0, K), a negative or non-finite weight, or d < 0 or K < 1. */
+#define CG_MAX_MOMENT_FEATURES (1 << 15) /* columns of X in cg_arm_moments' binding */
 cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, const double *w, size_t n, int d,
                          int K, double *gram, double *cross, double *sq, char *err);
 

@@ -94,7 +94,7 @@ void cg_ganite_free(cg_ganite *g)
 
 static cg_status make_net(cg_mlp **out, int in, int hidden, int n_hidden, int outw, size_t cap, char *err)
 {
-    int sizes[66], acts[65];
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
     sizes[0] = in;
     for (int l = 0; l < n_hidden; l++) {
         sizes[l + 1] = hidden;
@@ -110,39 +110,20 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
 {
     *out = NULL;
     const cg_ganite_config *c = cfg;
-    if (c->n_features < 1 || c->n_features > (1 << 20)) {
-        cg_set_error(err, "n_features must be between 1 and 2^20, got %d", c->n_features);
-        return CG_EINVAL;
-    }
-    if (c->n_treatments < 2 || c->n_treatments > 1024) {
-        cg_set_error(err, "the number of treatments must be between 2 and 1024, got %d", c->n_treatments);
-        return CG_EINVAL;
-    }
-    if (c->hidden_size < 1 || c->hidden_size > (1 << 16)) {
-        cg_set_error(err, "hidden_size must be between 1 and 65536, got %d", c->hidden_size);
-        return CG_EINVAL;
-    }
-    if (c->n_hidden < 1 || c->n_hidden > 64) {
-        cg_set_error(err, "the number of hidden layers must be between 1 and 64, got %d", c->n_hidden);
-        return CG_EINVAL;
-    }
-    if (c->noise_dim < 0 || c->noise_dim > 4096) {
-        cg_set_error(err, "noise_dim must be between 0 and 4096, got %d", c->noise_dim);
-        return CG_EINVAL;
-    }
-    if (c->batch_size < 1 || c->batch_size > (1 << 24)) {
-        cg_set_error(err, "batch_size must be between 1 and 2^24, got %d", c->batch_size);
-        return CG_EINVAL;
-    }
-    if (c->d_steps < 1 || c->d_steps > 1000) {
-        cg_set_error(err, "d_steps must be between 1 and 1000, got %d", c->d_steps);
-        return CG_EINVAL;
-    }
+    cg_status st;
+    if ((st = cg_check_range("n_features", c->n_features, 1, CG_MAX_FEATURES, err)) != CG_OK ||
+        (st = cg_check_range("the number of treatments", c->n_treatments, 2, CG_MAX_TREATMENTS, err)) != CG_OK ||
+        (st = cg_check_range("hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE, err)) != CG_OK ||
+        (st = cg_check_range("the number of hidden layers", c->n_hidden, 1, CG_MAX_N_HIDDEN, err)) != CG_OK ||
+        (st = cg_check_range("noise_dim", c->noise_dim, 0, CG_MAX_NOISE_DIM, err)) != CG_OK ||
+        (st = cg_check_range("batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE, err)) != CG_OK ||
+        (st = cg_check_range("d_steps", c->d_steps, 1, CG_MAX_INNER_STEPS, err)) != CG_OK)
+        return st;
     if (!(c->alpha >= 0) || !isfinite(c->alpha) || !(c->beta >= 0) || !isfinite(c->beta)) {
         cg_set_error(err, "alpha and beta must be finite and non-negative");
         return CG_EINVAL;
     }
-    cg_status st = CG_ENOMEM;
+    st = CG_ENOMEM;
     cg_ganite *g = calloc(1, sizeof *g);
     if (!g) {
         cg_set_error(err, "out of memory creating GANITE");

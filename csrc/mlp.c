@@ -152,7 +152,7 @@ void cg_mlp_free(cg_mlp *m)
 cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
 {
     if (capacity <= m->cap) return CG_OK;
-    if (capacity > ((size_t)1 << 40) / (m->max_width ? m->max_width : 1)) {
+    if (capacity > (size_t)CG_MAX_CACHE_VALUES / (m->max_width ? m->max_width : 1)) {
         cg_set_error(err, "batch of %zu rows is too large for the network cache", capacity);
         return CG_EINVAL;
     }
@@ -197,21 +197,19 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
 {
     *out = NULL;
     int L = spec->n_layers;
-    if (L < 1 || L > 64) {
-        cg_set_error(err, "n_layers must be between 1 and 64, got %d", L);
-        return CG_EINVAL;
-    }
+    cg_status st = cg_check_range("n_layers", L, 1, CG_MAX_LAYERS, err);
+    if (st != CG_OK) return st;
     size_t n_params = 0, max_width = 0;
     for (int l = 0; l <= L; l++) {
-        if (spec->sizes[l] < 1 || spec->sizes[l] > (1 << 20)) {
-            cg_set_error(err, "layer size %d must be between 1 and 2^20, got %d", l, spec->sizes[l]);
+        if (spec->sizes[l] < 1 || spec->sizes[l] > CG_MAX_FEATURES) {
+            cg_set_error(err, "layer size %d must be between 1 and %d, got %d", l, CG_MAX_FEATURES, spec->sizes[l]);
             return CG_EINVAL;
         }
         if ((size_t)spec->sizes[l] > max_width) max_width = (size_t)spec->sizes[l];
         if (l < L) n_params += (size_t)spec->sizes[l] * spec->sizes[l + 1] + spec->sizes[l + 1];
     }
-    if (n_params > ((size_t)1 << 32)) {
-        cg_set_error(err, "network has %zu parameters, more than 2^32", n_params);
+    if (n_params > (size_t)CG_MAX_PARAMS) {
+        cg_set_error(err, "network has %zu parameters, more than %lld", n_params, (long long)CG_MAX_PARAMS);
         return CG_EINVAL;
     }
     for (int l = 0; l < L; l++) {
@@ -265,7 +263,7 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
         m->b_off[l] = off;
         off += (size_t)m->sizes[l + 1];
     }
-    cg_status st = cg_mlp_reserve(m, capacity ? capacity : 1, err);
+    st = cg_mlp_reserve(m, capacity ? capacity : 1, err);
     if (st != CG_OK) {
         cg_mlp_free(m);
         return st;
@@ -719,12 +717,12 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         return CG_EINVAL;
     }
     size_t np = fm_cols(n), ld = m->ld_last;
-    size_t offD[65], offG[66];
+    size_t offD[CG_MAX_LAYERS + 1], offG[CG_MAX_LAYERS + 2];
     offG[0] = 0;
     for (int l = 0; l <= L; l++) offG[l + 1] = offG[l] + ld * (size_t)m->sizes[l];
     offD[0] = 0;
     for (int l = 0; l < L; l++) offD[l + 1] = offD[l] + ld * (size_t)m->sizes[l + 1];
-    cg_real *Gl[66], *Dl[65], *El[65];
+    cg_real *Gl[CG_MAX_LAYERS + 1], *Dl[CG_MAX_LAYERS], *El[CG_MAX_LAYERS];
     for (int l = 0; l <= L; l++) Gl[l] = m->gp_G + offG[l];
     for (int l = 0; l < L; l++) {
         Dl[l] = m->gp_D + offD[l];

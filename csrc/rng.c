@@ -138,6 +138,14 @@ void cg_set_error(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
+cg_status cg_check_range(const char *name, int64_t value, int64_t lo, int64_t hi, char *err)
+{
+    if (value >= lo && value <= hi) return CG_OK;
+    cg_set_error(err, "%s must be between %lld and %lld, got %lld", name, (long long)lo, (long long)hi,
+                 (long long)value);
+    return CG_EINVAL;
+}
+
 int cg_all_finite(const cg_real *x, size_t n)
 {
     /* x - x is 0 for finite x and NaN for inf/NaN; summing keeps it branch-free. */

@@ -72,8 +72,8 @@ void cg_wgan_free(cg_wgan *w)
 static cg_status make_mlp(cg_mlp **out, int in, const cg_wgan_config *c, int outw, double dropout, size_t cap,
                           char *err)
 {
-    int sizes[66], acts[65];
-    double drop[65];
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    double drop[CG_MAX_LAYERS];
     sizes[0] = in;
     for (int l = 0; l < c->n_hidden; l++) {
         sizes[l + 1] = c->hidden_size;
@@ -91,27 +91,20 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
                          const double *upper, char *err)
 {
     *out = NULL;
-    if (c->x_dim < 1 || c->x_dim > (1 << 16) || c->ctx_dim < 0 || c->ctx_dim > (1 << 16)) {
-        cg_set_error(err, "output width must be in [1, 65536] and context width in [0, 65536]");
-        return CG_EINVAL;
-    }
-    if (c->noise_dim < 1 || c->noise_dim > 4096) {
-        cg_set_error(err, "noise_dim must be between 1 and 4096, got %d", c->noise_dim);
-        return CG_EINVAL;
-    }
-    if (c->hidden_size < 1 || c->hidden_size > (1 << 16) || c->n_hidden < 1 || c->n_hidden > 64) {
-        cg_set_error(err, "hidden_size must be in [1, 65536] and n_hidden in [1, 64]");
-        return CG_EINVAL;
-    }
-    if (c->batch_size < 1 || c->batch_size > (1 << 24) || c->critic_steps < 1 || c->critic_steps > 1000) {
-        cg_set_error(err, "batch_size must be in [1, 2^24] and critic_steps in [1, 1000]");
-        return CG_EINVAL;
-    }
+    cg_status st;
+    if ((st = cg_check_range("x_dim", c->x_dim, 1, CG_MAX_X_DIM, err)) != CG_OK ||
+        (st = cg_check_range("ctx_dim", c->ctx_dim, 0, CG_MAX_CTX_DIM, err)) != CG_OK ||
+        (st = cg_check_range("noise_dim", c->noise_dim, 1, CG_MAX_NOISE_DIM, err)) != CG_OK ||
+        (st = cg_check_range("hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE, err)) != CG_OK ||
+        (st = cg_check_range("n_hidden", c->n_hidden, 1, CG_MAX_N_HIDDEN, err)) != CG_OK ||
+        (st = cg_check_range("batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE, err)) != CG_OK ||
+        (st = cg_check_range("critic_steps", c->critic_steps, 1, CG_MAX_INNER_STEPS, err)) != CG_OK)
+        return st;
     if (!(c->gp_lambda >= 0) || !isfinite(c->gp_lambda) || !(c->critic_dropout >= 0 && c->critic_dropout < 1)) {
         cg_set_error(err, "gp_lambda must be finite and >= 0, critic_dropout in [0, 1)");
         return CG_EINVAL;
     }
-    cg_status st = CG_ENOMEM;
+    st = CG_ENOMEM;
     cg_wgan *w = calloc(1, sizeof *w);
     if (!w) goto nomem;
     w->cfg = *c;
@@ -497,7 +490,7 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     get(&c, &k.beta2, 8);
     get(&c, &seed, 8);
     k.seed = (uint64_t)seed;
-    if (!c.ok || k.x_dim < 1 || k.x_dim > (1 << 16)) {
+    if (!c.ok || k.x_dim < 1 || k.x_dim > CG_MAX_X_DIM) {
         cg_set_error(err, "snapshot is truncated or corrupt");
         return CG_ESNAPSHOT;
     }

@@ -320,9 +320,9 @@ SPECIFIC = [
     ("adam_run", {"weight_decay": -0.1}, ValueError, r"weight_decay must lie"),
     ("adam_run", {"weight_decay": float("nan")}, ValueError, r"weight_decay must lie"),
     # MLP constructor
-    ("MLP", {"sizes": [3]}, ValueError, r"sizes must have between 2 and 65 entries, got 1"),
-    ("MLP", {"sizes": []}, ValueError, r"sizes must have between 2 and 65 entries, got 0"),
-    ("MLP", {"sizes": [3] * 1000}, ValueError, r"sizes must have between 2 and 65 entries, got 1000"),
+    ("MLP", {"sizes": [3]}, ValueError, r"sizes must have between 2 and 66 entries, got 1"),
+    ("MLP", {"sizes": []}, ValueError, r"sizes must have between 2 and 66 entries, got 0"),
+    ("MLP", {"sizes": [3] * 1000}, ValueError, r"sizes must have between 2 and 66 entries, got 1000"),
     ("MLP", {"sizes": [3, 0, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got 0"),
     ("MLP", {"sizes": [3, -4, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got -4"),
     ("MLP", {"sizes": [3, 10**9, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got 1000000000"),

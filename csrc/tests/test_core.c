@@ -1561,7 +1561,7 @@ static void test_validation(void)
     const double d_nan[] = {NAN, 0}, ap_inf[] = {INFINITY, 1};
     expect_mlp_einval("n_layers 0", 0, sizes, acts, NULL, NULL, 4);
     expect_mlp_einval("n_layers -1", -1, sizes, acts, NULL, NULL, 4);
-    expect_mlp_einval("n_layers 65", 65, sizes, acts, NULL, NULL, 4);
+    expect_mlp_einval("n_layers CG_MAX_LAYERS + 1", CG_MAX_LAYERS + 1, sizes, acts, NULL, NULL, 4);
     expect_mlp_einval("a size 0", 2, zero_size, acts, NULL, NULL, 4);
     expect_mlp_einval("a size -3", 2, neg_size, acts, NULL, NULL, 4);
     expect_mlp_einval("activation 99", 2, sizes, bad_act, NULL, NULL, 4);
@@ -1635,6 +1635,11 @@ static void test_validation(void)
     CHECK(strlen(err) == CG_ERR_LEN - 1, "cg_set_error: a long message gave length %zu", strlen(err));
     cg_set_error(err, "n=%d %s", 3, "rows");
     CHECK(strcmp(err, "n=3 rows") == 0, "cg_set_error: formatted '%s'", err);
+    CHECK(cg_check_range("width", 5, 1, 5, err) == CG_OK && cg_check_range("width", 1, 1, 5, err) == CG_OK,
+          "cg_check_range refuses a value at a bound");
+    CHECK(cg_check_range("width", 6, 1, 5, err) == CG_EINVAL && strcmp(err, "width must be between 1 and 5, got 6") == 0,
+          "cg_check_range: '%s'", err);
+    CHECK(cg_check_range("width", INT64_MIN, 0, 5, err) == CG_EINVAL, "cg_check_range accepts INT64_MIN");
 
     cg_real fin[5] = {0, -1, (cg_real)1e30, 3, -(cg_real)1e-30};
     CHECK(cg_all_finite(fin, 5) && cg_all_finite(fin, 0), "cg_all_finite: finite values rejected");
@@ -2014,6 +2019,24 @@ static void test_wgan(void)
     CHECK(cg_wgan_create(&z, &cfg, NULL, badlo, badhi, err) == CG_EINVAL && !z, "lower > upper rejected");
     cfg.critic_steps = 0;
     CHECK(cg_wgan_create(&z, &cfg, NULL, NULL, NULL, err) == CG_EINVAL && !z, "critic_steps 0 rejected");
+    /* the deepest networks the limits allow: the critic then has CG_MAX_LAYERS
+     * layers, the most the gradient penalty's per-layer tables hold */
+    cg_wgan_config deep = cfg;
+    deep.critic_steps = 1;
+    deep.n_hidden = CG_MAX_N_HIDDEN;
+    deep.hidden_size = 3;
+    deep.batch_size = 8;
+    CHECK(cg_wgan_create(&z, &deep, blocks, lo, hi, err) == CG_OK, "wgan with %d hidden layers: %s",
+          CG_MAX_N_HIDDEN, err);
+    if (z) {
+        CHECK(cg_wgan_set_data(z, X, C, n, err) == CG_OK && cg_wgan_train(z, 2, NULL, NULL, NULL, err) == CG_OK,
+              "wgan with %d hidden layers trains: %s", CG_MAX_N_HIDDEN, err);
+        cg_wgan_free(z);
+        z = NULL;
+    }
+    deep.n_hidden = CG_MAX_N_HIDDEN + 1;
+    CHECK(cg_wgan_create(&z, &deep, blocks, lo, hi, err) == CG_EINVAL && !z, "wgan with %d hidden layers accepted",
+          CG_MAX_N_HIDDEN + 1);
 done:
     cg_wgan_free(w);
     cg_wgan_free(NULL);
