@@ -125,8 +125,25 @@ void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, siz
  * ldb; and bsum[j] += sum_p B[j, p] when bsum is not NULL. */
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
                 size_t n, size_t k, cg_real *bsum);
-/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
+/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols.
+ * src must hold rows * lds values: a row's last block may be read whole,
+ * past column cols (never past the end of src). */
 void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
+
+/* The instruction sets the kernels above are built for.  Training runs the
+ * best one the CPU has; the _isa forms run a named one (a set the CPU or the
+ * build lacks runs as the best it has), so that tests and benchmarks can
+ * check and time each.  AVX512 and FMA give the same bits in cg_gemm_fm
+ * (cg_gemm_nt and cg_transpose run their FMA form under AVX512); the
+ * baseline's products round twice where the others fuse. */
+typedef enum { CG_ISA_AUTO = 0, CG_ISA_BASELINE = 1, CG_ISA_FMA = 2, CG_ISA_AVX512 = 3 } cg_isa;
+cg_isa cg_isa_best(void);
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux);
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum);
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add);
 
 /* ---------------------------------------------------------- kernels */
 /* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */

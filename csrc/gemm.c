@@ -49,6 +49,11 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
 #define CG_CLONES __attribute__((target_clones("fma", "default")))
+/* The feature-major kernels are built once per instruction set and picked
+ * at run time by cg_isa_best (explicitly rather than through target_clones,
+ * so that tests and benchmarks can name a set). */
+#define CG_X86_VARIANTS 1
+#define CG_FMA_TARGET __attribute__((target("fma")))
 #else
 #define CG_CLONES
 #endif
@@ -253,23 +258,28 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
  * Columns are computed in whole panels of FM_NR, so callers round n up to a
  * multiple of CG_FM_ALIGN and keep the padding columns defined. */
 
-_Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the panel width");
-
 #define FM_MR 6
 
-
+/* the 256-bit kernels for the baseline ISA, and (on x86) with FMA */
 #define FMV vreal
 #define FMVU vreal_u
 #define FMVI vint
 #define FMVL VL
-#define FMN(x) x##_v256
-#define FM_ATTR CG_CLONES
+#define FMN(x) x##_base
+#define FM_ATTR
 #include "gemm_fm.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
-/* The same kernels with 512-bit vectors, for CPUs with AVX-512F; chosen at
- * run time (the library is still built for the baseline ISA). */
-#define CG_FM_AVX512 1
+#ifdef CG_X86_VARIANTS
+#define FMV vreal
+#define FMVU vreal_u
+#define FMVI vint
+#define FMVL VL
+#define FMN(x) x##_fma
+#define FM_ATTR CG_FMA_TARGET
+#include "gemm_fm.h"
+
+/* The same kernels with 512-bit vectors, for CPUs with AVX-512F (the
+ * library is still built for the baseline ISA). */
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
 typedef cg_real vreal512 __attribute__((vector_size(64)));
@@ -283,29 +293,40 @@ typedef int32_t vint512 __attribute__((vector_size(64)));
 #define FMVU vreal512_u
 #define FMVI vint512
 #define FMVL (64 / sizeof(cg_real))
-#define FMN(x) x##_v512
+#define FMN(x) x##_avx512
 #define FM_ATTR
 #include "gemm_fm.h"
 #pragma GCC pop_options
 #endif
 
-void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
-                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+cg_isa cg_isa_best(void)
 {
-    if (m == 0 || n == 0) return;
-#ifdef CG_FM_AVX512
-    if (__builtin_cpu_supports("avx512f")) {
-        fm_macro_v512(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
-        return;
-    }
+#ifdef CG_X86_VARIANTS
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return CG_ISA_AVX512;
+    if (__builtin_cpu_supports("fma")) return CG_ISA_FMA;
 #endif
-    fm_macro_v256(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
+    return CG_ISA_BASELINE;
 }
 
-void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux)
+/* the set a call runs: the one asked for, or the best the CPU has when it
+ * asks for more (or for CG_ISA_AUTO) */
+static cg_isa resolve(cg_isa isa)
 {
-    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
+    cg_isa best = cg_isa_best();
+    return isa == CG_ISA_AUTO || isa > best ? best : isa;
+}
+
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+{
+    if (m == 0 || n == 0) return;
+    switch (resolve(isa)) {
+#ifdef CG_X86_VARIANTS
+    case CG_ISA_AVX512: fm_macro_avx512(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+    case CG_ISA_FMA: fm_macro_fma(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+#endif
+    default: fm_macro_base(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+    }
 }
 
 /* Sum of the lanes of v, in a fixed order. */
@@ -433,10 +454,11 @@ nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A
 
 /* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, each summed in VL
  * lanes and then across them in a fixed order.  Blocks of 3 x 3 products
- * (9 sums in flight for 6 loads); one or two columns take taller blocks. */
-CG_CLONES
-static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                     size_t n, size_t k, cg_real *bsum)
+ * (9 sums in flight for 6 loads); one or two columns take taller blocks.
+ * Built per instruction set by the wrappers below. */
+static inline __attribute__((always_inline)) void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda,
+                                                           const cg_real *B, size_t ldb, size_t m, size_t n,
+                                                           size_t k, cg_real *bsum)
 {
     if (n == 1)
         nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k, bsum);
@@ -446,8 +468,23 @@ static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const
         nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
-void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k, cg_real *bsum)
+static void nt_base(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                    size_t n, size_t k, cg_real *bsum)
+{
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+#ifdef CG_X86_VARIANTS
+CG_FMA_TARGET
+static void nt_fma(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                   size_t n, size_t k, cg_real *bsum)
+{
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+#endif
+
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum)
 {
     if (n == 0) return;
     if (m == 0) {
@@ -459,7 +496,15 @@ void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_r
         }
         return;
     }
-    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+    /* 256-bit sums on a CPU with AVX-512 too: the lanes of a sum fix its
+     * order, and these products are short */
+#ifdef CG_X86_VARIANTS
+    if (resolve(isa) != CG_ISA_BASELINE) {
+        nt_fma(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+        return;
+    }
+#endif
+    nt_base(C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
 /* dst[j*ldd + i] (+)= src[i*lds + j] for a VL x VL block, transposed in
@@ -508,9 +553,8 @@ transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, 
     }
 }
 
-CG_CLONES
-static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
-                            int add)
+static inline __attribute__((always_inline)) void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src,
+                                                                  size_t lds, size_t rows, size_t cols, int add)
 {
     size_t rv = rows / VL * VL, cv = cols / VL * VL, ce = cols - cv;
     for (size_t i = 0; i < rv; i += VL) {
@@ -544,10 +588,31 @@ static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t
         }
 }
 
-void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+static void transpose_base(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                           int add)
+{
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+}
+
+#ifdef CG_X86_VARIANTS
+CG_FMA_TARGET
+static void transpose_fma(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+}
+#endif
+
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add)
 {
     if (rows == 0 || cols == 0) return;
-    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+#ifdef CG_X86_VARIANTS
+    if (resolve(isa) != CG_ISA_BASELINE) {
+        transpose_fma(dst, ldd, src, lds, rows, cols, add);
+        return;
+    }
+#endif
+    transpose_base(dst, ldd, src, lds, rows, cols, add);
 }
 
 #else /* portable C11: no vector extensions, no attributes */
@@ -625,9 +690,12 @@ void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
         }
 }
 
-void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
-                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+cg_isa cg_isa_best(void) { return CG_ISA_BASELINE; }
+
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
 {
+    (void)isa;
     if (m == 0 || n == 0) return;
     fin_kind fin;
     switch (epi) {
@@ -640,15 +708,10 @@ void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, siz
     rows_times_b(C, ldc, A, rs, cs, B, ldb, m, n, k, fin, aux, ldc);
 }
 
-void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux)
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum)
 {
-    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
-}
-
-void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k, cg_real *bsum)
-{
+    (void)isa;
     for (size_t j = 0; bsum && j < n; j++) {
         cg_real t = 0;
         for (size_t p = 0; p < k; p++) t += B[j * ldb + p];
@@ -663,8 +726,10 @@ void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_r
         }
 }
 
-void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add)
 {
+    (void)isa;
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             cg_real v = src[i * lds + j];
@@ -673,3 +738,28 @@ void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size
 }
 
 #endif
+
+/* the kernels at the best instruction set of the CPU: what training runs */
+void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
+                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+{
+    cg_gemm_fm_isa(CG_ISA_AUTO, C, ldc, A, rs, cs, B, ldb, m, n, k, epi, aux);
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux)
+{
+    cg_gemm_fm_isa(CG_ISA_AUTO, C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
+}
+
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k, cg_real *bsum)
+{
+    cg_gemm_nt_isa(CG_ISA_AUTO, C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    cg_transpose_isa(CG_ISA_AUTO, dst, ldd, src, lds, rows, cols, add);
+}
+

@@ -1076,9 +1076,16 @@ static double fm_error_ratio(const cg_real *C, size_t ldc, const double *A, size
     return worst;
 }
 
-/* cg_gemm_fm against a double reference, for A stored [m, k] (trans 0) or
- * [k, m] (trans 1) and every epilogue; columns [n, ld) must stay untouched. */
-static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
+static const char *isa_name(cg_isa isa)
+{
+    static const char *names[] = {"auto", "baseline", "fma", "avx512"};
+    return names[isa];
+}
+
+/* cg_gemm_fm at one instruction set against a double reference, for A
+ * stored [m, k] (trans 0) or [k, m] (trans 1) and every epilogue; columns
+ * [n, ld) must stay untouched. */
+static void test_gemm_fm_shape(cg_isa isa, size_t m, size_t n, size_t k, size_t ld)
 {
     const cg_real sentinel = (cg_real)-12345.25;
     double *A = dalloc(m * k + 1), *B = dalloc(k * ld + 1), *C0 = dalloc(m * ld + 1), *b = dalloc(m + 1);
@@ -1099,38 +1106,39 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
         for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
             for (size_t i = 0; i < m * ld; i++) C[i] = (i % ld) < n ? (cg_real)C0[i] : sentinel;
             const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
-            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, (cg_epilogue)epi, aux);
+            cg_gemm_fm_isa(isa, C, ld, Ar, rs, cs, Br, ld, m, n, k, (cg_epilogue)epi, aux);
             size_t guard_bad;
             double worst = fm_error_ratio(C, ld, A, rs, cs, B, ld, C0, b, gate, m, n, k, epi, sentinel, &guard_bad);
             if (g_verbose)
-                printf("  gemm_fm %zux%zux%zu ld=%zu ta=%d epi=%d: max err/bound %.3g\n", m, n, k, ld, ta, epi,
-                       worst);
+                printf("  gemm_fm[%s] %zux%zux%zu ld=%zu ta=%d epi=%d: max err/bound %.3g\n", isa_name(isa), m, n,
+                       k, ld, ta, epi, worst);
             CHECK(worst <= 1 && guard_bad == 0,
-                  "gemm_fm m=%zu n=%zu k=%zu ld=%zu ta=%d epi=%d: error/bound %.3g, %zu padding cells written",
-                  m, n, k, ld, ta, epi, worst, guard_bad);
+                  "gemm_fm[%s] m=%zu n=%zu k=%zu ld=%zu ta=%d epi=%d: error/bound %.3g, %zu padding cells written",
+                  isa_name(isa), m, n, k, ld, ta, epi, worst, guard_bad);
             if (epi == CG_EPI_STORE) memcpy(first, C, m * ld * sizeof *C);
         }
         /* the same inputs give bit-identical outputs, and a row's values do
          * not depend on how many rows are computed with it */
         for (size_t i = 0; i < m * ld; i++) C[i] = sentinel;
-        cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_STORE, NULL);
+        cg_gemm_fm_isa(isa, C, ld, Ar, rs, cs, Br, ld, m, n, k, CG_EPI_STORE, NULL);
         int same = memcmp(C, first, m * ld * sizeof *C) == 0;
         if (m > 1) {
-            cg_gemm_fm(C, Ar + rs, rs, cs, Br, m - 1, n, k, ld, CG_EPI_STORE, NULL);
+            cg_gemm_fm_isa(isa, C, ld, Ar + rs, rs, cs, Br, ld, m - 1, n, k, CG_EPI_STORE, NULL);
             same = same && memcmp(C, first + ld, (m - 1) * ld * sizeof *C) == 0;
         }
-        CHECK(same, "gemm_fm %zux%zux%zu ta=%d: a repeated or a shorter product differs", m, n, k, ta);
+        CHECK(same, "gemm_fm[%s] %zux%zux%zu ta=%d: a repeated or a shorter product differs", isa_name(isa), m, n,
+              k, ta);
         /* CG_EPI_ADD sums the product before adding it: the same product
          * added twice to zero doubles exactly (within one block of k) */
         if (k <= 256) {
             memset(C, 0, m * ld * sizeof *C);
-            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
-            cg_gemm_fm(C, Ar, rs, cs, Br, m, n, k, ld, CG_EPI_ADD, NULL);
+            cg_gemm_fm_isa(isa, C, ld, Ar, rs, cs, Br, ld, m, n, k, CG_EPI_ADD, NULL);
+            cg_gemm_fm_isa(isa, C, ld, Ar, rs, cs, Br, ld, m, n, k, CG_EPI_ADD, NULL);
             size_t bad = 0;
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n; j++) bad += C[i * ld + j] != 2 * first[i * ld + j];
-            CHECK(bad == 0, "gemm_fm %zux%zux%zu ta=%d: adding a product twice is not exact (%zu cells)", m, n, k,
-                  ta, bad);
+            CHECK(bad == 0, "gemm_fm[%s] %zux%zux%zu ta=%d: adding a product twice is not exact (%zu cells)",
+                  isa_name(isa), m, n, k, ta, bad);
         }
     }
     free(A); free(B); free(C0); free(b); free(gate);
@@ -1141,7 +1149,7 @@ static void test_gemm_fm_shape(size_t m, size_t n, size_t k, size_t ld)
  * against a double reference for every epilogue (A read transposed, as the
  * weight gradients read it, and as stored); columns [n, ldc) stay untouched,
  * and the values are those of cg_gemm_fm on B copied to stride ldc. */
-static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb, size_t ldc)
+static void test_gemm_fm_strided_shape(cg_isa isa, size_t m, size_t n, size_t k, size_t ldb, size_t ldc)
 {
     const cg_real sentinel = (cg_real)-12345.25;
     double *A = dalloc(m * k + 1), *B = dalloc(k * ldb + 1), *C0 = dalloc(m * ldc + 1), *b = dalloc(m + 1);
@@ -1164,16 +1172,16 @@ static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb,
         for (int epi = CG_EPI_STORE; epi <= CG_EPI_GATE_RELU; epi++) {
             for (size_t i = 0; i < m * ldc; i++) C[i] = C2[i] = (i % ldc) < n ? (cg_real)C0[i] : sentinel;
             const cg_real *aux = epi == CG_EPI_GATE_RELU ? gr : br;
-            cg_gemm_fm_strided(C, ldc, Ar, rs, cs, Br, ldb, m, n, k, (cg_epilogue)epi, aux);
-            cg_gemm_fm(C2, Ar, rs, cs, Bc, m, n, k, ldc, (cg_epilogue)epi, aux);
+            cg_gemm_fm_isa(isa, C, ldc, Ar, rs, cs, Br, ldb, m, n, k, (cg_epilogue)epi, aux);
+            cg_gemm_fm_isa(isa, C2, ldc, Ar, rs, cs, Bc, ldc, m, n, k, (cg_epilogue)epi, aux);
             size_t guard_bad;
             double worst = fm_error_ratio(C, ldc, A, rs, cs, B, ldb, C0, b, gate, m, n, k, epi, sentinel, &guard_bad);
             CHECK(worst <= 1 && guard_bad == 0,
-                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: error/bound %.3g, %zu padding "
-                  "cells written", m, n, k, ldb, ldc, ta, epi, worst, guard_bad);
+                  "gemm_fm_strided[%s] m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: error/bound %.3g, %zu "
+                  "padding cells written", isa_name(isa), m, n, k, ldb, ldc, ta, epi, worst, guard_bad);
             CHECK(memcmp(C, C2, m * ldc * sizeof *C) == 0,
-                  "gemm_fm_strided m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: differs from gemm_fm", m, n, k,
-                  ldb, ldc, ta, epi);
+                  "gemm_fm_strided[%s] m=%zu n=%zu k=%zu ldb=%zu ldc=%zu ta=%d epi=%d: differs from B at stride ldc",
+                  isa_name(isa), m, n, k, ldb, ldc, ta, epi);
         }
     }
     free(A); free(B); free(C0); free(b); free(gate);
@@ -1182,7 +1190,7 @@ static void test_gemm_fm_strided_shape(size_t m, size_t n, size_t k, size_t ldb,
 
 /* cg_gemm_nt: C[m, n] (row stride ldc) += A[m, k] B[n, k]^T, and the row
  * sums of B on the side */
-static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
+static void test_gemm_nt_shape(cg_isa isa, size_t m, size_t n, size_t k)
 {
     size_t lda = k + 3, ldb = k + 5, ldc = n + 2;
     double *A = dalloc(m * lda + 1), *B = dalloc(n * ldb + 1), *C0 = dalloc(m * ldc + 1);
@@ -1195,7 +1203,7 @@ static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
     to_real(C, C0, m * ldc);
     cg_real *bs = ralloc(n + 1);
     for (size_t j = 0; j < n; j++) bs[j] = (cg_real)0.5;
-    cg_gemm_nt(C, ldc, Ar, lda, Br, ldb, m, n, k, bs);
+    cg_gemm_nt_isa(isa, C, ldc, Ar, lda, Br, ldb, m, n, k, bs);
     double worst = 0, bworst = 0;
     for (size_t j = 0; j < n; j++) {
         double s = 0.5, sabs = 0.5;
@@ -1204,13 +1212,14 @@ static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
         double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
         if (!(ratio <= bworst)) bworst = isnan(ratio) ? INFINITY : ratio;
     }
-    CHECK(bworst <= 1, "gemm_nt m=%zu n=%zu k=%zu: row sums of B, error/bound %.3g", m, n, k, bworst);
+    CHECK(bworst <= 1, "gemm_nt[%s] m=%zu n=%zu k=%zu: row sums of B, error/bound %.3g", isa_name(isa), m, n, k,
+          bworst);
     /* without bsum: the same products */
     cg_real *C2 = ralloc(m * ldc + 1);
     to_real(C2, C0, m * ldc);
-    cg_gemm_nt(C2, ldc, Ar, lda, Br, ldb, m, n, k, NULL);
-    CHECK(m == 0 || memcmp(C, C2, m * ldc * sizeof *C) == 0, "gemm_nt m=%zu n=%zu k=%zu: bsum changes C", m, n,
-          k);
+    cg_gemm_nt_isa(isa, C2, ldc, Ar, lda, Br, ldb, m, n, k, NULL);
+    CHECK(m == 0 || memcmp(C, C2, m * ldc * sizeof *C) == 0, "gemm_nt[%s] m=%zu n=%zu k=%zu: bsum changes C",
+          isa_name(isa), m, n, k);
     free(bs);
     free(C2);
     size_t guard_bad = 0;
@@ -1229,14 +1238,14 @@ static void test_gemm_nt_shape(size_t m, size_t n, size_t k)
             if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
         }
     }
-    if (g_verbose) printf("  gemm_nt %zux%zux%zu: max err/bound %.3g\n", m, n, k, worst);
-    CHECK(worst <= 1 && guard_bad == 0, "gemm_nt m=%zu n=%zu k=%zu: error/bound %.3g, %zu other cells changed", m,
-          n, k, worst, guard_bad);
+    if (g_verbose) printf("  gemm_nt[%s] %zux%zux%zu: max err/bound %.3g\n", isa_name(isa), m, n, k, worst);
+    CHECK(worst <= 1 && guard_bad == 0, "gemm_nt[%s] m=%zu n=%zu k=%zu: error/bound %.3g, %zu other cells changed",
+          isa_name(isa), m, n, k, worst, guard_bad);
     free(A); free(B); free(C0); free(Ar); free(Br); free(C);
 }
 
 /* cg_transpose, exact, plain and adding */
-static void test_transpose_shape(size_t rows, size_t cols)
+static void test_transpose_shape(cg_isa isa, size_t rows, size_t cols)
 {
     const cg_real sentinel = (cg_real)-12345.25;
     size_t lds = cols + (cols % 3), ldd = rows + 5;
@@ -1247,16 +1256,46 @@ static void test_transpose_shape(size_t rows, size_t cols)
     to_real(Sr, S, rows * lds);
     for (int add = 0; add < 2; add++) {
         for (size_t t = 0; t < cols * ldd; t++) D[t] = (t % ldd) < rows ? (cg_real)D0[t] : sentinel;
-        cg_transpose(D, ldd, Sr, lds, rows, cols, add);
+        cg_transpose_isa(isa, D, ldd, Sr, lds, rows, cols, add);
         size_t bad = 0;
         for (size_t j = 0; j < cols; j++)
             for (size_t i = 0; i < ldd; i++) {
                 cg_real want = i >= rows ? sentinel : add ? (cg_real)D0[j * ldd + i] + Sr[i * lds + j] : Sr[i * lds + j];
                 bad += D[j * ldd + i] != want;
             }
-        CHECK(bad == 0, "transpose %zux%zu add=%d: %zu cells wrong", rows, cols, add, bad);
+        CHECK(bad == 0, "transpose[%s] %zux%zu add=%d: %zu cells wrong", isa_name(isa), rows, cols, add, bad);
     }
     free(S); free(D0); free(Sr); free(D);
+}
+
+/* The fused sets (FMA, AVX512) give the same bits as each other and as
+ * what training runs (the best set); the baseline rounds each product, so
+ * it only has to meet the error bound above. */
+static void test_fm_same_bits(size_t m, size_t n, size_t k)
+{
+    cg_real *A = ralloc(m * k), *B = ralloc(k * n), *nb = ralloc(n), *nb2 = ralloc(n);
+    cg_real *C = ralloc(m * n), *C2 = ralloc(m * n);
+    double *t = dalloc(m * k + k * n);
+    fill_u(t, m * k + k * n, -1, 1);
+    to_real(A, t, m * k);
+    to_real(B, t + m * k, k * n);
+    cg_isa best = cg_isa_best();
+    cg_gemm_fm(C, A, k, 1, B, m, n, k, n, CG_EPI_STORE, NULL);
+    cg_gemm_fm_isa(best, C2, n, A, k, 1, B, n, m, n, k, CG_EPI_STORE, NULL);
+    CHECK(memcmp(C, C2, m * n * sizeof *C) == 0, "gemm_fm %zux%zux%zu: training's product differs from %s", m, n, k,
+          isa_name(best));
+    if (best == CG_ISA_AVX512) {
+        cg_gemm_fm_isa(CG_ISA_FMA, C2, n, A, k, 1, B, n, m, n, k, CG_EPI_STORE, NULL);
+        CHECK(memcmp(C, C2, m * n * sizeof *C) == 0, "gemm_fm %zux%zux%zu: avx512 and fma differ", m, n, k);
+    }
+    /* nt: training's product is the fma one whenever the CPU has fma */
+    memset(C, 0, m * n * sizeof *C);
+    memset(C2, 0, m * n * sizeof *C);
+    cg_gemm_nt(C, n, A, k, B, k, m, n < k ? n : k, k, nb);
+    cg_gemm_nt_isa(best == CG_ISA_AVX512 ? CG_ISA_FMA : best, C2, n, A, k, B, k, m, n < k ? n : k, k, nb2);
+    CHECK(memcmp(C, C2, m * n * sizeof *C) == 0 && memcmp(nb, nb2, n * sizeof *nb) == 0,
+          "gemm_nt %zux%zux%zu: training's product differs from the fma one", m, n, k);
+    free(A); free(B); free(nb); free(nb2); free(C); free(C2); free(t);
 }
 
 static void test_fm_kernels(void)
@@ -1265,19 +1304,26 @@ static void test_fm_kernels(void)
         {1, 16, 1, 16},  {2, 32, 30, 48},   {30, 256, 29, 272}, {7, 48, 300, 64}, {13, 16, 5, 16},
         {3, 64, 2, 80},  {6, 16, 257, 32},  {1, 48, 30, 48},    {4, 96, 7, 112},  {5, 16, 0, 16},
     };
-    for (size_t s = 0; s < sizeof fm / sizeof *fm; s++) test_gemm_fm_shape(fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
     /* {m, n, k, ldb, ldc}: the weight-gradient shapes (B rows lengthened
      * past a multiple of 64 values, C rows not), and a C wider than B */
     static const size_t fms[][5] = {{128, 128, 256, 144, 128}, {18, 128, 300, 144, 128}, {1, 64, 33, 80, 64},
                                     {7, 32, 5, 32, 48},        {13, 16, 257, 17, 16}};
-    for (size_t s = 0; s < sizeof fms / sizeof *fms; s++)
-        test_gemm_fm_strided_shape(fms[s][0], fms[s][1], fms[s][2], fms[s][3], fms[s][4]);
     static const size_t nt[][3] = {{1, 1, 1}, {29, 30, 256}, {30, 2, 256}, {30, 1, 255}, {5, 7, 13},
                                    {4, 4, 3}, {3, 3, 8},     {10, 11, 0},  {8, 5, 33},  {0, 4, 9}};
-    for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape(nt[s][0], nt[s][1], nt[s][2]);
     static const size_t tr[][2] = {{256, 29}, {747, 25}, {2, 256}, {256, 2}, {9, 9},  {8, 8},
                                    {17, 3},   {3, 17},   {1, 1},   {16, 30}, {24, 7}, {0, 3}};
-    for (size_t s = 0; s < sizeof tr / sizeof *tr; s++) test_transpose_shape(tr[s][0], tr[s][1]);
+    /* every set this CPU runs (a set above the best would run as the best) */
+    for (int isa = CG_ISA_BASELINE; isa <= (int)cg_isa_best(); isa++) {
+        for (size_t s = 0; s < sizeof fm / sizeof *fm; s++)
+            test_gemm_fm_shape((cg_isa)isa, fm[s][0], fm[s][1], fm[s][2], fm[s][3]);
+        for (size_t s = 0; s < sizeof fms / sizeof *fms; s++)
+            test_gemm_fm_strided_shape((cg_isa)isa, fms[s][0], fms[s][1], fms[s][2], fms[s][3], fms[s][4]);
+        for (size_t s = 0; s < sizeof nt / sizeof *nt; s++) test_gemm_nt_shape((cg_isa)isa, nt[s][0], nt[s][1], nt[s][2]);
+        for (size_t s = 0; s < sizeof tr / sizeof *tr; s++) test_transpose_shape((cg_isa)isa, tr[s][0], tr[s][1]);
+    }
+    test_fm_same_bits(13, 48, 300);
+    test_fm_same_bits(7, 16, 3);
+    if (g_verbose) printf("  kernels run at %s\n", isa_name(cg_isa_best()));
 }
 
 static void test_gemm(void)
