@@ -440,10 +440,11 @@ static PyObject *py_activation_backward(PyObject *self, PyObject *args, PyObject
                      (Py_ssize_t)n);
         goto error;
     }
-    if (!(y = new_array(1, &n, 0)) || !(dx = new_array(1, &n, 1))) goto error;
+    if (!(y = new_array(1, &n, 0)) || !(dx = new_array(1, &n, 0))) goto error;
     Py_BEGIN_ALLOW_THREADS
     cg_activation_forward(F32(y), F32(x), (size_t)n, (cg_activation)act, param);
-    cg_activation_backward(F32(dx), F32(dy), F32(x), F32(y), (size_t)n, (cg_activation)act, param);
+    memcpy(F32(dx), F32(dy), (size_t)n * sizeof(float));
+    cg_activation_backward(F32(dx), F32(x), F32(y), (size_t)n, (cg_activation)act, param);
     Py_END_ALLOW_THREADS
     Py_DECREF(dy);
     Py_DECREF(x);
@@ -457,23 +458,29 @@ error:
     return NULL;
 }
 
+/* dropout_forward(x, p, seed, n=None) -> (y, mask): x is (units, width),
+ * feature-major lines of which the first n columns are rows (the mask is
+ * drawn for them, row by row) and the rest padding. */
 static PyObject *py_dropout_forward(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"x", "p", "seed", NULL};
-    PyObject *ox, *op, *oseed;
+    static char *kwlist[] = {"x", "p", "seed", "n", NULL};
+    PyObject *ox, *op, *oseed, *on = Py_None;
     PyArrayObject *x = NULL, *y = NULL, *mask = NULL;
     double p;
     uint64_t seed;
+    long long n;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:dropout_forward", kwlist, &ox, &op, &oseed)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:dropout_forward", kwlist, &ox, &op, &oseed, &on)) return NULL;
     if (get_real(op, "p", 0, 1, 0, 1, &p) < 0 || get_seed(oseed, &seed) < 0) return NULL;
-    if (!(x = as_real(ox, "x", 1))) return NULL;
-    npy_intp n = PyArray_DIM(x, 0);
-    if (!(y = new_array(1, &n, 0)) || !(mask = new_array(1, &n, 0))) goto error;
+    if (!(x = as_real(ox, "x", 2))) return NULL;
+    npy_intp units = PyArray_DIM(x, 0), width = PyArray_DIM(x, 1);
+    n = width;
+    if (on != Py_None && get_int(on, "n", 0, width, &n) < 0) goto error;
+    if (!(y = new_array(2, PyArray_DIMS(x), 0)) || !(mask = new_array(2, PyArray_DIMS(x), 0))) goto error;
     Py_BEGIN_ALLOW_THREADS
     cg_rng rng;
     cg_rng_seed(&rng, seed);
-    cg_dropout_forward(F32(y), F32(mask), F32(x), (size_t)n, p, &rng);
+    cg_dropout_forward(F32(y), F32(mask), F32(x), (size_t)units, (size_t)n, (size_t)width, (size_t)width, p, &rng);
     Py_END_ALLOW_THREADS
     Py_DECREF(x);
     return Py_BuildValue("(NN)", y, mask);
@@ -2001,7 +2008,8 @@ static PyMethodDef module_methods[] = {
     KW_METHOD(dense_backward, "dense_backward(dY, X, W) -> (dX, dW, db)"),
     KW_METHOD(activation_forward, "activation_forward(x, activation, param=None) -> f(x)"),
     KW_METHOD(activation_backward, "activation_backward(dy, x, activation, param=None) -> dy * f'(x)"),
-    KW_METHOD(dropout_forward, "dropout_forward(x, p, seed) -> (y, mask)"),
+    KW_METHOD(dropout_forward, "dropout_forward(x, p, seed, n=None) -> (y, mask): x (units, width) feature-major; "
+                               "masks drawn for the first n columns (default all), 0 in the rest"),
     KW_METHOD(mse_loss, "mse_loss(prediction, target, weight=None) -> (loss, grad); mean over entries"),
     KW_METHOD(bce_logits_loss, "bce_logits_loss(prediction, target, weight=None) -> (loss, grad) from logits"),
     KW_METHOD(softmax_ce_loss, "softmax_ce_loss(logits, labels, weight=None) -> (loss, grad)"),

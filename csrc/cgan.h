@@ -166,14 +166,19 @@ typedef enum {
 
 /* y[n] = f(x[n]); y may alias x. */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param);
-/* dx[n] += dy[n] * f'(x); y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
-void cg_activation_backward(cg_real *restrict dx, const cg_real *restrict dy, const cg_real *restrict x, const cg_real *restrict y,
-                            size_t n, cg_activation act, double param);
+/* d[n] *= f'(x[n]), in place: d holds dL/dy on entry and dL/dx on return;
+ * y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
+void cg_activation_backward(cg_real *restrict d, const cg_real *restrict x, const cg_real *restrict y, size_t n,
+                            cg_activation act, double param);
 
-/* Inverted dropout: mask[n] is 0 or 1/(1-p), y = x * mask.  p in [0, 1). */
-void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng);
-/* dx[n] += dy * mask */
-void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n);
+/* Inverted dropout, p in [0, 1), over feature-major lines: x, y and mask
+ * are [units, ld], unit j of row i at j*ld + i.  mask is 0 or 1/(1-p) for
+ * rows i < n, drawn row by row (unit by unit within a row), and 0 in the
+ * padding columns [n, np); y = x * mask over np columns (y may alias x). */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t units, size_t n, size_t np, size_t ld,
+                        double p, cg_rng *rng);
+/* d[n] *= mask[n], in place (dL/dy in, dL/dx out) */
+void cg_dropout_backward(cg_real *d, const cg_real *mask, size_t n);
 
 /* ------------------------------------------------------------ losses */
 /* Each loss returns scale * sum_i w_i * l_i (w may be NULL for all ones) and,

@@ -3,10 +3,14 @@
  *
  * Backward functions add (+=) into gradient buffers, so a value used twice
  * (a generator output fed to both a loss and a discriminator) collects both
- * contributions.  Losses return scale * sum(w_i * l_i) summed in double. */
+ * contributions.  The elementwise layers (activations, dropout) have no
+ * parameters, and their backward passes turn an output gradient into the
+ * input gradient in place, as the MLP's backward uses them.  Losses return
+ * scale * sum(w_i * l_i) summed in double. */
 #include "cgan.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Y[n,out] = X[n,in] W[in,out] + b[out] */
 void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
@@ -80,60 +84,62 @@ void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation
     }
 }
 
-/* dx[n] += dy[n] * f'(x[n]), with y = f(x).
- * The piecewise cases are written as selects on a 0/1 factor, not branches:
- * the signs of pre-activations are random, so branches mispredict half the
- * time, while the selects vectorise. */
-void cg_activation_backward(cg_real *restrict dx, const cg_real *restrict dy, const cg_real *restrict x,
-                            const cg_real *restrict y, size_t n, cg_activation act, double param)
+/* d[n] *= f'(x[n]), with y = f(x): the activation's backward in place (d
+ * holds dL/dy on entry and dL/dx on return).  The piecewise cases are
+ * written as selects on a 0/1 factor, not branches: the signs of
+ * pre-activations are random, so branches mispredict half the time, while
+ * the selects vectorise. */
+void cg_activation_backward(cg_real *restrict d, const cg_real *restrict x, const cg_real *restrict y, size_t n,
+                            cg_activation act, double param)
 {
     cg_real a = (cg_real)param;
     switch (act) {
     case CG_ACT_RELU:
-        for (size_t i = 0; i < n; i++) {
-            cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * pos;
-        }
+        for (size_t i = 0; i < n; i++) d[i] *= (cg_real)(x[i] > 0);
         break;
     case CG_ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++) {
             cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * (pos + (1 - pos) * a);
+            d[i] *= pos + (1 - pos) * a;
         }
         break;
     case CG_ACT_ELU:
         /* for x <= 0, f'(x) = a exp(x) = f(x) + a */
         for (size_t i = 0; i < n; i++) {
             cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * (pos + (1 - pos) * (y[i] + a));
+            d[i] *= pos + (1 - pos) * (y[i] + a);
         }
         break;
     case CG_ACT_TANH:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);
+        for (size_t i = 0; i < n; i++) d[i] *= 1 - y[i] * y[i];
         break;
     case CG_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
+        for (size_t i = 0; i < n; i++) d[i] = d[i] * y[i] * (1 - y[i]);
         break;
     default:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i];
         break;
     }
 }
 
-/* y[n] = x[n] * mask[n], mask = Bernoulli(1-p) / (1-p) */
-void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng)
+/* Inverted dropout over feature-major lines (unit j of row i at j*ld + i):
+ * the mask is drawn row by row, unit by unit within a row (the order of a
+ * row-major [n, units] array), and is 0 in the padding columns [n, np). */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t units, size_t n, size_t np, size_t ld,
+                        double p, cg_rng *rng)
 {
     cg_real keep = (cg_real)(1.0 / (1.0 - p));
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = cg_rng_uniform(rng) >= p ? keep : 0;
-        y[i] = x[i] * mask[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < units; j++) mask[j * ld + i] = cg_rng_uniform(rng) >= p ? keep : 0;
+    for (size_t j = 0; j < units; j++) {
+        if (np > n) memset(mask + j * ld + n, 0, (np - n) * sizeof *mask);
+        for (size_t i = 0; i < np; i++) y[j * ld + i] = x[j * ld + i] * mask[j * ld + i];
     }
 }
 
-/* dx[n] += dy[n] * mask[n] */
-void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n)
+/* d[n] *= mask[n] */
+void cg_dropout_backward(cg_real *d, const cg_real *mask, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * mask[i];
+    for (size_t i = 0; i < n; i++) d[i] *= mask[i];
 }
 
 /* ------------------------------------------------------------ losses */

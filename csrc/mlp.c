@@ -300,45 +300,6 @@ void cg_mlp_zero_grad(cg_mlp *m)
     memset(m->grads, 0, m->n_params * sizeof(cg_real));
 }
 
-/* d[j*ld + i] *= f'(z) for rows j < rows and columns i < np, with y = f(z):
- * the activation's backward in place.  Selects on a 0/1 factor, not branches
- * (the signs of pre-activations are random). */
-static void act_grad_rows(cg_real *d, const cg_real *z, const cg_real *y, size_t rows, size_t np, size_t ld,
-                          int act, double param)
-{
-    cg_real a = (cg_real)param;
-    for (size_t j = 0; j < rows; j++) {
-        cg_real *restrict dj = d + j * ld;
-        const cg_real *restrict zj = z + j * ld, *restrict yj = y + j * ld;
-        switch (act) {
-        case CG_ACT_RELU:
-            for (size_t i = 0; i < np; i++) dj[i] *= (cg_real)(zj[i] > 0);
-            break;
-        case CG_ACT_LEAKY_RELU:
-            for (size_t i = 0; i < np; i++) {
-                cg_real pos = (cg_real)(zj[i] > 0);
-                dj[i] *= pos + (1 - pos) * a;
-            }
-            break;
-        case CG_ACT_ELU:
-            /* for z <= 0, f'(z) = a exp(z) = f(z) + a */
-            for (size_t i = 0; i < np; i++) {
-                cg_real pos = (cg_real)(zj[i] > 0);
-                dj[i] *= pos + (1 - pos) * (yj[i] + a);
-            }
-            break;
-        case CG_ACT_TANH:
-            for (size_t i = 0; i < np; i++) dj[i] *= 1 - yj[i] * yj[i];
-            break;
-        case CG_ACT_SIGMOID:
-            for (size_t i = 0; i < np; i++) dj[i] = dj[i] * yj[i] * (1 - yj[i]);
-            break;
-        default:
-            break;
-        }
-    }
-}
-
 /* Layer l's weight gradient dW[in, out] += P^T-by-dZ over n rows, from its
  * input lines P[in, ld] and output gradient lines dZ[out, ld], and its bias
  * gradient (the row sums of dZ) when with_db.  When out is a whole number of
@@ -393,14 +354,7 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
         }
         m->dropped[l] = train && m->drop[l] > 0 && rng;
         if (m->dropped[l]) {
-            /* masks drawn row by row, unit by unit (the row-major order) */
-            double p = m->drop[l];
-            cg_real keep = (cg_real)(1.0 / (1.0 - p)), *mk = m->mask[l];
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < out; j++) mk[j * ld + i] = cg_rng_uniform(rng) >= p ? keep : 0;
-            zero_pad(mk, out, n, np, ld);
-            for (size_t j = 0; j < out; j++)
-                for (size_t i = 0; i < np; i++) m->a[l][j * ld + i] = m->h[l][j * ld + i] * mk[j * ld + i];
+            cg_dropout_forward(m->a[l], m->mask[l], m->h[l], out, n, np, ld, m->drop[l], rng);
         } else if (m->a[l] != m->h[l]) {
             for (size_t j = 0; j < out; j++) memcpy(m->a[l] + j * ld, m->h[l] + j * ld, np * sizeof(cg_real));
         }
@@ -439,11 +393,12 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
     for (int l = m->L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         if (!gated) {
-            if (m->dropped[l])
-                for (size_t j = 0; j < out; j++)
-                    for (size_t i = 0; i < np; i++) dA[j * ld + i] *= m->mask[l][j * ld + i];
-            if (m->acts[l] != CG_ACT_IDENTITY)
-                act_grad_rows(dA, m->z[l], m->h[l], out, np, ld, m->acts[l], m->aparam[l]);
+            for (size_t j = 0; j < out && (m->dropped[l] || m->acts[l] != CG_ACT_IDENTITY); j++) {
+                size_t o = j * ld;
+                if (m->dropped[l]) cg_dropout_backward(dA + o, m->mask[l] + o, np);
+                cg_activation_backward(dA + o, m->z[l] + o, m->h[l] + o, np, (cg_activation)m->acts[l],
+                                       m->aparam[l]);
+            }
         }
         const cg_real *dZ = dA, *W = m->params + m->w_off[l];
         if (param_grads) {

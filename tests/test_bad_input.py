@@ -61,7 +61,7 @@ ENTRIES = {
     "activation_forward": (C.activation_forward, {"x": ((6,), "real")}, {"activation": "elu"}),
     "activation_backward": (C.activation_backward, {"dy": ((6,), "real"), "x": ((6,), "real")},
                             {"activation": "leaky_relu", "param": 0.1}),
-    "dropout_forward": (C.dropout_forward, {"x": ((6,), "real")}, {"p": 0.5, "seed": 3}),
+    "dropout_forward": (C.dropout_forward, {"x": ((2, 6), "real")}, {"p": 0.5, "seed": 3, "n": 5}),
     "mse_loss": (C.mse_loss, {"prediction": ((5,), "real"), "target": ((5,), "real"), "weight": ((5,), "nonneg")}, {}),
     "bce_logits_loss": (C.bce_logits_loss,
                         {"prediction": ((5,), "real"), "target": ((5,), "unit"), "weight": ((5,), "nonneg")}, {}),
@@ -254,6 +254,9 @@ SPECIFIC = [
     ("dropout_forward", {"seed": None}, TypeError, r"seed must be an integer"),
     ("dropout_forward", {"seed": True}, TypeError, r"seed must be an integer"),
     ("dropout_forward", {"seed": np.float64(1)}, TypeError, r"seed must be an integer"),
+    ("dropout_forward", {"n": 7}, ValueError, r"n must be between 0 and 6, got 7"),
+    ("dropout_forward", {"n": -1}, ValueError, r"n must be between 0 and 6, got -1"),
+    ("dropout_forward", {"n": 2.0}, TypeError, r"n must be an integer"),
     # pointwise losses
     ("mse_loss", {"target": np.ones(4)}, ValueError, r"target has 4 entries but prediction has 5"),
     ("mse_loss", {"weight": np.ones(4)}, ValueError, r"weight has 4 entries but the data have 5 rows"),

@@ -374,9 +374,9 @@ def test_loss_gradients_by_finite_differences_through_extension(which):
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.9])
 def test_dropout_mask_values_and_keep_fraction(p):
     n = 20000
-    x = r32(_seed(14), n)
+    x = r32(_seed(14), 1, n)
     y, mask = C.dropout_forward(x, p, 123)
-    assert y.dtype == mask.dtype == np.float32 and y.shape == mask.shape == (n,)
+    assert y.dtype == mask.dtype == np.float32 and y.shape == mask.shape == (1, n)
     keep = np.float32(1.0 / (1.0 - p))
     assert np.all((mask == 0) | (mask == keep))
     # y = x * mask, one float32 product: bit-identical to NumPy's
@@ -386,11 +386,11 @@ def test_dropout_mask_values_and_keep_fraction(p):
     sd = np.sqrt(p * (1 - p) / n)
     assert abs(frac - (1 - p)) <= 5 * sd + 1e-12
     if p == 0.0:
-        np.testing.assert_array_equal(mask, np.ones(n, np.float32))
+        np.testing.assert_array_equal(mask, np.ones((1, n), np.float32))
 
 
 def test_dropout_seed_determinism():
-    x = np.ones(1000, np.float32)
+    x = np.ones((1, 1000), np.float32)
     y1, m1 = C.dropout_forward(x, 0.5, 7)
     y2, m2 = C.dropout_forward(x, 0.5, 7)
     assert m1.tobytes() == m2.tobytes() and y1.tobytes() == y2.tobytes()
@@ -398,6 +398,21 @@ def test_dropout_seed_determinism():
     assert not np.array_equal(m1, m3)
     _, m4 = C.dropout_forward(x, 0.5, 2**64 - 1)
     assert not np.array_equal(m1, m4)
+
+
+@pytest.mark.parametrize("units,n,width", [(1, 7, 7), (3, 5, 16), (30, 17, 32), (4, 0, 16)])
+def test_dropout_feature_major_layout(units, n, width):
+    """The MLP's layout: unit j of row i at [j, i]; the masks of the n rows
+    are drawn row by row (the order of a row-major (n, units) array), so they
+    are the draws of one line of n * units values, reshaped and transposed;
+    the padding columns [n, width) get a zero mask."""
+    rng = _seed(15, units, n)
+    x = r32(rng, units, width)
+    y, mask = C.dropout_forward(x, 0.3, 99, n=n)
+    _, line = C.dropout_forward(np.ones((1, max(n * units, 1)), np.float32), 0.3, 99)
+    np.testing.assert_array_equal(mask[:, :n], line[0, :n * units].reshape(n, units).T)
+    assert not mask[:, n:].any()
+    np.testing.assert_array_equal(y, x * mask)
 
 
 # -------------------------------------------------------------------- RNG
