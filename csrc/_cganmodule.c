@@ -312,81 +312,238 @@ static PyArrayObject *new_array(int ndim, npy_intp *dims, int zero)
 
 /* ----------------------------------------------------------- kernels */
 
-static PyObject *py_dense_forward(PyObject *self, PyObject *args, PyObject *kw)
+/* A matrix of rows x cols values with element (i, j) at i*rs + j*cs fits in
+ * len values: (rows - 1) rs + (cols - 1) cs < len, checked without
+ * overflowing. */
+static int strided_fits(size_t rows, size_t rs, size_t cols, size_t cs, size_t len)
 {
-    static char *kwlist[] = {"X", "W", "b", NULL};
-    PyObject *ox, *ow, *ob = Py_None;
-    PyArrayObject *X = NULL, *W = NULL, *b = NULL, *Y = NULL;
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:dense_forward", kwlist, &ox, &ow, &ob)) return NULL;
-    if (!(X = as_real(ox, "X", 2)) || !(W = as_real(ow, "W", 2))) goto error;
-    npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), out = PyArray_DIM(W, 1);
-    if (PyArray_DIM(W, 0) != in) {
-        PyErr_Format(PyExc_ValueError, "W has %zd rows but X has %zd columns", (Py_ssize_t)PyArray_DIM(W, 0),
-                     (Py_ssize_t)in);
-        goto error;
+    if (rows == 0 || cols == 0) return 1;
+    if (len == 0 || (rs && rows - 1 > (len - 1) / rs)) return 0;
+    size_t first = (rows - 1) * rs;
+    return !cs || cols - 1 <= (len - 1 - first) / cs;
+}
+
+/* rows of cols contiguous values, row i starting at i * stride */
+static int fits(size_t rows, size_t cols, size_t stride, size_t len) { return strided_fits(rows, stride, cols, 1, len); }
+
+/* an optional non-negative size argument, default `dflt` when absent */
+static int get_size(PyObject *obj, const char *name, long long dflt, long long lo, long long *out)
+{
+    *out = dflt;
+    return obj && obj != Py_None ? get_int(obj, name, lo, (long long)1 << 40, out) : 0;
+}
+
+/* isa=None|"auto"|"baseline"|"fma"|"avx512": a set this CPU and build run */
+static const char *const isa_names[] = {"auto", "baseline", "fma", "avx512"};
+
+static int parse_isa(PyObject *obj, cg_isa *out)
+{
+    *out = CG_ISA_AUTO;
+    if (!obj || obj == Py_None) return 0;
+    const char *s = PyUnicode_Check(obj) ? PyUnicode_AsUTF8(obj) : NULL;
+    if (!s) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "isa must be a string, got %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
     }
-    if (ob != Py_None) {
-        if (!(b = as_real(ob, "b", 1))) goto error;
-        if (PyArray_DIM(b, 0) != out) {
-            PyErr_Format(PyExc_ValueError, "b has %zd entries but W has %zd columns",
-                         (Py_ssize_t)PyArray_DIM(b, 0), (Py_ssize_t)out);
-            goto error;
+    for (int i = 0; i <= CG_ISA_AVX512; i++) {
+        if (strcmp(s, isa_names[i]) != 0) continue;
+        if (i > (int)cg_isa_best()) {
+            PyErr_Format(PyExc_ValueError, "isa %R is not available on this CPU and build (the best is '%s')", obj,
+                         isa_names[cg_isa_best()]);
+            return -1;
+        }
+        *out = (cg_isa)i;
+        return 0;
+    }
+    PyErr_Format(PyExc_ValueError, "isa must be one of 'auto', 'baseline', 'fma', 'avx512'; got %R", obj);
+    return -1;
+}
+
+/* A private copy of the optional 1-d array `obj` (zeros of length len when
+ * None) for a kernel to write into: the caller's array is never written. */
+static PyArrayObject *output_copy(PyObject *obj, const char *name, npy_intp len)
+{
+    if (obj == Py_None) return new_array(1, &len, 1);
+    PyArrayObject *a = as_real(obj, name, 1);
+    if (!a) return NULL;
+    PyArrayObject *copy = (PyArrayObject *)PyArray_NewCopy(a, NPY_CORDER);
+    Py_DECREF(a);
+    return copy;
+}
+
+#define LEN(a) ((size_t)PyArray_SIZE(a))
+
+static int epilogue_from(PyObject *obj, cg_epilogue *out)
+{
+    static const char *names[] = {"store", "add", "bias", "bias_relu", "gate_relu"};
+    const char *s = PyUnicode_Check(obj) ? PyUnicode_AsUTF8(obj) : NULL;
+    for (int i = 0; s && i <= CG_EPI_GATE_RELU; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (cg_epilogue)i;
+            return 0;
         }
     }
-    npy_intp dims[2] = {n, out};
-    if (!(Y = new_array(2, dims, 0))) goto error;
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError,
+                     "epilogue must be one of 'store', 'add', 'bias', 'bias_relu', 'gate_relu'; got %R", obj);
+    return -1;
+}
+
+/* gemm_fm(A, B, m, n, k, rs=k, cs=1, ldb=n, ldc=n, epilogue="store",
+ * aux=None, C=None, isa=None) -> C: cg_gemm_fm_isa over flat float32
+ * buffers, C[i*ldc + j] for i < m, j < n (the rest of C as given, or 0). */
+static PyObject *py_gemm_fm(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"A", "B", "m", "n", "k", "rs", "cs", "ldb", "ldc", "epilogue", "aux", "C", "isa", NULL};
+    PyObject *oa, *ob, *om, *on, *ok, *ors = NULL, *ocs = NULL, *oldb = NULL, *oldc = NULL, *oepi = NULL;
+    PyObject *oaux = Py_None, *oc = Py_None, *oisa = NULL;
+    PyArrayObject *A = NULL, *B = NULL, *aux = NULL, *C = NULL;
+    long long m, n, k, rs, cs, ldb, ldc;
+    cg_epilogue epi = CG_EPI_STORE;
+    cg_isa isa;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|OOOOOOOO:gemm_fm", kwlist, &oa, &ob, &om, &on, &ok, &ors, &ocs,
+                                     &oldb, &oldc, &oepi, &oaux, &oc, &oisa))
+        return NULL;
+    if (get_int(om, "m", 1, (long long)1 << 40, &m) < 0 || get_int(on, "n", 1, (long long)1 << 40, &n) < 0 ||
+        get_int(ok, "k", 1, (long long)1 << 40, &k) < 0 || get_size(ors, "rs", k, 0, &rs) < 0 ||
+        get_size(ocs, "cs", 1, 0, &cs) < 0 || get_size(oldb, "ldb", n, n, &ldb) < 0 ||
+        get_size(oldc, "ldc", n, n, &ldc) < 0 || (oepi && epilogue_from(oepi, &epi) < 0) || parse_isa(oisa, &isa) < 0)
+        return NULL;
+    if (n % CG_FM_ALIGN != 0) {
+        PyErr_Format(PyExc_ValueError, "n must be a multiple of %d, got %lld", CG_FM_ALIGN, n);
+        return NULL;
+    }
+    int bias = epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU, gate = epi == CG_EPI_GATE_RELU;
+    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1))) goto error;
+    if (!(C = output_copy(oc, "C", (npy_intp)(m * ldc)))) goto error;
+    if ((bias || gate) && !(aux = as_real(oaux, "aux", 1))) goto error;
+    if (!bias && !gate && oaux != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "aux is only for the 'bias', 'bias_relu' and 'gate_relu' epilogues");
+        goto error;
+    }
+    if (!strided_fits((size_t)m, (size_t)rs, (size_t)k, (size_t)cs, LEN(A))) {
+        PyErr_Format(PyExc_ValueError, "A has %zu values, too few for m=%lld, k=%lld, rs=%lld, cs=%lld", LEN(A), m, k, rs,
+                     cs);
+        goto error;
+    }
+    if (!fits(k, n, ldb, LEN(B))) {
+        PyErr_Format(PyExc_ValueError, "B has %zu values, too few for k=%lld rows of n=%lld at ldb=%lld", LEN(B), k, n, ldb);
+        goto error;
+    }
+    if (!fits(m, n, ldc, LEN(C))) {
+        PyErr_Format(PyExc_ValueError, "C has %zu values, too few for m=%lld rows of n=%lld at ldc=%lld", LEN(C), m, n, ldc);
+        goto error;
+    }
+    if (bias && LEN(aux) < (size_t)m) {
+        PyErr_Format(PyExc_ValueError, "aux has %zu values but a bias needs m=%lld", LEN(aux), m);
+        goto error;
+    }
+    if (gate && !fits(m, n, ldc, LEN(aux))) {
+        PyErr_Format(PyExc_ValueError, "aux has %zu values, too few for a gate of m=%lld rows of n=%lld at ldc=%lld",
+                     LEN(aux), m, n, ldc);
+        goto error;
+    }
     Py_BEGIN_ALLOW_THREADS
-    cg_dense_forward(F32(Y), F32(X), F32(W), b ? F32(b) : NULL, (size_t)n, (size_t)in, (size_t)out);
+    cg_gemm_fm_isa(isa, F32(C), (size_t)ldc, F32(A), (size_t)rs, (size_t)cs, F32(B), (size_t)ldb, (size_t)m, (size_t)n,
+                   (size_t)k, epi, aux ? F32(aux) : NULL);
     Py_END_ALLOW_THREADS
-    Py_DECREF(X);
-    Py_DECREF(W);
-    Py_XDECREF(b);
-    return (PyObject *)Y;
+    Py_DECREF(A);
+    Py_DECREF(B);
+    Py_XDECREF(aux);
+    return (PyObject *)C;
 error:
-    Py_XDECREF(X);
-    Py_XDECREF(W);
-    Py_XDECREF(b);
-    Py_XDECREF(Y);
+    Py_XDECREF(A);
+    Py_XDECREF(B);
+    Py_XDECREF(aux);
+    Py_XDECREF(C);
     return NULL;
 }
 
-static PyObject *py_dense_backward(PyObject *self, PyObject *args, PyObject *kw)
+/* gemm_nt(A, B, m, n, k, lda=k, ldb=k, ldc=n, C=None, bsum=None, isa=None)
+ * -> (C, bsum): C[i*ldc + j] += sum_p A[i*lda + p] B[j*ldb + p], and
+ * bsum[j] += sum_p B[j*ldb + p] when bsum is given (else None). */
+static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"dY", "X", "W", NULL};
-    PyObject *ody, *ox, *ow;
-    PyArrayObject *dY = NULL, *X = NULL, *W = NULL, *dX = NULL, *dW = NULL, *db = NULL;
+    static char *kwlist[] = {"A", "B", "m", "n", "k", "lda", "ldb", "ldc", "C", "bsum", "isa", NULL};
+    PyObject *oa, *ob, *om, *on, *ok, *olda = NULL, *oldb = NULL, *oldc = NULL, *oc = Py_None, *obs = Py_None;
+    PyObject *oisa = NULL;
+    PyArrayObject *A = NULL, *B = NULL, *C = NULL, *bsum = NULL;
+    long long m, n, k, lda, ldb, ldc;
+    cg_isa isa;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:dense_backward", kwlist, &ody, &ox, &ow)) return NULL;
-    if (!(dY = as_real(ody, "dY", 2)) || !(X = as_real(ox, "X", 2)) || !(W = as_real(ow, "W", 2))) goto error;
-    npy_intp n = PyArray_DIM(X, 0), in = PyArray_DIM(X, 1), out = PyArray_DIM(W, 1);
-    if (PyArray_DIM(W, 0) != in) {
-        PyErr_Format(PyExc_ValueError, "W has %zd rows but X has %zd columns", (Py_ssize_t)PyArray_DIM(W, 0),
-                     (Py_ssize_t)in);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|OOOOOO:gemm_nt", kwlist, &oa, &ob, &om, &on, &ok, &olda, &oldb,
+                                     &oldc, &oc, &obs, &oisa))
+        return NULL;
+    if (get_int(om, "m", 1, (long long)1 << 40, &m) < 0 || get_int(on, "n", 1, (long long)1 << 40, &n) < 0 ||
+        get_int(ok, "k", 1, (long long)1 << 40, &k) < 0 || get_size(olda, "lda", k, k, &lda) < 0 ||
+        get_size(oldb, "ldb", k, k, &ldb) < 0 || get_size(oldc, "ldc", n, n, &ldc) < 0 || parse_isa(oisa, &isa) < 0)
+        return NULL;
+    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1))) goto error;
+    if (!(C = output_copy(oc, "C", (npy_intp)(m * ldc)))) goto error;
+    if (obs != Py_None && !(bsum = output_copy(obs, "bsum", (npy_intp)n))) goto error;
+    if (!fits(m, k, lda, LEN(A)) || !fits(n, k, ldb, LEN(B)) || !fits(m, n, ldc, LEN(C)) ||
+        (bsum && LEN(bsum) < (size_t)n)) {
+        PyErr_Format(PyExc_ValueError,
+                     "A, B, C or bsum is too short (%zu, %zu, %zu values) for m=%lld, n=%lld, k=%lld at lda=%lld, "
+                     "ldb=%lld, ldc=%lld", LEN(A), LEN(B), LEN(C), m, n, k, lda, ldb, ldc);
         goto error;
     }
-    if (PyArray_DIM(dY, 0) != n || PyArray_DIM(dY, 1) != out) {
-        PyErr_Format(PyExc_ValueError, "dY must have shape (%zd, %zd), got (%zd, %zd)", (Py_ssize_t)n,
-                     (Py_ssize_t)out, (Py_ssize_t)PyArray_DIM(dY, 0), (Py_ssize_t)PyArray_DIM(dY, 1));
-        goto error;
-    }
-    npy_intp dx_dims[2] = {n, in}, dw_dims[2] = {in, out}, db_dims[1] = {out};
-    if (!(dX = new_array(2, dx_dims, 1)) || !(dW = new_array(2, dw_dims, 1)) || !(db = new_array(1, db_dims, 1)))
-        goto error;
     Py_BEGIN_ALLOW_THREADS
-    cg_dense_backward(F32(dX), F32(dW), F32(db), F32(dY), F32(X), F32(W), (size_t)n, (size_t)in, (size_t)out);
+    cg_gemm_nt_isa(isa, F32(C), (size_t)ldc, F32(A), (size_t)lda, F32(B), (size_t)ldb, (size_t)m, (size_t)n, (size_t)k,
+                   bsum ? F32(bsum) : NULL);
     Py_END_ALLOW_THREADS
-    Py_DECREF(dY);
-    Py_DECREF(X);
-    Py_DECREF(W);
-    return Py_BuildValue("(NNN)", dX, dW, db);
+    Py_DECREF(A);
+    Py_DECREF(B);
+    if (!bsum) {
+        Py_INCREF(Py_None);
+        bsum = (PyArrayObject *)Py_None;
+    }
+    return Py_BuildValue("(NN)", C, bsum);
 error:
-    Py_XDECREF(dY);
-    Py_XDECREF(X);
-    Py_XDECREF(W);
-    Py_XDECREF(dX);
-    Py_XDECREF(dW);
-    Py_XDECREF(db);
+    Py_XDECREF(A);
+    Py_XDECREF(B);
+    Py_XDECREF(C);
+    Py_XDECREF(bsum);
+    return NULL;
+}
+
+/* transpose(src, rows, cols, lds=cols, ldd=rows, dst=None, add=False,
+ * isa=None) -> dst: dst[j*ldd + i] (+)= src[i*lds + j]; src must hold rows *
+ * lds values (the kernel may read a row's padding). */
+static PyObject *py_transpose(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"src", "rows", "cols", "lds", "ldd", "dst", "add", "isa", NULL};
+    PyObject *os, *orows, *ocols, *olds = NULL, *oldd = NULL, *od = Py_None, *oisa = NULL;
+    int add = 0;
+    PyArrayObject *src = NULL, *dst = NULL;
+    long long rows, cols, lds, ldd;
+    cg_isa isa;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOOpO:transpose", kwlist, &os, &orows, &ocols, &olds, &oldd, &od,
+                                     &add, &oisa))
+        return NULL;
+    if (get_int(orows, "rows", 1, (long long)1 << 40, &rows) < 0 ||
+        get_int(ocols, "cols", 1, (long long)1 << 40, &cols) < 0 || get_size(olds, "lds", cols, cols, &lds) < 0 ||
+        get_size(oldd, "ldd", rows, rows, &ldd) < 0 || parse_isa(oisa, &isa) < 0)
+        return NULL;
+    if (!(src = as_real(os, "src", 1))) goto error;
+    if (!(dst = output_copy(od, "dst", (npy_intp)(cols * ldd)))) goto error;
+    if (!fits(rows, lds, lds, LEN(src)) || !fits(cols, rows, ldd, LEN(dst))) {
+        PyErr_Format(PyExc_ValueError,
+                     "src (%zu values) must hold rows * lds = %lld * %lld and dst (%zu values) cols=%lld rows of "
+                     "%lld at ldd=%lld", LEN(src), rows, lds, LEN(dst), cols, rows, ldd);
+        goto error;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    cg_transpose_isa(isa, F32(dst), (size_t)ldd, F32(src), (size_t)lds, (size_t)rows, (size_t)cols, add);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(src);
+    return (PyObject *)dst;
+error:
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
     return NULL;
 }
 
@@ -573,36 +730,6 @@ error:
     Py_XDECREF(lab);
     Py_XDECREF(w);
     Py_XDECREF(g);
-    return NULL;
-}
-
-static PyObject *py_wasserstein_loss(PyObject *self, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"real", "fake", NULL};
-    PyObject *orl, *ofk;
-    PyArrayObject *r = NULL, *f = NULL, *gr = NULL, *gf = NULL;
-    (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:wasserstein_loss", kwlist, &orl, &ofk)) return NULL;
-    if (!(r = as_real(orl, "real", 1)) || !(f = as_real(ofk, "fake", 1))) goto error;
-    npy_intp n = PyArray_DIM(r, 0);
-    if (PyArray_DIM(f, 0) != n) {
-        PyErr_Format(PyExc_ValueError, "fake has %zd scores but real has %zd", (Py_ssize_t)PyArray_DIM(f, 0),
-                     (Py_ssize_t)n);
-        goto error;
-    }
-    if (!(gr = new_array(1, &n, 1)) || !(gf = new_array(1, &n, 1))) goto error;
-    double loss;
-    Py_BEGIN_ALLOW_THREADS
-    loss = cg_wasserstein_loss(F32(gr), F32(gf), F32(r), (size_t)n, F32(f), (size_t)n, 1.0 / (double)n);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(r);
-    Py_DECREF(f);
-    return Py_BuildValue("(dNN)", loss, gr, gf);
-error:
-    Py_XDECREF(r);
-    Py_XDECREF(f);
-    Py_XDECREF(gr);
-    Py_XDECREF(gf);
     return NULL;
 }
 
@@ -2004,8 +2131,11 @@ error:
 #define KW_METHOD(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, doc}
 
 static PyMethodDef module_methods[] = {
-    KW_METHOD(dense_forward, "dense_forward(X, W, b=None) -> X @ W + b"),
-    KW_METHOD(dense_backward, "dense_backward(dY, X, W) -> (dX, dW, db)"),
+    KW_METHOD(gemm_fm, "gemm_fm(A, B, m, n, k, rs=k, cs=1, ldb=n, ldc=n, epilogue='store', aux=None, C=None, "
+                       "isa=None) -> C: the MLP's product C = epilogue(A B) over flat float32 buffers"),
+    KW_METHOD(gemm_nt, "gemm_nt(A, B, m, n, k, lda=k, ldb=k, ldc=n, C=None, bsum=None, isa=None) -> (C, bsum): "
+                       "C += A B^T, bsum += the row sums of B"),
+    KW_METHOD(transpose, "transpose(src, rows, cols, lds=cols, ldd=rows, dst=None, add=False, isa=None) -> dst"),
     KW_METHOD(activation_forward, "activation_forward(x, activation, param=None) -> f(x)"),
     KW_METHOD(activation_backward, "activation_backward(dy, x, activation, param=None) -> dy * f'(x)"),
     KW_METHOD(dropout_forward, "dropout_forward(x, p, seed, n=None) -> (y, mask): x (units, width) feature-major; "
@@ -2013,7 +2143,6 @@ static PyMethodDef module_methods[] = {
     KW_METHOD(mse_loss, "mse_loss(prediction, target, weight=None) -> (loss, grad); mean over entries"),
     KW_METHOD(bce_logits_loss, "bce_logits_loss(prediction, target, weight=None) -> (loss, grad) from logits"),
     KW_METHOD(softmax_ce_loss, "softmax_ce_loss(logits, labels, weight=None) -> (loss, grad)"),
-    KW_METHOD(wasserstein_loss, "wasserstein_loss(real, fake) -> (mean(fake) - mean(real), grad_real, grad_fake)"),
     KW_METHOD(rng_uniform, "rng_uniform(seed, size) -> float32 draws in [0, 1)"),
     KW_METHOD(rng_normal, "rng_normal(seed, size) -> float32 standard normal draws"),
     KW_METHOD(rng_indices, "rng_indices(seed, size, high) -> int64 draws in [0, high), with replacement"),
@@ -2087,7 +2216,8 @@ PyMODINIT_FUNC PyInit__cgan(void)
         Py_DECREF(m);
         return NULL;
     }
-    if (PyModule_AddStringConstant(m, "__version__", CG_VERSION) < 0 || add_limits(m) < 0) {
+    if (PyModule_AddStringConstant(m, "__version__", CG_VERSION) < 0 || add_limits(m) < 0 ||
+        PyModule_AddStringConstant(m, "ISA", isa_names[cg_isa_best()]) < 0) {
         Py_DECREF(m);
         return NULL;
     }

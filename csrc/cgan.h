@@ -9,7 +9,9 @@
  *  - Storage and compute are in cg_real: float, or double when CG_DOUBLE is
  *    defined at compile time (the C gradient checks use the double build).
  *    Reductions (losses, means) accumulate in double.
- *  - Matrices are row-major and dense.  Shapes are given in each comment.
+ *  - Matrices are dense and row-major where models take and return them; the
+ *    MLP keeps its batches feature-major inside (see matmul).  Shapes are
+ *    given in each comment.
  *  - Kernels are forward/backward pairs; outputs come first, then const
  *    inputs, then sizes.  Backward functions ADD into gradient buffers.
  *  - Functions that can fail return a cg_status and write a message into a
@@ -88,13 +90,6 @@ void cg_rng_fill_normal(cg_rng *rng, cg_real *out, size_t n, double mean, double
 void cg_rng_indices(cg_rng *rng, int64_t *out, size_t count, int64_t n_rows);
 
 /* ------------------------------------------------------------ matmul */
-/* C[m,n] (+)= A[m,k] B[k,n] with optional transposes of A and B
- * (trans_a: A is stored as [k,m]; trans_b: B is stored as [n,k]).
- * accumulate = 0 overwrites C, 1 adds into it.  Blocked and packed; the
- * micro-kernel is chosen at run time for the CPU. */
-void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
-             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate);
-
 /* Feature-major kernels (used by the MLP, which keeps a batch as one line of
  * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
  *
@@ -146,14 +141,6 @@ void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, 
                       int add);
 
 /* ---------------------------------------------------------- kernels */
-/* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */
-void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
-                      size_t n, size_t in, size_t out);
-/* dX[n,in] += dY W^T; dW[in,out] += X^T dY; db[out] += sum_rows dY.
- * Any of dX, dW, db may be NULL to skip it. */
-void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
-                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out);
-
 typedef enum {
     CG_ACT_IDENTITY = 0,
     CG_ACT_RELU = 1,
@@ -194,12 +181,6 @@ double cg_bce_logits_loss(cg_real *grad, const cg_real *z, const cg_real *y,
 /* z[n,k] logits, labels[n] in [0,k): l_i = -log softmax(z_i)[labels_i] */
 double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels,
                           const cg_real *w, size_t n, size_t k, double scale);
-/* Wasserstein critic loss: scale * (sum f(fake) - sum f(real)).
- * grads are added for both score vectors (either may be NULL). */
-double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
-                           const cg_real *real, size_t n_real,
-                           const cg_real *fake, size_t n_fake, double scale);
-
 /* --------------------------------------------------------------- MLP */
 /* A multilayer perceptron: sizes[0] inputs, sizes[n_layers] outputs, with an
  * activation (and optional dropout) after each dense layer.  All parameters

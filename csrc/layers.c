@@ -1,5 +1,5 @@
-/* layers.c: dense layers, activations, dropout and losses, each a
- * forward/backward pair over flat arrays.
+/* layers.c: activations, dropout and losses, each a forward/backward pair
+ * over flat arrays (the dense products are in gemm.c and mlp.c).
  *
  * Backward functions add (+=) into gradient buffers, so a value used twice
  * (a generator output fed to both a loss and a discriminator) collects both
@@ -11,41 +11,6 @@
 
 #include <math.h>
 #include <string.h>
-
-/* Y[n,out] = X[n,in] W[in,out] + b[out] */
-void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
-                      size_t n, size_t in, size_t out)
-{
-    if (b) {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < out; j++) Y[i * out + j] = b[j];
-        cg_gemm(Y, X, W, n, out, in, 0, 0, 1);
-    } else {
-        cg_gemm(Y, X, W, n, out, in, 0, 0, 0);
-    }
-}
-
-/* dX[n,in] += dY[n,out] W^T;  dW[in,out] += X^T dY;  db[out] += sum_i dY[i,:] */
-void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
-                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out)
-{
-    if (dX) cg_gemm(dX, dY, W, n, in, out, 0, 1, 1);
-    if (dW) cg_gemm(dW, X, dY, in, out, n, 1, 0, 1);
-    if (db) {
-        /* Column sums in double, a block of columns at a time, walking rows
-         * in order so that the inner loop is contiguous and vectorises. */
-        double acc[256];
-        for (size_t j0 = 0; j0 < out; j0 += 256) {
-            size_t w = out - j0 < 256 ? out - j0 : 256;
-            for (size_t j = 0; j < w; j++) acc[j] = 0;
-            for (size_t i = 0; i < n; i++) {
-                const cg_real *row = dY + i * out + j0;
-                for (size_t j = 0; j < w; j++) acc[j] += row[j];
-            }
-            for (size_t j = 0; j < w; j++) db[j0 + j] += (cg_real)acc[j];
-        }
-    }
-}
 
 /* y[n] = f(x[n]) */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param)
@@ -205,19 +170,4 @@ double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels
         }
     }
     return scale * s;
-}
-
-/* real[n_real], fake[n_fake] critic scores: loss = scale (sum fake - sum real) */
-double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
-                           const cg_real *real, size_t n_real,
-                           const cg_real *fake, size_t n_fake, double scale)
-{
-    double sr = 0, sf = 0;
-    for (size_t i = 0; i < n_real; i++) sr += real[i];
-    for (size_t i = 0; i < n_fake; i++) sf += fake[i];
-    if (grad_real)
-        for (size_t i = 0; i < n_real; i++) grad_real[i] -= (cg_real)scale;
-    if (grad_fake)
-        for (size_t i = 0; i < n_fake; i++) grad_fake[i] += (cg_real)scale;
-    return scale * (sf - sr);
 }

@@ -217,101 +217,6 @@ static double *make_base(objective_fn f, void *ctx, const double *y, size_t n)
     return base;
 }
 
-/* ------------------------------------------------------------- dense */
-
-typedef struct {
-    size_t n, in, out;
-    double *X, *W, *b, *R, *Y;
-    cg_real *Xr, *Wr, *br, *Yr;
-    double *base;
-} dense_ctx;
-
-static void dense_eval(dense_ctx *c, int on_core)
-{
-    size_t n = c->n, in = c->in, out = c->out;
-    if (on_core) {
-        to_real(c->Xr, c->X, n * in);
-        to_real(c->Wr, c->W, in * out);
-        to_real(c->br, c->b, out);
-        cg_dense_forward(c->Yr, c->Xr, c->Wr, c->br, n, in, out);
-        to_dbl(c->Y, c->Yr, n * out);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < out; j++) {
-                double s = c->b[j];
-                for (size_t p = 0; p < in; p++) s += c->X[i * in + p] * c->W[p * out + j];
-                c->Y[i * out + j] = s;
-            }
-    }
-}
-static double dense_obj(void *vc, int on_core)
-{
-    dense_ctx *c = vc;
-    dense_eval(c, on_core);
-    return dot_c(c->Y, c->base, c->R, c->n * c->out);
-}
-
-static void test_dense(size_t n, size_t in, size_t out)
-{
-    char name[128];
-    dense_ctx c = {n, in, out, dalloc(n * in), dalloc(in * out), dalloc(out), dalloc(n * out),
-                   dalloc(n * out), ralloc(n * in), ralloc(in * out), ralloc(out), ralloc(n * out), NULL};
-    fill_u(c.X, n * in, -2, 2);
-    fill_u(c.W, in * out, -1, 1);
-    fill_u(c.b, out, -1, 1);
-    fill_u(c.R, n * out, -1, 1);
-    double *Yref = dalloc(n * out);
-    dense_eval(&c, 0);
-    memcpy(Yref, c.Y, n * out * sizeof *Yref);
-    dense_eval(&c, 1);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu forward", n, in, out);
-    check_close(name, c.Y, Yref, n * out, FWD_TOL, 1.0);
-
-    /* b = NULL is a zero bias */
-    cg_real *Y0 = ralloc(n * out), *zb = ralloc(out);
-    cg_dense_forward(Y0, c.Xr, c.Wr, NULL, n, in, out);
-    cg_real *Yz = ralloc(n * out);
-    cg_dense_forward(Yz, c.Xr, c.Wr, zb, n, in, out);
-    size_t bad = n * out;
-    for (size_t i = 0; i < n * out && bad == n * out; i++)
-        if (Y0[i] != Yz[i]) bad = i;
-    CHECK(bad == n * out, "dense %zux%zu->%zu: forward with b=NULL differs from zero bias at %zu", n,
-          in, out, bad);
-
-    cg_real *Rr = ralloc(n * out), *dX = ralloc(n * in), *dW = ralloc(in * out), *db = ralloc(out);
-    to_real(Rr, c.R, n * out);
-    cg_dense_backward(dX, dW, db, Rr, c.Xr, c.Wr, n, in, out);
-    c.base = make_base(dense_obj, &c, c.Y, n * out);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu dX", n, in, out);
-    fd_check(name, dense_obj, &c, c.X, n * in, dX);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu dW", n, in, out);
-    fd_check(name, dense_obj, &c, c.W, in * out, dW);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu db", n, in, out);
-    fd_check(name, dense_obj, &c, c.b, out, db);
-
-    /* NULL skips a gradient; a second call adds */
-    dense_eval(&c, 1);
-    cg_real *dW2 = ralloc(in * out), *dX2 = ralloc(n * in), *db2 = ralloc(out);
-    cg_dense_backward(NULL, dW2, NULL, Rr, c.Xr, c.Wr, n, in, out);
-    CHECK(memcmp(dW2, dW, in * out * sizeof *dW) == 0, "dense %zux%zu->%zu: dW alone differs", n,
-          in, out);
-    cg_dense_backward(dX2, NULL, db2, Rr, c.Xr, c.Wr, n, in, out);
-    CHECK(memcmp(dX2, dX, n * in * sizeof *dX) == 0 && memcmp(db2, db, out * sizeof *db) == 0,
-          "dense %zux%zu->%zu: dX, db without dW differ", n, in, out);
-    cg_dense_backward(dX2, dW2, db2, Rr, c.Xr, c.Wr, n, in, out);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu dX", n, in, out);
-    check_doubled(name, dX2, dX, n * in);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu dW", n, in, out);
-    check_doubled(name, dW2, dW, in * out);
-    snprintf(name, sizeof name, "dense %zux%zu->%zu db", n, in, out);
-    check_doubled(name, db2, db, out);
-
-    free(c.X); free(c.W); free(c.b); free(c.R); free(c.Y);
-    free(c.Xr); free(c.Wr); free(c.br); free(c.Yr); free(c.base);
-    free(Yref); free(Y0); free(zb); free(Yz); free(Rr); free(dX); free(dW); free(db);
-    free(dW2); free(dX2); free(db2);
-}
-
 /* -------------------------------------------------------- activations */
 
 static const char *act_name(int act)
@@ -470,29 +375,28 @@ static void test_dropout(void)
 
 /* ------------------------------------------------------------- losses */
 
-enum { L_MSE, L_BCE, L_SOFTMAX, L_WASS };
+enum { L_MSE, L_BCE, L_SOFTMAX };
 
 typedef struct {
     int kind;
-    size_t n, k, n2;      /* n2: fake count for Wasserstein */
+    size_t n, k;
     double scale;
-    double *a, *b, *w;    /* mse: pred, target; bce: z, y; softmax: z; wass: real, fake */
+    double *a, *b, *w;    /* mse: pred, target; bce: z, y; softmax: z */
     int32_t *labels;
     cg_real *ar, *br, *wr;
 } loss_ctx;
 
-static double loss_core(loss_ctx *c, cg_real *ga, cg_real *gb)
+static double loss_core(loss_ctx *c, cg_real *ga)
 {
     size_t na = c->kind == L_SOFTMAX ? c->n * c->k : c->n;
     to_real(c->ar, c->a, na);
-    if (c->b) to_real(c->br, c->b, c->kind == L_WASS ? c->n2 : c->n);
+    if (c->b) to_real(c->br, c->b, c->n);
     if (c->w) to_real(c->wr, c->w, c->n);
     const cg_real *w = c->w ? c->wr : NULL;
     switch (c->kind) {
     case L_MSE: return cg_mse_loss(ga, c->ar, c->br, w, c->n, c->scale);
     case L_BCE: return cg_bce_logits_loss(ga, c->ar, c->br, w, c->n, c->scale);
-    case L_SOFTMAX: return cg_softmax_ce_loss(ga, c->ar, c->labels, w, c->n, c->k, c->scale);
-    default: return cg_wasserstein_loss(ga, gb, c->ar, c->n, c->br, c->n2, c->scale);
+    default: return cg_softmax_ce_loss(ga, c->ar, c->labels, w, c->n, c->k, c->scale);
     }
 }
 
@@ -513,7 +417,7 @@ static double loss_ref(loss_ctx *c)
             s += (c->w ? c->w[i] : 1.0) * l;
         }
         break;
-    case L_SOFTMAX:
+    default:
         for (size_t i = 0; i < c->n; i++) {
             const double *z = c->a + i * c->k;
             double mx = z[0], se = 0;
@@ -522,10 +426,6 @@ static double loss_ref(loss_ctx *c)
             s += (c->w ? c->w[i] : 1.0) * (mx + log(se) - z[c->labels[i]]);
         }
         break;
-    default:
-        for (size_t i = 0; i < c->n2; i++) s += c->b[i];
-        for (size_t i = 0; i < c->n; i++) s -= c->a[i];
-        break;
     }
     return c->scale * s;
 }
@@ -533,34 +433,22 @@ static double loss_ref(loss_ctx *c)
 static double loss_obj(void *vc, int on_core)
 {
     loss_ctx *c = vc;
-    return on_core ? loss_core(c, NULL, NULL) : loss_ref(c);
+    return on_core ? loss_core(c, NULL) : loss_ref(c);
 }
 
 static void test_loss(const char *label, loss_ctx *c)
 {
     char name[128];
     size_t na = c->kind == L_SOFTMAX ? c->n * c->k : c->n;
-    size_t nb = c->kind == L_WASS ? c->n2 : c->n;
-    double lc = loss_core(c, NULL, NULL), lr = loss_ref(c);
+    double lc = loss_core(c, NULL), lr = loss_ref(c);
     snprintf(name, sizeof name, "%s value", label);
     check_close(name, &lc, &lr, 1, LOSS_TOL, 1e-300);
 
-    cg_real *ga = ralloc(na), *gb = ralloc(nb), *ga2 = ralloc(na), *gb2 = ralloc(nb);
-    double lg = loss_core(c, ga, c->kind == L_WASS ? gb : NULL);
+    cg_real *ga = ralloc(na), *ga2 = ralloc(na);
+    double lg = loss_core(c, ga);
     CHECK(lg == lc, "%s: loss with grad %.17g differs from loss without %.17g", label, lg, lc);
     snprintf(name, sizeof name, "%s grad", label);
     fd_check(name, loss_obj, c, c->a, na, ga);
-    if (c->kind == L_WASS) {
-        snprintf(name, sizeof name, "%s grad fake", label);
-        fd_check(name, loss_obj, c, c->b, nb, gb);
-        /* either gradient may be NULL */
-        memset(ga2, 0, na * sizeof *ga2);
-        loss_core(c, NULL, gb2);
-        loss_core(c, ga2, NULL);
-        CHECK(memcmp(ga2, ga, na * sizeof *ga) == 0 && memcmp(gb2, gb, nb * sizeof *gb) == 0,
-              "%s: gradients with the other one NULL differ", label);
-        memset(ga2, 0, na * sizeof *ga2);
-    }
     if (c->kind == L_SOFTMAX) {
         /* each row of the gradient sums to 0 */
         double worst = 0;
@@ -571,11 +459,11 @@ static void test_loss(const char *label, loss_ctx *c)
         }
         CHECK(worst <= 1e-6, "%s: a gradient row sums to %.3g, not 0", label, worst);
     }
-    loss_core(c, ga2, NULL);
-    loss_core(c, ga2, NULL);
+    loss_core(c, ga2);
+    loss_core(c, ga2);
     snprintf(name, sizeof name, "%s grad", label);
     check_doubled(name, ga2, ga, na);
-    free(ga); free(gb); free(ga2); free(gb2);
+    free(ga); free(ga2);
 }
 
 static void free_loss(loss_ctx *c)
@@ -589,7 +477,7 @@ static void test_losses(void)
     char label[96];
     for (int weighted = 0; weighted < 2; weighted++) {
         size_t n = 13;
-        loss_ctx c = {L_MSE, n, 1, 0, weighted ? 0.7 / 13 : 1.0 / 13, dalloc(n), dalloc(n),
+        loss_ctx c = {L_MSE, n, 1, weighted ? 0.7 / 13 : 1.0 / 13, dalloc(n), dalloc(n),
                       weighted ? dalloc(n) : NULL, NULL, ralloc(n), ralloc(n), ralloc(n)};
         fill_u(c.a, n, -2, 2);
         fill_u(c.b, n, -2, 2);
@@ -600,7 +488,7 @@ static void test_losses(void)
     }
     for (int weighted = 0; weighted < 2; weighted++) {
         size_t n = 17;
-        loss_ctx c = {L_BCE, n, 1, 0, weighted ? 0.3 / 17 : 1.0 / 17, dalloc(n), dalloc(n),
+        loss_ctx c = {L_BCE, n, 1, weighted ? 0.3 / 17 : 1.0 / 17, dalloc(n), dalloc(n),
                       weighted ? dalloc(n) : NULL, NULL, ralloc(n), ralloc(n), ralloc(n)};
         fill_u(c.a, n, -5, 5);
         fill_u(c.b, n, 0, 1);
@@ -614,7 +502,7 @@ static void test_losses(void)
     for (size_t ki = 0; ki < 3; ki++)
         for (int weighted = 0; weighted < 2; weighted++) {
             size_t n = 7, k = ks[ki];
-            loss_ctx c = {L_SOFTMAX, n, k, 0, weighted ? 0.45 / 7 : 1.0 / 7, dalloc(n * k), NULL,
+            loss_ctx c = {L_SOFTMAX, n, k, weighted ? 0.45 / 7 : 1.0 / 7, dalloc(n * k), NULL,
                           weighted ? dalloc(n) : NULL, xcalloc(n, sizeof(int32_t)),
                           ralloc(n * k), NULL, ralloc(n)};
             fill_u(c.a, n * k, -4, 4);
@@ -626,15 +514,6 @@ static void test_losses(void)
             test_loss(label, &c);
             free_loss(&c);
         }
-    {
-        size_t nr = 5, nf = 8;
-        loss_ctx c = {L_WASS, nr, 1, nf, 0.3, dalloc(nr), dalloc(nf), NULL, NULL,
-                      ralloc(nr), ralloc(nf), NULL};
-        fill_u(c.a, nr, -3, 3);
-        fill_u(c.b, nf, -3, 3);
-        test_loss("wasserstein", &c);
-        free_loss(&c);
-    }
 }
 
 /* Logits far out: finite values equal to the analytic ones. */
@@ -974,67 +853,6 @@ static void test_mlp_capacity(void)
     cg_mlp_free(m);
 }
 
-/* --------------------------------------------------------------- GEMM */
-
-static void test_gemm_shape(size_t m, size_t n, size_t k)
-{
-    enum { GUARD = 16 };
-    const cg_real sentinel = (cg_real)-12345.25;
-    double *A = dalloc(m * k), *B = dalloc(k * n), *C0 = dalloc(m * n);
-    fill_u(A, m * k, -1, 1);
-    fill_u(B, k * n, -1, 1);
-    fill_u(C0, m * n, -1, 1);
-    cg_real *Ar = ralloc(m * k), *Br = ralloc(k * n), *buf = ralloc(m * n + 2 * GUARD);
-    cg_real *C = buf + GUARD, *first = ralloc(m * n);
-    to_real(Ar, A, m * k);
-    to_real(Br, B, k * n);
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++)
-            for (int acc = 0; acc < 2; acc++) {
-                for (size_t i = 0; i < m * n + 2 * GUARD; i++) buf[i] = sentinel;
-                to_real(C, C0, m * n);
-                cg_gemm(C, Ar, Br, m, n, k, ta, tb, acc);
-                double worst = 0;
-                size_t wi = 0;
-                for (size_t i = 0; i < m; i++)
-                    for (size_t j = 0; j < n; j++) {
-                        double s = acc ? C0[i * n + j] : 0, sabs = fabs(s);
-                        for (size_t p = 0; p < k; p++) {
-                            double a = ta ? A[p * m + i] : A[i * k + p];
-                            double b = tb ? B[j * k + p] : B[p * n + j];
-                            s += a * b;
-                            sabs += fabs(a * b);
-                        }
-                        /* the classical bound for a sum of k products, twice over
-                         * (the double reference carries one too); 0 when exact */
-                        double bound = 2 * (double)(k + 2) * UNIT_ROUNDOFF * sabs;
-                        double e = fabs((double)C[i * n + j] - s);
-                        double ratio = e == 0 ? 0 : bound > 0 ? e / bound : INFINITY;
-                        if (!(ratio <= worst)) {
-                            worst = isnan(ratio) ? INFINITY : ratio;
-                            wi = i * n + j;
-                        }
-                    }
-                size_t guard_bad = 0;
-                for (size_t i = 0; i < GUARD; i++)
-                    guard_bad += (buf[i] != sentinel) + (C[m * n + i] != sentinel);
-                if (g_verbose)
-                    printf("  gemm %zux%zux%zu ta=%d tb=%d acc=%d: max err/bound %.3g\n", m, n, k,
-                           ta, tb, acc, worst);
-                CHECK(worst <= 1 && guard_bad == 0,
-                      "gemm m=%zu n=%zu k=%zu ta=%d tb=%d acc=%d: error/bound %.3g at %zu, %zu guard "
-                      "cells overwritten",
-                      m, n, k, ta, tb, acc, worst, wi, guard_bad);
-                if (ta == 0 && tb == 0 && acc == 0) memcpy(first, C, m * n * sizeof *C);
-            }
-    /* the same inputs give bit-identical outputs */
-    to_real(C, C0, m * n);
-    cg_gemm(C, Ar, Br, m, n, k, 0, 0, 0);
-    CHECK(m * n == 0 || memcmp(C, first, m * n * sizeof *C) == 0,
-          "gemm %zux%zux%zu: a repeated product differs", m, n, k);
-    free(A); free(B); free(C0); free(Ar); free(Br); free(buf); free(first);
-}
-
 /* ------------------------------------------ feature-major kernels */
 
 /* Largest |C - reference| / bound over C's m x n entries (row stride ldc),
@@ -1318,17 +1136,6 @@ static void test_fm_kernels(void)
     test_fm_same_bits(13, 48, 300);
     test_fm_same_bits(7, 16, 3);
     if (g_verbose) printf("  kernels run at %s\n", isa_name(cg_isa_best()));
-}
-
-static void test_gemm(void)
-{
-    static const size_t shapes[][3] = {
-        {1, 1, 1},    {7, 13, 300}, {33, 17, 5},  {100, 50, 513}, {97, 131, 7}, {130, 101, 260},
-        {6, 16, 256}, {5, 9, 257},  {12, 32, 1},  {1, 200, 3},    {200, 1, 3},  {20, 300, 300},
-        {5, 4, 0},    {0, 4, 3},    {4, 0, 3},
-    };
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-        test_gemm_shape(shapes[s][0], shapes[s][1], shapes[s][2]);
 }
 
 /* --------------------------------------------------------------- Adam */
@@ -2487,11 +2294,7 @@ int main(int argc, char **argv)
     cg_rng_seed(&g_data, 20240601);
 
     test_rng();
-    test_gemm();
     test_fm_kernels();
-    test_dense(1, 1, 1);
-    test_dense(5, 7, 3);
-    test_dense(9, 20, 13);
     test_activation(CG_ACT_IDENTITY, 0);
     test_activation(CG_ACT_RELU, 0);
     test_activation(CG_ACT_LEAKY_RELU, 0.2);
