@@ -65,16 +65,27 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
 
 #define FM_MR 6  /* rows of C per tile */
 
-/* the 256-bit kernels for the baseline ISA, and (on x86) with FMA */
-#define FMV vreal
-#define FMVU vreal_u
-#define FMVI vint
-#define FMVL VL
+/* The baseline kernels with 128-bit vectors: the baseline ISA has no wider
+ * registers (x86-64's SSE2, ARM's NEON), and GCC lowers a wider vector type
+ * there to much slower code.  The width does not change the order of any
+ * sum, so the results are those of the 256-bit form. */
+typedef cg_real vreal128 __attribute__((vector_size(16)));
+typedef cg_real vreal128_u __attribute__((vector_size(16), aligned(sizeof(cg_real))));
+#ifdef CG_DOUBLE
+typedef int64_t vint128 __attribute__((vector_size(16)));
+#else
+typedef int32_t vint128 __attribute__((vector_size(16)));
+#endif
+#define FMV vreal128
+#define FMVU vreal128_u
+#define FMVI vint128
+#define FMVL (16 / sizeof(cg_real))
 #define FMN(x) x##_base
 #define FM_ATTR
 #include "gemm_fm.h"
 
 #ifdef CG_X86_VARIANTS
+/* the 256-bit kernels with FMA */
 #define FMV vreal
 #define FMVU vreal_u
 #define FMVI vint
