@@ -319,6 +319,8 @@ void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t
         nt_fma(C, ldc, A, lda, B, ldb, m, n, k, bsum);
         return;
     }
+#else
+    (void)isa;
 #endif
     nt_base(C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
@@ -427,6 +429,8 @@ void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, 
         transpose_fma(dst, ldd, src, lds, rows, cols, add);
         return;
     }
+#else
+    (void)isa;
 #endif
     transpose_base(dst, ldd, src, lds, rows, cols, add);
 }
