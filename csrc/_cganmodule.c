@@ -2082,15 +2082,16 @@ error:
 
 static PyObject *Wgan_sample(CoreObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"n", "context", NULL};
-    PyObject *on, *oc = Py_None;
+    static char *kwlist[] = {"n", "context", "seed", NULL};
+    PyObject *on, *oc = Py_None, *oseed = Py_None;
     PyArrayObject *C = NULL, *out = NULL;
     long long n;
+    uint64_t seed = 0;
     int held = 0;
     char err[CG_ERR_LEN] = "";
     cg_status st;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:sample", kwlist, &on, &oc)) return NULL;
-    if (get_int(on, "n", 1, CG_MAX_ROWS, &n) < 0) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:sample", kwlist, &on, &oc, &oseed)) return NULL;
+    if (get_int(on, "n", 1, CG_MAX_ROWS, &n) < 0 || (oseed != Py_None && get_seed(oseed, &seed) < 0)) return NULL;
     if ((oc != Py_None && !(C = as_real(oc, "context", 2))) || core_acquire(self, &held) < 0) goto error;
     const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
     if (wgan_check_context(self->model, C, (npy_intp)n) < 0) goto error;
@@ -2101,7 +2102,10 @@ static PyObject *Wgan_sample(CoreObject *self, PyObject *args, PyObject *kw)
     }
     if (!(out = new_array(2, dims, 0))) goto error;
     Py_BEGIN_ALLOW_THREADS
-    st = cg_wgan_sample(self->model, F32(out), cfg->ctx_dim ? F32(C) : NULL, (size_t)n, err);
+    if (oseed == Py_None)
+        st = cg_wgan_sample(self->model, F32(out), cfg->ctx_dim ? F32(C) : NULL, (size_t)n, err);
+    else
+        st = cg_wgan_sample_seeded(self->model, F32(out), cfg->ctx_dim ? F32(C) : NULL, (size_t)n, seed, err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
@@ -2129,6 +2133,29 @@ static PyObject *Wgan_reseed(CoreObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *Wgan_get_config(CoreObject *self, void *closure)
+{
+    cg_wgan_config c;
+    int held = 0;
+    (void)closure;
+    if (core_lock(self, &held) < 0) return NULL;
+    int had_model = self->model != NULL;
+    if (had_model) c = *cg_wgan_get_config(self->model);
+    core_release(self, &held);
+    if (!had_model) Py_RETURN_NONE;
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:i,s:d,s:d,s:d,s:d,s:K}", "x_dim", c.x_dim, "ctx_dim",
+                         c.ctx_dim, "noise_dim", c.noise_dim, "hidden_size", c.hidden_size, "n_hidden", c.n_hidden,
+                         "batch_size", c.batch_size, "critic_steps", c.critic_steps, "gp_lambda", c.gp_lambda,
+                         "one_sided", c.one_sided, "critic_dropout", c.critic_dropout,
+                         "learning_rate", c.learning_rate, "beta1", c.beta1, "beta2", c.beta2, "seed",
+                         (unsigned long long)c.seed);
+}
+
+static PyGetSetDef Wgan_getset[] = {
+    {"config", (getter)Wgan_get_config, NULL, "the configuration: the constructor's arguments but the column layout",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
 static PyMethodDef Wgan_methods[] = {
     {"reseed", (PyCFunction)Wgan_reseed, METH_O, "reseed(seed): restart the random stream."},
     {"set_data", (PyCFunction)(void (*)(void))Wgan_set_data, METH_VARARGS | METH_KEYWORDS,
@@ -2137,7 +2164,9 @@ static PyMethodDef Wgan_methods[] = {
     {"train", (PyCFunction)Wgan_train, METH_O,
      "train(n_steps) -> (critic_loss, generator_loss, penalty) per generator step."},
     {"sample", (PyCFunction)(void (*)(void))Wgan_sample, METH_VARARGS | METH_KEYWORDS,
-     "sample(n, context=None) -> (n, x_dim); categorical blocks one-hot."},
+     "sample(n, context=None, seed=None) -> (n, x_dim); categorical blocks one-hot.  Draws from the model's\n"
+     "stream, or with a seed from a stream of its own, leaving the model's untouched: the bits of\n"
+     "reseed(seed) followed by sample(n, context)."},
     {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Wgan_restore, METH_O | METH_CLASS, "Wgan.restore(snapshot) -> Wgan."},
     {NULL, NULL, 0, NULL}};
@@ -2155,6 +2184,7 @@ static PyTypeObject WganType = {
     .tp_init = (initproc)Wgan_init,
     .tp_dealloc = (destructor)core_dealloc,
     .tp_methods = Wgan_methods,
+    .tp_getset = Wgan_getset,
 };
 
 /* arm_moments(X, T, Y, n_arms, weights=None) -> (gram, cross, sq): float64

@@ -392,6 +392,10 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
 /* out[n, x_dim]: samples given ctx[n, ctx_dim], from an exponential moving
  * average of the generator's weights; categorical blocks one-hot. */
 cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err);
+/* cg_wgan_sample drawing from a stream seeded by `seed`: the model's own RNG
+ * is not touched, and the draws are those of cg_wgan_reseed(w, seed)
+ * followed by cg_wgan_sample.  Uses the model's buffers, as sampling does. */
+cg_status cg_wgan_sample_seeded(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, uint64_t seed, char *err);
 /* Versioned snapshot of the whole state, as for GANITE. */
 size_t cg_wgan_snapshot_size(const cg_wgan *w);
 cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err);

@@ -220,17 +220,18 @@ void cg_wgan_clear_data(cg_wgan *w)
     w->n = 0;
 }
 
-/* G on B rows of context (rows of Ctx given by idx, or ctx directly): fills
- * raw [B,p] and fake [B,p] (clamped / softmaxed). */
-static void generate(cg_wgan *w, const cg_real *ctx_rows, const int64_t *idx, size_t B, int train)
+/* G on B rows of context (rows of Ctx given by idx, or ctx directly), with
+ * noise (and dropout) from rng: fills raw [B,p] and fake [B,p] (clamped /
+ * softmaxed). */
+static void generate(cg_wgan *w, cg_rng *rng, const cg_real *ctx_rows, const int64_t *idx, size_t B, int train)
 {
     size_t z = (size_t)w->cfg.noise_dim, c = (size_t)w->cfg.ctx_dim, p = (size_t)w->cfg.x_dim;
     for (size_t i = 0; i < B; i++) {
         cg_real *row = w->gin + i * (z + c);
-        cg_rng_fill_normal(&w->rng, row, z, 0.0, 1.0);
+        cg_rng_fill_normal(rng, row, z, 0.0, 1.0);
         if (c) memcpy(row + z, ctx_rows + (idx ? (size_t)idx[i] : i) * c, c * sizeof(cg_real));
     }
-    const cg_real *out = cg_mlp_forward(w->G, w->gin, B, train, &w->rng);
+    const cg_real *out = cg_mlp_forward(w->G, w->gin, B, train, rng);
     memcpy(w->raw, out, B * p * sizeof(cg_real));
     for (size_t i = 0; i < B; i++) {
         const cg_real *r = w->raw + i * p;
@@ -277,7 +278,7 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         for (int s = 0; s < w->cfg.critic_steps; s++) {
             cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
             for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
-            generate(w, w->Ctx, w->idx, B, 1);
+            generate(w, &w->rng, w->Ctx, w->idx, B, 1);
             /* a diverged generator would otherwise surface as a non-finite
              * critic loss (bounds clamp inf, so its raw output is checked) */
             if (!cg_all_finite(w->raw, B * p)) {
@@ -326,7 +327,7 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         }
         /* generator step: -mean f(G(z, c)) */
         cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
-        generate(w, w->Ctx, w->idx, B, 1);
+        generate(w, &w->rng, w->Ctx, w->idx, B, 1);
         critic_input(w, w->fake, w->idx, B);
         const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
         double mg = 0;
@@ -370,7 +371,8 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
     return CG_OK;
 }
 
-cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err)
+/* out[n, x_dim] given ctx, every draw from rng */
+static cg_status sample_from(cg_wgan *w, cg_rng *rng, cg_real *out, const cg_real *ctx, size_t n, char *err)
 {
     size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
     if (c && !cg_all_finite(ctx, n * c)) {
@@ -382,7 +384,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
-        generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
+        generate(w, rng, c ? ctx + r0 * c : NULL, NULL, rows, 0);
         /* checked before the categorical draws, which would turn NaN
          * probabilities into a silent one-hot row */
         if (!cg_all_finite(w->raw, rows * p)) {
@@ -396,7 +398,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
             /* categorical blocks: one draw from the softmax, as one-hot */
             for (int b = 0; b < w->n_blocks; b++) {
                 size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
-                double u = cg_rng_uniform(&w->rng), acc = 0;
+                double u = cg_rng_uniform(rng), acc = 0;
                 size_t pick = k - 1;
                 for (size_t j = 0; j < k; j++) {
                     acc += f[s0 + j];
@@ -417,6 +419,18 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
         return CG_EFLOAT;
     }
     return CG_OK;
+}
+
+cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err)
+{
+    return sample_from(w, &w->rng, out, ctx, n, err);
+}
+
+cg_status cg_wgan_sample_seeded(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, uint64_t seed, char *err)
+{
+    cg_rng rng;
+    cg_rng_seed(&rng, seed);
+    return sample_from(w, &rng, out, ctx, n, err);
 }
 
 /* ---------------------------------------------------------- snapshot */

@@ -162,6 +162,22 @@ def test_concurrent_predicts_and_samples_on_one_ganite_core_give_the_serial_bits
     assert all(r == serial_sample for r in runs[2])
 
 
+def test_concurrent_seeded_samples_on_one_wgan_core_give_the_serial_bits():
+    """sample(n, context, seed=s) draws from a stream of its own, so threads
+    sampling one core with different seeds cannot take each other's draws
+    (as reseed followed by sample could)."""
+    X, C = _wgan_data()
+    core = _wgan_core(X, C)
+    core.train(50)
+    ctx = C[:150]
+    serial = [core.sample(150, ctx, seed=s).tobytes() for s in range(3)]
+    state = core.snapshot()
+    runs = _hammer([lambda s=s: core.sample(150, ctx, seed=s).tobytes() for s in range(3)])
+    for want, got in zip(serial, runs):
+        assert all(r == want for r in got)
+    assert core.snapshot() == state
+
+
 def test_concurrent_mlp_forwards_give_the_serial_bits():
     net = _cgan.MLP([4, 64, 64, 2], ["relu", "tanh", "identity"], seed=1)
     Xs = [np.random.default_rng(i).normal(size=(300 + 50 * i, 4)) for i in range(3)]

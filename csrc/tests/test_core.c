@@ -1849,10 +1849,17 @@ static void test_wgan(void)
     CHECK(cg_wgan_snapshot(w, buf, size, err) == CG_OK, "wgan snapshot: %s", err);
     CHECK(cg_wgan_restore(&v, buf, size, err) == CG_OK, "wgan restore: %s", err);
     if (v) {
-        cg_wgan_reseed(w, 3);
+        /* a seeded draw is reseed + sample, and leaves the model's stream alone */
+        CHECK(cg_wgan_sample_seeded(w, S, C, n, 3, err) == CG_OK, "wgan seeded sample: %s", err);
+        unsigned char *after = xcalloc(size, 1);
+        cg_wgan_snapshot(w, after, size, err);
+        CHECK(memcmp(buf, after, size) == 0, "a seeded wgan sample changed the model's state");
+        free(after);
         cg_wgan_reseed(v, 3);
-        cg_wgan_sample(w, S, C, n, err);
         cg_wgan_sample(v, S2, C, n, err);
+        CHECK(memcmp(S, S2, n * p * sizeof(cg_real)) == 0, "seeded sample differs from reseed + sample");
+        cg_wgan_reseed(w, 3);
+        cg_wgan_sample(w, S, C, n, err);
         CHECK(memcmp(S, S2, n * p * sizeof(cg_real)) == 0, "restored wgan samples the same bits");
         cg_wgan_free(v);
         v = NULL;
