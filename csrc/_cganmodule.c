@@ -1092,7 +1092,8 @@ static PyObject *MLP_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return core_alloc(type, &mlp_kind);
 }
 
-/* a sequence argument of n entries, or NULL with the error set */
+/* a sequence argument of n entries (any number when n < 0), or NULL with
+ * the error set */
 static PyObject *sequence_of(PyObject *obj, const char *what, Py_ssize_t n, const char *name)
 {
     PyObject *seq = PySequence_Fast(obj, what);
@@ -1103,69 +1104,78 @@ static PyObject *sequence_of(PyObject *obj, const char *what, Py_ssize_t n, cons
     return seq;
 }
 
-static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
+/* the spec of MLP(sizes, activations, activation_params=None, dropout=None) */
+typedef struct {
+    cg_mlp_spec spec;
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    double aparams[CG_MAX_LAYERS], drop[CG_MAX_LAYERS];
+} mlp_args;
+
+static int mlp_args_from(PyObject *osizes, PyObject *oacts, PyObject *oparams, PyObject *odrop, mlp_args *a)
 {
-    static char *kwlist[] = {"sizes", "activations", "seed", "activation_params", "dropout", NULL};
-    PyObject *osizes, *oacts, *oseed, *oparams = Py_None, *odrop = Py_None;
-    PyObject *sizes_seq = NULL, *acts_seq = NULL, *params_seq = NULL, *drop_seq = NULL;
-    PyObject *none[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
-    int *sizes = NULL, *acts = NULL;
-    double *aparams = NULL, *drop = NULL;
-    uint64_t seed;
-    char err[CG_ERR_LEN] = "";
-    int rc = -1, held = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:MLP", kwlist, &osizes, &oacts, &oseed, &oparams, &odrop))
-        return -1;
-    if (get_seed(oseed, &seed) < 0) return -1;
-    if (!(sizes_seq = sequence_of(osizes, "sizes must be a sequence of integers", -1, "sizes"))) goto done;
-    Py_ssize_t ns = PySequence_Fast_GET_SIZE(sizes_seq), L = ns - 1;
+    PyObject *sizes = NULL, *acts = NULL, *params = NULL, *drop = NULL;
+    int rc = -1;
+    if (!(sizes = sequence_of(osizes, "sizes must be a sequence of integers", -1, "sizes"))) goto done;
+    Py_ssize_t ns = PySequence_Fast_GET_SIZE(sizes), L = ns - 1;
     if (L < 1 || L > CG_MAX_LAYERS) {
         PyErr_Format(PyExc_ValueError, "sizes must have between 2 and %d entries, got %zd", CG_MAX_LAYERS + 1, ns);
         goto done;
     }
-    if (!(acts_seq = PySequence_Fast(oacts, "activations must be a sequence of strings"))) goto done;
-    if (PySequence_Fast_GET_SIZE(acts_seq) != L) {
+    if (!(acts = PySequence_Fast(oacts, "activations must be a sequence of strings"))) goto done;
+    if (PySequence_Fast_GET_SIZE(acts) != L) {
         PyErr_Format(PyExc_ValueError, "activations must have %zd entries (one per layer), got %zd", L,
-                     PySequence_Fast_GET_SIZE(acts_seq));
-        goto done;
-    }
-    sizes = PyMem_Calloc((size_t)ns, sizeof(int));
-    acts = PyMem_Calloc((size_t)L, sizeof(int));
-    aparams = PyMem_Calloc((size_t)L, sizeof(double));
-    drop = PyMem_Calloc((size_t)L, sizeof(double));
-    if (!sizes || !acts || !aparams || !drop) {
-        PyErr_NoMemory();
+                     PySequence_Fast_GET_SIZE(acts));
         goto done;
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
         long long v;
-        if (get_int(PySequence_Fast_GET_ITEM(sizes_seq, i), "each entry of sizes", 1, CG_MAX_FEATURES, &v) < 0)
-            goto done;
-        sizes[i] = (int)v;
+        if (get_int(PySequence_Fast_GET_ITEM(sizes, i), "each entry of sizes", 1, CG_MAX_FEATURES, &v) < 0) goto done;
+        a->sizes[i] = (int)v;
     }
     for (Py_ssize_t l = 0; l < L; l++) {
-        if (parse_activation(PySequence_Fast_GET_ITEM(acts_seq, l), "each entry of activations", &acts[l]) < 0)
+        if (parse_activation(PySequence_Fast_GET_ITEM(acts, l), "each entry of activations", &a->acts[l]) < 0)
             goto done;
-        aparams[l] = default_act_param(acts[l]);
+        a->aparams[l] = default_act_param(a->acts[l]);
+        a->drop[l] = 0;
     }
     if (oparams != Py_None) {
-        if (!(params_seq = sequence_of(oparams, "activation_params must be a sequence", L, "activation_params")))
-            goto done;
+        if (!(params = sequence_of(oparams, "activation_params must be a sequence", L, "activation_params"))) goto done;
         for (Py_ssize_t l = 0; l < L; l++)
-            if (get_real(PySequence_Fast_GET_ITEM(params_seq, l), "activation_params", 0, 1e6, 0, 0, &aparams[l]) < 0)
+            if (get_real(PySequence_Fast_GET_ITEM(params, l), "activation_params", 0, 1e6, 0, 0, &a->aparams[l]) < 0)
                 goto done;
     }
     if (odrop != Py_None) {
-        if (!(drop_seq = sequence_of(odrop, "dropout must be a sequence", L, "dropout"))) goto done;
+        if (!(drop = sequence_of(odrop, "dropout must be a sequence", L, "dropout"))) goto done;
         for (Py_ssize_t l = 0; l < L; l++)
-            if (get_real(PySequence_Fast_GET_ITEM(drop_seq, l), "dropout", 0, 1, 0, 1, &drop[l]) < 0) goto done;
+            if (get_real(PySequence_Fast_GET_ITEM(drop, l), "dropout", 0, 1, 0, 1, &a->drop[l]) < 0) goto done;
     }
-    cg_mlp_spec spec = {(int)L, sizes, acts, aparams, drop};
+    a->spec = (cg_mlp_spec){(int)L, a->sizes, a->acts, a->aparams, a->drop};
+    rc = 0;
+done:
+    Py_XDECREF(sizes);
+    Py_XDECREF(acts);
+    Py_XDECREF(params);
+    Py_XDECREF(drop);
+    return rc;
+}
+
+static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sizes", "activations", "seed", "activation_params", "dropout", NULL};
+    PyObject *osizes, *oacts, *oseed, *oparams = Py_None, *odrop = Py_None;
+    PyObject *none[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
+    mlp_args a;
+    uint64_t seed;
+    char err[CG_ERR_LEN] = "";
+    int held = 0;
     cg_mlp *m = NULL;
     cg_rng rng;
     cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:MLP", kwlist, &osizes, &oacts, &oseed, &oparams, &odrop) ||
+        get_seed(oseed, &seed) < 0 || mlp_args_from(osizes, oacts, oparams, odrop, &a) < 0)
+        return -1;
     Py_BEGIN_ALLOW_THREADS
-    st = cg_mlp_create(&m, &spec, 1, err);
+    st = cg_mlp_create(&m, &a.spec, 1, err);
     if (st == CG_OK) {
         cg_rng_seed(&rng, seed);
         cg_mlp_init(m, &rng);
@@ -1173,29 +1183,55 @@ static int MLP_init(MLPObject *self, PyObject *args, PyObject *kw)
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto done;
+        return -1;
     }
     if (core_lock(&self->core, &held) < 0) {
         cg_mlp_free(m);
-        goto done;
+        return -1;
     }
     mlp_release(&self->core);
     self->core.model = m;
     self->rng = rng;
     swap_kept(&self->core, none, old);
     core_release(&self->core, &held);
-    rc = 0;
-done:
     drop_all(old);
-    Py_XDECREF(sizes_seq);
-    Py_XDECREF(acts_seq);
-    Py_XDECREF(params_seq);
-    Py_XDECREF(drop_seq);
-    PyMem_Free(sizes);
-    PyMem_Free(acts);
-    PyMem_Free(aparams);
-    PyMem_Free(drop);
-    return rc;
+    return 0;
+}
+
+/* a byte count from the core as a Python int; SIZE_MAX is a count that overflowed */
+static PyObject *bytes_result(size_t bytes, const char *what)
+{
+    if (bytes == SIZE_MAX) {
+        PyErr_Format(PyExc_OverflowError, "%s needs more bytes than this platform can count", what);
+        return NULL;
+    }
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyObject *MLP_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sizes", "activations", "capacity", "activation_params", "dropout", "penalty", NULL};
+    PyObject *osizes, *oacts, *ocap = NULL, *oparams = Py_None, *odrop = Py_None;
+    int penalty = 0;
+    long long cap = 1;
+    mlp_args a;
+    size_t bytes;
+    (void)unused;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OOOp:nbytes", kwlist, &osizes, &oacts, &ocap, &oparams, &odrop,
+                                     &penalty) ||
+        (ocap && get_int(ocap, "capacity", 1, CG_MAX_ROWS, &cap) < 0) ||
+        mlp_args_from(osizes, oacts, oparams, odrop, &a) < 0)
+        return NULL;
+    if (penalty && a.sizes[a.spec.n_layers] != 1) {
+        PyErr_SetString(PyExc_ValueError, "a gradient penalty needs a network with one output");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    bytes = cg_mlp_bytes(&a.spec, (size_t)cap);
+    size_t extra = penalty ? cg_mlp_penalty_bytes(&a.spec, (size_t)cap) : 0;
+    bytes = bytes > SIZE_MAX - extra ? SIZE_MAX : bytes + extra;
+    Py_END_ALLOW_THREADS
+    return bytes_result(bytes, "this network");
 }
 
 static PyObject *MLP_get_n_params(MLPObject *self, void *closure)
@@ -1491,6 +1527,10 @@ static PyMethodDef MLP_methods[] = {
     {"fit_softmax", (PyCFunction)(void (*)(void))MLP_fit_softmax, METH_VARARGS | METH_KEYWORDS,
      "fit_softmax(X, labels, batch_size, n_iter, learning_rate=1e-3, weight_decay=0, decoupled=True) -> losses.\n"
      "Minibatch softmax cross-entropy classification with Adam, run in C; weight_decay as in fit_mse."},
+    {"nbytes", (PyCFunction)(void (*)(void))MLP_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "MLP.nbytes(sizes, activations, capacity=1, activation_params=None, dropout=None, penalty=False) -> int.\n"
+     "The bytes MLP(sizes, activations, ...) allocates with its cache grown to capacity rows (forward on n rows\n"
+     "grows it to n), plus with penalty=True the buffers gradient_penalty allocates; computed, not allocated."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef MLP_getset[] = {
@@ -1555,38 +1595,44 @@ static int get_ints(PyObject *const *objs, const char *const *names, const long 
     return 0;
 }
 
-static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
+/* the configuration of Ganite(...) from its arguments; fmt names the
+ * function in PyArg's messages */
+static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_config *cfg)
 {
     static char *kwlist[] = {"n_features", "n_treatments", "hidden_size", "n_hidden", "noise_dim",
                              "binary_outcome", "batch_size", "d_steps", "alpha", "beta", "learning_rate",
                              "weight_decay", "seed", NULL};
-    static const char *const names[8] = {"n_features", "n_treatments", "hidden_size", "n_hidden",
-                                         "noise_dim", "binary_outcome", "batch_size", "d_steps"};
     static const long long lo[8] = {1, 2, 1, 1, 0, 0, 1, 1};
     static const long long hi[8] = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN,
                                     CG_MAX_NOISE_DIM, 1, CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
     PyObject *o[13];
     long long v[8];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                                     &o[8], &o[9], &o[10], &o[11], &o[12]) ||
+        get_ints(o, (const char *const *)kwlist, lo, hi, 8, v) < 0)
+        return -1;
+    cfg->n_features = (int)v[0];
+    cfg->n_treatments = (int)v[1];
+    cfg->hidden_size = (int)v[2];
+    cfg->n_hidden = (int)v[3];
+    cfg->noise_dim = (int)v[4];
+    cfg->binary_outcome = (int)v[5];
+    cfg->batch_size = (int)v[6];
+    cfg->d_steps = (int)v[7];
+    if (get_real(o[8], "alpha", 0, 1e6, 0, 0, &cfg->alpha) < 0 || get_real(o[9], "beta", 0, 1e6, 0, 0, &cfg->beta) < 0 ||
+        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg->learning_rate) < 0 ||
+        get_real(o[11], "weight_decay", 0, 1e3, 0, 0, &cfg->weight_decay) < 0 || get_seed(o[12], &cfg->seed) < 0)
+        return -1;
+    return 0;
+}
+
+static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
+{
     cg_ganite_config cfg;
     char err[CG_ERR_LEN] = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOOOO:Ganite", kwlist, &o[0], &o[1], &o[2], &o[3], &o[4],
-                                     &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12]))
-        return -1;
-    if (get_ints(o, names, lo, hi, 8, v) < 0) return -1;
-    cfg.n_features = (int)v[0];
-    cfg.n_treatments = (int)v[1];
-    cfg.hidden_size = (int)v[2];
-    cfg.n_hidden = (int)v[3];
-    cfg.noise_dim = (int)v[4];
-    cfg.binary_outcome = (int)v[5];
-    cfg.batch_size = (int)v[6];
-    cfg.d_steps = (int)v[7];
-    if (get_real(o[8], "alpha", 0, 1e6, 0, 0, &cfg.alpha) < 0 || get_real(o[9], "beta", 0, 1e6, 0, 0, &cfg.beta) < 0 ||
-        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg.learning_rate) < 0 ||
-        get_real(o[11], "weight_decay", 0, 1e3, 0, 0, &cfg.weight_decay) < 0 || get_seed(o[12], &cfg.seed) < 0)
-        return -1;
     cg_ganite *g = NULL;
     cg_status st;
+    if (ganite_args(args, kw, "OOOOOOOOOOOOO:Ganite", &cfg) < 0) return -1;
     Py_BEGIN_ALLOW_THREADS
     st = cg_ganite_create(&g, &cfg, err);
     Py_END_ALLOW_THREADS
@@ -1597,6 +1643,37 @@ static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
     if (core_replace(self, g) == 0) return 0;
     cg_ganite_free(g);
     return -1;
+}
+
+/* Ganite.nbytes(**kwargs of Ganite, n_rows=0): the model's bytes, and those
+ * set_data adds for n_rows training rows */
+static PyObject *Ganite_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    PyObject *rest = NULL, *orows = NULL;
+    cg_ganite_config cfg;
+    long long n_rows = 0;
+    size_t bytes;
+    (void)unused;
+    if (kw) {
+        if (!(rest = PyDict_Copy(kw))) return NULL;
+        orows = PyDict_GetItemString(rest, "n_rows");
+        Py_XINCREF(orows);
+        if (orows && PyDict_DelItemString(rest, "n_rows") < 0) goto error;
+    }
+    if ((orows && get_int(orows, "n_rows", 0, CG_MAX_ROWS, &n_rows) < 0) ||
+        ganite_args(args, rest, "OOOOOOOOOOOOO:nbytes", &cfg) < 0)
+        goto error;
+    Py_BEGIN_ALLOW_THREADS
+    size_t model = cg_ganite_bytes(&cfg), data = cg_ganite_data_bytes(&cfg, (size_t)n_rows);
+    bytes = model > SIZE_MAX - data ? SIZE_MAX : model + data;
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(rest);
+    Py_XDECREF(orows);
+    return bytes_result(bytes, "this GANITE");
+error:
+    Py_XDECREF(rest);
+    Py_XDECREF(orows);
+    return NULL;
 }
 
 /* (X, T codes, Y) converted before the lock: X (n, d) float32 (private when
@@ -1864,6 +1941,11 @@ static PyMethodDef Ganite_methods[] = {
      "sample(X, T, Y, n_samples, seed) -> (n_samples, n, K) draws from the generator."},
     {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Ganite_restore, METH_O | METH_CLASS, "Ganite.restore(snapshot) -> Ganite."},
+    {"nbytes", (PyCFunction)(void (*)(void))Ganite_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "Ganite.nbytes(**the arguments of Ganite, n_rows=0) -> int.\n"
+     "The bytes Ganite(...) allocates (its three networks, their Adam moments and caches, its buffers), plus\n"
+     "those set_data adds for n_rows training rows (n_rows * n_treatments * 4 when noise_dim = 0, else 0);\n"
+     "computed, not allocated.  Training, predict and sample allocate nothing more in the core."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Ganite_getset[] = {
@@ -1932,66 +2014,83 @@ static int column_array(PyObject *obj, int type, int x_dim, const char *name, Py
     return -1;
 }
 
-static int Wgan_init(CoreObject *self, PyObject *args, PyObject *kw)
+/* the configuration and column layout (column_block, lower, upper: None or
+ * arrays of x_dim entries, layout[3]) of Wgan(...) from its arguments */
+static int wgan_args(PyObject *args, PyObject *kw, const char *fmt, cg_wgan_config *cfg, PyArrayObject **layout)
 {
     static char *kwlist[] = {"x_dim", "ctx_dim", "noise_dim", "hidden_size", "n_hidden", "batch_size",
                              "critic_steps", "gp_lambda", "one_sided", "critic_dropout", "learning_rate", "beta1",
                              "beta2", "seed", "column_block", "lower", "upper", NULL};
-    static const char *const names[7] = {"x_dim", "ctx_dim", "noise_dim", "hidden_size", "n_hidden", "batch_size",
-                                         "critic_steps"};
     static const long long lo[7] = {1, 0, 1, 1, 1, 1, 1};
     static const long long hi[7] = {CG_MAX_X_DIM,    CG_MAX_CTX_DIM,    CG_MAX_NOISE_DIM,  CG_MAX_HIDDEN_SIZE,
                                     CG_MAX_N_HIDDEN, CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
     PyObject *o[14], *oblock = Py_None, *olo = Py_None, *ohi = Py_None;
     long long v[7], one_sided;
+    layout[0] = layout[1] = layout[2] = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &oblock, &olo, &ohi))
+        return -1;
+    if (get_ints(o, (const char *const *)kwlist, lo, hi, 7, v) < 0 ||
+        get_real(o[7], "gp_lambda", 0, 1e6, 0, 0, &cfg->gp_lambda) < 0 ||
+        get_int(o[8], "one_sided", 0, 1, &one_sided) < 0 ||
+        get_real(o[9], "critic_dropout", 0, 1, 0, 1, &cfg->critic_dropout) < 0 ||
+        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg->learning_rate) < 0 ||
+        get_real(o[11], "beta1", 0, 1, 0, 1, &cfg->beta1) < 0 || get_real(o[12], "beta2", 0, 1, 0, 1, &cfg->beta2) < 0 ||
+        get_seed(o[13], &cfg->seed) < 0)
+        return -1;
+    cfg->x_dim = (int)v[0];
+    cfg->ctx_dim = (int)v[1];
+    cfg->noise_dim = (int)v[2];
+    cfg->hidden_size = (int)v[3];
+    cfg->n_hidden = (int)v[4];
+    cfg->batch_size = (int)v[5];
+    cfg->critic_steps = (int)v[6];
+    cfg->one_sided = (int)one_sided;
+    if (column_array(oblock, NPY_INT, cfg->x_dim, "column_block", &layout[0]) < 0 ||
+        column_array(olo, NPY_DOUBLE, cfg->x_dim, "lower", &layout[1]) < 0 ||
+        column_array(ohi, NPY_DOUBLE, cfg->x_dim, "upper", &layout[2]) < 0) {
+        for (int i = 0; i < 3; i++) Py_CLEAR(layout[i]);
+        return -1;
+    }
+    return 0;
+}
+
+#define DATA_OR_NULL(a, type) ((a) ? (const type *)PyArray_DATA(a) : NULL)
+
+static int Wgan_init(CoreObject *self, PyObject *args, PyObject *kw)
+{
     cg_wgan_config cfg;
     char err[CG_ERR_LEN] = "";
-    PyArrayObject *blocks = NULL, *lower = NULL, *upper = NULL;
+    PyArrayObject *layout[3];
     cg_wgan *w = NULL;
     cg_status st;
-    int rc = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOOOOO|OOO:Wgan", kwlist, &o[0], &o[1], &o[2], &o[3], &o[4],
-                                     &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &oblock,
-                                     &olo, &ohi))
-        return -1;
-    if (get_ints(o, names, lo, hi, 7, v) < 0 || get_real(o[7], "gp_lambda", 0, 1e6, 0, 0, &cfg.gp_lambda) < 0 ||
-        get_int(o[8], "one_sided", 0, 1, &one_sided) < 0 ||
-        get_real(o[9], "critic_dropout", 0, 1, 0, 1, &cfg.critic_dropout) < 0 ||
-        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg.learning_rate) < 0 ||
-        get_real(o[11], "beta1", 0, 1, 0, 1, &cfg.beta1) < 0 || get_real(o[12], "beta2", 0, 1, 0, 1, &cfg.beta2) < 0 ||
-        get_seed(o[13], &cfg.seed) < 0)
-        return -1;
-    cfg.x_dim = (int)v[0];
-    cfg.ctx_dim = (int)v[1];
-    cfg.noise_dim = (int)v[2];
-    cfg.hidden_size = (int)v[3];
-    cfg.n_hidden = (int)v[4];
-    cfg.batch_size = (int)v[5];
-    cfg.critic_steps = (int)v[6];
-    cfg.one_sided = (int)one_sided;
-    if (column_array(oblock, NPY_INT, cfg.x_dim, "column_block", &blocks) < 0 ||
-        column_array(olo, NPY_DOUBLE, cfg.x_dim, "lower", &lower) < 0 ||
-        column_array(ohi, NPY_DOUBLE, cfg.x_dim, "upper", &upper) < 0)
-        goto done;
+    if (wgan_args(args, kw, "OOOOOOOOOOOOOO|OOO:Wgan", &cfg, layout) < 0) return -1;
     Py_BEGIN_ALLOW_THREADS
-    st = cg_wgan_create(&w, &cfg, blocks ? (const int *)PyArray_DATA(blocks) : NULL,
-                        lower ? (const double *)PyArray_DATA(lower) : NULL,
-                        upper ? (const double *)PyArray_DATA(upper) : NULL, err);
+    st = cg_wgan_create(&w, &cfg, DATA_OR_NULL(layout[0], int), DATA_OR_NULL(layout[1], double),
+                        DATA_OR_NULL(layout[2], double), err);
     Py_END_ALLOW_THREADS
+    for (int i = 0; i < 3; i++) Py_XDECREF(layout[i]);
     if (st != CG_OK) {
         raise_status(st, err);
-        goto done;
+        return -1;
     }
-    if (core_replace(self, w) < 0) {
-        cg_wgan_free(w);
-        goto done;
-    }
-    rc = 0;
-done:
-    Py_XDECREF(blocks);
-    Py_XDECREF(lower);
-    Py_XDECREF(upper);
-    return rc;
+    if (core_replace(self, w) == 0) return 0;
+    cg_wgan_free(w);
+    return -1;
+}
+
+static PyObject *Wgan_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    cg_wgan_config cfg;
+    PyArrayObject *layout[3];
+    size_t bytes;
+    (void)unused;
+    if (wgan_args(args, kw, "OOOOOOOOOOOOOO|OOO:nbytes", &cfg, layout) < 0) return NULL;
+    for (int i = 0; i < 3; i++) Py_XDECREF(layout[i]);
+    Py_BEGIN_ALLOW_THREADS
+    bytes = cg_wgan_bytes(&cfg);
+    Py_END_ALLOW_THREADS
+    return bytes_result(bytes, "this WGAN");
 }
 
 /* With the lock: the context a call passes (ctx, NULL for None) against the
@@ -2169,6 +2268,11 @@ static PyMethodDef Wgan_methods[] = {
      "reseed(seed) followed by sample(n, context)."},
     {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Wgan_restore, METH_O | METH_CLASS, "Wgan.restore(snapshot) -> Wgan."},
+    {"nbytes", (PyCFunction)(void (*)(void))Wgan_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "Wgan.nbytes(**the arguments of Wgan) -> int.\n"
+     "The bytes Wgan(...) allocates (its two networks, their Adam moments and caches, the critic's\n"
+     "gradient-penalty buffers, its buffers); computed, not allocated.  set_data, train and sample allocate\n"
+     "nothing more in the core."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject WganType = {

@@ -197,6 +197,30 @@ typedef struct {
 } cg_mlp_spec;
 
 cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err);
+/* Memory, before anything is allocated.  cg_mlp_bytes: what cg_mlp_create
+ * (spec, capacity) allocates (the struct and tables, params and grads, the
+ * activation cache for capacity rows); cg_mlp_reserve growing the cache to
+ * n rows frees it and allocates the cache part of cg_mlp_bytes(spec, n).
+ * cg_mlp_penalty_bytes: what cg_mlp_reserve_penalty allocates for capacity
+ * rows.  Both count a spec within the size limits whatever its parameter
+ * count, and give SIZE_MAX when the count overflows or the layer count, a
+ * size (or, for the penalty, the one output) is out of range.
+ * cg_mlp_spec_n_params: the parameters of such a spec (SIZE_MAX likewise). */
+size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity);
+size_t cg_mlp_penalty_bytes(const cg_mlp_spec *spec, size_t capacity);
+size_t cg_mlp_spec_n_params(const cg_mlp_spec *spec);
+
+/* The networks of the training loops: n_hidden ReLU layers of `hidden`
+ * units, each followed by dropout at rate `dropout`, then a linear layer of
+ * `out` units.  cg_mlp_stack_init fills s and points s->spec at s's own
+ * tables (so s must not be copied); an n_hidden outside [1,
+ * CG_MAX_N_HIDDEN] gives a spec of 0 layers, which create refuses. */
+typedef struct {
+    cg_mlp_spec spec;
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    double dropout[CG_MAX_LAYERS];
+} cg_mlp_stack;
+void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout);
 void cg_mlp_free(cg_mlp *m);
 /* Grows the activation cache to hold `capacity` rows. */
 cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err);
@@ -250,6 +274,8 @@ typedef struct {
 
 typedef struct cg_adam cg_adam;
 cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err);
+/* what cg_adam_create allocates (the state and the moments m and v) */
+size_t cg_adam_bytes(size_t n_params);
 void cg_adam_free(cg_adam *a);
 /* New hyperparameters for an existing optimiser; its moments and step count stay. */
 cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err);
@@ -272,7 +298,9 @@ void cg_swap_blocks(cg_real *a, cg_real *b, size_t n);
 /* ------------------------------------------------- a supervised loop */
 /* Minibatch regression of Y[n, out] on X[n, in] with MSE and Adam, for
  * n_iter steps of batch_size rows drawn with replacement.  Writes the
- * minibatch loss of each step into losses[n_iter] (may be NULL). */
+ * minibatch loss of each step into losses[n_iter] (may be NULL).  Grows the
+ * cache to batch_size rows, and holds batch_size * ((in + 2 out) *
+ * sizeof(cg_real) + 12) bytes of batch buffers while it runs. */
 cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
                          const cg_real *X, const cg_real *Y, size_t n,
                          size_t batch_size, size_t n_iter, double *losses, char *err);
@@ -312,6 +340,16 @@ typedef struct {
 typedef struct cg_ganite cg_ganite;
 
 cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err);
+/* Memory, before anything is allocated: cg_ganite_bytes is what
+ * cg_ganite_create allocates (the three networks with their caches for
+ * max(batch_size, 1024) rows, their Adam moments, I's moving average, the
+ * batch buffers); SIZE_MAX when the count overflows.  cg_ganite_data_bytes
+ * is what cg_ganite_set_data allocates for n_rows training rows (its cache
+ * of completed outcomes: n_rows * K * sizeof(cg_real) when noise_dim = 0,
+ * else 0; it only grows).  Training, predict and sample allocate nothing:
+ * they run in chunks of at most 1024 rows through those buffers. */
+size_t cg_ganite_bytes(const cg_ganite_config *cfg);
+size_t cg_ganite_data_bytes(const cg_ganite_config *cfg, size_t n_rows);
 void cg_ganite_free(cg_ganite *g);
 const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g);
 /* Attach training data X[n,d], T[n] in [0,K), Y[n], of which the model
@@ -379,6 +417,13 @@ typedef struct cg_wgan cg_wgan;
 cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *cfg, const int *column_block, const double *lower,
                          const double *upper, char *err);
 void cg_wgan_free(cg_wgan *w);
+/* What cg_wgan_create allocates (the two networks with their caches for
+ * max(batch_size, 1024) rows, the critic's gradient-penalty buffers, the Adam
+ * moments, G's moving average, the batch buffers and the column layout),
+ * before anything is allocated; SIZE_MAX when the count overflows.
+ * set_data, train and sample allocate nothing (sampling runs in chunks of
+ * 1024 rows); restore holds x_dim * 20 bytes more while it runs. */
+size_t cg_wgan_bytes(const cg_wgan_config *cfg);
 const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w);
 /* X[n, x_dim] real rows (categorical blocks one-hot), Ctx[n, ctx_dim]; not copied. */
 cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err);

@@ -11,6 +11,7 @@
  * allocated in create; prediction and sampling run in chunks so that memory
  * does not grow with n. */
 #include "cgan.h"
+#include "alloc.h"
 #include "snapshot.h"
 
 #include <math.h>
@@ -70,40 +71,74 @@ void cg_ganite_free(cg_ganite *g)
     cg_adam_free(g->optG);
     cg_adam_free(g->optD);
     cg_adam_free(g->optI);
-    free(g->idx);
-    free(g->tb);
-    free(g->xb);
-    free(g->yb);
-    free(g->tt);
-    free(g->gin);
-    free(g->gval);
-    free(g->ybar);
-    free(g->ycache);
-    free(g->ymean);
-    free(g->ysd);
-    free(g->ycount);
-    free(g->din);
-    free(g->dlog);
-    free(g->ddin);
-    free(g->dgout);
-    free(g->wI);
-    free(g->gI);
-    free(g->i_avg);
-    free(g);
+    void *blocks[] = {g->idx,  g->tb,   g->xb,  g->yb,   g->tt,    g->gin, g->gval, g->ybar, g->ycache, g->ymean,
+                      g->ysd, g->ycount, g->din, g->dlog, g->ddin, g->dgout, g->wI,  g->gI,   g->i_avg,  g};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) cg_free(blocks[i]);
 }
 
-static cg_status make_net(cg_mlp **out, int in, int hidden, int n_hidden, int outw, size_t cap, char *err)
+/* the widths and rows create derives from the configuration */
+static void ganite_shape(cg_ganite *g, const cg_ganite_config *c)
 {
-    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
-    sizes[0] = in;
-    for (int l = 0; l < n_hidden; l++) {
-        sizes[l + 1] = hidden;
-        acts[l] = CG_ACT_RELU;
-    }
-    sizes[n_hidden + 1] = outw;
-    acts[n_hidden] = CG_ACT_IDENTITY;
-    cg_mlp_spec spec = {n_hidden + 1, sizes, acts, NULL, NULL};
-    return cg_mlp_create(out, &spec, cap, err);
+    g->cfg = *c;
+    size_t d = (size_t)c->n_features, K = (size_t)c->n_treatments;
+    g->gin_w = d + K + 1 + (size_t)c->noise_dim;
+    g->din_w = d + K;
+    g->dout_w = K == 2 ? 1 : K;
+    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+}
+
+/* the networks G, D and I */
+static void ganite_nets(const cg_ganite *g, cg_mlp_stack nets[3])
+{
+    const cg_ganite_config *c = &g->cfg;
+    cg_mlp_stack_init(&nets[0], (int)g->gin_w, c->hidden_size, c->n_hidden, c->n_treatments, 0);
+    cg_mlp_stack_init(&nets[1], (int)g->din_w, c->hidden_size, c->n_hidden, (int)g->dout_w, 0);
+    cg_mlp_stack_init(&nets[2], c->n_features, c->hidden_size, c->n_hidden, c->n_treatments, 0);
+}
+
+/* create's allocations besides the networks and optimisers (I has i_params
+ * parameters), into g; when the plan only counts, g is a shell */
+static void ganite_buffers(cg_ganite *g, size_t i_params, cg_plan *p)
+{
+    size_t B = g->cap, d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
+    g->ymean = cg_plan_alloc(p, K, sizeof *g->ymean, 1);
+    g->ysd = cg_plan_alloc(p, K, sizeof *g->ysd, 1);
+    g->ycount = cg_plan_alloc(p, K, sizeof *g->ycount, 1);
+    g->idx = cg_plan_alloc(p, B, sizeof *g->idx, 0);
+    g->tb = cg_plan_alloc(p, B, sizeof *g->tb, 0);
+    g->xb = cg_plan_alloc(p, cg_mul(B, d), sizeof *g->xb, 0);
+    g->yb = cg_plan_alloc(p, B, sizeof *g->yb, 0);
+    g->tt = cg_plan_alloc(p, B, sizeof *g->tt, 0);
+    g->gin = cg_plan_alloc(p, cg_mul(B, g->gin_w), sizeof *g->gin, 0);
+    g->gval = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->gval, 0);
+    g->ybar = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->ybar, 0);
+    g->din = cg_plan_alloc(p, cg_mul(B, g->din_w), sizeof *g->din, 0);
+    g->dlog = cg_plan_alloc(p, cg_mul(B, g->dout_w), sizeof *g->dlog, 0);
+    g->ddin = cg_plan_alloc(p, cg_mul(B, g->din_w), sizeof *g->ddin, 0);
+    g->dgout = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->dgout, 0);
+    g->wI = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->wI, 0);
+    g->gI = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->gI, 0);
+    g->i_avg = cg_plan_alloc(p, i_params, sizeof *g->i_avg, 0);
+}
+
+size_t cg_ganite_bytes(const cg_ganite_config *cfg)
+{
+    cg_ganite shell;
+    cg_mlp_stack nets[3];
+    cg_plan p = {0, 1, 0};
+    cg_plan_alloc(&p, 1, sizeof shell, 1);
+    ganite_shape(&shell, cfg);
+    ganite_nets(&shell, nets);
+    for (int i = 0; i < 3; i++)
+        p.bytes = cg_add(p.bytes, cg_add(cg_mlp_bytes(&nets[i].spec, shell.cap),
+                                         cg_adam_bytes(cg_mlp_spec_n_params(&nets[i].spec))));
+    ganite_buffers(&shell, cg_mlp_spec_n_params(&nets[2].spec), &p);
+    return p.bytes;
+}
+
+size_t cg_ganite_data_bytes(const cg_ganite_config *cfg, size_t n_rows)
+{
+    return cfg->noise_dim == 0 ? cg_mul(cg_mul(n_rows, (size_t)cfg->n_treatments), sizeof(cg_real)) : 0;
 }
 
 cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err)
@@ -123,56 +158,33 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
         cg_set_error(err, "alpha and beta must be finite and non-negative");
         return CG_EINVAL;
     }
-    st = CG_ENOMEM;
-    cg_ganite *g = calloc(1, sizeof *g);
+    if (cg_ganite_bytes(c) == SIZE_MAX) {
+        cg_set_error(err, "GANITE of these sizes needs more bytes than a size_t counts");
+        return CG_ENOMEM;
+    }
+    cg_plan p = {0, 0, 0};
+    cg_ganite *g = cg_plan_alloc(&p, 1, sizeof *g, 1);
     if (!g) {
         cg_set_error(err, "out of memory creating GANITE");
         return CG_ENOMEM;
     }
-    g->cfg = *c;
-    int d = c->n_features, K = c->n_treatments;
-    g->ymean = calloc((size_t)K, sizeof(double));
-    g->ysd = calloc((size_t)K, sizeof(double));
-    g->ycount = calloc((size_t)K, sizeof(double));
-    if (!g->ymean || !g->ysd || !g->ycount) {
-        cg_set_error(err, "out of memory creating GANITE");
-        goto fail;
-    }
-    for (int k = 0; k < K; k++) g->ysd[k] = 1.0;
-    g->gin_w = (size_t)d + K + 1 + c->noise_dim;
-    g->din_w = (size_t)d + K;
-    g->dout_w = K == 2 ? 1 : (size_t)K;
-    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+    ganite_shape(g, c);
+    cg_mlp_stack nets[3];
+    ganite_nets(g, nets);
+    cg_mlp **net[3] = {&g->G, &g->D, &g->I};
+    cg_adam **opt[3] = {&g->optG, &g->optD, &g->optI};
     cg_adam_config ac = {c->learning_rate, 0.9, 0.999, 1e-8, c->weight_decay, 1};
-    if ((st = make_net(&g->G, (int)g->gin_w, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
-    if ((st = make_net(&g->D, (int)g->din_w, c->hidden_size, c->n_hidden, (int)g->dout_w, g->cap, err)) != CG_OK)
-        goto fail;
-    if ((st = make_net(&g->I, d, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optG, cg_mlp_n_params(g->G), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optD, cg_mlp_n_params(g->D), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optI, cg_mlp_n_params(g->I), &ac, err)) != CG_OK) goto fail;
-    size_t B = g->cap;
-    g->idx = malloc(B * sizeof *g->idx);
-    g->tb = malloc(B * sizeof *g->tb);
-    g->xb = malloc(B * (size_t)d * sizeof(cg_real));
-    g->yb = malloc(B * sizeof(cg_real));
-    g->tt = malloc(B * sizeof(cg_real));
-    g->gin = malloc(B * g->gin_w * sizeof(cg_real));
-    g->gval = malloc(B * (size_t)K * sizeof(cg_real));
-    g->ybar = malloc(B * (size_t)K * sizeof(cg_real));
-    g->din = malloc(B * g->din_w * sizeof(cg_real));
-    g->dlog = malloc(B * g->dout_w * sizeof(cg_real));
-    g->ddin = malloc(B * g->din_w * sizeof(cg_real));
-    g->dgout = malloc(B * (size_t)K * sizeof(cg_real));
-    g->wI = malloc(B * (size_t)K * sizeof(cg_real));
-    g->gI = malloc(B * (size_t)K * sizeof(cg_real));
-    g->i_avg = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
-    if (!g->i_avg || !g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
-        !g->dlog || !g->ddin || !g->dgout || !g->wI || !g->gI) {
+    for (int i = 0; i < 3; i++)
+        if ((st = cg_mlp_create(net[i], &nets[i].spec, g->cap, err)) != CG_OK) goto fail;
+    for (int i = 0; i < 3; i++)
+        if ((st = cg_adam_create(opt[i], cg_mlp_n_params(*net[i]), &ac, err)) != CG_OK) goto fail;
+    ganite_buffers(g, cg_mlp_n_params(g->I), &p);
+    if (p.failed) {
         st = CG_ENOMEM;
-        cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", B);
+        cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", g->cap);
         goto fail;
     }
+    for (int k = 0; k < c->n_treatments; k++) g->ysd[k] = 1.0;
     cg_rng_seed(&g->rng, c->seed);
     cg_mlp_init(g->G, &g->rng);
     cg_mlp_init(g->D, &g->rng);
@@ -252,14 +264,14 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
         double sd = g->ycount[k] > 0 ? sqrt(g->ysd[k] / g->ycount[k]) : 0;
         g->ysd[k] = sd > 1e-12 * (fabs(g->ymean[k]) + 1) ? sd : 1.0;
     }
-    size_t K_rows = n_rows * (size_t)K;
+    size_t K_rows = cg_mul(n_rows, (size_t)K);
     if (g->cfg.noise_dim == 0 && g->ycache_cap < K_rows) {
-        cg_real *grown = malloc(K_rows * sizeof(cg_real));
+        cg_real *grown = cg_malloc(cg_ganite_data_bytes(&g->cfg, n_rows), 0);
         if (!grown) {
             cg_set_error(err, "out of memory for the completed-outcome cache (%zu rows)", n_rows);
             return CG_ENOMEM;
         }
-        free(g->ycache);
+        cg_free(g->ycache);
         g->ycache = grown;
         g->ycache_cap = K_rows;
     }
@@ -700,7 +712,7 @@ cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, c
         }
     }
     size_t m = (size_t)d + 1;
-    double *a = malloc(m * sizeof(double));
+    double *a = cg_malloc(cg_mul(m, sizeof(double)), 0);
     if (!a) {
         cg_set_error(err, "out of memory for %zu doubles", m);
         return CG_ENOMEM;
@@ -727,6 +739,6 @@ cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, c
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < i; j++) G[i * m + j] = G[j * m + i];
     }
-    free(a);
+    cg_free(a);
     return CG_OK;
 }

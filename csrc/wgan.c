@@ -12,6 +12,7 @@
  * gradient is exact (cg_mlp_gradient_penalty).  Generator loss: -mean f(fake).
  * The model keeps pointers to the data set by cg_wgan_set_data. */
 #include "cgan.h"
+#include "alloc.h"
 #include "snapshot.h"
 
 #include <math.h>
@@ -50,41 +51,63 @@ void cg_wgan_free(cg_wgan *w)
     cg_mlp_free(w->C);
     cg_adam_free(w->optG);
     cg_adam_free(w->optC);
-    free(w->kind);
-    free(w->lower);
-    free(w->upper);
-    free(w->block_start);
-    free(w->block_width);
-    free(w->idx);
-    free(w->gin);
-    free(w->fake);
-    free(w->raw);
-    free(w->cin);
-    free(w->dscore);
-    free(w->dcin);
-    free(w->dfake);
-    free(w->draw);
-    free(w->soft);
-    free(w->g_avg);
-    free(w);
+    void *blocks[] = {w->kind, w->lower,  w->upper, w->block_start, w->block_width, w->idx,  w->gin,   w->fake,
+                      w->raw,  w->cin,    w->dscore, w->dcin,       w->dfake,       w->draw, w->soft, w->g_avg, w};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) cg_free(blocks[i]);
 }
 
-static cg_status make_mlp(cg_mlp **out, int in, const cg_wgan_config *c, int outw, double dropout, size_t cap,
-                          char *err)
+/* the generator and the critic */
+static void wgan_nets(const cg_wgan_config *c, cg_mlp_stack nets[2])
 {
-    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
-    double drop[CG_MAX_LAYERS];
-    sizes[0] = in;
-    for (int l = 0; l < c->n_hidden; l++) {
-        sizes[l + 1] = c->hidden_size;
-        acts[l] = CG_ACT_RELU;
-        drop[l] = dropout;
-    }
-    sizes[c->n_hidden + 1] = outw;
-    acts[c->n_hidden] = CG_ACT_IDENTITY;
-    drop[c->n_hidden] = 0;
-    cg_mlp_spec spec = {c->n_hidden + 1, sizes, acts, NULL, drop};
-    return cg_mlp_create(out, &spec, cap, err);
+    cg_mlp_stack_init(&nets[0], c->noise_dim + c->ctx_dim, c->hidden_size, c->n_hidden, c->x_dim, 0.0);
+    cg_mlp_stack_init(&nets[1], c->x_dim + c->ctx_dim, c->hidden_size, c->n_hidden, 1, c->critic_dropout);
+}
+
+/* rows of the networks' caches and of the batch buffers */
+static size_t wgan_rows(const cg_wgan_config *c)
+{
+    return (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+}
+
+/* create's allocations besides the networks and optimisers (G has g_params
+ * parameters): the column layout and the batch buffers, into w (a shell
+ * when the plan only counts) */
+static void wgan_buffers(cg_wgan *w, const cg_wgan_config *c, size_t g_params, cg_plan *p)
+{
+    size_t B = wgan_rows(c), x = (size_t)c->x_dim, gw = (size_t)c->noise_dim + (size_t)c->ctx_dim;
+    size_t cw = x + (size_t)c->ctx_dim;
+    w->kind = cg_plan_alloc(p, x, sizeof *w->kind, 1);
+    w->lower = cg_plan_alloc(p, x, sizeof *w->lower, 0);
+    w->upper = cg_plan_alloc(p, x, sizeof *w->upper, 0);
+    w->block_start = cg_plan_alloc(p, x, sizeof *w->block_start, 1);
+    w->block_width = cg_plan_alloc(p, x, sizeof *w->block_width, 1);
+    w->idx = cg_plan_alloc(p, B, sizeof *w->idx, 0);
+    w->gin = cg_plan_alloc(p, cg_mul(B, gw), sizeof *w->gin, 0);
+    w->fake = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->fake, 0);
+    w->raw = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->raw, 0);
+    w->cin = cg_plan_alloc(p, cg_mul(B, cw), sizeof *w->cin, 0);
+    w->dscore = cg_plan_alloc(p, B, sizeof *w->dscore, 0);
+    w->dcin = cg_plan_alloc(p, cg_mul(B, cw), sizeof *w->dcin, 0);
+    w->dfake = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->dfake, 0);
+    w->draw = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->draw, 0);
+    w->soft = cg_plan_alloc(p, x, sizeof *w->soft, 0);
+    w->g_avg = cg_plan_alloc(p, g_params, sizeof *w->g_avg, 0);
+}
+
+size_t cg_wgan_bytes(const cg_wgan_config *c)
+{
+    cg_wgan shell;
+    cg_mlp_stack nets[2];
+    cg_plan p = {0, 1, 0};
+    size_t B = wgan_rows(c);
+    cg_plan_alloc(&p, 1, sizeof shell, 1);
+    wgan_nets(c, nets);
+    for (int i = 0; i < 2; i++)
+        p.bytes = cg_add(p.bytes, cg_add(cg_mlp_bytes(&nets[i].spec, B),
+                                         cg_adam_bytes(cg_mlp_spec_n_params(&nets[i].spec))));
+    p.bytes = cg_add(p.bytes, cg_mlp_penalty_bytes(&nets[1].spec, B));
+    wgan_buffers(&shell, c, cg_mlp_spec_n_params(&nets[0].spec), &p);
+    return p.bytes;
 }
 
 cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *column_block, const double *lower,
@@ -104,21 +127,23 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
         cg_set_error(err, "gp_lambda must be finite and >= 0, critic_dropout in [0, 1)");
         return CG_EINVAL;
     }
-    st = CG_ENOMEM;
-    cg_wgan *w = calloc(1, sizeof *w);
+    if (cg_wgan_bytes(c) == SIZE_MAX) {
+        cg_set_error(err, "a WGAN of these sizes needs more bytes than a size_t counts");
+        return CG_ENOMEM;
+    }
+    cg_mlp_stack nets[2];
+    wgan_nets(c, nets);
+    cg_plan p = {0, 0, 0};
+    cg_wgan *w = cg_plan_alloc(&p, 1, sizeof *w, 1);
     if (!w) goto nomem;
     w->cfg = *c;
-    size_t p = (size_t)c->x_dim;
-    w->kind = calloc(p, sizeof(int));
-    w->lower = malloc(p * sizeof(cg_real));
-    w->upper = malloc(p * sizeof(cg_real));
-    w->block_start = calloc(p, sizeof(int));
-    w->block_width = calloc(p, sizeof(int));
-    if (!w->kind || !w->lower || !w->upper || !w->block_start || !w->block_width) goto nomem;
+    w->cap = wgan_rows(c);
+    wgan_buffers(w, c, cg_mlp_spec_n_params(&nets[0].spec), &p);
+    if (p.failed) goto nomem;
     /* column_block[j] = -1 for continuous, else the id of its softmax block;
      * a block's columns must be contiguous */
     int prev = -1;
-    for (size_t j = 0; j < p; j++) {
+    for (size_t j = 0; j < (size_t)c->x_dim; j++) {
         int b = column_block ? column_block[j] : -1;
         double lo = lower ? lower[j] : -INFINITY, hi = upper ? upper[j] : INFINITY;
         if (isnan(lo) || isnan(hi) || lo > hi) {
@@ -153,29 +178,13 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
             goto fail;
         }
     }
-    w->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
     cg_adam_config ac = {c->learning_rate, c->beta1, c->beta2, 1e-8, 0.0, 1};
-    if ((st = make_mlp(&w->G, c->noise_dim + c->ctx_dim, c, c->x_dim, 0.0, w->cap, err)) != CG_OK) goto fail;
-    if ((st = make_mlp(&w->C, c->x_dim + c->ctx_dim, c, 1, c->critic_dropout, w->cap, err)) != CG_OK) goto fail;
-    if ((st = cg_mlp_reserve_penalty(w->C, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&w->optG, cg_mlp_n_params(w->G), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&w->optC, cg_mlp_n_params(w->C), &ac, err)) != CG_OK) goto fail;
-    size_t B = w->cap, gw = (size_t)(c->noise_dim + c->ctx_dim), cw = p + (size_t)c->ctx_dim;
-    w->idx = malloc(B * sizeof(int64_t));
-    w->gin = malloc(B * gw * sizeof(cg_real));
-    w->fake = malloc(B * p * sizeof(cg_real));
-    w->raw = malloc(B * p * sizeof(cg_real));
-    w->cin = malloc(B * cw * sizeof(cg_real));
-    w->dscore = malloc(B * sizeof(cg_real));
-    w->dcin = malloc(B * cw * sizeof(cg_real));
-    w->dfake = malloc(B * p * sizeof(cg_real));
-    w->draw = malloc(B * p * sizeof(cg_real));
-    w->g_avg = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
-    w->soft = malloc(p * sizeof(double));
-    st = CG_ENOMEM;
-    if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
-        !w->g_avg || !w->soft)
-        goto nomem;
+    if ((st = cg_mlp_create(&w->G, &nets[0].spec, w->cap, err)) != CG_OK ||
+        (st = cg_mlp_create(&w->C, &nets[1].spec, w->cap, err)) != CG_OK ||
+        (st = cg_mlp_reserve_penalty(w->C, err)) != CG_OK ||
+        (st = cg_adam_create(&w->optG, cg_mlp_n_params(w->G), &ac, err)) != CG_OK ||
+        (st = cg_adam_create(&w->optC, cg_mlp_n_params(w->C), &ac, err)) != CG_OK)
+        goto fail;
     cg_rng_seed(&w->rng, c->seed);
     cg_mlp_init(w->G, &w->rng);
     cg_mlp_init(w->C, &w->rng);
@@ -508,12 +517,13 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
         cg_set_error(err, "snapshot is truncated or corrupt");
         return CG_ESNAPSHOT;
     }
-    int *blocks = malloc((size_t)k.x_dim * sizeof(int));
-    double *lo = malloc((size_t)k.x_dim * sizeof(double)), *hi = malloc((size_t)k.x_dim * sizeof(double));
+    int *blocks = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(int)), 0);
+    double *lo = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(double)), 0);
+    double *hi = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(double)), 0);
     if (!blocks || !lo || !hi) {
-        free(blocks);
-        free(lo);
-        free(hi);
+        cg_free(blocks);
+        cg_free(lo);
+        cg_free(hi);
         cg_set_error(err, "out of memory restoring a WGAN");
         return CG_ENOMEM;
     }
@@ -534,9 +544,9 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     cg_wgan *w = NULL;
     char inner[CG_ERR_LEN] = "";
     cg_status st = c.ok ? cg_wgan_create(&w, &k, blocks, lo, hi, inner) : CG_ESNAPSHOT;
-    free(blocks);
-    free(lo);
-    free(hi);
+    cg_free(blocks);
+    cg_free(lo);
+    cg_free(hi);
     if (st != CG_OK) {
         cg_set_error(err, "snapshot is corrupt or holds an invalid configuration%s%s", inner[0] ? ": " : "", inner);
         return st == CG_ENOMEM ? CG_ENOMEM : CG_ESNAPSHOT;

@@ -19,7 +19,9 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/cgan-ctest.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c" "$csrc/wgan.c")
-cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -I"$csrc")
+# CG_ALLOC_HOOK: the core allocates through the counting functions of
+# test_core.c, which hold the *_bytes functions to what create allocates
+cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -DCG_ALLOC_HOOK -I"$csrc")
 san=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 status=0

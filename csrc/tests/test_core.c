@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2042,6 +2043,233 @@ static void test_ganite(void)
     test_ganite_case(3, 1, 0);
 }
 
+/* ------------------------------------------------------------- memory */
+
+#ifdef CG_ALLOC_HOOK
+/* run.sh builds with CG_ALLOC_HOOK, so every allocation of the core comes
+ * here: each block carries the size asked for in a header, and the bytes the
+ * core holds (live) and the most it held (peak) can be read around a call. */
+static size_t g_live, g_peak;
+
+typedef union {
+    size_t size;
+    max_align_t align;
+} block_head;
+
+static void *hook_alloc(size_t bytes, int zero)
+{
+    block_head *h = zero ? calloc(1, sizeof *h + bytes) : malloc(sizeof *h + bytes);
+    if (!h) return NULL;
+    h->size = bytes;
+    g_live += bytes;
+    if (g_live > g_peak) g_peak = g_live;
+    return h + 1;
+}
+
+void *cg_hook_malloc(size_t bytes) { return hook_alloc(bytes, 0); }
+void *cg_hook_calloc(size_t bytes) { return hook_alloc(bytes, 1); }
+void cg_hook_free(void *p)
+{
+    if (!p) return;
+    block_head *h = (block_head *)p - 1;
+    g_live -= h->size;
+    free(h);
+}
+
+/* the bytes a call holds when it returns and the most it held on the way,
+ * from live = base */
+typedef struct {
+    size_t base;
+} watch;
+static watch watch_from_here(void)
+{
+    g_peak = g_live;
+    return (watch){g_live};
+}
+static size_t held(watch w) { return g_live - w.base; }
+static size_t peaked(watch w) { return g_peak - w.base; }
+
+static void check_bytes(const char *what, size_t got, size_t want)
+{
+    CHECK(got == want, "%s: %zu bytes, the *_bytes function says %zu", what, got, want);
+}
+
+static void test_mlp_memory(int L, const int *sizes, const int *acts, const double *drop, size_t cap)
+{
+    char err[CG_ERR_LEN] = "", what[96];
+    cg_mlp_spec spec = {L, sizes, acts, NULL, drop};
+    cg_mlp *m = NULL;
+    watch w = watch_from_here();
+    if (!CHECK(cg_mlp_create(&m, &spec, cap, err) == CG_OK, "memory: mlp create: %s", err)) return;
+    snprintf(what, sizeof what, "mlp of %d layers, create for %zu rows", L, cap);
+    check_bytes(what, held(w), cg_mlp_bytes(&spec, cap));
+    check_bytes(what, peaked(w), cg_mlp_bytes(&spec, cap));
+    /* growing the cache frees the old one first: then it holds the cache for the new rows */
+    cg_mlp_reserve(m, 5 * cap + 3, err);
+    snprintf(what, sizeof what, "mlp of %d layers, reserve(%zu)", L, 5 * cap + 3);
+    check_bytes(what, held(w), cg_mlp_bytes(&spec, 5 * cap + 3));
+    if (sizes[L] == 1) {
+        watch pw = watch_from_here();
+        CHECK(cg_mlp_reserve_penalty(m, err) == CG_OK, "memory: reserve_penalty: %s", err);
+        check_bytes("mlp gradient-penalty buffers", held(pw), cg_mlp_penalty_bytes(&spec, 5 * cap + 3));
+    }
+    /* a forward and backward within the cache allocate nothing; a fit holds
+     * its batch buffers only while it runs */
+    size_t n = cap, in = (size_t)sizes[0], out = (size_t)sizes[L];
+    cg_real *X = ralloc(n * in), *Y = ralloc(n * out), *dX = ralloc(n * in);
+    for (size_t i = 0; i < n * in; i++) X[i] = (cg_real)(0.01 * (double)(i % 17));
+    cg_rng rng;
+    cg_rng_seed(&rng, 1);
+    watch fw = watch_from_here();
+    cg_mlp_forward(m, X, n, 1, &rng);
+    cg_mlp_backward(m, dX, Y);
+    CHECK(peaked(fw) == 0, "mlp forward and backward allocated %zu bytes", peaked(fw));
+    cg_adam *opt = NULL;
+    cg_adam_config ac = {1e-3, 0.9, 0.999, 1e-8, 0, 1};
+    watch aw = watch_from_here();
+    cg_adam_create(&opt, cg_mlp_n_params(m), &ac, err);
+    check_bytes("adam create", held(aw), cg_adam_bytes(cg_mlp_n_params(m)));
+    aw = watch_from_here();
+    cg_mlp_fit_mse(m, opt, &rng, X, Y, n, n, 2, NULL, err);
+    check_bytes("mlp fit batch buffers", peaked(aw), n * ((in + 2 * out) * sizeof(cg_real) + 12));
+    CHECK(held(aw) == 0, "mlp fit kept %zu bytes", held(aw));
+    cg_adam_free(opt);
+    cg_mlp_free(m);
+    CHECK(held(w) == 0, "mlp free left %zu bytes", held(w));
+    free(X);
+    free(Y);
+    free(dX);
+}
+
+static void test_ganite_memory(int K, int noise_dim, int batch)
+{
+    char err[CG_ERR_LEN] = "", what[96];
+    size_t n = 1500, d = 4, nr = n - 7;
+    cg_ganite_config cfg = {(int)d, K, 12, 2, noise_dim, 0, batch, 1, 1.0, 1.0, 1e-3, 0, 3};
+    cg_real *X = ralloc(n * d), *Y = ralloc(n), *out = ralloc(2 * n * (size_t)K);
+    int32_t *T = xcalloc(n, sizeof *T);
+    int64_t *rows = xcalloc(nr, sizeof *rows);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) X[i * d + j] = (cg_real)urand(-1, 1);
+        T[i] = (int32_t)(i % (size_t)K);
+        Y[i] = (cg_real)urand(-1, 1);
+    }
+    for (size_t j = 0; j < nr; j++) rows[j] = (int64_t)(j + 7);
+    snprintf(what, sizeof what, "ganite K=%d noise_dim=%d batch %d", K, noise_dim, batch);
+    cg_ganite *g = NULL;
+    watch w = watch_from_here();
+    if (!CHECK(cg_ganite_create(&g, &cfg, err) == CG_OK, "memory: %s: %s", what, err)) goto done;
+    check_bytes(what, held(w), cg_ganite_bytes(&cfg));
+    check_bytes(what, peaked(w), cg_ganite_bytes(&cfg));
+    watch sw = watch_from_here();
+    CHECK(cg_ganite_set_data(g, X, T, Y, n, rows, nr, err) == CG_OK, "memory: set_data: %s", err);
+    check_bytes("ganite set_data", held(sw), cg_ganite_data_bytes(&cfg, nr));
+    sw = watch_from_here();
+    cg_ganite_train_counterfactual(g, 3, NULL, NULL, err);
+    cg_ganite_train_ite(g, 3, NULL, err);
+    cg_ganite_predict(g, out, X, n, err);
+    cg_ganite_sample(g, out, X, T, Y, n, 2, 5, err);
+    CHECK(peaked(sw) == 0, "%s: training, predict and sample allocated %zu bytes", what, peaked(sw));
+    cg_ganite_free(g);
+    CHECK(held(w) == 0, "%s: free left %zu bytes", what, held(w));
+done:
+    free(X);
+    free(Y);
+    free(out);
+    free(T);
+    free(rows);
+}
+
+static void test_wgan_memory(int x_dim, int ctx_dim, int batch, double dropout)
+{
+    char err[CG_ERR_LEN] = "", what[96];
+    size_t n = 1300;
+    cg_wgan_config cfg = {x_dim, ctx_dim, 3, 10, 2, batch, 2, 5.0, 1, dropout, 1e-3, 0.5, 0.9, 4};
+    cg_real *X = ralloc(n * (size_t)x_dim), *C = ralloc(n * (size_t)(ctx_dim + 1)), *S = ralloc(n * (size_t)x_dim);
+    for (size_t i = 0; i < n * (size_t)x_dim; i++) X[i] = (cg_real)urand(-1, 1);
+    for (size_t i = 0; i < n * (size_t)ctx_dim; i++) C[i] = (cg_real)urand(-1, 1);
+    snprintf(what, sizeof what, "wgan x_dim=%d ctx_dim=%d batch %d", x_dim, ctx_dim, batch);
+    cg_wgan *w = NULL, *v = NULL;
+    watch wa = watch_from_here();
+    if (!CHECK(cg_wgan_create(&w, &cfg, NULL, NULL, NULL, err) == CG_OK, "memory: %s: %s", what, err)) goto done;
+    check_bytes(what, held(wa), cg_wgan_bytes(&cfg));
+    check_bytes(what, peaked(wa), cg_wgan_bytes(&cfg));
+    watch sw = watch_from_here();
+    cg_wgan_set_data(w, X, ctx_dim ? C : NULL, n, err);
+    cg_wgan_train(w, 2, NULL, NULL, NULL, err);
+    cg_wgan_sample(w, S, ctx_dim ? C : NULL, n, err);
+    cg_wgan_sample_seeded(w, S, ctx_dim ? C : NULL, n, 9, err);
+    CHECK(peaked(sw) == 0, "%s: set_data, train and sample allocated %zu bytes", what, peaked(sw));
+    size_t size = cg_wgan_snapshot_size(w);
+    unsigned char *buf = xcalloc(size, 1);
+    cg_wgan_snapshot(w, buf, size, err);
+    sw = watch_from_here();
+    CHECK(cg_wgan_restore(&v, buf, size, err) == CG_OK, "memory: wgan restore: %s", err);
+    check_bytes("wgan restore", held(sw), cg_wgan_bytes(&cfg));
+    check_bytes("wgan restore (peak)", peaked(sw), cg_wgan_bytes(&cfg) + 20 * (size_t)x_dim);
+    free(buf);
+    cg_wgan_free(v);
+    cg_wgan_free(w);
+    CHECK(held(wa) == 0, "%s: free left %zu bytes", what, held(wa));
+done:
+    free(X);
+    free(C);
+    free(S);
+}
+#endif
+
+/* What create allocates is what the *_bytes functions say, exactly (counted
+ * through the allocation hook); calls after create allocate nothing but what
+ * cgan.h says; counts that overflow saturate at SIZE_MAX. */
+static void test_memory(void)
+{
+#ifdef CG_ALLOC_HOOK
+    {
+        static const int sizes[] = {5, 16, 7, 1}, acts[] = {CG_ACT_RELU, CG_ACT_TANH, CG_ACT_IDENTITY};
+        static const double drop[] = {0.2, 0, 0};
+        test_mlp_memory(3, sizes, acts, drop, 33);
+        test_mlp_memory(3, sizes, acts, NULL, 64);
+    }
+    {
+        static const int sizes[] = {3, 30, 2}, acts[] = {CG_ACT_ELU, CG_ACT_IDENTITY};
+        test_mlp_memory(2, sizes, acts, NULL, 1);
+    }
+    test_ganite_memory(2, 0, 16);
+    test_ganite_memory(3, 2, 1100);
+    test_wgan_memory(3, 2, 16, 0.2);
+    test_wgan_memory(2, 0, 1030, 0.0);
+#else
+    printf("  memory: counted only in a build with -DCG_ALLOC_HOOK (run.sh builds it so)\n");
+#endif
+    /* saturation instead of wrapping */
+    int wide[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    for (int l = 0; l <= CG_MAX_LAYERS; l++) wide[l] = CG_MAX_FEATURES;
+    for (int l = 0; l < CG_MAX_LAYERS; l++) acts[l] = CG_ACT_TANH;
+    cg_mlp_spec huge = {CG_MAX_LAYERS, wide, acts, NULL, NULL};
+    CHECK(cg_mlp_bytes(&huge, (size_t)1 << 40) == SIZE_MAX, "cg_mlp_bytes wrapped instead of saturating");
+    CHECK(cg_mlp_bytes(&huge, 1) > (size_t)CG_MAX_LAYERS << 40 && cg_mlp_bytes(&huge, 1) < SIZE_MAX,
+          "cg_mlp_bytes of %d layers of %d units: %zu", CG_MAX_LAYERS, CG_MAX_FEATURES, cg_mlp_bytes(&huge, 1));
+    huge.n_layers = CG_MAX_LAYERS + 1;
+    CHECK(cg_mlp_bytes(&huge, 1) == SIZE_MAX && cg_mlp_spec_n_params(&huge) == SIZE_MAX,
+          "cg_mlp_bytes counts a spec create refuses");
+    huge.n_layers = 2;
+    wide[1] = 0;
+    CHECK(cg_mlp_bytes(&huge, 1) == SIZE_MAX, "cg_mlp_bytes counts a layer of 0 units");
+    CHECK(cg_mlp_penalty_bytes(&huge, 1) == SIZE_MAX, "cg_mlp_penalty_bytes counts a network of 2^20 outputs");
+    /* the biggest models the limits allow are counted, not wrapped: an
+     * upper bound on their parameters times the four copies per network */
+    cg_ganite_config g = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN, CG_MAX_NOISE_DIM,
+                          0, CG_MAX_BATCH_SIZE, 1, 1, 1, 1e-3, 0, 1};
+    size_t gb = cg_ganite_bytes(&g);
+    CHECK(gb > (size_t)3 * 4 * (CG_MAX_N_HIDDEN - 1) * ((size_t)CG_MAX_HIDDEN_SIZE * CG_MAX_HIDDEN_SIZE) * sizeof(cg_real),
+          "cg_ganite_bytes of the largest GANITE: %zu", gb);
+    cg_wgan_config wc = {CG_MAX_X_DIM, CG_MAX_CTX_DIM, CG_MAX_NOISE_DIM, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN,
+                         CG_MAX_BATCH_SIZE, 1, 1, 0, 0, 1e-3, 0.5, 0.9, 1};
+    size_t wb = cg_wgan_bytes(&wc);
+    CHECK(wb > (size_t)2 * 4 * (CG_MAX_N_HIDDEN - 1) * ((size_t)CG_MAX_HIDDEN_SIZE * CG_MAX_HIDDEN_SIZE) * sizeof(cg_real),
+          "cg_wgan_bytes of the largest WGAN: %zu", wb);
+}
+
 /* ------------------------------------------------------------ divergence */
 
 /* Offset of network block `index` (n_params, params, Adam steps, m, v; see
@@ -2323,6 +2551,7 @@ int main(int argc, char **argv)
     test_penalty();
     test_wgan();
     test_divergence();
+    test_memory();
     test_arm_moments(); /* last: its draws would shift the data of the tests above */
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
