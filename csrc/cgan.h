@@ -71,9 +71,14 @@ const char *cg_status_name(cg_status s);
 #define CG_MAX_PARAMS ((int64_t)1 << 32)    /* parameters of one MLP */
 #define CG_MAX_CACHE_VALUES ((int64_t)1 << 40) /* rows times widest layer of an MLP's cache */
 
-/* CG_OK when lo <= value <= hi; otherwise CG_EINVAL with "name must be
- * between lo and hi, got value" in err. */
-cg_status cg_check_range(const char *name, int64_t value, int64_t lo, int64_t hi, char *err);
+/* CG_OK when every ranges[i] holds lo <= value <= hi; otherwise CG_EINVAL
+ * with "name must be between lo and hi, got value" for the first that does
+ * not. */
+typedef struct {
+    const char *name;
+    int64_t value, lo, hi;
+} cg_range;
+cg_status cg_check_ranges(const cg_range *ranges, size_t n, char *err);
 
 /* ------------------------------------------------------------------ RNG */
 /* xoshiro256** seeded through splitmix64; one state per model. */

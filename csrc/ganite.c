@@ -145,15 +145,15 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
 {
     *out = NULL;
     const cg_ganite_config *c = cfg;
-    cg_status st;
-    if ((st = cg_check_range("n_features", c->n_features, 1, CG_MAX_FEATURES, err)) != CG_OK ||
-        (st = cg_check_range("the number of treatments", c->n_treatments, 2, CG_MAX_TREATMENTS, err)) != CG_OK ||
-        (st = cg_check_range("hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE, err)) != CG_OK ||
-        (st = cg_check_range("the number of hidden layers", c->n_hidden, 1, CG_MAX_N_HIDDEN, err)) != CG_OK ||
-        (st = cg_check_range("noise_dim", c->noise_dim, 0, CG_MAX_NOISE_DIM, err)) != CG_OK ||
-        (st = cg_check_range("batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE, err)) != CG_OK ||
-        (st = cg_check_range("d_steps", c->d_steps, 1, CG_MAX_INNER_STEPS, err)) != CG_OK)
-        return st;
+    const cg_range sizes[] = {{"n_features", c->n_features, 1, CG_MAX_FEATURES},
+                              {"the number of treatments", c->n_treatments, 2, CG_MAX_TREATMENTS},
+                              {"hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE},
+                              {"the number of hidden layers", c->n_hidden, 1, CG_MAX_N_HIDDEN},
+                              {"noise_dim", c->noise_dim, 0, CG_MAX_NOISE_DIM},
+                              {"batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE},
+                              {"d_steps", c->d_steps, 1, CG_MAX_INNER_STEPS}};
+    cg_status st = cg_check_ranges(sizes, sizeof sizes / sizeof *sizes, err);
+    if (st != CG_OK) return st;
     if (!(c->alpha >= 0) || !isfinite(c->alpha) || !(c->beta >= 0) || !isfinite(c->beta)) {
         cg_set_error(err, "alpha and beta must be finite and non-negative");
         return CG_EINVAL;
@@ -295,18 +295,31 @@ void cg_ganite_clear_data(cg_ganite *g)
     g->ycache_valid = 0;
 }
 
-/* Draw B training rows into xb, tb, yb (y on the internal scale). */
-static void gather_batch(cg_ganite *g, size_t B)
+/* y of arm t on the internal scale */
+static cg_real scaled_outcome(const cg_ganite *g, cg_real y, int32_t t)
+{
+    return (cg_real)((y - g->ymean[t]) / g->ysd[t]);
+}
+
+/* B training rows into xb, tb, tt, yb (y on the internal scale): rows
+ * pick[i] of the training rows, or first + i when pick is NULL. */
+static void gather_rows(cg_ganite *g, const int64_t *pick, size_t first, size_t B)
 {
     size_t d = (size_t)g->cfg.n_features;
-    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n_rows);
     for (size_t i = 0; i < B; i++) {
-        size_t r = g->rows ? (size_t)g->rows[g->idx[i]] : (size_t)g->idx[i];
+        size_t j = pick ? (size_t)pick[i] : first + i, r = g->rows ? (size_t)g->rows[j] : j;
         memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
         g->tb[i] = g->T[r];
-        g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
+        g->yb[i] = scaled_outcome(g, g->Y[r], g->T[r]);
         g->tt[i] = (cg_real)g->tb[i];
     }
+}
+
+/* Draw B training rows with replacement into the batch buffers. */
+static void gather_batch(cg_ganite *g, size_t B)
+{
+    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n_rows);
+    gather_rows(g, g->idx, 0, B);
 }
 
 /* G on rows (x, t, y): returns G's raw output [B,K]; fills gval (values on
@@ -440,15 +453,10 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
  * (through the batch buffers), into ycache. */
 static void fill_ycache(cg_ganite *g)
 {
-    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, B = (size_t)g->cfg.batch_size;
+    size_t K = (size_t)g->cfg.n_treatments, B = (size_t)g->cfg.batch_size;
     for (size_t j0 = 0; j0 < g->n_rows; j0 += B) {
         size_t m = g->n_rows - j0 < B ? g->n_rows - j0 : B;
-        for (size_t i = 0; i < m; i++) {
-            size_t r = g->rows ? (size_t)g->rows[j0 + i] : j0 + i;
-            memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
-            g->tb[i] = g->T[r];
-            g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
-        }
+        gather_rows(g, NULL, j0, m);
         generator_forward(g, &g->rng, g->xb, g->tb, g->yb, m, 0, 0);
         memcpy(g->ycache + j0 * K, g->ybar, m * K * sizeof(cg_real));
     }
@@ -553,7 +561,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
         for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
             size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
             for (size_t i = 0; i < rows; i++)
-                g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean[T[r0 + i]]) / g->ysd[T[r0 + i]]);
+                g->yb[i] = scaled_outcome(g, Y[r0 + i], T[r0 + i]);
             generator_forward(g, &rng, X + r0 * d, T + r0, g->yb, rows, 0, 0);
             /* checked here: a binary draw from a NaN probability would be a silent 0 */
             if (!cg_all_finite(g->gval, rows * K)) {
@@ -594,14 +602,10 @@ static void write_all(const cg_ganite *g, cursor *c)
 {
     const cg_ganite_config *k = &g->cfg;
     put_header(c, SNAP_MAGIC, SNAP_VERSION);
-    int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
-                       k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
-    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
-    put_f64(c, k->alpha);
-    put_f64(c, k->beta);
-    put_f64(c, k->learning_rate);
-    put_f64(c, k->weight_decay);
-    put_i64(c, (int64_t)k->seed);
+    const int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
+                             k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
+    const double reals[4] = {k->alpha, k->beta, k->learning_rate, k->weight_decay};
+    put_config(c, ints, 8, reals, 4, k->seed);
     for (int a = 0; a < k->n_treatments; a++) {
         put_f64(c, g->ymean[a]);
         put_f64(c, g->ysd[a]);
@@ -635,11 +639,11 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
     int32_t ints[8];
-    int64_t seed;
+    double reals[4];
     cg_ganite_config k;
     cg_status hst = get_header(&c, SNAP_MAGIC, SNAP_VERSION, "GANITE", err);
     if (hst != CG_OK) return hst;
-    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.seed = get_config(&c, ints, 8, reals, 4);
     k.n_features = ints[0];
     k.n_treatments = ints[1];
     k.hidden_size = ints[2];
@@ -648,12 +652,10 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     k.binary_outcome = ints[5];
     k.batch_size = ints[6];
     k.d_steps = ints[7];
-    get(&c, &k.alpha, 8);
-    get(&c, &k.beta, 8);
-    get(&c, &k.learning_rate, 8);
-    get(&c, &k.weight_decay, 8);
-    get(&c, &seed, 8);
-    k.seed = (uint64_t)seed;
+    k.alpha = reals[0];
+    k.beta = reals[1];
+    k.learning_rate = reals[2];
+    k.weight_decay = reals[3];
     /* the parameters and Adam moments must be in the bytes that follow:
      * checked before create, so that a few hostile bytes cannot make it
      * allocate and initialise networks of any size */

@@ -36,13 +36,19 @@
 #define VL (VBYTES / sizeof(cg_real))
 #define KC 256  /* terms of a sum per pass over C (cg_gemm_fm) */
 
-typedef cg_real vreal __attribute__((vector_size(VBYTES)));
-typedef cg_real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(cg_real))));
+/* VECTORS(s, bytes): the vector type vreal<s> of `bytes` bytes, its
+ * unaligned form vreal<s>_u, and vint<s>, the integers of its lanes */
 #ifdef CG_DOUBLE
-typedef int64_t vint __attribute__((vector_size(VBYTES)));
+typedef int64_t lane_int;
 #else
-typedef int32_t vint __attribute__((vector_size(VBYTES)));
+typedef int32_t lane_int;
 #endif
+#define VECTORS(s, bytes)                                                                                 \
+    typedef cg_real vreal##s __attribute__((vector_size(bytes)));                                       \
+    typedef cg_real vreal##s##_u __attribute__((vector_size(bytes), aligned(sizeof(cg_real))));         \
+    typedef lane_int vint##s __attribute__((vector_size(bytes)))
+
+VECTORS(, VBYTES);
 
 /* SHUF(a, b, i...): lanes of a (0..VL-1) and b (VL..2VL-1) picked into a
  * vector of the same type, in the spelling of the compiler at hand (GCC's
@@ -69,13 +75,7 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
  * registers (x86-64's SSE2, ARM's NEON), and GCC lowers a wider vector type
  * there to much slower code.  The width does not change the order of any
  * sum, so the results are those of the 256-bit form. */
-typedef cg_real vreal128 __attribute__((vector_size(16)));
-typedef cg_real vreal128_u __attribute__((vector_size(16), aligned(sizeof(cg_real))));
-#ifdef CG_DOUBLE
-typedef int64_t vint128 __attribute__((vector_size(16)));
-#else
-typedef int32_t vint128 __attribute__((vector_size(16)));
-#endif
+VECTORS(128, 16);
 #define FMV vreal128
 #define FMVU vreal128_u
 #define FMVI vint128
@@ -98,13 +98,7 @@ typedef int32_t vint128 __attribute__((vector_size(16)));
  * library is still built for the baseline ISA). */
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
-typedef cg_real vreal512 __attribute__((vector_size(64)));
-typedef cg_real vreal512_u __attribute__((vector_size(64), aligned(sizeof(cg_real))));
-#ifdef CG_DOUBLE
-typedef int64_t vint512 __attribute__((vector_size(64)));
-#else
-typedef int32_t vint512 __attribute__((vector_size(64)));
-#endif
+VECTORS(512, 64);
 #define FMV vreal512
 #define FMVU vreal512_u
 #define FMVI vint512

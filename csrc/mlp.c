@@ -306,7 +306,7 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
 {
     *out = NULL;
     int L = spec->n_layers;
-    cg_status st = cg_check_range("n_layers", L, 1, CG_MAX_LAYERS, err);
+    cg_status st = cg_check_ranges(&(cg_range){"n_layers", L, 1, CG_MAX_LAYERS}, 1, err);
     if (st != CG_OK) return st;
     size_t n_params = 0, max_width = 0;
     for (int l = 0; l <= L; l++) {

@@ -138,12 +138,16 @@ void cg_set_error(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-cg_status cg_check_range(const char *name, int64_t value, int64_t lo, int64_t hi, char *err)
+cg_status cg_check_ranges(const cg_range *ranges, size_t n, char *err)
 {
-    if (value >= lo && value <= hi) return CG_OK;
-    cg_set_error(err, "%s must be between %lld and %lld, got %lld", name, (long long)lo, (long long)hi,
-                 (long long)value);
-    return CG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const cg_range *r = &ranges[i];
+        if (r->value >= r->lo && r->value <= r->hi) continue;
+        cg_set_error(err, "%s must be between %lld and %lld, got %lld", r->name, (long long)r->lo, (long long)r->hi,
+                     (long long)r->value);
+        return CG_EINVAL;
+    }
+    return CG_OK;
 }
 
 int cg_all_finite(const cg_real *x, size_t n)

@@ -114,15 +114,15 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
                          const double *upper, char *err)
 {
     *out = NULL;
-    cg_status st;
-    if ((st = cg_check_range("x_dim", c->x_dim, 1, CG_MAX_X_DIM, err)) != CG_OK ||
-        (st = cg_check_range("ctx_dim", c->ctx_dim, 0, CG_MAX_CTX_DIM, err)) != CG_OK ||
-        (st = cg_check_range("noise_dim", c->noise_dim, 1, CG_MAX_NOISE_DIM, err)) != CG_OK ||
-        (st = cg_check_range("hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE, err)) != CG_OK ||
-        (st = cg_check_range("n_hidden", c->n_hidden, 1, CG_MAX_N_HIDDEN, err)) != CG_OK ||
-        (st = cg_check_range("batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE, err)) != CG_OK ||
-        (st = cg_check_range("critic_steps", c->critic_steps, 1, CG_MAX_INNER_STEPS, err)) != CG_OK)
-        return st;
+    const cg_range sizes[] = {{"x_dim", c->x_dim, 1, CG_MAX_X_DIM},
+                              {"ctx_dim", c->ctx_dim, 0, CG_MAX_CTX_DIM},
+                              {"noise_dim", c->noise_dim, 1, CG_MAX_NOISE_DIM},
+                              {"hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE},
+                              {"n_hidden", c->n_hidden, 1, CG_MAX_N_HIDDEN},
+                              {"batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE},
+                              {"critic_steps", c->critic_steps, 1, CG_MAX_INNER_STEPS}};
+    cg_status st = cg_check_ranges(sizes, sizeof sizes / sizeof *sizes, err);
+    if (st != CG_OK) return st;
     if (!(c->gp_lambda >= 0) || !isfinite(c->gp_lambda) || !(c->critic_dropout >= 0 && c->critic_dropout < 1)) {
         cg_set_error(err, "gp_lambda must be finite and >= 0, critic_dropout in [0, 1)");
         return CG_EINVAL;
@@ -451,15 +451,10 @@ static void wgan_write(const cg_wgan *w, cursor *c)
 {
     const cg_wgan_config *k = &w->cfg;
     put_header(c, WSNAP_MAGIC, WSNAP_VERSION);
-    int32_t ints[8] = {k->x_dim, k->ctx_dim, k->noise_dim, k->hidden_size,
-                       k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
-    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
-    put_f64(c, k->gp_lambda);
-    put_f64(c, k->critic_dropout);
-    put_f64(c, k->learning_rate);
-    put_f64(c, k->beta1);
-    put_f64(c, k->beta2);
-    put_i64(c, (int64_t)k->seed);
+    const int32_t ints[8] = {k->x_dim,    k->ctx_dim,    k->noise_dim,    k->hidden_size,
+                             k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
+    const double reals[5] = {k->gp_lambda, k->critic_dropout, k->learning_rate, k->beta1, k->beta2};
+    put_config(c, ints, 8, reals, 5, k->seed);
     /* output columns: block id (-1 continuous) and bounds */
     for (int j = 0; j < k->x_dim; j++) {
         int32_t b = w->kind[j] == 0 ? -1 : w->kind[j] - 1;
@@ -493,11 +488,11 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
     int32_t ints[8];
-    int64_t seed;
+    double reals[5];
     cg_wgan_config k;
     cg_status hst = get_header(&c, WSNAP_MAGIC, WSNAP_VERSION, "WGAN", err);
     if (hst != CG_OK) return hst;
-    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.seed = get_config(&c, ints, 8, reals, 5);
     k.x_dim = ints[0];
     k.ctx_dim = ints[1];
     k.noise_dim = ints[2];
@@ -506,13 +501,11 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     k.batch_size = ints[5];
     k.critic_steps = ints[6];
     k.one_sided = ints[7];
-    get(&c, &k.gp_lambda, 8);
-    get(&c, &k.critic_dropout, 8);
-    get(&c, &k.learning_rate, 8);
-    get(&c, &k.beta1, 8);
-    get(&c, &k.beta2, 8);
-    get(&c, &seed, 8);
-    k.seed = (uint64_t)seed;
+    k.gp_lambda = reals[0];
+    k.critic_dropout = reals[1];
+    k.learning_rate = reals[2];
+    k.beta1 = reals[3];
+    k.beta2 = reals[4];
     if (!c.ok || k.x_dim < 1 || k.x_dim > CG_MAX_X_DIM) {
         cg_set_error(err, "snapshot is truncated or corrupt");
         return CG_ESNAPSHOT;

@@ -1483,11 +1483,13 @@ static void test_validation(void)
     CHECK(strlen(err) == CG_ERR_LEN - 1, "cg_set_error: a long message gave length %zu", strlen(err));
     cg_set_error(err, "n=%d %s", 3, "rows");
     CHECK(strcmp(err, "n=3 rows") == 0, "cg_set_error: formatted '%s'", err);
-    CHECK(cg_check_range("width", 5, 1, 5, err) == CG_OK && cg_check_range("width", 1, 1, 5, err) == CG_OK,
-          "cg_check_range refuses a value at a bound");
-    CHECK(cg_check_range("width", 6, 1, 5, err) == CG_EINVAL && strcmp(err, "width must be between 1 and 5, got 6") == 0,
-          "cg_check_range: '%s'", err);
-    CHECK(cg_check_range("width", INT64_MIN, 0, 5, err) == CG_EINVAL, "cg_check_range accepts INT64_MIN");
+    const cg_range at_bounds[] = {{"width", 5, 1, 5}, {"depth", 1, 1, 5}};
+    CHECK(cg_check_ranges(at_bounds, 2, err) == CG_OK, "cg_check_ranges refuses a value at a bound");
+    const cg_range second_bad[] = {{"width", 5, 1, 5}, {"depth", 6, 1, 5}, {"rows", -1, 0, 5}};
+    CHECK(cg_check_ranges(second_bad, 3, err) == CG_EINVAL && strcmp(err, "depth must be between 1 and 5, got 6") == 0,
+          "cg_check_ranges: '%s'", err);
+    CHECK(cg_check_ranges(&(cg_range){"rows", INT64_MIN, 0, 5}, 1, err) == CG_EINVAL,
+          "cg_check_ranges accepts INT64_MIN");
 
     cg_real fin[5] = {0, -1, (cg_real)1e30, 3, -(cg_real)1e-30};
     CHECK(cg_all_finite(fin, 5) && cg_all_finite(fin, 0), "cg_all_finite: finite values rejected");
