@@ -319,25 +319,25 @@ static PyArrayObject *new_array(int ndim, npy_intp *dims, int zero)
 
 /* ----------------------------------------------------------- kernels */
 
-/* A matrix of rows x cols values with element (i, j) at i*rs + j*cs fits in
- * len values: (rows - 1) rs + (cols - 1) cs < len, checked without
- * overflowing. */
-static int strided_fits(size_t rows, size_t rs, size_t cols, size_t cs, size_t len)
+/* 0 if a holds a rows x cols matrix whose element (i, j) is at i*rs + j*cs,
+ * i.e. (rows - 1) rs + (cols - 1) cs < its length (checked without
+ * overflowing); else -1 with a ValueError naming it */
+static int need(PyArrayObject *a, const char *name, size_t rows, size_t rs, size_t cols, size_t cs)
 {
-    if (rows == 0 || cols == 0) return 1;
-    if (len == 0 || (rs && rows - 1 > (len - 1) / rs)) return 0;
-    size_t first = (rows - 1) * rs;
-    return !cs || cols - 1 <= (len - 1 - first) / cs;
+    size_t len = (size_t)PyArray_SIZE(a);
+    if (len > 0 && (!rs || rows - 1 <= (len - 1) / rs) && (!cs || cols - 1 <= (len - 1 - (rows - 1) * rs) / cs))
+        return 0;
+    PyErr_Format(PyExc_ValueError, "%s has %zu values, too few for %zu x %zu values at strides (%zu, %zu)", name, len,
+                 rows, cols, rs, cs);
+    return -1;
 }
 
-/* rows of cols contiguous values, row i starting at i * stride */
-static int fits(size_t rows, size_t cols, size_t stride, size_t len) { return strided_fits(rows, stride, cols, 1, len); }
-
-/* an optional non-negative size argument, default `dflt` when absent */
+/* a size or stride argument of the kernel hooks, default dflt when absent;
+ * at most CG_MAX_ROWS, so that their products stay within an npy_intp */
 static int get_size(PyObject *obj, const char *name, long long dflt, long long lo, long long *out)
 {
     *out = dflt;
-    return obj && obj != Py_None ? get_int(obj, name, lo, (long long)1 << 40, out) : 0;
+    return obj && obj != Py_None ? get_int(obj, name, lo, CG_MAX_ROWS, out) : 0;
 }
 
 /* isa=None|"auto"|"baseline"|"fma"|"avx512": a set this CPU and build run */
@@ -379,8 +379,6 @@ static PyArrayObject *output_copy(PyObject *obj, const char *name, npy_intp len)
     return copy;
 }
 
-#define LEN(a) ((size_t)PyArray_SIZE(a))
-
 static int epilogue_from(PyObject *obj, cg_epilogue *out)
 {
     static const char *names[] = {"store", "add", "bias", "bias_relu", "gate_relu"};
@@ -413,9 +411,8 @@ static PyObject *py_gemm_fm(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|OOOOOOOO:gemm_fm", kwlist, &oa, &ob, &om, &on, &ok, &ors, &ocs,
                                      &oldb, &oldc, &oepi, &oaux, &oc, &oisa))
         return NULL;
-    if (get_int(om, "m", 1, (long long)1 << 40, &m) < 0 || get_int(on, "n", 1, (long long)1 << 40, &n) < 0 ||
-        get_int(ok, "k", 1, (long long)1 << 40, &k) < 0 || get_size(ors, "rs", k, 0, &rs) < 0 ||
-        get_size(ocs, "cs", 1, 0, &cs) < 0 || get_size(oldb, "ldb", n, n, &ldb) < 0 ||
+    if (get_size(om, "m", 0, 1, &m) < 0 || get_size(on, "n", 0, 1, &n) < 0 || get_size(ok, "k", 0, 1, &k) < 0 ||
+        get_size(ors, "rs", k, 0, &rs) < 0 || get_size(ocs, "cs", 1, 0, &cs) < 0 || get_size(oldb, "ldb", n, n, &ldb) < 0 ||
         get_size(oldc, "ldc", n, n, &ldc) < 0 || (oepi && epilogue_from(oepi, &epi) < 0) || parse_isa(oisa, &isa) < 0)
         return NULL;
     if (n % CG_FM_ALIGN != 0) {
@@ -423,35 +420,17 @@ static PyObject *py_gemm_fm(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     int bias = epi == CG_EPI_BIAS || epi == CG_EPI_BIAS_RELU, gate = epi == CG_EPI_GATE_RELU;
-    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1))) goto error;
-    if (!(C = output_copy(oc, "C", (npy_intp)(m * ldc)))) goto error;
-    if ((bias || gate) && !(aux = as_real(oaux, "aux", 1))) goto error;
+    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1)) || !(C = output_copy(oc, "C", (npy_intp)(m * ldc))) ||
+        ((bias || gate) && !(aux = as_real(oaux, "aux", 1))))
+        goto error;
     if (!bias && !gate && oaux != Py_None) {
         PyErr_SetString(PyExc_ValueError, "aux is only for the 'bias', 'bias_relu' and 'gate_relu' epilogues");
         goto error;
     }
-    if (!strided_fits((size_t)m, (size_t)rs, (size_t)k, (size_t)cs, LEN(A))) {
-        PyErr_Format(PyExc_ValueError, "A has %zu values, too few for m=%lld, k=%lld, rs=%lld, cs=%lld", LEN(A), m, k, rs,
-                     cs);
+    if (need(A, "A", (size_t)m, (size_t)rs, (size_t)k, (size_t)cs) < 0 ||
+        need(B, "B", (size_t)k, (size_t)ldb, (size_t)n, 1) < 0 || need(C, "C", (size_t)m, (size_t)ldc, (size_t)n, 1) < 0 ||
+        (bias && need(aux, "aux", 1, 1, (size_t)m, 1) < 0) || (gate && need(aux, "aux", (size_t)m, (size_t)ldc, (size_t)n, 1) < 0))
         goto error;
-    }
-    if (!fits(k, n, ldb, LEN(B))) {
-        PyErr_Format(PyExc_ValueError, "B has %zu values, too few for k=%lld rows of n=%lld at ldb=%lld", LEN(B), k, n, ldb);
-        goto error;
-    }
-    if (!fits(m, n, ldc, LEN(C))) {
-        PyErr_Format(PyExc_ValueError, "C has %zu values, too few for m=%lld rows of n=%lld at ldc=%lld", LEN(C), m, n, ldc);
-        goto error;
-    }
-    if (bias && LEN(aux) < (size_t)m) {
-        PyErr_Format(PyExc_ValueError, "aux has %zu values but a bias needs m=%lld", LEN(aux), m);
-        goto error;
-    }
-    if (gate && !fits(m, n, ldc, LEN(aux))) {
-        PyErr_Format(PyExc_ValueError, "aux has %zu values, too few for a gate of m=%lld rows of n=%lld at ldc=%lld",
-                     LEN(aux), m, n, ldc);
-        goto error;
-    }
     Py_BEGIN_ALLOW_THREADS
     cg_gemm_fm_isa(isa, F32(C), (size_t)ldc, F32(A), (size_t)rs, (size_t)cs, F32(B), (size_t)ldb, (size_t)m, (size_t)n,
                    (size_t)k, epi, aux ? F32(aux) : NULL);
@@ -483,31 +462,23 @@ static PyObject *py_gemm_nt(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|OOOOOO:gemm_nt", kwlist, &oa, &ob, &om, &on, &ok, &olda, &oldb,
                                      &oldc, &oc, &obs, &oisa))
         return NULL;
-    if (get_int(om, "m", 1, (long long)1 << 40, &m) < 0 || get_int(on, "n", 1, (long long)1 << 40, &n) < 0 ||
-        get_int(ok, "k", 1, (long long)1 << 40, &k) < 0 || get_size(olda, "lda", k, k, &lda) < 0 ||
-        get_size(oldb, "ldb", k, k, &ldb) < 0 || get_size(oldc, "ldc", n, n, &ldc) < 0 || parse_isa(oisa, &isa) < 0)
+    if (get_size(om, "m", 0, 1, &m) < 0 || get_size(on, "n", 0, 1, &n) < 0 || get_size(ok, "k", 0, 1, &k) < 0 ||
+        get_size(olda, "lda", k, k, &lda) < 0 || get_size(oldb, "ldb", k, k, &ldb) < 0 ||
+        get_size(oldc, "ldc", n, n, &ldc) < 0 || parse_isa(oisa, &isa) < 0)
         return NULL;
-    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1))) goto error;
-    if (!(C = output_copy(oc, "C", (npy_intp)(m * ldc)))) goto error;
-    if (obs != Py_None && !(bsum = output_copy(obs, "bsum", (npy_intp)n))) goto error;
-    if (!fits(m, k, lda, LEN(A)) || !fits(n, k, ldb, LEN(B)) || !fits(m, n, ldc, LEN(C)) ||
-        (bsum && LEN(bsum) < (size_t)n)) {
-        PyErr_Format(PyExc_ValueError,
-                     "A, B, C or bsum is too short (%zu, %zu, %zu values) for m=%lld, n=%lld, k=%lld at lda=%lld, "
-                     "ldb=%lld, ldc=%lld", LEN(A), LEN(B), LEN(C), m, n, k, lda, ldb, ldc);
+    if (!(A = as_real(oa, "A", 1)) || !(B = as_real(ob, "B", 1)) || !(C = output_copy(oc, "C", (npy_intp)(m * ldc))) ||
+        (obs != Py_None && !(bsum = output_copy(obs, "bsum", (npy_intp)n))))
         goto error;
-    }
+    if (need(A, "A", (size_t)m, (size_t)lda, (size_t)k, 1) < 0 || need(B, "B", (size_t)n, (size_t)ldb, (size_t)k, 1) < 0 ||
+        need(C, "C", (size_t)m, (size_t)ldc, (size_t)n, 1) < 0 || (bsum && need(bsum, "bsum", 1, 1, (size_t)n, 1) < 0))
+        goto error;
     Py_BEGIN_ALLOW_THREADS
     cg_gemm_nt_isa(isa, F32(C), (size_t)ldc, F32(A), (size_t)lda, F32(B), (size_t)ldb, (size_t)m, (size_t)n, (size_t)k,
                    bsum ? F32(bsum) : NULL);
     Py_END_ALLOW_THREADS
     Py_DECREF(A);
     Py_DECREF(B);
-    if (!bsum) {
-        Py_INCREF(Py_None);
-        bsum = (PyArrayObject *)Py_None;
-    }
-    return Py_BuildValue("(NN)", C, bsum);
+    return bsum ? Py_BuildValue("(NN)", C, bsum) : Py_BuildValue("(NO)", C, Py_None);
 error:
     Py_XDECREF(A);
     Py_XDECREF(B);
@@ -531,18 +502,15 @@ static PyObject *py_transpose(PyObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOOpO:transpose", kwlist, &os, &orows, &ocols, &olds, &oldd, &od,
                                      &add, &oisa))
         return NULL;
-    if (get_int(orows, "rows", 1, (long long)1 << 40, &rows) < 0 ||
-        get_int(ocols, "cols", 1, (long long)1 << 40, &cols) < 0 || get_size(olds, "lds", cols, cols, &lds) < 0 ||
-        get_size(oldd, "ldd", rows, rows, &ldd) < 0 || parse_isa(oisa, &isa) < 0)
+    if (get_size(orows, "rows", 0, 1, &rows) < 0 || get_size(ocols, "cols", 0, 1, &cols) < 0 ||
+        get_size(olds, "lds", cols, cols, &lds) < 0 || get_size(oldd, "ldd", rows, rows, &ldd) < 0 ||
+        parse_isa(oisa, &isa) < 0)
         return NULL;
-    if (!(src = as_real(os, "src", 1))) goto error;
-    if (!(dst = output_copy(od, "dst", (npy_intp)(cols * ldd)))) goto error;
-    if (!fits(rows, lds, lds, LEN(src)) || !fits(cols, rows, ldd, LEN(dst))) {
-        PyErr_Format(PyExc_ValueError,
-                     "src (%zu values) must hold rows * lds = %lld * %lld and dst (%zu values) cols=%lld rows of "
-                     "%lld at ldd=%lld", LEN(src), rows, lds, LEN(dst), cols, rows, ldd);
+    /* src whole rows of lds values: the kernel may read a row's padding */
+    if (!(src = as_real(os, "src", 1)) || !(dst = output_copy(od, "dst", (npy_intp)(cols * ldd))) ||
+        need(src, "src", (size_t)rows, (size_t)lds, (size_t)lds, 1) < 0 ||
+        need(dst, "dst", (size_t)cols, (size_t)ldd, (size_t)rows, 1) < 0)
         goto error;
-    }
     Py_BEGIN_ALLOW_THREADS
     cg_transpose_isa(isa, F32(dst), (size_t)ldd, F32(src), (size_t)lds, (size_t)rows, (size_t)cols, add);
     Py_END_ALLOW_THREADS

@@ -188,31 +188,31 @@ def test_transpose_is_exact(rows, cols, isa):
 def test_kernel_hooks_check_their_buffers():
     with pytest.raises(ValueError, match="n must be a multiple of 16"):
         C.gemm_fm(np.ones(3), np.ones(30), 1, 10, 3)
-    with pytest.raises(ValueError, match="A has 5 values, too few"):
+    with pytest.raises(ValueError, match=r"A has 5 values, too few for 2 x 3 values at strides \(3, 1\)"):
         C.gemm_fm(np.ones(5), np.ones(48), 2, 16, 3)
-    with pytest.raises(ValueError, match="A has 6 values, too few"):
+    with pytest.raises(ValueError, match=r"A has 6 values, too few for 2 x 3 values at strides \(1, 3\)"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, rs=1, cs=3)
-    with pytest.raises(ValueError, match="B has 47 values"):
+    with pytest.raises(ValueError, match="B has 47 values, too few"):
         C.gemm_fm(np.ones(6), np.ones(47), 2, 16, 3)
-    with pytest.raises(ValueError, match="C has 31 values"):
+    with pytest.raises(ValueError, match="C has 31 values, too few"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, C=np.ones(31))
     with pytest.raises(ValueError, match="aux is only for"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, aux=np.ones(2))
-    with pytest.raises(ValueError, match="aux has 1 values but a bias needs m=2"):
+    with pytest.raises(ValueError, match="aux has 1 values, too few for 1 x 2"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, epilogue="bias", aux=np.ones(1))
     with pytest.raises(ValueError, match="epilogue must be one of"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, epilogue="relu")
     with pytest.raises(ValueError, match="ldb must be between 16 and"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, ldb=8)
-    with pytest.raises(ValueError, match=r"rs must be between 0 and"):
+    with pytest.raises(ValueError, match=r"rs must be between 0 and 2147483648"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, rs=2**62)
     with pytest.raises(ValueError, match="isa must be one of"):
         C.gemm_fm(np.ones(6), np.ones(48), 2, 16, 3, isa="sse")
     with pytest.raises(TypeError, match="isa must be a string"):
         C.gemm_nt(np.ones(6), np.ones(6), 2, 2, 3, isa=1)
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(ValueError, match="A has 5 values, too few"):
         C.gemm_nt(np.ones(5), np.ones(6), 2, 2, 3)
-    with pytest.raises(ValueError, match="src .* must hold rows"):
+    with pytest.raises(ValueError, match=r"src has 5 values, too few for 2 x 3 values"):
         C.transpose(np.ones(5), 2, 3)
     if C.ISA != "avx512":
         with pytest.raises(ValueError, match="not available on this CPU"):
