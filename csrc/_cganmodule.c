@@ -801,14 +801,15 @@ static PyObject *py_adam_run(PyObject *self, PyObject *args, PyObject *kw)
     }
     out = (PyArrayObject *)PyArray_NewCopy(p, NPY_CORDER);
     if (!out) goto error;
-    cg_status st = cg_adam_create(&adam, (size_t)n, &cfg, err);
+    cg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_adam_create(&adam, (size_t)n, &cfg, err);
+    for (npy_intp s = 0; st == CG_OK && s < steps; s++) cg_adam_step(adam, F32(out), F32(g) + s * n);
+    Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
         goto error;
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (npy_intp s = 0; s < steps; s++) cg_adam_step(adam, F32(out), F32(g) + s * n);
-    Py_END_ALLOW_THREADS
     cg_adam_free(adam);
     Py_DECREF(p);
     Py_DECREF(g);
@@ -956,7 +957,9 @@ static PyObject *core_clear_data(CoreObject *self, PyObject *noargs)
     int held = 0;
     (void)noargs;
     if (core_acquire(self, &held) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
     self->kind->clear_data(self->model);
+    Py_END_ALLOW_THREADS
     swap_kept(self, none, old);
     core_release(self, &held);
     drop_all(old);
@@ -972,7 +975,10 @@ static PyObject *core_snapshot(CoreObject *self, PyObject *noargs)
     cg_status st;
     (void)noargs;
     if (core_acquire(self, &held) < 0) return NULL;
-    size_t size = self->kind->snapshot_size(self->model);
+    size_t size;
+    Py_BEGIN_ALLOW_THREADS
+    size = self->kind->snapshot_size(self->model);
+    Py_END_ALLOW_THREADS
     if (size > (size_t)PY_SSIZE_T_MAX) {
         PyErr_Format(PyExc_MemoryError, "a snapshot of %zu bytes is too large", size);
         goto error;
@@ -1264,7 +1270,9 @@ static PyObject *MLP_zero_grad(MLPObject *self, PyObject *noargs)
     int held = 0;
     (void)noargs;
     if (core_acquire(&self->core, &held) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
     cg_mlp_zero_grad(self->core.model);
+    Py_END_ALLOW_THREADS
     core_release(&self->core, &held);
     Py_RETURN_NONE;
 }
@@ -1392,22 +1400,24 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
         PyErr_Format(PyExc_ValueError, "batch_size (%lld) is larger than the number of rows (%zd)", bs, (Py_ssize_t)n);
         goto error;
     }
-    st = self->adam ? cg_adam_configure(self->adam, &cfg, err) : cg_adam_create(&self->adam, cg_mlp_n_params(m), &cfg, err);
-    if (st != CG_OK) {
-        raise_status(st, err);
-        goto error;
-    }
+    int ran = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (classify)
-        st = cg_mlp_fit_softmax(m, self->adam, &self->rng, F32(X), (const int32_t *)PyArray_DATA(Y), (size_t)n,
-                                (size_t)bs, (size_t)n_iter, (double *)PyArray_DATA(losses), err);
-    else
-        st = cg_mlp_fit_mse(m, self->adam, &self->rng, F32(X), F32(Y), (size_t)n, (size_t)bs, (size_t)n_iter,
-                            (double *)PyArray_DATA(losses), err);
+    st = self->adam ? cg_adam_configure(self->adam, &cfg, err) : cg_adam_create(&self->adam, cg_mlp_n_params(m), &cfg, err);
+    if (st == CG_OK) {
+        ran = 1;
+        if (classify)
+            st = cg_mlp_fit_softmax(m, self->adam, &self->rng, F32(X), (const int32_t *)PyArray_DATA(Y), (size_t)n,
+                                    (size_t)bs, (size_t)n_iter, (double *)PyArray_DATA(losses), err);
+        else
+            st = cg_mlp_fit_mse(m, self->adam, &self->rng, F32(X), F32(Y), (size_t)n, (size_t)bs, (size_t)n_iter,
+                                (double *)PyArray_DATA(losses), err);
+    }
     Py_END_ALLOW_THREADS
-    /* the cache now holds a minibatch, not the last forward */
-    swap_kept(&self->core, none, old);
-    self->last_n = 0;
+    if (ran) {
+        /* the cache now holds a minibatch, not the last forward */
+        swap_kept(&self->core, none, old);
+        self->last_n = 0;
+    }
     if (st != CG_OK) {
         raise_status(st, err);
         goto error;
@@ -2195,7 +2205,9 @@ static PyObject *Wgan_reseed(CoreObject *self, PyObject *arg)
     uint64_t seed;
     int held = 0;
     if (get_seed(arg, &seed) < 0 || core_acquire(self, &held) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
     cg_wgan_reseed(self->model, seed);
+    Py_END_ALLOW_THREADS
     core_release(self, &held);
     Py_RETURN_NONE;
 }
