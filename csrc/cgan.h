@@ -13,11 +13,16 @@
  *    MLP keeps its batches feature-major inside (see matmul).  Shapes are
  *    given in each comment.
  *  - Kernels are forward/backward pairs; outputs come first, then const
- *    inputs, then sizes.  Backward functions ADD into gradient buffers.
+ *    inputs, then sizes.  Backward functions ADD into gradient buffers
+ *    (those of the parameter-free activations and dropout work in place).
  *  - Functions that can fail return a cg_status and write a message into a
  *    caller-owned buffer `err` of CG_ERR_LEN bytes (err may be NULL).
  *  - Nothing here prints, exits, aborts, asserts on input or keeps global
- *    state.  Each model owns its own RNG.
+ *    state.  Each model owns its own RNG.  A model is not safe to use from
+ *    two threads at once (its calls share its buffers); the caller
+ *    serialises calls on one model.
+ *  - Memory: models allocate in create (and the MLP in reserve); the
+ *    *_bytes functions say how much before anything is allocated.
  */
 #ifndef CGAN_H
 #define CGAN_H
