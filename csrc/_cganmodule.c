@@ -969,7 +969,7 @@ static PyObject *core_clear_data(CoreObject *self, PyObject *noargs)
 /* The versioned byte snapshot of the full state. */
 static PyObject *core_snapshot(CoreObject *self, PyObject *noargs)
 {
-    PyObject *bytes = NULL;
+    PyObject *bytes = NULL, *result = NULL;
     char err[CG_ERR_LEN] = "";
     int held = 0;
     cg_status st;
@@ -981,22 +981,21 @@ static PyObject *core_snapshot(CoreObject *self, PyObject *noargs)
     Py_END_ALLOW_THREADS
     if (size > (size_t)PY_SSIZE_T_MAX) {
         PyErr_Format(PyExc_MemoryError, "a snapshot of %zu bytes is too large", size);
-        goto error;
+        goto done;
     }
-    if (!(bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size))) goto error;
+    if (!(bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size))) goto done;
     Py_BEGIN_ALLOW_THREADS
     st = self->kind->snapshot(self->model, PyBytes_AS_STRING(bytes), size, err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(self, &held);
-    return bytes;
-error:
+    result = bytes, bytes = NULL;
+done:
     core_release(self, &held);
     Py_XDECREF(bytes);
-    return NULL;
+    return result;
 }
 
 /* A new object of type cls holding the model restored from arg's bytes. */
@@ -1247,22 +1246,21 @@ static PyObject *MLP_get_grads(MLPObject *self, PyObject *noargs)
 static PyObject *MLP_set_params(MLPObject *self, PyObject *arg)
 {
     PyArrayObject *p = as_real(arg, "params", 1);
+    PyObject *result = NULL;
     int held = 0;
-    if (!p || core_acquire(&self->core, &held) < 0) goto error;
+    if (!p || core_acquire(&self->core, &held) < 0) goto done;
     npy_intp n = (npy_intp)cg_mlp_n_params(self->core.model);
     if (PyArray_DIM(p, 0) != n) {
         PyErr_Format(PyExc_ValueError, "params must have %zd entries, got %zd", (Py_ssize_t)n,
                      (Py_ssize_t)PyArray_DIM(p, 0));
-        goto error;
+        goto done;
     }
     memcpy(cg_mlp_params(self->core.model), F32(p), (size_t)n * sizeof(float));
-    core_release(&self->core, &held);
-    Py_DECREF(p);
-    Py_RETURN_NONE;
-error:
+    result = Py_NewRef(Py_None);
+done:
     core_release(&self->core, &held);
     Py_XDECREF(p);
-    return NULL;
+    return result;
 }
 
 static PyObject *MLP_zero_grad(MLPObject *self, PyObject *noargs)
@@ -1280,22 +1278,22 @@ static PyObject *MLP_zero_grad(MLPObject *self, PyObject *noargs)
 static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"X", "train", NULL};
-    PyObject *ox, *kept[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
+    PyObject *ox, *result = NULL, *kept[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
     PyArrayObject *X = NULL, *Y = NULL;
     int train = 0, held = 0;
     char err[CG_ERR_LEN] = "";
     cg_status st;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:forward", kwlist, &ox, &train)) return NULL;
     /* a private copy: it is kept as the input that backward refers to */
-    if (!(X = as_private_real(ox, "X", 2)) || core_acquire(&self->core, &held) < 0) goto error;
+    if (!(X = as_private_real(ox, "X", 2)) || core_acquire(&self->core, &held) < 0) goto done;
     cg_mlp *m = self->core.model;
     npy_intp n = PyArray_DIM(X, 0), dims[2] = {n, cg_mlp_size(m, cg_mlp_n_layers(m))};
-    if (check_columns(X, "X", cg_mlp_size(m, 0), "the network takes", " inputs") < 0) goto error;
+    if (check_columns(X, "X", cg_mlp_size(m, 0), "the network takes", " inputs") < 0) goto done;
     if (n > (npy_intp)CG_MAX_ROWS) {
         PyErr_Format(PyExc_ValueError, "X has too many rows (%zd)", (Py_ssize_t)n);
-        goto error;
+        goto done;
     }
-    if (!(Y = new_array(2, dims, 0))) goto error;
+    if (!(Y = new_array(2, dims, 0))) goto done;
     Py_BEGIN_ALLOW_THREADS
     st = cg_mlp_reserve(m, (size_t)n, err);
     if (st == CG_OK) {
@@ -1304,61 +1302,57 @@ static PyObject *MLP_forward(MLPObject *self, PyObject *args, PyObject *kw)
     }
     Py_END_ALLOW_THREADS
     /* a failed reserve drops the cache, and with it the last forward */
-    kept[0] = st == CG_OK ? (PyObject *)X : NULL;
-    X = NULL;
+    if (st == CG_OK) kept[0] = (PyObject *)X, X = NULL;
     swap_kept(&self->core, kept, old);
     self->last_n = st == CG_OK ? n : 0;
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(&self->core, &held);
-    drop_all(old);
-    return (PyObject *)Y;
-error:
+    result = (PyObject *)Y, Y = NULL;
+done:
     core_release(&self->core, &held);
     drop_all(old);
     Py_XDECREF(X);
     Py_XDECREF(Y);
-    return NULL;
+    return result;
 }
 
 static PyObject *MLP_backward(MLPObject *self, PyObject *arg)
 {
     PyArrayObject *dY = NULL, *dX = NULL;
+    PyObject *result = NULL;
     int held = 0;
-    if (!(dY = as_real(arg, "dY", 2)) || core_acquire(&self->core, &held) < 0) goto error;
+    if (!(dY = as_real(arg, "dY", 2)) || core_acquire(&self->core, &held) < 0) goto done;
     cg_mlp *m = self->core.model;
     if (!self->core.kept[0]) {
         PyErr_SetString(PyExc_RuntimeError, "backward needs a forward call first");
-        goto error;
+        goto done;
     }
     int L = cg_mlp_n_layers(m);
     if (PyArray_DIM(dY, 0) != self->last_n || PyArray_DIM(dY, 1) != cg_mlp_size(m, L)) {
         PyErr_Format(PyExc_ValueError, "dY must have shape (%zd, %d), the shape of the last forward output",
                      (Py_ssize_t)self->last_n, cg_mlp_size(m, L));
-        goto error;
+        goto done;
     }
     npy_intp dims[2] = {self->last_n, cg_mlp_size(m, 0)};
-    if (!(dX = new_array(2, dims, 1))) goto error;
+    if (!(dX = new_array(2, dims, 1))) goto done;
     Py_BEGIN_ALLOW_THREADS
     cg_mlp_backward(m, F32(dX), F32(dY));
     Py_END_ALLOW_THREADS
-    core_release(&self->core, &held);
-    Py_DECREF(dY);
-    return (PyObject *)dX;
-error:
+    result = (PyObject *)dX, dX = NULL;
+done:
     core_release(&self->core, &held);
     Py_XDECREF(dY);
     Py_XDECREF(dX);
-    return NULL;
+    return result;
 }
 
 static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int classify)
 {
     static char *kwlist[] = {"X", "Y", "batch_size", "n_iter", "learning_rate", "weight_decay", "decoupled", NULL};
     PyObject *ox, *oy, *obs, *oit, *olr = NULL, *owd = NULL, *odec = NULL, *none[N_KEPT] = {NULL};
-    PyObject *old[N_KEPT] = {NULL};
+    PyObject *old[N_KEPT] = {NULL}, *result = NULL;
     int decoupled = 1, held = 0;
     PyArrayObject *X = NULL, *Y = NULL, *codes = NULL, *losses = NULL;
     long long bs, n_iter;
@@ -1380,25 +1374,25 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
         return NULL;
     if (!(X = as_real(ox, "X", 2))) return NULL;
     npy_intp n = PyArray_DIM(X, 0), nl = (npy_intp)n_iter;
-    if (!(classify ? (codes = as_label_codes(oy, "Y", n)) : (Y = as_real(oy, "Y", 2)))) goto error;
-    if (!(losses = new_losses(nl)) || core_acquire(&self->core, &held) < 0) goto error;
+    if (!(classify ? (codes = as_label_codes(oy, "Y", n)) : (Y = as_real(oy, "Y", 2)))) goto done;
+    if (!(losses = new_losses(nl)) || core_acquire(&self->core, &held) < 0) goto done;
     cg_mlp *m = self->core.model;
     int out = cg_mlp_size(m, cg_mlp_n_layers(m));
-    if (check_columns(X, "X", cg_mlp_size(m, 0), "the network takes", " inputs") < 0) goto error;
+    if (check_columns(X, "X", cg_mlp_size(m, 0), "the network takes", " inputs") < 0) goto done;
     if (classify) {
         if (out < 2) {
             PyErr_SetString(PyExc_ValueError, "fit_softmax needs a network with at least two outputs");
-            goto error;
+            goto done;
         }
-        if (!(Y = labels_in_range(codes, "Y", out))) goto error;
+        if (!(Y = labels_in_range(codes, "Y", out))) goto done;
     } else if (PyArray_DIM(Y, 0) != n || PyArray_DIM(Y, 1) != out) {
         PyErr_Format(PyExc_ValueError, "Y must have shape (%zd, %d), got (%zd, %zd)", (Py_ssize_t)n, out,
                      (Py_ssize_t)PyArray_DIM(Y, 0), (Py_ssize_t)PyArray_DIM(Y, 1));
-        goto error;
+        goto done;
     }
     if (bs > n) {
         PyErr_Format(PyExc_ValueError, "batch_size (%lld) is larger than the number of rows (%zd)", bs, (Py_ssize_t)n);
-        goto error;
+        goto done;
     }
     int ran = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -1420,22 +1414,17 @@ static PyObject *MLP_fit(MLPObject *self, PyObject *args, PyObject *kw, int clas
     }
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(&self->core, &held);
-    drop_all(old);
-    Py_DECREF(X);
-    Py_DECREF(Y);
-    Py_XDECREF(codes);
-    return (PyObject *)losses;
-error:
+    result = (PyObject *)losses, losses = NULL;
+done:
     core_release(&self->core, &held);
     drop_all(old);
     Py_XDECREF(X);
     Py_XDECREF(Y);
     Py_XDECREF(codes);
     Py_XDECREF(losses);
-    return NULL;
+    return result;
 }
 
 static PyObject *MLP_fit_mse(MLPObject *self, PyObject *args, PyObject *kw) { return MLP_fit(self, args, kw, 0); }
@@ -1446,7 +1435,7 @@ static PyObject *MLP_gradient_penalty(MLPObject *self, PyObject *args, PyObject 
     static char *kwlist[] = {"n_penalized", "one_sided", "scale", NULL};
     PyObject *onp, *oscale = NULL;
     PyArrayObject *norms = NULL;
-    int one_sided = 0, held = 0;
+    int one_sided = 0, held = 0, ok = 0;
     long long n_pen;
     double scale = 1.0, pen = 0;
     char err[CG_ERR_LEN] = "";
@@ -1459,14 +1448,14 @@ static PyObject *MLP_gradient_penalty(MLPObject *self, PyObject *args, PyObject 
     cg_mlp *m = self->core.model;
     if (n_pen > cg_mlp_size(m, 0)) {
         PyErr_Format(PyExc_ValueError, "n_penalized must be between 1 and %d, got %lld", cg_mlp_size(m, 0), n_pen);
-        goto error;
+        goto done;
     }
     if (!self->core.kept[0]) {
         PyErr_SetString(PyExc_RuntimeError, "gradient_penalty needs a forward call first");
-        goto error;
+        goto done;
     }
     npy_intp n = self->last_n;
-    if (!(norms = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0))) goto error;
+    if (!(norms = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0))) goto done;
     Py_BEGIN_ALLOW_THREADS
     st = cg_mlp_reserve_penalty(m, err);
     if (st == CG_OK)
@@ -1474,12 +1463,12 @@ static PyObject *MLP_gradient_penalty(MLPObject *self, PyObject *args, PyObject 
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
+    ok = 1;
+done:
     core_release(&self->core, &held);
-    return Py_BuildValue("(dN)", pen, norms);
-error:
-    core_release(&self->core, &held);
+    if (ok) return Py_BuildValue("(dN)", pen, norms);
     Py_XDECREF(norms);
     return NULL;
 }
@@ -1773,15 +1762,15 @@ static PyObject *Ganite_train(CoreObject *self, PyObject *arg, int ite)
 {
     PyArrayObject *a = NULL, *b = NULL;
     long long n_iter;
-    int held = 0;
+    int held = 0, ok = 0;
     char err[CG_ERR_LEN] = "";
     cg_status st;
     if (get_int(arg, "n_iter", 0, CG_MAX_ITERATIONS, &n_iter) < 0) return NULL;
-    if (!(a = new_losses((npy_intp)n_iter)) || (!ite && !(b = new_losses((npy_intp)n_iter)))) goto error;
-    if (core_acquire(self, &held) < 0) goto error;
+    if (!(a = new_losses((npy_intp)n_iter)) || (!ite && !(b = new_losses((npy_intp)n_iter)))) goto done;
+    if (core_acquire(self, &held) < 0) goto done;
     if (!self->kept[KEPT_X]) {
         PyErr_SetString(PyExc_RuntimeError, "no training data: call set_data first");
-        goto error;
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     if (ite)
@@ -1792,12 +1781,12 @@ static PyObject *Ganite_train(CoreObject *self, PyObject *arg, int ite)
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
+    ok = 1;
+done:
     core_release(self, &held);
-    return ite ? (PyObject *)a : Py_BuildValue("(NN)", a, b);
-error:
-    core_release(self, &held);
+    if (ok) return ite ? (PyObject *)a : Py_BuildValue("(NN)", a, b);
     Py_XDECREF(a);
     Py_XDECREF(b);
     return NULL;
@@ -1809,35 +1798,34 @@ static PyObject *Ganite_train_ite(CoreObject *self, PyObject *arg) { return Gani
 static PyObject *Ganite_predict(CoreObject *self, PyObject *arg)
 {
     PyArrayObject *X = NULL, *out = NULL;
+    PyObject *result = NULL;
     char err[CG_ERR_LEN] = "";
     int held = 0;
     cg_status st;
-    if (!(X = as_real(arg, "X", 2)) || core_acquire(self, &held) < 0) goto error;
+    if (!(X = as_real(arg, "X", 2)) || core_acquire(self, &held) < 0) goto done;
     const cg_ganite_config *cfg = cg_ganite_get_config(self->model);
-    if (check_columns(X, "X", cfg->n_features, "the model was built for", "") < 0) goto error;
+    if (check_columns(X, "X", cfg->n_features, "the model was built for", "") < 0) goto done;
     npy_intp dims[2] = {PyArray_DIM(X, 0), cfg->n_treatments};
-    if (!(out = new_array(2, dims, 0))) goto error;
+    if (!(out = new_array(2, dims, 0))) goto done;
     Py_BEGIN_ALLOW_THREADS
     st = cg_ganite_predict(self->model, F32(out), F32(X), (size_t)dims[0], err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(self, &held);
-    Py_DECREF(X);
-    return (PyObject *)out;
-error:
+    result = (PyObject *)out, out = NULL;
+done:
     core_release(self, &held);
     Py_XDECREF(X);
     Py_XDECREF(out);
-    return NULL;
+    return result;
 }
 
 static PyObject *Ganite_sample(CoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"X", "T", "Y", "n_samples", "seed", NULL};
-    PyObject *ox, *ot, *oy, *os, *oseed;
+    PyObject *ox, *ot, *oy, *os, *oseed, *result = NULL;
     PyArrayObject *X = NULL, *T = NULL, *Y = NULL, *out = NULL;
     long long ns;
     uint64_t seed;
@@ -1846,36 +1834,32 @@ static PyObject *Ganite_sample(CoreObject *self, PyObject *args, PyObject *kw)
     cg_status st;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:sample", kwlist, &ox, &ot, &oy, &os, &oseed)) return NULL;
     if (get_int(os, "n_samples", 1, CG_MAX_SAMPLES, &ns) < 0 || get_seed(oseed, &seed) < 0) return NULL;
-    if (ganite_inputs(ox, ot, oy, 0, &X, &T, &Y) < 0) goto error;
-    if (core_acquire(self, &held) < 0 || ganite_check(self->model, X, &T) < 0) goto error;
+    if (ganite_inputs(ox, ot, oy, 0, &X, &T, &Y) < 0) goto done;
+    if (core_acquire(self, &held) < 0 || ganite_check(self->model, X, &T) < 0) goto done;
     npy_intp n = PyArray_DIM(X, 0), K = cg_ganite_get_config(self->model)->n_treatments;
     npy_intp dims[3] = {(npy_intp)ns, n, K};
     if ((double)ns * (double)n * (double)K > (double)CG_MAX_SAMPLE_VALUES) {
         PyErr_Format(PyExc_ValueError, "n_samples * rows * arms = %.3g values is too many to hold at once",
                      (double)ns * (double)n * (double)K);
-        goto error;
+        goto done;
     }
-    if (!(out = new_array(3, dims, 0))) goto error;
+    if (!(out = new_array(3, dims, 0))) goto done;
     Py_BEGIN_ALLOW_THREADS
     st = cg_ganite_sample(self->model, F32(out), F32(X), (const int32_t *)PyArray_DATA(T), F32(Y), (size_t)n,
                           (size_t)ns, seed, err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(self, &held);
-    Py_DECREF(X);
-    Py_DECREF(T);
-    Py_DECREF(Y);
-    return (PyObject *)out;
-error:
+    result = (PyObject *)out, out = NULL;
+done:
     core_release(self, &held);
     Py_XDECREF(X);
     Py_XDECREF(T);
     Py_XDECREF(Y);
     Py_XDECREF(out);
-    return NULL;
+    return result;
 }
 
 static PyObject *Ganite_restore(PyObject *cls, PyObject *arg) { return core_restore(cls, arg, &ganite_kind); }
@@ -2089,7 +2073,7 @@ static int wgan_check_context(const cg_wgan *w, PyArrayObject *ctx, npy_intp row
 static PyObject *Wgan_set_data(CoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"X", "context", NULL};
-    PyObject *ox, *oc = Py_None, *kept[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
+    PyObject *ox, *oc = Py_None, *result = NULL, *kept[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
     PyArrayObject *X = NULL, *C = NULL;
     int held = 0;
     char err[CG_ERR_LEN] = "";
@@ -2097,49 +2081,48 @@ static PyObject *Wgan_set_data(CoreObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:set_data", kwlist, &ox, &oc)) return NULL;
     if (!(X = as_private_real(ox, "X", 2)) || (oc != Py_None && !(C = as_private_real(oc, "context", 2))) ||
         core_acquire(self, &held) < 0)
-        goto error;
+        goto done;
     const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
     if (check_columns(X, "X", cfg->x_dim, "the model has", "") < 0 ||
         wgan_check_context(self->model, C, PyArray_DIM(X, 0)) < 0)
-        goto error;
+        goto done;
     if (cfg->ctx_dim == 0 && C) {
         PyErr_SetString(PyExc_ValueError, "this model takes no context");
-        goto error;
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     st = cg_wgan_set_data(self->model, F32(X), C ? F32(C) : NULL, (size_t)PyArray_DIM(X, 0), err);
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
     kept[KEPT_X] = (PyObject *)X, kept[KEPT_CTX] = (PyObject *)C;
     X = C = NULL;
     swap_kept(self, kept, old);
+    result = Py_NewRef(Py_None);
+done:
     core_release(self, &held);
     drop_all(old);
-    Py_RETURN_NONE;
-error:
-    core_release(self, &held);
     Py_XDECREF(X);
     Py_XDECREF(C);
-    return NULL;
+    return result;
 }
 
 static PyObject *Wgan_train(CoreObject *self, PyObject *arg)
 {
     PyArrayObject *loss[3] = {NULL, NULL, NULL};
     long long n;
-    int held = 0;
+    int held = 0, ok = 0;
     char err[CG_ERR_LEN] = "";
     cg_status st;
     if (get_int(arg, "n_steps", 0, CG_MAX_ITERATIONS, &n) < 0) return NULL;
     for (int i = 0; i < 3; i++)
-        if (!(loss[i] = new_losses((npy_intp)n))) goto error;
-    if (core_acquire(self, &held) < 0) goto error;
+        if (!(loss[i] = new_losses((npy_intp)n))) goto done;
+    if (core_acquire(self, &held) < 0) goto done;
     if (!self->kept[KEPT_X]) {
         PyErr_SetString(PyExc_RuntimeError, "no training data: call set_data first");
-        goto error;
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
     st = cg_wgan_train(self->model, (size_t)n, (double *)PyArray_DATA(loss[0]), (double *)PyArray_DATA(loss[1]),
@@ -2147,12 +2130,12 @@ static PyObject *Wgan_train(CoreObject *self, PyObject *arg)
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
+    ok = 1;
+done:
     core_release(self, &held);
-    return Py_BuildValue("(NNN)", loss[0], loss[1], loss[2]);
-error:
-    core_release(self, &held);
+    if (ok) return Py_BuildValue("(NNN)", loss[0], loss[1], loss[2]);
     for (int i = 0; i < 3; i++) Py_XDECREF(loss[i]);
     return NULL;
 }
@@ -2160,7 +2143,7 @@ error:
 static PyObject *Wgan_sample(CoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"n", "context", "seed", NULL};
-    PyObject *on, *oc = Py_None, *oseed = Py_None;
+    PyObject *on, *oc = Py_None, *oseed = Py_None, *result = NULL;
     PyArrayObject *C = NULL, *out = NULL;
     long long n;
     uint64_t seed = 0;
@@ -2169,15 +2152,15 @@ static PyObject *Wgan_sample(CoreObject *self, PyObject *args, PyObject *kw)
     cg_status st;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:sample", kwlist, &on, &oc, &oseed)) return NULL;
     if (get_int(on, "n", 1, CG_MAX_ROWS, &n) < 0 || (oseed != Py_None && get_seed(oseed, &seed) < 0)) return NULL;
-    if ((oc != Py_None && !(C = as_real(oc, "context", 2))) || core_acquire(self, &held) < 0) goto error;
+    if ((oc != Py_None && !(C = as_real(oc, "context", 2))) || core_acquire(self, &held) < 0) goto done;
     const cg_wgan_config *cfg = cg_wgan_get_config(self->model);
-    if (wgan_check_context(self->model, C, (npy_intp)n) < 0) goto error;
+    if (wgan_check_context(self->model, C, (npy_intp)n) < 0) goto done;
     npy_intp dims[2] = {(npy_intp)n, cfg->x_dim};
     if ((double)n * cfg->x_dim > (double)CG_MAX_SAMPLE_VALUES) {
         PyErr_SetString(PyExc_ValueError, "n is too large to sample at once");
-        goto error;
+        goto done;
     }
-    if (!(out = new_array(2, dims, 0))) goto error;
+    if (!(out = new_array(2, dims, 0))) goto done;
     Py_BEGIN_ALLOW_THREADS
     if (oseed == Py_None)
         st = cg_wgan_sample(self->model, F32(out), cfg->ctx_dim ? F32(C) : NULL, (size_t)n, err);
@@ -2186,16 +2169,14 @@ static PyObject *Wgan_sample(CoreObject *self, PyObject *args, PyObject *kw)
     Py_END_ALLOW_THREADS
     if (st != CG_OK) {
         raise_status(st, err);
-        goto error;
+        goto done;
     }
-    core_release(self, &held);
-    Py_XDECREF(C);
-    return (PyObject *)out;
-error:
+    result = (PyObject *)out, out = NULL;
+done:
     core_release(self, &held);
     Py_XDECREF(C);
     Py_XDECREF(out);
-    return NULL;
+    return result;
 }
 
 static PyObject *Wgan_restore(PyObject *cls, PyObject *arg) { return core_restore(cls, arg, &wgan_kind); }
