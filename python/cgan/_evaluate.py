@@ -11,7 +11,7 @@ import numpy as np
 from . import _memory
 from ._threads import map_threads
 from ._wgan import CausalWGAN
-from ._validation import check_int, check_jobs, check_random_state, require_pandas
+from ._validation import LIMITS, check_int, check_jobs, check_random_state, require_pandas
 
 if TYPE_CHECKING:
     import pandas
@@ -108,7 +108,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     rows = n
     if rows is None:
         rows = getattr(synthesizer, "_n_fit", 1000)
-    rows = check_int(rows, "n", 2, 1 << 31)
+    rows = check_int(rows, "n", 2, LIMITS["n_rows"])
     lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
     jobs = max(1, min(n_jobs, n_datasets))
     # each running data set holds its draw and the copies its estimators get

@@ -38,7 +38,7 @@ from .._tabular import (
     looks_categorical,
 )
 from .._threads import effective_jobs, map_threads
-from .._validation import check_int, check_random_state, require_pandas, treatment_code
+from .._validation import LIMITS, check_int, check_random_state, require_pandas, treatment_code
 from . import core as _core
 from . import state as _state
 from .core import draw, seeds
@@ -296,6 +296,7 @@ class CausalWGAN(BaseEstimator):
             ("covariates", cov_cols, Xc, T1, s_cov),
             ("outcome", [out_col], Yc, np.concatenate([Xc, T1], axis=1), s_out),
         ]
+        _core.check_memory(p, [(name, X.shape[1], C.shape[1]) for name, _, X, C, _ in specs], n, "CausalWGAN")
         bar = Progress(2 * p["n_iter"], "CausalWGAN", bool(self.verbose))
         stop = threading.Event()
         try:
@@ -358,7 +359,7 @@ class CausalWGAN(BaseEstimator):
         # without a seed the call continues the model's stream: it writes
         with self._holding(write=random_state is None):
             self._check_is_fitted()
-            n = check_int(n, "n", 1, 1 << 31)
+            n = check_int(n, "n", 1, LIMITS["n_rows"])
             _memory.check(self._sample_bytes(n), f"CausalWGAN.sample with n={n}",
                           "lower n, or draw several smaller data sets")
             seed = self._next_seed() if random_state is None else check_random_state(random_state)
@@ -389,15 +390,12 @@ class CausalWGAN(BaseEstimator):
         K = len(self.classes_)
         codes = rng.choice(K, size=n, p=self._t_freq)
         T1 = np.eye(K, dtype=np.float32)[codes]
-        # the cores' streams are restarted and advanced here: one draw at a time
-        with self._core_lock:
-            Xc = self._covariate_sample(n, T1, s_cov)
-            potentials = {}
-            for k, level in enumerate(self.classes_):
-                ctx = np.concatenate([Xc, np.repeat(np.eye(K, dtype=np.float32)[k:k + 1], n, axis=0)], axis=1)
-                # every arm's outcomes continue one stream, as if drawn in one call
-                rows = draw(self._out_gan, n, ctx, s_out) if k == 0 else self._out_gan.sample(n, ctx)
-                potentials[level] = self._out_col.decode(rows)
+        Xc = self._covariate_sample(n, T1, s_cov)
+        # the outcome under every arm, one stream through the arms in turn
+        eye = np.eye(K, dtype=np.float32)
+        ctx = np.concatenate([np.concatenate([Xc, np.repeat(eye[k:k + 1], n, axis=0)], axis=1) for k in range(K)])
+        rows = draw(self._out_gan, K * n, ctx, s_out)
+        potentials = {level: self._out_col.decode(rows[k * n:(k + 1) * n]) for k, level in enumerate(self.classes_)}
         data = decode_rows(self._cov_cols, Xc)
         data[self.treatment_] = self.classes_[codes]
         y = np.empty(n, dtype=potentials[self.classes_[0]].dtype)
@@ -596,7 +594,7 @@ class CausalWGAN(BaseEstimator):
         """
         with self._holding(write=random_state is None):
             cols = self._check_real(df)
-            n = len(df) if n is None else check_int(n, "n", 1, 1 << 31)
+            n = len(df) if n is None else check_int(n, "n", 1, LIMITS["n_rows"])
             syn = self.sample(max(n, 10_000), random_state=random_state)
         return compare_table(df, syn, cols)
 

@@ -5,8 +5,6 @@ BaseEstimator's protocol; nothing outside this package names CausalWGAN's
 private attributes."""
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
 from .. import _cgan
@@ -24,12 +22,6 @@ STATE_KEYS = (
 # parameters added after the format was first written, with the value that
 # reproduces what earlier versions did
 ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False}
-
-
-def _wgan_dims(core):
-    """(x_dim, ctx_dim) of a WGAN core: the first two config ints after its
-    snapshot's 20-byte header (magic, version, byte order, real size)."""
-    return struct.unpack_from("=ii", core.snapshot(), 20)
 
 
 def check_state(state):
@@ -58,7 +50,8 @@ def check_state(state):
                          "covariates, each derived from a bound of a continuous one")
     x_dim = sum(c.width for c in cols)
     for key, width, ctx in (("_cov_gan", x_dim, K), ("_out_gan", state["_out_col"].width, x_dim + K)):
-        if _wgan_dims(state[key]) != (width, ctx):
+        config = state[key].config
+        if (config["x_dim"], config["ctx_dim"]) != (width, ctx):
             raise ValueError(f"saved {key} does not match the saved columns")
     if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
         raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
