@@ -283,44 +283,38 @@ def make_torch_scigan_class():
             d_combined = -(mask * torch.log(p + 1e-7) + (1 - mask) * torch.log(1 - p + 1e-7)).mean()
             factual = (mask * outcomes).sum(dim=(1, 2))[:, None]
             loss = self.alpha * torch.sqrt(((y - factual) ** 2).mean()) - d_combined
-            self.opt_G_.zero_grad(set_to_none=True)
+            self._update(self.opt_G_, loss)
+
+        def _batch_and_curves(self):
+            """A fresh batch and G's outcomes on it, as constants (the D and I steps train other networks)."""
+            batch = self._batch()
+            with torch.no_grad():
+                outcomes = self._generate(batch)
+            return batch, outcomes
+
+        @staticmethod
+        def _update(optimizer, loss):
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt_G_.step()
+            optimizer.step()
 
         def dosage_discriminator_step(self):
-            batch = self._batch()
-            x, t, d, y, z, doses, mask, onehot = batch
-            with torch.no_grad():
-                outcomes = self._generate(batch)
+            (x, t, d, y, z, doses, mask, onehot), outcomes = self._batch_and_curves()
             logits = self.D_dose_(x, self._pairs(doses, outcomes, mask, y))
             rows = torch.arange(len(t))
-            loss = F.binary_cross_entropy_with_logits(logits[rows, t], mask[rows, t])
-            self.opt_D_dose_.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_D_dose_.step()
+            self._update(self.opt_D_dose_, F.binary_cross_entropy_with_logits(logits[rows, t], mask[rows, t]))
 
         def treatment_discriminator_step(self):
-            batch = self._batch()
-            x, t, d, y, z, doses, mask, onehot = batch
-            with torch.no_grad():
-                outcomes = self._generate(batch)
+            (x, t, d, y, z, doses, mask, onehot), outcomes = self._batch_and_curves()
             logits = self.D_treat_(x, self._pairs(doses, outcomes, mask, y))
-            loss = F.binary_cross_entropy_with_logits(logits, onehot)
-            self.opt_D_treat_.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_D_treat_.step()
+            self._update(self.opt_D_treat_, F.binary_cross_entropy_with_logits(logits, onehot))
 
         def inference_step(self):
-            batch = self._batch()
-            x, t, d, y, z, doses, mask, onehot = batch
-            with torch.no_grad():
-                target = self._generate(batch)
+            (x, t, d, y, z, doses, mask, onehot), target = self._batch_and_curves()
             outcomes = self.I_(x, doses)
             factual = (mask * outcomes).sum(dim=(1, 2))[:, None]
             loss = torch.sqrt(((target - outcomes) ** 2).mean()) + torch.sqrt(((y - factual) ** 2).mean())
-            self.opt_I_.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_I_.step()
+            self._update(self.opt_I_, loss)
 
         def adversarial_iterations(self, k):
             """k iterations of the authors' loop: 2 generator steps, then one step of each discriminator."""
