@@ -521,13 +521,15 @@ class _VaryingNetPeer:
     """
 
     single_treatment = True
+    alpha, targeted, lr_setting, module = None, None, None, None  # set by each network's class
 
-    def __init__(self, design, seed, quick=False, targeted=False):
-        self.settings, self.seed, self.targeted = VCNET_SETTINGS[design], seed, targeted
+    def __init__(self, design, seed, quick=False):
+        self.settings, self.seed = VCNET_SETTINGS[design], seed
+        self.lr = self.settings[self.lr_setting]
         self.epochs = 100 if quick else 800
 
     def build(self, n_features):
-        raise NotImplementedError
+        return make_vcnet_modules()[self.module](n_features)
 
     def fit(self, X, dose, y):
         torch = _torch()
@@ -594,25 +596,15 @@ class _VaryingNetPeer:
 
 
 class VCNetSingle(_VaryingNetPeer):
-    alpha = 0.5
+    """VCNet with functional targeted regularisation (the authors' 'Vcnet_tr')."""
 
-    def __init__(self, design, seed, quick=False):
-        super().__init__(design, seed, quick, targeted=True)
-        self.lr = self.settings["vcnet_lr"]
-
-    def build(self, n_features):
-        return make_vcnet_modules()[0](n_features)
+    alpha, targeted, lr_setting, module = 0.5, True, "vcnet_lr", 0
 
 
 class DRNetSingle(_VaryingNetPeer):
-    alpha = 1.0
+    """DRNet without targeted regularisation (the authors' 'Drnet')."""
 
-    def __init__(self, design, seed, quick=False):
-        super().__init__(design, seed, quick, targeted=False)
-        self.lr = self.settings["drnet_lr"]
-
-    def build(self, n_features):
-        return make_vcnet_modules()[1](n_features)
+    alpha, targeted, lr_setting, module = 1.0, False, "drnet_lr", 1
 
 
 # =====================================================================================
