@@ -165,9 +165,14 @@ def write_rows(path, rows):
 
 
 def record(path, row):
-    """Add or replace this replication's row in the method's file."""
-    rows = [r for r in read_rows(path) if int(r["rep"]) != int(row["rep"])]
-    write_rows(path, rows + [row])
+    """Add or replace this replication's row in the method's file (locked: several runs may share it)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in read_rows(path) if int(r["rep"]) != int(row["rep"])]
+        write_rows(path, rows + [row])
 
 
 # ------------------------------------------------------------------ tables
