@@ -782,8 +782,10 @@ class CganSCIGAN:
         accepted = estimator_parameters(cgan.SCIGAN)
         if "n_jobs" in accepted:
             params["n_jobs"] = 1
-        if quick:
-            params.update({k: v for k, v in QUICK_CGAN.items() if k in accepted})
+        if quick:  # shorter only: never more iterations than the estimator's defaults
+            defaults = {k: v.default for k, v in inspect.signature(cgan.SCIGAN).parameters.items()}
+            params.update({k: min(v, defaults[k]) for k, v in QUICK_CGAN.items()
+                           if k in accepted and isinstance(defaults[k], int)})
         self.model = cgan.SCIGAN(**params)
         self.warnings = 0
 
