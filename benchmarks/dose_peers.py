@@ -813,6 +813,12 @@ class CganSCIGAN:
             return np.asarray(self._call("average_dose_response", np.asarray(doses), X=X), dtype=float).reshape(-1)
         return self.predict(X, treatment, doses).mean(axis=0)
 
+    def average_interval(self, X, doses, n_bootstrap):
+        """The estimator's 95% bootstrap band (lo, hi) of the average curve over X (one treatment)."""
+        lo, hi = self._call("average_dose_response_interval", np.asarray(doses), X=X, n_bootstrap=n_bootstrap,
+                            n_jobs=1)
+        return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+
     def optimal_dose(self, X, treatment):
         kwargs = {} if self.single else {"treatment": treatment}
         return np.asarray(self._call("optimal_dose", X, **kwargs), dtype=float).reshape(-1)

@@ -5,6 +5,7 @@ Usage:
                                        [--jobs 2] [--quick] [--covariates twins|ihdp] [--force]
     python benchmarks/dose_response.py --design vcnet --table        # print recorded results only
     python benchmarks/dose_response.py --speed [--speed-reps 5] [--quick]
+    python benchmarks/dose_response.py --coverage --design vcnet|ihdp_cont [--reps 20] [--n-bootstrap 100]
 
 Methods (--methods, default all): cgan (cgan.SCIGAN, skipped with a note when cgan has no
 SCIGAN), torch_scigan, vcnet, drnet, gps, dml; ``benchmarks/dose_peers.py`` says what each
@@ -33,6 +34,14 @@ sizes (the SCIGAN design's first replication: 3 treatments, 5 sampled doses, hid
 discriminator) and an inference-network step, both on one thread in one process, in
 alternating blocks; medians of --speed-reps samples.  cgan is timed through its public
 fit, as the difference of two fits that differ only in their iteration counts.
+
+--coverage: cgan.SCIGAN only, on a design with one treatment.  Each replication fits cgan at
+its defaults, asks ``average_dose_response_interval`` (nominal 95%, --n-bootstrap refits)
+for the band of the average curve over the test rows at 33 doses evenly spaced over the
+training doses' range, and records the share of those doses where the band holds the true
+average curve (the mean over the test rows of the true mu(x, t)), the mean width of the band
+and the seconds the band took.  Target: a share of at least 0.90 on average.  Results go to
+``.../<design>/cgan_coverage.csv``, resumable like the others.
 """
 from __future__ import annotations
 
@@ -62,6 +71,8 @@ import dose_peers as peers  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "dose_response"
 QUICK_REPS = 3
 SPEED_TARGET = 5.0
+COVERAGE_TARGET = 0.90
+COVERAGE_GRID = 33
 
 
 # ------------------------------------------------------------------ one (method, replication)
@@ -351,6 +362,49 @@ def make_cgan_timer(rep):
     return timer, note
 
 
+# ------------------------------------------------------------------ band coverage
+def coverage_one(job):
+    """cgan only: does the bootstrap band of the average curve over the test rows hold the true one?"""
+    design, rep_index, n_bootstrap = job
+    set_single_thread()
+    rep = designs.make(design, rep_index)
+    model = peers.make_method("cgan", design, rep_index, rep.n_treatments)
+    start = time.perf_counter()
+    model.fit(rep)
+    fit_s = time.perf_counter() - start
+    grid = np.linspace(rep.dose_train.min(), rep.dose_train.max(), COVERAGE_GRID)
+    start = time.perf_counter()
+    lo, hi = model.average_interval(rep.X_test, grid, n_bootstrap)
+    band_s = time.perf_counter() - start
+    lo, hi = rep.to_outcome(lo), rep.to_outcome(hi)
+    truth = rep.truth(rep.X_test, 0, grid).mean(axis=0)
+    return {"covered": float(np.mean((lo <= truth) & (truth <= hi))), "width": float(np.mean(hi - lo)),
+            "n_bootstrap": n_bootstrap, "grid": COVERAGE_GRID, "design": design, "method": "cgan", "rep": rep_index,
+            "fit_s": round(fit_s, 3), "band_s": round(band_s, 3)}
+
+
+def run_coverage(design, reps, n_bootstrap, force):
+    if design not in ("vcnet", "ihdp_cont"):
+        raise SystemExit("--coverage needs a design with one treatment: vcnet or ihdp_cont")
+    path = results_dir(design, False, "twins") / "cgan_coverage.csv"
+    done = {int(r["rep"]) for r in read_rows(path) if int(r["n_bootstrap"]) == n_bootstrap}
+    for r in reps:
+        if force or r not in done:
+            row = coverage_one((design, r, n_bootstrap))
+            record(path, row)
+            print(f"rep {r}: covered {row['covered']:.3f}, width {row['width']:.3f}, band {row['band_s']:.0f}s",
+                  flush=True)
+    rows = [r for r in read_rows(path) if int(r["rep"]) in reps and int(r["n_bootstrap"]) == n_bootstrap]
+    if rows:
+        share = [float(r["covered"]) for r in rows]
+        verdict = "PASS" if statistics.fmean(share) >= COVERAGE_TARGET else "MISS"
+        print(f"\n## {design}: band of the average curve, nominal 95%, {n_bootstrap} bootstrap refits, "
+              f"{COVERAGE_GRID} doses over the training range\n")
+        print(f"share of doses covered {mean_se(share)} over {len(rows)} replications "
+              f"(target >= {COVERAGE_TARGET:.2f}: {verdict}); mean width "
+              f"{mean_se([float(r['width']) for r in rows])}; band {statistics.fmean(float(r['band_s']) for r in rows):.0f} s")
+
+
 # ------------------------------------------------------------------ main
 def parse_reps(text, quick):
     if text is None:
@@ -373,6 +427,8 @@ def main(argv=None):
     ap.add_argument("--table", action="store_true", help="print the recorded results only")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--speed-reps", type=int, default=5)
+    ap.add_argument("--coverage", action="store_true", help="cgan's band of the average curve (vcnet, ihdp_cont)")
+    ap.add_argument("--n-bootstrap", type=int, default=100, help="refits per band with --coverage")
     args = ap.parse_args(argv)
 
     if args.speed:
@@ -380,6 +436,9 @@ def main(argv=None):
         return
     if args.design is None:
         ap.error("--design is required (or --speed)")
+    if args.coverage:
+        run_coverage(args.design, parse_reps(args.reps, False), args.n_bootstrap, args.force)
+        return
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(methods) - set(peers.METHODS)
     if unknown:
