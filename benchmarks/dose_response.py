@@ -231,6 +231,27 @@ def print_table(design, methods, reps, quick, covariates, context=None):
               + f" | | {len(context)} |")
     for line in extras:
         print(f"\n{line}")
+    print_paired(folder, methods, reps, metrics)
+
+
+def print_paired(folder, methods, reps, metrics):
+    """cgan minus each peer, replication by replication (the same data): mean +- standard error."""
+    if "cgan" not in methods:
+        return
+    own = {int(r["rep"]): r for r in read_rows(folder / "cgan.csv") if int(r["rep"]) in reps}
+    lines = []
+    for method in methods:
+        peer = {int(r["rep"]): r for r in read_rows(folder / f"{method}.csv") if int(r["rep"]) in reps}
+        common = sorted(set(own) & set(peer))
+        if method == "cgan" or len(common) < 2:
+            continue
+        cells = [mean_se([float(own[i][m]) - float(peer[i][m]) for i in common]) for m in metrics]
+        lines.append(f"| {peers.LABELS[method]} | " + " | ".join(cells) + f" | {len(common)} |")
+    if lines:
+        print("\ncgan.SCIGAN minus each peer on the replications both have (negative: cgan lower):\n")
+        print("| peer | " + " | ".join(designs.METRIC_LABELS[m] for m in metrics) + " | reps |")
+        print("|---|" + "---:|" * (len(metrics) + 1))
+        print("\n".join(lines))
 
 
 # ------------------------------------------------------------------ speed
