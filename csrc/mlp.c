@@ -31,6 +31,7 @@ struct cg_mlp {
     size_t n_params, max_width;
     size_t *w_off, *b_off;
     cg_real *params, *grads;
+    int view;                    /* params and grads are views into a caller's blocks (not freed here) */
     size_t cap, ldcap, n_last, ld_last;
     int *dropped;                /* per layer: dropout applied in the last forward */
     cg_real *xT;                 /* the last forward's input, [sizes[0], ld] */
@@ -135,15 +136,17 @@ void cg_mlp_free(cg_mlp *m)
 {
     if (!m) return;
     if (m->sizes) free_cache(m);
+    if (m->view) m->params = m->grads = NULL;
     void *tables[] = {m->sizes, m->acts, m->aparam, m->drop, m->w_off, m->b_off, m->params, m->grads,
                       m->dropped, m->z, m->h, m->a, m->mask, m};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) cg_free(tables[i]);
 }
 
-/* create's allocations: the struct, its per-layer tables and the parameter
- * and gradient blocks (zeroed), or only their bytes when the plan counts
- * (then the pointers go to a shell on the stack) */
-static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params)
+/* create's allocations: the struct, its per-layer tables and, unless the
+ * network is a view, the parameter and gradient blocks (zeroed), or only
+ * their bytes when the plan counts (then the pointers go to a shell on the
+ * stack) */
+static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params, int view)
 {
     cg_mlp shell, *m = cg_plan_alloc(p, 1, sizeof *m, 1), *t = m ? m : &shell;
     size_t nl = (size_t)L;
@@ -158,8 +161,10 @@ static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params)
     t->h = cg_plan_alloc(p, nl, sizeof *t->h, 1);
     t->a = cg_plan_alloc(p, nl, sizeof *t->a, 1);
     t->mask = cg_plan_alloc(p, nl, sizeof *t->mask, 1);
-    t->params = cg_plan_alloc(p, n_params, sizeof *t->params, 1);
-    t->grads = cg_plan_alloc(p, n_params, sizeof *t->grads, 1);
+    if (!view) {
+        t->params = cg_plan_alloc(p, n_params, sizeof *t->params, 1);
+        t->grads = cg_plan_alloc(p, n_params, sizeof *t->grads, 1);
+    }
     return m;
 }
 
@@ -247,30 +252,41 @@ size_t cg_mlp_spec_n_params(const cg_mlp_spec *spec)
 
 void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout)
 {
-    int L = n_hidden >= 1 && n_hidden <= CG_MAX_N_HIDDEN ? n_hidden + 1 : 0;
+    cg_mlp_stack_init_act(s, in, hidden, n_hidden >= 1 ? n_hidden : -1, out, dropout, CG_ACT_RELU, CG_ACT_IDENTITY);
+}
+
+void cg_mlp_stack_init_act(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout, int act,
+                           int out_act)
+{
+    int L = n_hidden >= 0 && n_hidden <= CG_MAX_N_HIDDEN ? n_hidden + 1 : 0;
     s->sizes[0] = in;
     for (int l = 0; l + 1 < L; l++) {
         s->sizes[l + 1] = hidden;
-        s->acts[l] = CG_ACT_RELU;
+        s->acts[l] = act;
         s->dropout[l] = dropout;
     }
     if (L) {
         s->sizes[L] = out;
-        s->acts[L - 1] = CG_ACT_IDENTITY;
+        s->acts[L - 1] = out_act;
         s->dropout[L - 1] = 0;
     }
     s->spec = (cg_mlp_spec){L, s->sizes, s->acts, NULL, s->dropout};
 }
 
-size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity)
+/* what create allocates for spec and capacity rows (a view: without the
+ * parameter and gradient blocks) */
+static size_t mlp_bytes(const cg_mlp_spec *spec, size_t capacity, int view)
 {
     mlp_shell s;
     if (shell_of(&s, spec, capacity) < 0) return SIZE_MAX;
     cg_plan p = {0, 1, 0};
-    mlp_alloc(&p, s.m.L, s.m.n_params);
+    mlp_alloc(&p, s.m.L, s.m.n_params, view);
     cache_alloc(&s.m, s.m.cap, &p);
     return p.bytes;
 }
+
+size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity) { return mlp_bytes(spec, capacity, 0); }
+size_t cg_mlp_view_bytes(const cg_mlp_spec *spec, size_t capacity) { return mlp_bytes(spec, capacity, 1); }
 
 size_t cg_mlp_penalty_bytes(const cg_mlp_spec *spec, size_t capacity)
 {
@@ -302,7 +318,9 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     return CG_OK;
 }
 
-cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err)
+/* cg_mlp_create, or cg_mlp_create_view when params is not NULL */
+static cg_status mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, cg_real *params, cg_real *grads,
+                            char *err)
 {
     *out = NULL;
     int L = spec->n_layers;
@@ -339,11 +357,16 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
         }
     }
     cg_plan p = {0, 0, 0};
-    cg_mlp *m = mlp_alloc(&p, L, n_params);
+    cg_mlp *m = mlp_alloc(&p, L, n_params, params != NULL);
     if (p.failed) {
         cg_mlp_free(m);
         cg_set_error(err, "out of memory creating a network of %zu parameters", n_params);
         return CG_ENOMEM;
+    }
+    if (params) {
+        m->view = 1;
+        m->params = params;
+        m->grads = grads;
     }
     m->L = L;
     m->n_params = n_params;
@@ -368,6 +391,22 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
     }
     *out = m;
     return CG_OK;
+}
+
+cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err)
+{
+    return mlp_create(out, spec, capacity, NULL, NULL, err);
+}
+
+cg_status cg_mlp_create_view(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, cg_real *params, cg_real *grads,
+                             char *err)
+{
+    if (!params || !grads) {
+        *out = NULL;
+        cg_set_error(err, "a view network needs parameter and gradient blocks");
+        return CG_EINVAL;
+    }
+    return mlp_create(out, spec, capacity, params, grads, err);
 }
 
 void cg_mlp_init(cg_mlp *m, cg_rng *rng)
