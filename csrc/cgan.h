@@ -215,12 +215,15 @@ void cg_set_mean_backward(cg_real *dx, const cg_real *dy, size_t ldy, size_t n, 
 void cg_set_concat_mean_forward(cg_real *y, const cg_real *x, size_t n, size_t m, size_t w);
 /* dx[n*m, w] += dy[:, :w] + the mean over the element's set of dy[:, w:] */
 void cg_set_concat_mean_backward(cg_real *dx, const cg_real *dy, size_t n, size_t m, size_t w);
-/* y[i*m + s, :] = x[i*m + s, :] + c[i*ldc .. i*ldc + w) (one row of c per
- * set); y may alias x */
-void cg_set_broadcast_forward(cg_real *y, const cg_real *x, const cg_real *c, size_t ldc, size_t n, size_t m,
-                              size_t w);
-/* dc[i*ldc .. i*ldc + w) += the sum of dy over set i (x's gradient is dy) */
-void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t n, size_t m, size_t w);
+/* y[i*m + s, j] = x[i*m + s, j] + c[i*ldc + j] (one row of c per set) for
+ * j < w, element j of row r of x and y at r*rs + j*cs (row-major: rs = w,
+ * cs = 1; the lines of a feature-major batch: rs = 1, cs = ld); y may
+ * alias x */
+void cg_set_broadcast_forward(cg_real *y, const cg_real *x, size_t rs, size_t cs, const cg_real *c, size_t ldc,
+                              size_t n, size_t m, size_t w);
+/* dc[i*ldc + j] += the sum of dy over set i (x's gradient is dy) */
+void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t rs, size_t cs, size_t n, size_t m,
+                               size_t w);
 
 /* --------------------------------------------------------------- MLP */
 /* A multilayer perceptron: sizes[0] inputs, sizes[n_layers] outputs, with an
@@ -309,6 +312,20 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
  * those j (clipped to the input width); the other columns are not computed. */
 void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
                           int param_grads);
+
+/* Feature-major forms, for callers that keep a batch feature-major between
+ * networks and so transpose nothing: the input as lines XT[sizes[0], ldx]
+ * (n values each, ldx >= n; copied, so the caller may reuse them), the
+ * output as the network's own lines, [sizes[L], *ld] (n values each, then
+ * padding), valid until the next forward (NULL when n exceeds the reserved
+ * capacity or ldx < n).  Backward takes the output gradient as lines
+ * dOutT[sizes[L], ldo] (ldo >= n) and, when dXT is not NULL, adds the input
+ * gradient into the lines dXT[sizes[0], ldx], ldx >= n rounded up to
+ * CG_FM_ALIGN, whose padding columns gain 0 (nothing happens for ldo < n or
+ * too short an ldx).  The bits are those of cg_mlp_forward/backward_ex. */
+const cg_real *cg_mlp_forward_fm(cg_mlp *m, const cg_real *XT, size_t ldx, size_t n, int train, cg_rng *rng,
+                                 size_t *ld);
+void cg_mlp_backward_fm(cg_mlp *m, cg_real *dXT, size_t ldx, const cg_real *dOutT, size_t ldo, int param_grads);
 
 /* Gradient penalty of a one-output critic (WGAN-GP), for the rows of the
  * last forward: P = scale * sum_i pen(|q_i|) with q_i the gradient of output

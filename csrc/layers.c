@@ -279,29 +279,31 @@ void cg_set_concat_mean_backward(cg_real *dx, const cg_real *dy, size_t n, size_
     }
 }
 
-/* y[i*m + s, :] = x[i*m + s, :] + c[i*ldc + :w]; y may alias x */
-void cg_set_broadcast_forward(cg_real *y, const cg_real *x, const cg_real *c, size_t ldc, size_t n, size_t m,
-                              size_t w)
+/* element j of row r at r*rs + j*cs (row-major: rs = w, cs = 1; lines of a
+ * feature-major batch: rs = 1, cs = ld):
+ * y[i*m + s, j] = x[i*m + s, j] + c[i*ldc + j]; y may alias x */
+void cg_set_broadcast_forward(cg_real *y, const cg_real *x, size_t rs, size_t cs, const cg_real *c, size_t ldc,
+                              size_t n, size_t m, size_t w)
 {
-    for (size_t i = 0; i < n; i++) {
-        const cg_real *ci = c + i * ldc;
-        for (size_t s = 0; s < m; s++) {
-            size_t o = (i * m + s) * w;
-            for (size_t j = 0; j < w; j++) y[o + j] = x[o + j] + ci[j];
+    for (size_t j = 0; j < w; j++)
+        for (size_t i = 0; i < n; i++) {
+            cg_real cij = c[i * ldc + j];
+            for (size_t s = 0; s < m; s++) {
+                size_t o = (i * m + s) * rs + j * cs;
+                y[o] = x[o] + cij;
+            }
         }
-    }
 }
 
-/* dc[i*ldc + :w] += the sum over set i of dy (the gradient of x is dy itself) */
-void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t n, size_t m, size_t w)
+/* dc[i*ldc + j] += the sum over set i of dy (the gradient of x is dy) */
+void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t rs, size_t cs, size_t n, size_t m,
+                               size_t w)
 {
-    for (size_t i = 0; i < n; i++) {
-        const cg_real *g = dy + i * m * w;
-        /* the set's sum first, then one addition to what dc holds */
-        for (size_t j = 0; j < w; j++) {
+    /* the set's sum first, then one addition to what dc holds */
+    for (size_t j = 0; j < w; j++)
+        for (size_t i = 0; i < n; i++) {
             cg_real sum = 0;
-            for (size_t s = 0; s < m; s++) sum += g[s * w + j];
+            for (size_t s = 0; s < m; s++) sum += dy[(i * m + s) * rs + j * cs];
             dc[i * ldc + j] += sum;
         }
-    }
 }

@@ -464,13 +464,11 @@ static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real 
     weight_product(m, l, P, dZ, n, ld, m->grads + m->w_off[l], with_db ? m->grads + m->b_off[l] : NULL);
 }
 
-/* X[n, sizes[0]] -> [n, sizes[L]] */
-const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
+/* The layers of a forward pass over the n rows of m->xT (filled and
+ * padded by the caller, lines of fm_ld(n)); returns the last layer's lines. */
+static const cg_real *forward_layers(cg_mlp *m, size_t n, int train, cg_rng *rng)
 {
-    if (n > m->cap) return NULL;
-    size_t np = fm_cols(n), ld = fm_ld(n), in0 = (size_t)m->sizes[0];
-    cg_transpose(m->xT, ld, X, in0, n, in0, 0);
-    zero_pad(m->xT, in0, n, np, ld);
+    size_t np = fm_cols(n), ld = fm_ld(n);
     const cg_real *prev = m->xT;
     for (int l = 0; l < m->L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
@@ -493,11 +491,33 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
         }
         prev = m->a[l];
     }
-    size_t outL = (size_t)m->sizes[m->L];
-    cg_transpose(m->out, outL, prev, ld, outL, n, 0);
     m->n_last = n;
     m->ld_last = ld;
+    return prev;
+}
+
+/* X[n, sizes[0]] -> [n, sizes[L]] */
+const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
+{
+    if (n > m->cap) return NULL;
+    size_t np = fm_cols(n), ld = fm_ld(n), in0 = (size_t)m->sizes[0], outL = (size_t)m->sizes[m->L];
+    cg_transpose(m->xT, ld, X, in0, n, in0, 0);
+    zero_pad(m->xT, in0, n, np, ld);
+    const cg_real *last = forward_layers(m, n, train, rng);
+    cg_transpose(m->out, outL, last, ld, outL, n, 0);
     return m->out;
+}
+
+/* XT[sizes[0], ldx] lines -> the output's lines [sizes[L], *ld] */
+const cg_real *cg_mlp_forward_fm(cg_mlp *m, const cg_real *XT, size_t ldx, size_t n, int train, cg_rng *rng,
+                                 size_t *ld)
+{
+    if (n > m->cap || ldx < n) return NULL;
+    size_t np = fm_cols(n), ldm = fm_ld(n), in0 = (size_t)m->sizes[0];
+    for (size_t j = 0; j < in0; j++) memcpy(m->xT + j * ldm, XT + j * ldx, n * sizeof(cg_real));
+    zero_pad(m->xT, in0, n, np, ldm);
+    *ld = ldm;
+    return forward_layers(m, n, train, rng);
 }
 
 /* dOut[n, sizes[L]] -> grads +=, dX[n, sizes[0]] += */
@@ -512,15 +532,15 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
     cg_mlp_backward_cols(m, dX, in0, 0, in0, dOut, param_grads);
 }
 
-void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
-                          int param_grads)
+/* The backward pass from the output gradient's lines in dA (m->t1,
+ * padded with zeros) of the last forward: parameter gradients when
+ * param_grads; the input gradient's rows [col0, col0 + ncols) added into dX
+ * (row-major, stride ldx) or, when fm, into the lines of dX (stride ldx,
+ * every padded column), when dX is not NULL. */
+static void backward_layers(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, int param_grads, int fm)
 {
-    size_t n = m->n_last;
-    if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
-    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    size_t n = m->n_last, np = fm_cols(n), ld = m->ld_last;
     cg_real *dA = m->t1;
-    cg_transpose(dA, ld, dOut, outL, n, outL, 0);
-    zero_pad(dA, outL, n, np, ld);
     int gated = 0; /* dA already holds dZ: the ReLU derivative was applied in the product */
     int which = 0;
     for (int l = m->L - 1; l >= 0; l--) {
@@ -544,8 +564,13 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
             /* the input gradient: rows [col0, col0 + ncols) of W dZ^T, transposed out */
             if (!dX || col0 >= in) break;
             size_t nc = ncols < in - col0 ? ncols : in - col0;
-            cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
-            cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            if (fm) {
+                /* dZ's padding columns are 0, so the padding of dX gains 0 */
+                cg_gemm_fm_strided(dX, ldx, W + col0 * out, out, 1, dZ, ld, nc, np, out, CG_EPI_ADD, NULL);
+            } else {
+                cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
+                cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            }
             break;
         }
         /* dA_prev^T = W dZ^T, times the ReLU derivative below when it can go in the product */
@@ -554,6 +579,27 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
                    gated ? m->z[l - 1] : NULL);
         dA = dst;
     }
+}
+
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads)
+{
+    size_t n = m->n_last;
+    if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
+    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    cg_transpose(m->t1, ld, dOut, outL, n, outL, 0);
+    zero_pad(m->t1, outL, n, np, ld);
+    backward_layers(m, dX, ldx, col0, ncols, param_grads, 0);
+}
+
+void cg_mlp_backward_fm(cg_mlp *m, cg_real *dXT, size_t ldx, const cg_real *dOutT, size_t ldo, int param_grads)
+{
+    size_t n = m->n_last;
+    if (n == 0 || m->cap == 0 || ldo < n || (dXT && ldx < fm_cols(n))) return;
+    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    for (size_t j = 0; j < outL; j++) memcpy(m->t1 + j * ld, dOutT + j * ldo, n * sizeof(cg_real));
+    zero_pad(m->t1, outL, n, np, ld);
+    backward_layers(m, dXT, ldx, 0, (size_t)m->sizes[0], param_grads, 1);
 }
 
 /* The minibatch loop shared by the supervised fits: Y[n, out] targets for

@@ -41,6 +41,9 @@
 #define CHUNK 1024
 #define EMA_DECAY 0.995
 
+/* n rounded up to CG_FM_ALIGN: the columns a feature-major line computes */
+static size_t fm_cols(size_t n) { return n > SIZE_MAX - CG_FM_ALIGN ? SIZE_MAX : (n + CG_FM_ALIGN - 1) / CG_FM_ALIGN * CG_FM_ALIGN; }
+
 enum { NET_G, NET_I, NET_DOSAGE, NET_TREATMENT, N_NETS };
 static const char *const net_names[N_NETS] = {"generator G", "inference network I", "dosage discriminator",
                                               "treatment discriminator"};
@@ -58,6 +61,7 @@ typedef struct {
 struct cg_scigan {
     cg_scigan_config cfg;
     size_t d, K, S, h, B, E, NB, gin_w, tin_w; /* E: element rows, NB: set rows of the buffers */
+    size_t LE;        /* the longest line of a feature-major batch of E elements */
     double act_param;
     block_net net[N_NETS];
     cg_rng rng;
@@ -78,6 +82,7 @@ struct cg_scigan {
      * and activations of the first head layer, [K][E] outputs, [NB*K*h]
      * gradient of u, [E*h] scratch */
     cg_real *cz[2], *ca[2], *cout[2], *cdu[2], *cda;
+    size_t cld[2];   /* the line length of the last curve_forward's heads */
     /* discriminators: D_dosage's [K][E*h] first-layer pre-activations and
      * activations, [K][E] logits, [NB*h] gradient of r(x); D_treatment's
      * input, its gradient and its [NB*K] logits; the sets [K][E*2]; scratch */
@@ -100,6 +105,9 @@ static void scigan_shape(cg_scigan *g, const cg_scigan_config *c)
     g->B = (size_t)c->batch_size;
     g->E = cg_mul(g->B, g->S) > CHUNK ? cg_mul(g->B, g->S) : CHUNK;
     g->NB = g->B > CHUNK ? g->B : CHUNK;
+    /* the MLP's lines: n rounded up to CG_FM_ALIGN, one panel longer when a
+     * multiple of 64 (see mlp.c) */
+    g->LE = cg_add(fm_cols(g->E), CG_FM_ALIGN);
     g->gin_w = g->d + 1 + g->K + 1 + (size_t)c->noise_dim;
     g->tin_w = g->K * g->h + g->d;
     g->act_param = c->activation == CG_ACT_LEAKY_RELU ? 0.2 : 1.0;
@@ -218,7 +226,7 @@ static void block_zero_grad(block_net *b)
  * plan only counts) */
 static void scigan_buffers(cg_scigan *g, cg_plan *p)
 {
-    size_t K = g->K, E = g->E, NB = g->NB, h = g->h, Eh = cg_mul(E, h);
+    size_t K = g->K, E = g->E, NB = g->NB, h = g->h, Eh = cg_mul(E, h), LEh = cg_mul(g->LE, h);
     g->idx = cg_plan_alloc(p, g->B, sizeof *g->idx, 0);
     g->order = cg_plan_alloc(p, g->B, sizeof *g->order, 0);
     g->tstart = cg_plan_alloc(p, K + 1, sizeof *g->tstart, 0);
@@ -234,12 +242,12 @@ static void scigan_buffers(cg_scigan *g, cg_plan *p)
     g->mask = cg_plan_alloc(p, cg_mul(K, E), sizeof *g->mask, 0);
     g->onehot = cg_plan_alloc(p, cg_mul(g->B, K), sizeof *g->onehot, 0);
     for (int c = 0; c < 2; c++) {
-        g->cz[c] = cg_plan_alloc(p, cg_mul(K, Eh), sizeof(cg_real), 0);
-        g->ca[c] = cg_plan_alloc(p, cg_mul(K, Eh), sizeof(cg_real), 0);
+        g->cz[c] = cg_plan_alloc(p, cg_mul(K, LEh), sizeof(cg_real), 0);
+        g->ca[c] = cg_plan_alloc(p, cg_mul(K, LEh), sizeof(cg_real), 0);
         g->cout[c] = cg_plan_alloc(p, cg_mul(K, E), sizeof(cg_real), 0);
         g->cdu[c] = cg_plan_alloc(p, cg_mul(NB, cg_mul(K, h)), sizeof(cg_real), 0);
     }
-    g->cda = cg_plan_alloc(p, Eh, sizeof *g->cda, 0);
+    g->cda = cg_plan_alloc(p, LEh, sizeof *g->cda, 0);
     g->z1 = cg_plan_alloc(p, cg_mul(K, Eh), sizeof *g->z1, 0);
     g->a1 = cg_plan_alloc(p, cg_mul(K, Eh), sizeof *g->a1, 0);
     g->dlog = cg_plan_alloc(p, cg_mul(K, E), sizeof *g->dlog, 0);
@@ -469,19 +477,27 @@ static void draw_batch(cg_scigan *g)
 
 /* Curve network c (0: G, 1: I) on n rows whose trunk inputs are `in`
  * [n, in_w], at m doses per row for treatments k0 <= k < k1 (doses of
- * treatment k at ds + k*E, [n*m]): outputs at cout[c] + k*E. */
+ * treatment k at ds + k*E, [n*m]): outputs at cout[c] + k*E.  The heads run
+ * feature-major (each dose a column of h lines), as the MLP keeps a batch
+ * inside: the dose layer's lines, u added along each row's doses, go through
+ * the activation straight into the tail, with no transposes. */
 static void curve_forward(cg_scigan *g, int c, const cg_real *in, size_t n, size_t m, size_t k0, size_t k1)
 {
     block_net *b = &g->net[c == 0 ? NET_G : NET_I];
-    size_t h = g->h, K = g->K, E = g->E, nm = n * m;
+    size_t h = g->h, K = g->K, E = g->E, nm = n * m, np = fm_cols(nm);
     const cg_real *u = cg_mlp_forward(b->parts[0], in, n, 0, NULL);
     for (size_t k = k0; k < k1; k++) {
-        cg_real *z = g->cz[c] + k * E * h, *a = g->ca[c] + k * E * h;
-        const cg_real *w = cg_mlp_forward(b->parts[1 + 2 * k], g->ds + k * E, nm, 0, NULL);
-        cg_set_broadcast_forward(z, w, u + k * h, K * h, n, m, h);
-        cg_activation_forward(a, z, nm * h, (cg_activation)g->cfg.activation, g->act_param);
-        const cg_real *o = cg_mlp_forward(b->parts[2 + 2 * k], a, nm, 0, NULL);
+        cg_real *z = g->cz[c] + k * h * g->LE, *a = g->ca[c] + k * h * g->LE;
+        size_t ld, ldo;
+        const cg_real *w = cg_mlp_forward_fm(b->parts[1 + 2 * k], g->ds + k * E, nm, nm, 0, NULL, &ld);
+        cg_set_broadcast_forward(z, w, 1, ld, u + k * h, K * h, n, m, h);
+        for (size_t j = 0; j < h; j++) {
+            memset(z + j * ld + nm, 0, (np - nm) * sizeof(cg_real));
+            cg_activation_forward(a + j * ld, z + j * ld, np, (cg_activation)g->cfg.activation, g->act_param);
+        }
+        const cg_real *o = cg_mlp_forward_fm(b->parts[2 + 2 * k], a, ld, nm, 0, NULL, &ldo);
         memcpy(g->cout[c] + k * E, o, nm * sizeof(cg_real));
+        g->cld[c] = ld;
     }
 }
 
@@ -490,16 +506,17 @@ static void curve_forward(cg_scigan *g, int c, const cg_real *in, size_t n, size
 static void curve_backward(cg_scigan *g, int c, const cg_real *dout, size_t n, size_t m)
 {
     block_net *b = &g->net[c == 0 ? NET_G : NET_I];
-    size_t h = g->h, K = g->K, E = g->E, nm = n * m;
+    size_t h = g->h, K = g->K, E = g->E, nm = n * m, np = fm_cols(nm), ld = g->cld[c];
     cg_real *du = g->cdu[c], *da = g->cda;
     memset(du, 0, n * K * h * sizeof(cg_real));
     for (size_t k = 0; k < K; k++) {
-        memset(da, 0, nm * h * sizeof(cg_real));
-        cg_mlp_backward(b->parts[2 + 2 * k], da, dout + k * E);
-        cg_activation_backward(da, g->cz[c] + k * E * h, g->ca[c] + k * E * h, nm * h,
-                               (cg_activation)g->cfg.activation, g->act_param);
-        cg_set_broadcast_backward(du + k * h, K * h, da, n, m, h);
-        cg_mlp_backward(b->parts[1 + 2 * k], NULL, da);
+        for (size_t j = 0; j < h; j++) memset(da + j * ld, 0, np * sizeof(cg_real));
+        cg_mlp_backward_fm(b->parts[2 + 2 * k], da, ld, dout + k * E, nm, 1);
+        for (size_t j = 0; j < h; j++)
+            cg_activation_backward(da + j * ld, g->cz[c] + k * h * g->LE + j * ld, g->ca[c] + k * h * g->LE + j * ld,
+                                   np, (cg_activation)g->cfg.activation, g->act_param);
+        cg_set_broadcast_backward(du + k * h, K * h, da, 1, ld, n, m, h);
+        cg_mlp_backward_fm(b->parts[1 + 2 * k], NULL, 0, da, ld, 1);
     }
     cg_mlp_backward(b->parts[0], NULL, du);
 }
@@ -554,7 +571,7 @@ static void discriminators_forward(cg_scigan *g, int factual_only)
         cg_real *z1 = g->z1 + k * E * h, *a1 = g->a1 + k * E * h;
         cg_set_concat_mean_forward(g->pbuf, g->sets + (k * E + e0) * 2, nb, S, 2);
         const cg_real *lin = cg_mlp_forward(dd->parts[1 + 2 * k], g->pbuf, ne, 0, NULL);
-        cg_set_broadcast_forward(z1, lin, r + b0 * h, h, nb, S, h);
+        cg_set_broadcast_forward(z1, lin, h, 1, r + b0 * h, h, nb, S, h);
         cg_activation_forward(a1, z1, ne * h, f, g->act_param);
         cg_set_concat_mean_forward(g->qbuf, a1, nb, S, h);
         const cg_real *o = cg_mlp_forward(dd->parts[2 + 2 * k], g->qbuf, ne, 0, NULL);
@@ -592,7 +609,7 @@ static void discriminators_backward(cg_scigan *g, int params, cg_real *dout)
             cg_set_concat_mean_backward(g->dh, g->dq, nb, S, h);
             cg_activation_backward(g->dh, g->z1 + k * E * h, g->a1 + k * E * h, ne * h,
                                    (cg_activation)g->cfg.activation, g->act_param);
-            if (params) cg_set_broadcast_backward(g->dxr + b0 * h, h, g->dh, nb, S, h);
+            if (params) cg_set_broadcast_backward(g->dxr + b0 * h, h, g->dh, h, 1, nb, S, h);
             if (dout) memset(g->dp, 0, ne * 4 * sizeof(cg_real));
             cg_mlp_backward_ex(dd->parts[1 + 2 * k], dout ? g->dp : NULL, g->dh, params);
             if (dout) cg_set_concat_mean_backward(g->de + e0 * 2, g->dp, nb, S, 2);

@@ -2635,7 +2635,7 @@ static void set_core(set_ctx *c)
     if (c->kind == SET_MEAN) cg_set_mean_forward(c->yr, c->ld, c->xr, c->n, c->m, c->w);
     if (c->kind == SET_CONCAT) cg_set_concat_mean_forward(c->yr, c->xr, c->n, c->m, c->w);
     if (c->kind == SET_BROADCAST)
-        cg_set_broadcast_forward(c->yr, c->xr, c->xr + c->n * c->m * c->w, c->ld, c->n, c->m, c->w);
+        cg_set_broadcast_forward(c->yr, c->xr, c->w, 1, c->xr + c->n * c->m * c->w, c->ld, c->n, c->m, c->w);
     to_dbl(c->y, c->yr, c->ny);
 }
 
@@ -2659,7 +2659,7 @@ static void set_backward(set_ctx *c, cg_real *g)
     if (c->kind == SET_CONCAT) cg_set_concat_mean_backward(g, dy, c->n, c->m, c->w);
     if (c->kind == SET_BROADCAST) {
         for (size_t i = 0; i < nm * c->w; i++) g[i] += dy[i]; /* x's gradient is dy */
-        cg_set_broadcast_backward(g + nm * c->w, c->ld, dy, c->n, c->m, c->w);
+        cg_set_broadcast_backward(g + nm * c->w, c->ld, dy, c->w, 1, c->n, c->m, c->w);
     }
     free(dy);
 }
@@ -2695,9 +2695,24 @@ static void test_set_kernel(int kind, size_t n, size_t m, size_t w, size_t ld)
         /* y may alias x */
         cg_real *in = ralloc(nm * w);
         to_real(in, c.x, nm * w);
-        cg_set_broadcast_forward(in, in, c.xr + nm * w, ld, n, m, w);
+        cg_set_broadcast_forward(in, in, w, 1, c.xr + nm * w, ld, n, m, w);
         CHECK(memcmp(in, c.yr, nm * w * sizeof(cg_real)) == 0, "set_broadcast in place differs");
-        free(in);
+        /* feature-major lines (rs = 1, cs = a line's length): the same values, transposed */
+        size_t line = nm + 3;
+        cg_real *fm = ralloc(w * line), *out = ralloc(w * line), *dc = ralloc(n * ld), *dc_rm = ralloc(n * ld);
+        cg_real *dy = ralloc(nm * w), *dyT = ralloc(w * line);
+        to_real(dy, c.R, nm * w);
+        for (size_t r = 0; r < nm; r++)
+            for (size_t j = 0; j < w; j++) fm[j * line + r] = c.xr[r * w + j], dyT[j * line + r] = dy[r * w + j];
+        cg_set_broadcast_forward(out, fm, 1, line, c.xr + nm * w, ld, n, m, w);
+        int same = 1;
+        for (size_t r = 0; r < nm; r++)
+            for (size_t j = 0; j < w; j++) same &= out[j * line + r] == c.yr[r * w + j];
+        CHECK(same, "set_broadcast on feature-major lines differs from row-major");
+        cg_set_broadcast_backward(dc, ld, dyT, 1, line, n, m, w);
+        cg_set_broadcast_backward(dc_rm, ld, dy, w, 1, n, m, w);
+        CHECK(memcmp(dc, dc_rm, n * ld * sizeof(cg_real)) == 0, "set_broadcast backward on lines differs");
+        free(in), free(fm), free(out), free(dc), free(dc_rm), free(dy), free(dyT);
     }
     free(c.x), free(c.R), free(c.y), free(c.xr), free(c.yr), free(c.base), free(want), free(g), free(g2);
 }
@@ -2743,6 +2758,35 @@ static void test_mlp_view(void)
     cg_mlp_backward(own, NULL, dY);
     cg_mlp_backward(view, NULL, dY);
     CHECK(memcmp(cg_mlp_grads(own), grads + off, np * sizeof(cg_real)) == 0, "mlp view gradients differ");
+    {
+        /* the feature-major forms give the bits of the row-major ones */
+        size_t ldx = n + 5, ldi = (n + CG_FM_ALIGN - 1) / CG_FM_ALIGN * CG_FM_ALIGN + 1, ld = 0;
+        cg_real *XT = ralloc(3 * ldx), *dYT = ralloc(2 * ldx), *dX = ralloc(n * 3), *dXT = ralloc(3 * ldi);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < 3; j++) XT[j * ldx + i] = X[i * 3 + j];
+            for (size_t j = 0; j < 2; j++) dYT[j * ldx + i] = dY[i * 2 + j];
+        }
+        cg_real *g1 = ralloc(np);
+        cg_mlp_forward(own, X, n, 0, NULL);
+        cg_mlp_zero_grad(own);
+        cg_mlp_backward(own, dX, dY);
+        memcpy(g1, cg_mlp_grads(own), np * sizeof(cg_real));
+        const cg_real *lines = cg_mlp_forward_fm(own, XT, ldx, n, 0, NULL, &ld);
+        int same = lines != NULL && ld >= n;
+        for (size_t i = 0; same && i < n; i++)
+            for (size_t j = 0; j < 2; j++) same &= lines[j * ld + i] == o1[i * 2 + j];
+        CHECK(same, "mlp forward_fm differs from forward");
+        cg_mlp_zero_grad(own);
+        cg_mlp_backward_fm(own, dXT, ldi, dYT, ldx, 1);
+        same = memcmp(g1, cg_mlp_grads(own), np * sizeof(cg_real)) == 0;
+        for (size_t i = 0; same && i < n; i++)
+            for (size_t j = 0; j < 3; j++) same &= dXT[j * ldi + i] == dX[i * 3 + j];
+        for (size_t j = 0; same && j < 3; j++)
+            for (size_t i = n; i < ldi; i++) same &= dXT[j * ldi + i] == 0;
+        CHECK(same, "mlp backward_fm differs from backward (or wrote the padding)");
+        CHECK(cg_mlp_forward_fm(own, XT, n - 1, n, 0, NULL, &ld) == NULL, "forward_fm with ldx < n");
+        free(XT), free(dYT), free(dX), free(dXT), free(g1);
+    }
     int outside = 0;
     for (size_t i = 0; i < off; i++) outside |= grads[i] != 0 || grads[off + np + i] != 0;
     CHECK(!outside, "mlp view wrote outside its part of the block");
