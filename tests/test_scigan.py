@@ -108,7 +108,7 @@ def test_shapes(linear, labelled):
     assert set(model.history_) == {"generator_loss", "dosage_discriminator_loss", "treatment_discriminator_loss",
                                    "inference_loss"}
     assert all(h.shape == (2, 50) for h in model.history_.values())
-    assert model.n_features_in_ == 3 and model.classes_ is None
+    assert model.n_features_in_ == 3 and model.classes_ is None and 0.0 <= model.network_weight_ <= 1.0
     assert np.isfinite(model.score(Y, dose, X=X)) and model.oof_score_ < 0
     lm, LX, t, ld, ly = labelled
     assert lm.score(ly, t, X=LX, dose=ld) > -0.1

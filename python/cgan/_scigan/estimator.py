@@ -44,7 +44,7 @@ from .._validation import (
 )
 from . import state as _state
 from .inference import DoseInference
-from .members import Member, check_memory, curves, to_unit, train_member
+from .members import Member, check_memory, curves, network_weight, to_unit, train_member
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -92,8 +92,9 @@ class SCIGAN(DoseInference, BaseEstimator):
     ----------
     hidden_size : int, default=64
         Width of every hidden layer of the four networks.
-    n_hidden : int, default=2
-        Hidden layers of each treatment's dose head (the paper's two).
+    n_hidden : int, default=1
+        Hidden layers of each treatment's dose head after the layer where
+        the dose enters (the paper has two).
     n_estimators : int, default=5
         SCIGAN models, each with its own seed, whose curves are averaged.
         With two or more, member m trains on all folds of the rows but
@@ -112,9 +113,10 @@ class SCIGAN(DoseInference, BaseEstimator):
     alpha : float, default=1.0
         Weight of the adversarial term in the generator's loss (its
         factual term is sqrt(MSE)); 0 trains G without the discriminators.
-    beta : float, default=1.0
+    beta : float, default=10.0
         Weight of the factual term in the inference network's loss
-        (sqrt(MSE) to G's completed curves + beta * sqrt(factual MSE)).
+        (sqrt(MSE) to G's completed curves + beta * sqrt(factual MSE); the
+        paper weighs them equally).
     learning_rate : float, default=1e-3
         Adam step size for all four networks.  Predictions use an
         exponential moving average of the inference network's weights.
@@ -159,6 +161,11 @@ class SCIGAN(DoseInference, BaseEstimator):
         Columns of the covariates seen in :meth:`fit`.
     feature_names_in_ : ndarray of str
         Their names; present when the covariates were a DataFrame.
+    network_weight_ : float
+        The weight in [0, 1] of the networks' part of every curve: by least
+        squares, how far the members' held-out predictions of the rows they
+        did not train on follow what the baseline leaves (1 with one
+        member, which held no rows out).
     history_ : dict of ndarray
         'generator_loss', 'dosage_discriminator_loss',
         'treatment_discriminator_loss' and 'inference_loss', each of shape
@@ -192,14 +199,14 @@ class SCIGAN(DoseInference, BaseEstimator):
         self,
         *,
         hidden_size: int = 64,
-        n_hidden: int = 2,
+        n_hidden: int = 1,
         n_estimators: int = 5,
         batch_size: int = 128,
         n_iter: int = 250,
         n_iter_ite: int | None = None,
         d_steps: int = 1,
         alpha: float = 1.0,
-        beta: float = 1.0,
+        beta: float = 10.0,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         noise_dim: int = 0,
@@ -341,17 +348,18 @@ class SCIGAN(DoseInference, BaseEstimator):
         finally:
             bar.close()
         members = [r[0] for r in results]
-        mu_oof = np.empty(n)
+        # each row's baseline and networks' part from the member that did not
+        # train on it; with one member, in-sample and the networks weigh 1
+        base, net = np.empty(n), np.empty(n)
         for m, member in enumerate(members):
             held = np.flatnonzero(fold == m) if M > 1 else np.arange(n)
-            for k in range(K):
-                rows = held[codes[held] == k]
-                if rows.size:
-                    mu_oof[rows] = member.curves(Z[rows], k, dose32[rows, None])[:, 0]
+            base[held], net[held] = member.factual_parts(Z[held], codes[held], dose32[held])
+        weight = network_weight(y, base, net) if M > 1 else 1.0
+        mu_oof = base + weight * net
         names = ("generator_loss", "dosage_discriminator_loss", "treatment_discriminator_loss", "inference_loss")
         state = {
             "_cores": [m.core for m in members], "_baseline": [m.coef for m in members],
-            "_basis": np.stack([m.basis for m in members]), "_x_mean": x_mean, "_x_scale": x_scale, "classes_": classes, "dose_range_": dose_range,
+            "_basis": np.stack([m.basis for m in members]), "network_weight_": weight, "_x_mean": x_mean, "_x_scale": x_scale, "classes_": classes, "dose_range_": dose_range,
             "n_features_in_": d,
             "history_": {name: np.stack([r[1 + i] for r in results]) for i, name in enumerate(names)},
             # the training rows: average_dose_response's default rows and
@@ -412,7 +420,8 @@ class SCIGAN(DoseInference, BaseEstimator):
                 UserWarning, stacklevel=stacklevel + 1)
 
     def _members(self):
-        return [Member(core, coef, basis) for core, coef, basis in zip(self._cores, self._baseline, self._basis)]
+        return [Member(core, coef, basis, self.network_weight_)
+                for core, coef, basis in zip(self._cores, self._baseline, self._basis)]
 
     def _curves(self, Z, k, D, members=None):
         """The ensemble's (or `members`') outcomes of treatment code k at raw

@@ -129,7 +129,7 @@ class DoseInference:
 
         def replicate(b):
             sample, _, core_seed, _ = plans[b]
-            out = train_member(p, fit_Z, codes, unit, y32, K, core_seed, sample, stop, bar)
+            out = train_member(p, fit_Z, codes, unit, y32, K, core_seed, sample, stop, bar, self.network_weight_)
             if out is None:
                 return None
             return self._row_mean(fit_Z[sample] if training_rows else Z, k, grid, [out[0]])

@@ -16,39 +16,47 @@ from . import baseline as _dose_baseline
 class Member:
     """One trained SCIGAN core and the baseline (coef, basis) it was
     trained around: the core learned what the baseline leaves, and the
-    member's curves and draws add it back."""
+    member's curves and draws add it back, the networks' part weighted by
+    `weight` (the ensemble's network_weight_)."""
 
-    __slots__ = ("core", "coef", "basis")
+    __slots__ = ("core", "coef", "basis", "weight")
 
-    def __init__(self, core, coef, basis):
-        self.core, self.coef, self.basis = core, coef, basis
+    def __init__(self, core, coef, basis, weight=1.0):
+        self.core, self.coef, self.basis, self.weight = core, coef, basis, weight
 
     def baseline(self, Z, k, u):
         return _dose_baseline.evaluate(Z, u, self.coef, self.basis, k)
+
+    def networks(self, Z, k, u):
+        """The inference networks' part of the outcomes of treatment code k
+        at unit doses u (n, m), unweighted, float64 (n, m)."""
+        return self.core.predict(Z, k, np.ascontiguousarray(u, dtype=np.float32)).astype(np.float64)
 
     def curves(self, Z, k, u):
         """Outcomes of treatment code k at unit doses u (n, m) for rows Z,
         float64 (n, m)."""
         u32 = np.ascontiguousarray(u, dtype=np.float32)
-        return self.core.predict(Z, k, u32).astype(np.float64) + self.baseline(Z, k, u32)
+        return self.weight * self.networks(Z, k, u32) + self.baseline(Z, k, u32)
 
-    def factual_baseline(self, Z, codes, u):
-        """The baseline at each row's own treatment and unit dose, (n,)."""
-        out = np.empty(Z.shape[0])
+    def factual_parts(self, Z, codes, u):
+        """(baseline, networks) at each row's own treatment and unit dose,
+        each (n,)."""
+        base, net = np.empty(Z.shape[0]), np.empty(Z.shape[0])
         for k in np.unique(codes):
             rows = np.flatnonzero(codes == k)
-            out[rows] = self.baseline(Z[rows], int(k), u[rows, None])[:, 0]
-        return out
+            base[rows] = self.baseline(Z[rows], int(k), u[rows, None])[:, 0]
+            net[rows] = self.networks(Z[rows], int(k), u[rows, None])[:, 0]
+        return base, net
 
     def sample(self, Z, t, u_obs, y_obs, k, u, seed):
         """One draw of G's outcomes of treatment code k at unit doses u (n,
         m), anchored at the observed (t, u_obs, y_obs): the anchor taken
         off the baseline, the draw put back on it."""
         u32 = np.ascontiguousarray(u, dtype=np.float32)
-        anchor = np.asarray(y_obs, dtype=np.float64) - self.factual_baseline(Z, t, u_obs)
+        anchor = np.asarray(y_obs, dtype=np.float64) - self.factual_parts(Z, t, u_obs)[0]
         draw = self.core.sample(Z, t, np.asarray(u_obs, dtype=np.float32), anchor.astype(np.float32), k, u32, 1,
                                 int(seed))[0]
-        return draw + self.baseline(Z, k, u32)
+        return self.weight * draw + self.baseline(Z, k, u32)
 
 
 def core_config(p, d, K, seed=0):
@@ -69,11 +77,11 @@ def check_memory(p, d, K, members, what):
                   "lower hidden_size, batch_size, n_dosage_samples, n_estimators or n_jobs")
 
 
-def train_member(p, Z, codes, u32, y32, K, seed, rows, stop, bar):
+def train_member(p, Z, codes, u32, y32, K, seed, rows, stop, bar, weight=1.0):
     """A Member trained on `rows` of the data (all rows when None; repeats
-    allowed): its baseline first (p['baseline'] 'linear'), then the core on
-    what the baseline leaves, in chunks so that `stop` and the progress bar
-    are served.  Doses are on each treatment's [0, 1] scale.  Returns
+    allowed) whose networks weigh `weight`: its baseline first
+    (p['baseline'] 'linear'), then the core on what the baseline leaves, in
+    chunks so that `stop` and the progress bar are served.  Doses are on each treatment's [0, 1] scale.  Returns
     (member, generator, dosage-discriminator, treatment-discriminator and
     inference losses), or None when stopped."""
     if p["baseline"] == "linear":
@@ -84,8 +92,12 @@ def train_member(p, Z, codes, u32, y32, K, seed, rows, stop, bar):
     else:
         basis = np.array([_dose_baseline.KNOTS[0], 0], dtype=np.int64)
         coef = np.zeros((_dose_baseline.width(Z.shape[1], int(basis[0]), False) + 1, K))
-    member = Member(None, coef, basis)
-    target = np.ascontiguousarray(y32 - member.factual_baseline(Z, codes, u32), dtype=np.float32)
+    member = Member(None, coef, basis, weight)
+    base = np.empty(Z.shape[0])
+    for k in np.unique(codes):
+        rows = np.flatnonzero(codes == k)
+        base[rows] = member.baseline(Z[rows], int(k), u32[rows, None])[:, 0]
+    target = np.ascontiguousarray(y32 - base, dtype=np.float32)
     core = _cgan.Scigan(**core_config(p, Z.shape[1], K, seed))
     core.set_data(Z, codes, u32, target, rows=rows, copy=False)
     losses = [[np.zeros(0)] for _ in range(4)]
@@ -107,6 +119,17 @@ def train_member(p, Z, codes, u32, y32, K, seed, rows, stop, bar):
         core.clear_data()
     member.core = core
     return (member, *(np.concatenate(x) for x in losses))
+
+
+def network_weight(y, base, net):
+    """The weight in [0, 1] of the networks' part that best predicts y,
+    by least squares: held-out (cross-fitted) baselines and networks'
+    predictions give a weight that trusts the networks only as far as they
+    predict rows they did not see."""
+    denominator = float(np.dot(net, net))
+    if not denominator > 0:
+        return 0.0
+    return float(np.clip(np.dot(y - base, net) / denominator, 0.0, 1.0))
 
 
 def to_unit(doses, lo, hi):

@@ -14,7 +14,7 @@ from .baseline import KNOTS, width
 # The attributes a fit sets (feature_names_in_ only for named columns): a
 # saved fitted model holds exactly these.
 STATE_KEYS = (
-    {"_cores", "_baseline", "_basis", "_x_mean", "_x_scale", "classes_", "dose_range_", "n_features_in_", "history_", "_Z_fit",
+    {"_cores", "_baseline", "_basis", "network_weight_", "_x_mean", "_x_scale", "classes_", "dose_range_", "n_features_in_", "history_", "_Z_fit",
      "_codes_fit", "_dose_fit", "_y_fit", "_mu_oof"},
     {"feature_names_in_"},
 )
@@ -50,6 +50,9 @@ def check_state(state):
         p = width(d, int(knots), bool(varying))
         if not isinstance(coef, np.ndarray) or coef.shape != (p + 1, K) or not np.all(np.isfinite(coef)):
             raise ValueError(f"saved _baseline entries must be finite arrays of shape ({p + 1}, {K})")
+    weight = state.get("network_weight_")
+    if type(weight) is not float or not 0.0 <= weight <= 1.0:
+        raise ValueError("saved network_weight_ must be a float in [0, 1]")
     for key in ("_x_mean", "_x_scale"):
         check_array(state, key, 1, shape=(d,), finite=True)
     if not np.all(state["_x_scale"] > 0):
