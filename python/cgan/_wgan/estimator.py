@@ -456,7 +456,7 @@ class CausalWGAN(BaseEstimator):
         that received T1 when treated_only), drawn _MC_ROWS at a time: the
         first piece from the seed itself, so up to _MC_ROWS units give the
         draw sample(n, random_state) gives."""
-        n = check_int(n, "n", 1, 1 << 40)
+        n = check_int(n, "n", 1, LIMITS["n_rows"])
         with self._holding(write=random_state is None):
             t0, t1 = self._arms(T0, T1)
             y0, y1, treatment = self._potential_label(t0), self._potential_label(t1), self.treatment_
