@@ -11,7 +11,6 @@ bootstrap band of the average curve and state.py what a fitted model
 saves."""
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from .._inference import stratified_folds
 from .._persist import register_estimator
 from .._progress import Progress
 from .._scales import column_scale, standardize
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from .._validation import (
     LIMITS,
     check_choice,
@@ -44,7 +43,7 @@ from .._validation import (
 )
 from . import state as _state
 from .inference import DoseInference
-from .members import Member, check_memory, curves, network_weight, to_unit, train_member
+from .members import Member, check_memory, curves, network_weight, to_unit, train_fold_member
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -335,16 +334,12 @@ class SCIGAN(DoseInference, BaseEstimator):
         dose32 = np.ascontiguousarray(to_unit(doses, dose_range[codes, 0], dose_range[codes, 1]), dtype=np.float32)
         y32 = np.ascontiguousarray(y, dtype=np.float32)
         bar = Progress(M * (p["n_iter"] + p["n_iter_ite"]), "SCIGAN", bool(self.verbose))
-        stop = threading.Event()
-
-        def train_one(member):
-            rows = np.flatnonzero(fold != member) if M > 1 else None
-            return train_member(p, Z, codes, dose32, y32, K, seeds[member], rows, stop, bar)
-
+        stop = Stop()
         try:
             # members are independent and release the GIL; each owns its RNG,
-            # so the results do not depend on n_jobs
-            results = map_threads(train_one, M, effective_jobs(self.n_jobs, M), stop)
+            # so the results do not depend on n_jobs (nor on the backend)
+            shared = (p, Z, codes, dose32, y32, K, seeds, fold if M > 1 else None, stop, bar)
+            results = map_threads(train_fold_member, M, effective_jobs(self.n_jobs, M), stop, shared=shared)
         finally:
             bar.close()
         members = [r[0] for r in results]

@@ -3,7 +3,6 @@ over refits, as a mixin of the estimator.  The resampling plans live in
 cgan._inference; this holds how SCIGAN's fitted state feeds them."""
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from .._base import reads
 from .._inference import DEFAULT_BOOTSTRAP, MAX_BOOTSTRAP, resample_plans, smallest_training_rows
 from .._progress import Progress
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from .._validation import check_alpha, check_int, check_random_state
 from .members import check_memory, to_unit, train_member
 
@@ -124,18 +123,11 @@ class DoseInference:
         fit_Z = self._Z_fit
         unit = np.ascontiguousarray(self._unit_doses(), dtype=np.float32)
         y32 = np.ascontiguousarray(self._y_fit, dtype=np.float32)
-        stop = threading.Event()
+        stop = Stop()
         bar = Progress(replicates * (p["n_iter"] + p["n_iter_ite"]), "SCIGAN bootstrap", bool(self.verbose))
-
-        def replicate(b):
-            sample, _, core_seed, _ = plans[b]
-            out = train_member(p, fit_Z, codes, unit, y32, K, core_seed, sample, stop, bar, self.network_weight_)
-            if out is None:
-                return None
-            return self._row_mean(fit_Z[sample] if training_rows else Z, k, grid, [out[0]])
-
+        shared = (self, p, fit_Z, codes, unit, y32, K, plans, None if training_rows else Z, k, grid, stop, bar)
         try:
-            draws = map_threads(replicate, replicates, jobs, stop)
+            draws = map_threads(_band_replicate, replicates, jobs, stop, shared=shared)
         finally:
             bar.close()
         lo, hi = np.quantile(np.stack(draws), [level / 2, 1 - level / 2], axis=0)
@@ -144,3 +136,15 @@ class DoseInference:
     def _unit_doses(self):
         """The training doses on each treatment's [0, 1] scale."""
         return to_unit(self._dose_fit, self.dose_range_[self._codes_fit, 0], self.dose_range_[self._codes_fit, 1])
+
+
+def _band_replicate(shared, b):
+    """Replicate b of the band: one member fitted to resample b, its average
+    curve over its resample's units (Z None) or over Z; shared is (model, p,
+    fit_Z, codes, unit doses, y32, K, plans, Z, k, grid, stop, bar)."""
+    model, p, fit_Z, codes, unit, y32, K, plans, Z, k, grid, stop, bar = shared
+    sample, _, core_seed, _ = plans[b]
+    out = train_member(p, fit_Z, codes, unit, y32, K, core_seed, sample, stop, bar, model.network_weight_)
+    if out is None:
+        return None
+    return model._row_mean(fit_Z[sample] if Z is None else Z, k, grid, [out[0]])

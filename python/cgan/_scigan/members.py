@@ -121,6 +121,15 @@ def train_member(p, Z, codes, u32, y32, K, seed, rows, stop, bar, weight=1.0):
     return (member, *(np.concatenate(x) for x in losses))
 
 
+def train_fold_member(shared, m):
+    """Member m of an ensemble, trained on every fold of the rows but fold
+    m (all rows when fold is None); shared is (p, Z, codes, u32, y32, K,
+    seeds, fold, stop, bar)."""
+    p, Z, codes, u32, y32, K, seeds, fold, stop, bar = shared
+    rows = None if fold is None else np.flatnonzero(fold != m)
+    return train_member(p, Z, codes, u32, y32, K, seeds[m], rows, stop, bar)
+
+
 def network_weight(y, base, net):
     """The weight in [0, 1] of the networks' part that best predicts y,
     by least squares: held-out (cross-fitted) baselines and networks'
