@@ -348,3 +348,53 @@ def test_sklearn_conventions():
     sklearn_base = pytest.importorskip("sklearn.base")
     clone = sklearn_base.clone(model)
     assert clone.get_params() == model.get_params() and clone is not model
+
+
+# ---------------------------------------------------------------- the C core's binding
+CORE = dict(n_features=3, n_treatments=2, hidden_size=8, n_hidden=1, n_dosage_samples=4, noise_dim=1, batch_size=16,
+            d_steps=1, activation="relu", alpha=1.0, beta=1.0, learning_rate=1e-3, weight_decay=0.0, seed=3)
+
+
+def test_the_core_checks_its_arguments_and_leaves_inputs_unchanged():
+    rng = np.random.default_rng(0)
+    X, T, D = rng.normal(size=(40, 3)), rng.integers(0, 2, 40), rng.uniform(0, 1, 40)
+    Y = X[:, 0] + D
+    core = _cgan.Scigan(**CORE)
+    assert core.config == dict(CORE, outcome_scale=(0.0, 1.0))
+    with pytest.raises(RuntimeError, match="call set_data first"):
+        core.train_gan(2)
+    for args, match in [((X[:, :2], T, D, Y), "X has 2 columns but the model was built for 3"),
+                        ((X, np.where(T == 0, 2, T), D, Y), r"T must lie in \[0, 2\), got 2"),
+                        ((X, T, np.where(D > 0.5, 1.5, D), Y), r"dose 1.5 at row 0 is outside \[0, 1\]"),
+                        ((X, T, D[:-1], Y), "dose has 39 entries but X has 40 rows"),
+                        ((X, T, D, np.where(D > 0.5, np.nan, Y)), "Y contains NaN")]:
+        with pytest.raises(ValueError, match=match):
+            core.set_data(*args)
+    with pytest.raises(ValueError, match=r"row index 40 is outside \[0, 40\)"):
+        core.set_data(X, T, D, Y, rows=list(range(20)) + [40])
+    # float64, Fortran-ordered and strided inputs: the bits of float32
+    # C-contiguous ones, and the caller's arrays unchanged
+    XF, DS = np.asfortranarray(X), np.repeat(D, 2)[::2]
+    kept = [a.copy() for a in (XF, T, DS, Y)]
+    core.set_data(XF, T, DS, Y)
+    twin = _cgan.Scigan(**CORE)
+    twin.set_data(np.ascontiguousarray(X, dtype=np.float32), T.astype(np.int32), D.astype(np.float32),
+                  Y.astype(np.float32))
+    for c in (core, twin):
+        c.train_gan(3)
+        c.train_inference(2)
+    for a, b in zip((XF, T, DS, Y), kept):
+        np.testing.assert_array_equal(a, b)
+    grid = np.tile(np.linspace(0, 1, 5), (40, 1))
+    assert core.snapshot() == twin.snapshot()
+    np.testing.assert_array_equal(core.predict(XF, 1, grid), twin.predict(X.astype(np.float32), 1, grid))
+    with pytest.raises(ValueError, match="treatment must be between 0 and 1, got 2"):
+        core.predict(X, 2, grid)
+    with pytest.raises(ValueError, match="doses has 39 rows but X has 40"):
+        core.predict(X, 0, grid[:-1])
+    with pytest.raises(ValueError, match="doses contains NaN"):
+        core.predict(X, 0, np.where(grid > 0.5, np.nan, grid))
+    with pytest.raises(ValueError, match="n_samples must be between 1"):
+        core.sample(X, T, D, Y, 0, grid, 0, 1)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        core.sample(X, T, D, Y, 0, grid, 1, -1)
