@@ -287,18 +287,23 @@ def test_sampling_is_seeded_and_leaves_the_model_alone(labelled):
 
 # ---------------------------------------------------------------- the band
 def test_band_covers_the_true_average_curve():
-    # four data sets, 20 replicates each: the 90% band covers the true average
-    # curve at 80% of the grid points or more (benchmarks/ measures the
-    # nominal 95% band on the dose-response designs)
-    covered = []
+    # four data sets, 20 replicates each: the nominal 95% band covers the
+    # true average curve at 90% of the grid points or more on average (the
+    # issue's target, which benchmarks/ measures on the dose-response
+    # designs), and is not made wide to do it: its mean width stays under
+    # 0.5 (the outcome's noise sd is 0.3 and x0's mean over 300 rows has sd
+    # 0.06, so an honest band is about 0.25 wide)
+    covered, widths = [], []
     for seed in range(4):
         X, dose, Y = _continuous(lambda d: np.sin(1.5 * d), n=300, seed=10 + seed, noise=0.3)
         model = cgan.SCIGAN(random_state=seed, **TINY).fit(Y, dose, X=X)
-        lo, hi = model.average_dose_response_interval(GRID, alpha=0.1, n_bootstrap=20, random_state=seed)
+        lo, hi = model.average_dose_response_interval(GRID, alpha=0.05, n_bootstrap=20, random_state=seed)
         truth = X[:, 0].mean() + np.sin(1.5 * GRID)
         assert np.all(lo <= hi)
         covered.append(np.mean((lo <= truth) & (truth <= hi)))
-    assert np.mean(covered) >= 0.8, covered
+        widths.append(np.mean(hi - lo))
+    assert np.mean(covered) >= 0.9, covered
+    assert np.mean(widths) < 0.5, widths
 
 
 # ---------------------------------------------------------------- resources and errors
