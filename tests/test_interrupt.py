@@ -41,22 +41,27 @@ CHILD = TWO_FITS.format(
     same="np.testing.assert_array_equal")
 
 
-BOOTSTRAP_CHILD = r"""
+# A bootstrap of a fitted model, interrupted.
+BAND = r"""
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np, cgan
 rng = np.random.default_rng(0)
-X = rng.normal(size=(400, 4)); t = rng.integers(0, 2, 400); y = X[:, 0] + t
-model = cgan.GANITE(random_state=0, hidden_size=8, n_iter=50, batch_size=32).fit(y, t, X=X)
+X = rng.normal(size=(400, 4)); {data}
+model = cgan.{cls}(random_state=0, hidden_size=8, n_iter={short}, batch_size=32{extra}).fit({args})
 model.set_params(n_iter=1_000_000)  # replicates use the model's current parameters
 print("ready", flush=True)
 try:
-    model.ate_interval(method="bootstrap", n_bootstrap=4, n_jobs=int(sys.argv[1]))
+    model.{call}
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(0)
 sys.exit(3)
 """
+
+BOOTSTRAP_CHILD = BAND.format(
+    data="t = rng.integers(0, 2, 400); y = X[:, 0] + t", cls="GANITE", short=50, extra="", args="y, t, X=X",
+    call='ate_interval(method="bootstrap", n_bootstrap=4, n_jobs=int(sys.argv[1]))')
 
 
 WGAN_CHILD = TWO_FITS.format(
@@ -70,22 +75,9 @@ SCIGAN_CHILD = TWO_FITS.format(
     same="np.testing.assert_array_equal")
 
 
-SCIGAN_BAND_CHILD = r"""
-import signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
-import numpy as np, cgan
-rng = np.random.default_rng(0)
-X = rng.normal(size=(400, 4)); d = rng.uniform(0, 2, 400); y = X[:, 0] + d
-model = cgan.SCIGAN(random_state=0, hidden_size=8, n_iter=20, batch_size=32, n_estimators=2).fit(y, d, X=X)
-model.set_params(n_iter=1_000_000)  # replicates use the model's current parameters
-print("ready", flush=True)
-try:
-    model.average_dose_response_interval([0.5, 1.5], n_bootstrap=4, n_jobs=int(sys.argv[1]))
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(0)
-sys.exit(3)
-"""
+SCIGAN_BAND_CHILD = BAND.format(
+    data="d = rng.uniform(0, 2, 400); y = X[:, 0] + d", cls="SCIGAN", short=20, extra=", n_estimators=2",
+    args="y, d, X=X", call="average_dose_response_interval([0.5, 1.5], n_bootstrap=4, n_jobs=int(sys.argv[1]))")
 
 
 def _interrupted(child, n_jobs):

@@ -27,6 +27,23 @@ def _block_rows(d):
     return max(1, (8 << 20) // (8 * (d + 1)))
 
 
+def _weighted_and_distinct_moments(Z, codes, y, rows, K, stop):
+    """(w, moments, distinct): each row's copies in `rows` (None: every row
+    once), the arms' moments with the rows so weighed, and those of the
+    distinct rows (the same object when no row repeats); None once `stop`
+    is set."""
+    w = None if rows is None else np.bincount(rows, minlength=Z.shape[0]).astype(np.float64)
+    moments = _arm_moments(Z, codes, y, w, K, stop)
+    if moments is None:
+        return None
+    distinct = moments
+    if w is not None and np.any(w > 1):
+        distinct = _arm_moments(Z, codes, y, (w > 0).astype(np.float64), K, stop)
+        if distinct is None:
+            return None
+    return w, moments, distinct
+
+
 def _arm_moments(Z, codes, y, w, K, stop):
     """(gram, cross, sq) of _cgan.arm_moments summed over blocks of rows
     (weights w; None: every row once), or None once `stop` is set."""
@@ -100,16 +117,11 @@ def fit_baseline_scored(Z, codes, y, rows, K, stop=None):
     the lines comes their score: the arms' GCV estimates of the mean
     squared prediction error, averaged with the arms' row weights (an arm
     without a GCV estimate counts with its mean's residual variance)."""
-    n, d = Z.shape
-    w = None if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
-    moments = _arm_moments(Z, codes, y, w, K, stop)
-    if moments is None:
+    d = Z.shape[1]
+    both = _weighted_and_distinct_moments(Z, codes, y, rows, K, stop)
+    if both is None:
         return None
-    distinct = moments
-    if w is not None and np.any(w > 1):
-        distinct = _arm_moments(Z, codes, y, (w > 0).astype(np.float64), K, stop)
-        if distinct is None:
-            return None
+    _, moments, distinct = both
     gram, cross, sq = moments
     coef = np.zeros((d + 1, K))
     score, weight = 0.0, 0.0
@@ -168,15 +180,10 @@ def fit_baseline_loo(Z, codes, y, rows, K, stop=None):
     the arms' rows at the penalties kept and its standard error (for choices
     between such fits, as of their features), or None once `stop` is set."""
     n, d = Z.shape
-    w = None if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
-    moments = _arm_moments(Z, codes, y, w, K, stop)
-    if moments is None:
+    both = _weighted_and_distinct_moments(Z, codes, y, rows, K, stop)
+    if both is None:
         return None
-    distinct = moments
-    if w is not None and np.any(w > 1):
-        distinct = _arm_moments(Z, codes, y, (w > 0).astype(np.float64), K, stop)
-        if distinct is None:
-            return None
+    w, moments, distinct = both
     arms = {}
     for k in range(K):
         if distinct[0][k][0, 0] >= 3:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _cgan
-from .._persist import check_array
+from .._persist import check_array, check_names_and_history
 from .baseline import KNOTS, width
 
 # The attributes a fit sets (feature_names_in_ only for named columns): a
@@ -72,12 +72,7 @@ def check_state(state):
     doses = state["_dose_fit"]
     if not np.all((doses >= ranges[codes, 0]) & (doses <= ranges[codes, 1])):
         raise ValueError("saved _dose_fit must lie in each treatment's dose_range_")
-    names = state.get("feature_names_in_")
-    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
-        raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
-    history = state.get("history_")
-    if type(history) is not dict or not all(type(k) is str and isinstance(h, np.ndarray) for k, h in history.items()):
-        raise ValueError("saved history_ must map loss names to arrays")
+    check_names_and_history(state, d)
 
 
 def legacy_state(state):
