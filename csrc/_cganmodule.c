@@ -1565,6 +1565,18 @@ static int get_ints(PyObject *const *objs, const char *const *names, const long 
     return 0;
 }
 
+/* The arguments GANITE and SCIGAN end with, from o[0]: alpha, beta,
+ * learning_rate, weight_decay and seed, checked */
+static int loop_reals(PyObject *const *o, double *alpha, double *beta, double *learning_rate, double *weight_decay,
+                      uint64_t *seed)
+{
+    if (get_real(o[0], "alpha", 0, 1e6, 0, 0, alpha) < 0 || get_real(o[1], "beta", 0, 1e6, 0, 0, beta) < 0 ||
+        get_real(o[2], "learning_rate", 0, 10, 1, 0, learning_rate) < 0 ||
+        get_real(o[3], "weight_decay", 0, 1e3, 0, 0, weight_decay) < 0 || get_seed(o[4], seed) < 0)
+        return -1;
+    return 0;
+}
+
 /* the configuration of Ganite(...) from its arguments; fmt names the
  * function in PyArg's messages */
 static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_config *cfg)
@@ -1589,11 +1601,7 @@ static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_
     cfg->binary_outcome = (int)v[5];
     cfg->batch_size = (int)v[6];
     cfg->d_steps = (int)v[7];
-    if (get_real(o[8], "alpha", 0, 1e6, 0, 0, &cfg->alpha) < 0 || get_real(o[9], "beta", 0, 1e6, 0, 0, &cfg->beta) < 0 ||
-        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg->learning_rate) < 0 ||
-        get_real(o[11], "weight_decay", 0, 1e3, 0, 0, &cfg->weight_decay) < 0 || get_seed(o[12], &cfg->seed) < 0)
-        return -1;
-    return 0;
+    return loop_reals(o + 8, &cfg->alpha, &cfg->beta, &cfg->learning_rate, &cfg->weight_decay, &cfg->seed);
 }
 
 static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
@@ -2318,11 +2326,7 @@ static int scigan_args(PyObject *args, PyObject *kw, const char *fmt, cg_scigan_
     cfg->noise_dim = (int)v[5];
     cfg->batch_size = (int)v[6];
     cfg->d_steps = (int)v[7];
-    if (get_real(o[9], "alpha", 0, 1e6, 0, 0, &cfg->alpha) < 0 || get_real(o[10], "beta", 0, 1e6, 0, 0, &cfg->beta) < 0 ||
-        get_real(o[11], "learning_rate", 0, 10, 1, 0, &cfg->learning_rate) < 0 ||
-        get_real(o[12], "weight_decay", 0, 1e3, 0, 0, &cfg->weight_decay) < 0 || get_seed(o[13], &cfg->seed) < 0)
-        return -1;
-    return 0;
+    return loop_reals(o + 9, &cfg->alpha, &cfg->beta, &cfg->learning_rate, &cfg->weight_decay, &cfg->seed);
 }
 
 static int Scigan_init(CoreObject *self, PyObject *args, PyObject *kw)
