@@ -603,6 +603,13 @@ double cg_scigan_test_loss(cg_scigan *g, int net);
 /* helpers shared by the training loops */
 void cg_set_error(char *err, const char *fmt, ...);
 int cg_all_finite(const cg_real *x, size_t n);
+/* The checks GANITE's and SCIGAN's set_data share: n > 0 rows of X (n, d),
+ * finite, with treatment codes T in [0, K) and finite outcomes Y; rows
+ * (n_rows of them, each in [0, n); NULL for every row, when *n_rows
+ * becomes n), at least batch_size of them.  CG_OK, or CG_EINVAL naming the
+ * first problem. */
+cg_status cg_check_training_data(const cg_real *X, size_t d, const int32_t *T, int K, const cg_real *Y, size_t n,
+                                 const int64_t *rows, size_t *n_rows, size_t batch_size, char *err);
 
 #ifdef __cplusplus
 }

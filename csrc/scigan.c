@@ -369,37 +369,11 @@ void cg_scigan_outcome_scale(const cg_scigan *g, double *mean, double *sd)
 cg_status cg_scigan_set_data(cg_scigan *g, const cg_real *X, const int32_t *T, const cg_real *D, const cg_real *Y,
                              size_t n, const int64_t *rows, size_t n_rows, char *err)
 {
-    int K = g->cfg.n_treatments;
-    if (!rows) n_rows = n;
-    if (n == 0 || n_rows == 0) {
-        cg_set_error(err, "the training data have no rows");
-        return CG_EINVAL;
-    }
-    if (g->B > n_rows) {
-        cg_set_error(err, "batch_size (%zu) is larger than the number of rows (%zu)", g->B, n_rows);
-        return CG_EINVAL;
-    }
+    cg_status st = cg_check_training_data(X, g->d, T, g->cfg.n_treatments, Y, n, rows, &n_rows, g->B, err);
+    if (st != CG_OK) return st;
     for (size_t i = 0; i < n; i++) {
-        if (T[i] < 0 || T[i] >= K) {
-            cg_set_error(err, "treatment code %d at row %zu is outside [0, %d)", (int)T[i], i, K);
-            return CG_EINVAL;
-        }
         if (!(D[i] >= 0 && D[i] <= 1)) {
             cg_set_error(err, "dose %g at row %zu is outside [0, 1] (scale the doses first)", (double)D[i], i);
-            return CG_EINVAL;
-        }
-        if (!isfinite(Y[i])) {
-            cg_set_error(err, "outcome at row %zu is not finite", i);
-            return CG_EINVAL;
-        }
-    }
-    if (!cg_all_finite(X, n * g->d)) {
-        cg_set_error(err, "X contains NaN or inf");
-        return CG_EINVAL;
-    }
-    for (size_t j = 0; rows && j < n_rows; j++) {
-        if (rows[j] < 0 || (size_t)rows[j] >= n) {
-            cg_set_error(err, "row index %lld is outside [0, %zu)", (long long)rows[j], n);
             return CG_EINVAL;
         }
     }
