@@ -8,11 +8,12 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-import cgan  # noqa: E402
-from cgan import _privacy  # noqa: E402
+import cgan
+from cgan import _privacy
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def population(n, rng):
