@@ -154,8 +154,8 @@ def privacy_report(
     d_hold = np.sqrt(_nearest_sq(H, R))
     rows = {}
     # exact copies
-    exact_s = _share_in(S, R)
-    exact_h = _share_in(H, R)
+    exact_s = share_in(S, R)
+    exact_h = share_in(H, R)
     rows["exact_copies"] = (exact_s, exact_h, _two_share_z(exact_s, len(S), exact_h, len(H)))
     # near copies: closer than the near_quantile of holdout rows' distances
     tau = float(np.quantile(d_hold, q))
@@ -371,7 +371,7 @@ def _bandwidth(S, rng):
     return best_h
 
 
-def _share_in(A, B):
+def share_in(A, B):
     """Share of the rows of A that equal a row of B exactly."""
     a = np.ascontiguousarray(A + 0.0)  # -0.0 and 0.0 compare equal
     b = np.ascontiguousarray(B + 0.0)
