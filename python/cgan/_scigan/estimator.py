@@ -427,8 +427,10 @@ class SCIGAN(DoseInference, BaseEstimator):
         return curves(self._members() if members is None else members, Z, k, to_unit(D, lo, hi))
 
     def _grid(self, doses, name="doses"):
-        """A 1-d array of query doses, checked."""
-        return check_dose(np.atleast_1d(np.asarray(doses) if not _is_pandas(doses) else doses), name)
+        """A 1-d array of query doses, checked (one number is a grid of one)."""
+        if isinstance(doses, (int, float, np.generic)) or (isinstance(doses, np.ndarray) and doses.ndim == 0):
+            doses = np.reshape(doses, 1)
+        return check_dose(doses, name)
 
     @staticmethod
     def _frame(values, X, doses):
