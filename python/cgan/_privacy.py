@@ -14,6 +14,7 @@ from ._tabular import column_list, is_column, looks_categorical
 from ._validation import _check_no_na, check_float, check_random_state, require_pandas
 
 if TYPE_CHECKING:
+    import matplotlib.axes
     import pandas
 
 # a departure toward leakage this many standard errors beyond the reference
@@ -196,7 +197,7 @@ def privacy_report(
     return out
 
 
-def plot_privacy_report(report: pandas.DataFrame, ax: Any = None):
+def plot_privacy_report(report: pandas.DataFrame, ax: Any = None) -> matplotlib.axes.Axes:
     """Distances to the closest training row, synthetic against holdout rows.
 
     Histograms of each synthetic and each holdout row's distance to its
