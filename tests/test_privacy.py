@@ -182,6 +182,7 @@ def test_seed_fixes_the_report_and_inputs_are_left_alone(tables):
     (lambda s, t, h: (s["age"].to_numpy(), t, h), {}, ValueError, "synthetic must be 2-D"),
     (lambda s, t, h: (s, "train.csv", h), {}, TypeError, "train must be a pandas DataFrame"),
     (lambda s, t, h: (s.iloc[:0], t, h), {}, ValueError, "synthetic has no rows"),
+    (lambda s, t, h: (s.iloc[:1], t, h), {}, ValueError, "synthetic has 1 row"),
 ])
 def test_bad_input_is_named(tables, change, kwargs, error, match):
     train, holdout = tables

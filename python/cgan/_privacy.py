@@ -104,7 +104,7 @@ def privacy_report(
     ValueError
         If a table lacks a column, holds missing values or infinities, a
         categorical column is continuous in one table, or holdout has
-        fewer than 4 rows.
+        fewer than 4 rows or synthetic fewer than 2.
     TypeError
         If an argument has the wrong type.
     MemoryError
@@ -144,6 +144,8 @@ def privacy_report(
         tables[name] = part
     if len(tables["holdout"]) < 4:
         raise ValueError(f"holdout has {len(tables['holdout'])} rows; the attacks need at least 4")
+    if len(tables["synthetic"]) < 2:
+        raise ValueError("synthetic has 1 row; the density attack needs at least 2")
     width = _width(tables, cols, cats)
     _memory.check(8 * width * sum(len(t) for t in tables.values()) * 2 + 4 * _BLOCK_BYTES,
                   f"privacy_report on {width} encoded columns", "compare fewer rows or columns")
