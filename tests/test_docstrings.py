@@ -44,7 +44,7 @@ def _targets():
         found[name] = obj
     for name in ("load_ihdp", "load_lalonde", "IHDP"):
         found[f"datasets.{name}"] = getattr(datasets, name)
-    for cls in (cgan.GANITE, cgan.CausalWGAN, cgan.ATEResult, datasets.IHDP):
+    for cls in (cgan.GANITE, cgan.SCIGAN, cgan.CausalWGAN, cgan.ATEResult, datasets.IHDP):
         found.update(_public_members(cls))
     return found
 
