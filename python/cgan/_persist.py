@@ -33,6 +33,7 @@ through their _from_saved(state)), C core types with register_core.
 Pickling a model stores this same container (see BaseEstimator)."""
 from __future__ import annotations
 
+import copyreg
 import json
 import math
 import os
@@ -87,8 +88,14 @@ def register_object(cls: type, name: str | None = None) -> type:
 
 def register_core(tag: str, core_type: type) -> None:
     """Let files hold C cores of `core_type` (with snapshot() and
-    restore(bytes)) under `tag`."""
+    restore(bytes)) under `tag`, and pickle such cores as their snapshots
+    (a worker of a parallel backend sends back the cores it trained)."""
     _CORES[tag] = core_type
+    copyreg.pickle(core_type, _reduce_core)
+
+
+def _reduce_core(core):
+    return (type(core).restore, (core.snapshot(),))
 
 
 class _Writer:
@@ -629,6 +636,17 @@ def _check_state(cls, state):
     if missing or stray:
         raise ValueError(f"saved {cls.__name__} state lacks {sorted(missing)[:5]} or holds unknown {sorted(stray)[:5]}")
     cls._persistence.check_state(state)
+
+
+def check_names_and_history(state: dict[str, Any], d: int) -> None:
+    """An estimator's saved feature_names_in_ (when present: d names) and
+    history_ (loss names to arrays)."""
+    names = state.get("feature_names_in_")
+    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
+        raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
+    history = state.get("history_")
+    if type(history) is not dict or not all(type(k) is str and isinstance(h, np.ndarray) for k, h in history.items()):
+        raise ValueError("saved history_ must map loss names to arrays")
 
 
 def check_array(state: dict[str, Any], key: str, ndim: int, kind: str = "f", shape: tuple[int, ...] | None = None,

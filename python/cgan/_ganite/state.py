@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _cgan
 from .._base import check_saved_classes
-from .._persist import check_array, restore_core
+from .._persist import check_array, check_names_and_history, restore_core
 from .._propensity import PROPENSITY_MODELS
 
 # The attributes a fit sets (feature_names_in_ only for named columns): a
@@ -84,12 +84,7 @@ def check_state(state):
             raise ValueError(f"saved _baseline must hold finite lines of shape ({len(cores)}, {d + 1}, {K})")
         if binary and np.any(coef):
             raise ValueError("saved _baseline must be zero for a binary outcome")
-    names = state.get("feature_names_in_")
-    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
-        raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
-    history = state.get("history_")
-    if type(history) is not dict or not all(type(k) is str and isinstance(h, np.ndarray) for k, h in history.items()):
-        raise ValueError("saved history_ must map loss names to arrays")
+    check_names_and_history(state, d)
 
 
 def legacy_state(state):
