@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _memory
-from ._threads import map_threads
+from ._threads import effective_jobs, map_threads
 from ._wgan import CausalWGAN
-from ._validation import LIMITS, check_int, check_jobs, check_random_state, require_pandas
+from ._validation import LIMITS, check_int, check_random_state, require_pandas
 
 if TYPE_CHECKING:
     import pandas
 
 
 def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]], n_datasets: int = 100,
-             n: int | None = None, n_jobs: int = 1, random_state: int | np.random.Generator | None = None, T0: Any = None,
+             n: int | None = None, n_jobs: int | None = None, random_state: int | np.random.Generator | None = None, T0: Any = None,
              T1: Any = None) -> pandas.DataFrame:
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
 
@@ -39,9 +39,12 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         Synthetic data sets to draw.
     n : int or None, default=None
         Rows per data set; None uses the size of the fitted data.
-    n_jobs : int or None, default=1
-        Threads over data sets (None: 1; -1: all cores).  Draws are seeded
-        per data set, so results do not depend on it.
+    n_jobs : int or None, default=None
+        Workers over data sets (None: 1, or the n_jobs of a configured joblib
+        backend; -1: all cores).  Threads by default; under
+        ``joblib.parallel_config(backend="dask")`` the data sets go to a
+        Dask cluster's workers.  Draws are seeded per data set, so results
+        do not depend on it.
     random_state : int, numpy Generator or None, default=None
         Seeds the data sets.
     T0, T1 : treatment label, optional
@@ -101,7 +104,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         if not callable(f):
             raise TypeError(f"estimator {name!r} is not callable")
     n_datasets = check_int(n_datasets, "n_datasets", 1, 1 << 20)
-    n_jobs = check_jobs(n_jobs)
+    jobs = effective_jobs(n_jobs, n_datasets)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
     t0, t1 = synthesizer._arms(T0, T1)
@@ -110,41 +113,15 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         rows = getattr(synthesizer, "_n_fit", 1000)
     rows = check_int(rows, "n", 2, LIMITS["n_rows"])
     lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
-    jobs = max(1, min(n_jobs, n_datasets))
     # each running data set holds its draw and the copies its estimators get
     _memory.check(2 * jobs * synthesizer._sample_bytes(rows), f"evaluate with n={rows} rows per data set and "
                   f"{jobs} at a time", "lower n or n_jobs")
 
-    def one(i):
-        # each data set has its own seed, so results do not depend on n_jobs
-        df = synthesizer.sample(rows, random_state=int(seeds[i]))
-        truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
-        X = df[list(synthesizer.covariates_)]
-        T = df[synthesizer.treatment_].to_numpy()
-        Y = df[synthesizer.outcome_].to_numpy()
-        out = {}
-        for name, f in estimators.items():
-            where = f"estimator {name!r} on data set {i}"
-            try:
-                # each estimator gets its own copy: what one writes, the next never sees
-                r = f(X.copy(), T.copy(), Y.copy())
-            except Exception as exc:
-                raise _named(exc, where) from exc
-            if isinstance(r, tuple):
-                if len(r) != 3:
-                    raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
-                                     f"got a tuple of {len(r)}")
-                out[name] = tuple(_number(v, where) for v in r)
-                if not out[name][1] <= out[name][2]:
-                    raise ValueError(f"{where} returned an interval with lower {out[name][1]} > "
-                                     f"upper {out[name][2]}")
-            else:
-                out[name] = (_number(r, where), np.nan, np.nan)
-        return truth, out
-
+    # the synthesizer and the estimators travel to each worker once
+    shared = (synthesizer, estimators, rows, [int(s) for s in seeds], lab0, lab1)
     # the first error (or an interrupt) ends the run: data sets not yet
     # started are dropped, and those running finish
-    results = map_threads(one, n_datasets, jobs)
+    results = map_threads(_one_dataset, n_datasets, jobs, shared=shared)
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
@@ -164,6 +141,35 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     frame.attrs["true_effects"] = truths
     frame.attrs["mean_true_effect"] = float(truths.mean())
     return frame
+
+
+def _one_dataset(shared, i):
+    """(true effect, {estimator: (estimate, lower, upper)}) on data set i,
+    drawn with its own seed, so results do not depend on the workers."""
+    synthesizer, estimators, rows, seeds, lab0, lab1 = shared
+    df = synthesizer.sample(rows, random_state=seeds[i])
+    truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
+    X = df[list(synthesizer.covariates_)]
+    T = df[synthesizer.treatment_].to_numpy()
+    Y = df[synthesizer.outcome_].to_numpy()
+    out = {}
+    for name, f in estimators.items():
+        where = f"estimator {name!r} on data set {i}"
+        try:
+            # each estimator gets its own copy: what one writes, the next never sees
+            r = f(X.copy(), T.copy(), Y.copy())
+        except Exception as exc:
+            raise _named(exc, where) from exc
+        if isinstance(r, tuple):
+            if len(r) != 3:
+                raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
+                                 f"got a tuple of {len(r)}")
+            out[name] = tuple(_number(v, where) for v in r)
+            if not out[name][1] <= out[name][2]:
+                raise ValueError(f"{where} returned an interval with lower {out[name][1]} > upper {out[name][2]}")
+        else:
+            out[name] = (_number(r, where), np.nan, np.nan)
+    return truth, out
 
 
 def _named(exc, where):

@@ -10,7 +10,6 @@ The columns are encoded by cgan._tabular, each WGAN is trained by core.py,
 and state.py describes what a fitted model saves."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ from .._tabular import (
     levels_of,
     looks_categorical,
 )
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from .._validation import LIMITS, check_int, check_random_state, require_pandas, treatment_code
 from . import core as _core
 from . import state as _state
@@ -85,7 +84,7 @@ class CausalWGAN(BaseEstimator):
     critic_steps : int, default=15
         Critic steps per generator step.
     gp_lambda : float, default=5.0
-        Weight of the gradient penalty lambda * (|grad| - 1)^2, whose
+        Weight of the gradient penalty ``lambda * (|grad| - 1)**2``, whose
         parameter gradient is computed exactly (double backprop).
     one_sided : bool or dict, default=True
         Penalise only gradient norms above 1 (True), or every departure
@@ -298,7 +297,7 @@ class CausalWGAN(BaseEstimator):
         ]
         _core.check_memory(p, [(name, X.shape[1], C.shape[1]) for name, _, X, C, _ in specs], n, "CausalWGAN")
         bar = Progress(2 * p["n_iter"], "CausalWGAN", bool(self.verbose))
-        stop = threading.Event()
+        stop = Stop()
         try:
             results = map_threads(lambda i: _core.train(p, *specs[i], stop, bar, "CausalWGAN"), 2,
                                   effective_jobs(self.n_jobs, 2), stop)
@@ -456,7 +455,7 @@ class CausalWGAN(BaseEstimator):
         that received T1 when treated_only), drawn _MC_ROWS at a time: the
         first piece from the seed itself, so up to _MC_ROWS units give the
         draw sample(n, random_state) gives."""
-        n = check_int(n, "n", 1, 1 << 40)
+        n = check_int(n, "n", 1, LIMITS["n_rows"])
         with self._holding(write=random_state is None):
             t0, t1 = self._arms(T0, T1)
             y0, y1, treatment = self._potential_label(t0), self._potential_label(t1), self.treatment_
