@@ -43,6 +43,7 @@ can be stopped and resumed, and the peers need running once.
 
     python benchmarks/accuracy.py run --designs ihdp,npci --methods cgan,snet --jobs 2 [--reps N]
     python benchmarks/accuracy.py run --methods cgan --label alpha0 --cgan alpha=0
+    python benchmarks/accuracy.py run --methods cgan --variant old beta=10 baseline=linear   # two variants
     python benchmarks/accuracy.py table [--designs ...] [--labels cgan,snet,...]
 """
 from __future__ import annotations
@@ -207,13 +208,47 @@ def replications(design, count):
 # ------------------------------------------------------------------ methods
 def fit_cgan(params, X, t, y, rep, binary):
     import cgan
+    from cgan import _effect_stage as stage
 
     extra = {"outcome": "binary"} if binary else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = cgan.GANITE(random_state=rep, n_jobs=1, **extra, **params).fit(y, t, X=X)
+    seen = []
+    real_choose = stage.choose
+
+    def choose(*args, **kwargs):  # keeps the effect stage's inputs
+        seen.append(args[:6])
+        return real_choose(*args, **kwargs)
+
+    stage.choose = choose
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = cgan.GANITE(random_state=rep, n_jobs=1, **extra, **params).fit(y, t, X=X)
+    finally:
+        stage.choose = real_choose
     info = {k: getattr(model, k) for k in ("outcome_transform_", "effect_model_") if hasattr(model, k)}
-    return lambda Z: model.effect(Z), info
+    if hasattr(model, "beta_"):
+        info["beta_"] = model.beta_
+    if not seen or params.get("effect_model", "auto") != "auto" or model.classes_.size != 2:
+        return model.effect, info
+    # the effect-model candidates' cross-fitted R-losses (training rows
+    # only), what each choice rule picks, and every candidate's effects,
+    # scored with the rest
+    Z, mu, e, codes, yf, fold = seen[-1]
+    _, _, splines, losses = real_choose(Z, mu, e, codes, yf, fold, stage.EFFECT_MODELS)
+    info["rule_picks"] = {rule: stage.pick(losses, rule) for rule in ("min", "1se")}
+    info["r_loss"] = {m: float(v.mean()) for m, v in losses.items()}
+    coefs = {m: stage.fit(Z, mu, e, codes, yf, m, splines) for m in losses if m != "plugin"}
+
+    def candidates(rows):
+        Zc = model._checked_X(rows)
+        mu_z = cgan._ganite.members.ensemble_mean(model._members(), Zc,
+                                                  model._smear if model._log_scale() else None)
+        out = {"plugin": mu_z[:, 1] - mu_z[:, 0]}
+        out.update({m: stage.effects(stage.features(Zc, m, splines), c, 2)[:, 0] for m, c in coefs.items()})
+        return out
+
+    info["_candidates"] = candidates
+    return model.effect, info
 
 
 def fit_catenets(name, X, t, y, rep, binary):
@@ -264,10 +299,15 @@ def run_job(job):
     seconds = time.perf_counter() - start
     out = {"design": design, "rep": rep, "label": label, "method": method, "params": params, "seconds": seconds,
            "build": cgan_version() if method == "cgan" else None, **info}
+    candidates = out.pop("_candidates", None)
     for name, rows in (("in", train), ("out", test)):
         est = effect(Xs[rows])
         out[f"pehe_{name}"] = float(np.sqrt(np.mean((est - tau[rows]) ** 2)))
         out[f"ate_{name}"] = float(abs(est.mean() - tau[rows].mean()))
+        if candidates is not None:
+            out[f"candidates_{name}"] = {m: [float(np.sqrt(np.mean((v - tau[rows]) ** 2))),
+                                              float(abs(v.mean() - tau[rows].mean()))]
+                                          for m, v in candidates(Xs[rows]).items()}
     return out
 
 
@@ -289,18 +329,22 @@ def parse_value(text):
 def cmd_run(args):
     designs = args.designs.split(",")
     methods = args.methods.split(",")
-    params = dict(kv.split("=", 1) for kv in args.cgan)
-    params = {k: parse_value(v) for k, v in params.items()}
+    # cgan variants: (label, parameters); --variant adds more, fitted in the
+    # same run and interleaved replication by replication
+    variants = [(args.label or "cgan", {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.cgan)})]
+    for spec in args.variant or []:
+        variants.append((spec[0], {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in spec[1:])}))
     # jobs recorded in any results file beside --out are done
     done = {(r["design"], r["rep"], r["label"]) for path in Path(args.out).parent.glob("*.jsonl")
             for r in read_results(path)}
     jobs = []
     for design in designs:
         reps = replications(design, args.reps or REPS[design])
-        for method in methods:
-            label = args.label if method == "cgan" and args.label else method
-            jobs += [(design, rep, method, label, params if method == "cgan" else {})
-                     for rep in reps if (design, rep, label) not in done]
+        for rep in reps:
+            for method in methods:
+                for label, params in (variants if method == "cgan" else [(method, {})]):
+                    if (design, rep, label) not in done:
+                        jobs.append((design, rep, method, label, params))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(jobs)} fits; cgan {cgan_version()}", flush=True)
     deadline = time.time() + args.hours * 3600 if args.hours else None
@@ -375,6 +419,8 @@ def main(argv=None):
     run.add_argument("--jobs", type=int, default=2)
     run.add_argument("--label", default=None, help="name of the cgan variant (default 'cgan')")
     run.add_argument("--cgan", nargs="*", default=[], help="GANITE parameters as key=value")
+    run.add_argument("--variant", nargs="+", action="append", metavar="LABEL [KEY=VALUE ...]",
+                     help="another cgan variant fitted in the same run (repeatable)")
     run.add_argument("--hours", type=float, default=None, help="stop after this many hours")
     run.add_argument("--out", default=str(DEFAULT_OUT))
     table = sub.add_parser("table")
