@@ -4,7 +4,7 @@ import sys
 import numpy
 from setuptools import Extension, setup
 
-CORE = ["rng.c", "gemm.c", "layers.c", "adam.c", "mlp.c", "ganite.c", "wgan.c"]
+CORE = ["rng.c", "gemm.c", "layers.c", "adam.c", "mlp.c", "ganite.c", "wgan.c", "scigan.c"]
 BINDING = ["_cganmodule.c"]
 
 if sys.platform == "win32":

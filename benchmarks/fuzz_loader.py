@@ -4,14 +4,15 @@ AddressSanitizer + UndefinedBehaviorSanitizer build of the extension.
     python benchmarks/fuzz_loader.py --n 100000              # the installed cgan
     python benchmarks/fuzz_loader.py --sanitize --n 100000   # a sanitizer build
 
-The inputs are tiny saved GANITE and CausalWGAN models, mutated by
+The inputs are tiny saved GANITE, SCIGAN and CausalWGAN models, mutated by
 tests/fuzzing.py (truncation, bit flips, overwrites, insertions, deletions,
 splices of two models, hostile header values, corrupted C snapshots with a
 consistent framing, wrong versions, random bytes); most are resealed with a
 valid checksum so that they reach the parser and the C loader.  Each input
-must load or raise ValueError; a model that loads is then used (predict and
-sample), and any Python exception there is counted, not fatal: the run looks
-for crashes and sanitizer reports, which abort the process.
+must load or raise ValueError; a model that loads is then used (predict or
+dose_response, and sample), and any Python exception there is counted, not
+fatal: the run looks for crashes and sanitizer reports, which abort the
+process.
 
 --sanitize copies csrc/, python/ and setup.py to a temporary folder, builds
 the extension there with -fsanitize=address,undefined (UBSan reports are
@@ -63,6 +64,14 @@ def use(model, rng):
         model.predict(X)
         model.sample(X, 2, 0, T=np.resize(model.classes_, 5), Y=np.zeros(5))
         model.sample(X, 2, 0)
+    elif isinstance(model, cgan.SCIGAN):
+        if not hasattr(model, "dose_range_"):
+            return
+        X = rng.normal(size=(5, model.n_features_in_))
+        treatment = None if model.classes_ is None else model.classes_[0]
+        grid = np.linspace(model.dose_range_[0, 0], model.dose_range_[0, 1], 3)
+        model.dose_response(X, grid, treatment=treatment)
+        model.sample(X, grid, 2, 0, treatment=treatment)
     elif hasattr(model, "classes_"):
         model.sample(5)
 

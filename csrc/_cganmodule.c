@@ -286,9 +286,12 @@ static PyArrayObject *as_labels(PyObject *obj, const char *name, npy_intp n, lon
     return out;
 }
 
+static const char *const activation_names[CG_ACT_COUNT] = {"identity", "relu", "leaky_relu", "elu", "tanh",
+                                                           "sigmoid"};
+
 static int parse_activation(PyObject *obj, const char *name, int *out)
 {
-    static const char *names[CG_ACT_COUNT] = {"identity", "relu", "leaky_relu", "elu", "tanh", "sigmoid"};
+    const char *const *names = activation_names;
     if (!PyUnicode_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be a string, got %.100s", name, Py_TYPE(obj)->tp_name);
         return -1;
@@ -824,7 +827,7 @@ error:
 
 /* ------------------------------------------------------- core objects */
 
-/* The three types (MLP, Ganite, Wgan) share one layout and one lifecycle: a
+/* The four types (MLP, Ganite, Wgan, Scigan) share one layout and one lifecycle: a
  * pointer to the core object, a lock that serialises every call on it, and
  * the arrays the core reads across calls, kept alive while it does.
  *
@@ -851,7 +854,7 @@ typedef struct {
     cg_status (*restore)(void **model, const void *buf, size_t size, char *err);
 } core_kind;
 
-#define N_KEPT 4
+#define N_KEPT 5
 
 struct CoreObject {
     PyObject_HEAD
@@ -1562,6 +1565,18 @@ static int get_ints(PyObject *const *objs, const char *const *names, const long 
     return 0;
 }
 
+/* The arguments GANITE and SCIGAN end with, from o[0]: alpha, beta,
+ * learning_rate, weight_decay and seed, checked */
+static int loop_reals(PyObject *const *o, double *alpha, double *beta, double *learning_rate, double *weight_decay,
+                      uint64_t *seed)
+{
+    if (get_real(o[0], "alpha", 0, 1e6, 0, 0, alpha) < 0 || get_real(o[1], "beta", 0, 1e6, 0, 0, beta) < 0 ||
+        get_real(o[2], "learning_rate", 0, 10, 1, 0, learning_rate) < 0 ||
+        get_real(o[3], "weight_decay", 0, 1e3, 0, 0, weight_decay) < 0 || get_seed(o[4], seed) < 0)
+        return -1;
+    return 0;
+}
+
 /* the configuration of Ganite(...) from its arguments; fmt names the
  * function in PyArg's messages */
 static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_config *cfg)
@@ -1586,11 +1601,7 @@ static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_
     cfg->binary_outcome = (int)v[5];
     cfg->batch_size = (int)v[6];
     cfg->d_steps = (int)v[7];
-    if (get_real(o[8], "alpha", 0, 1e6, 0, 0, &cfg->alpha) < 0 || get_real(o[9], "beta", 0, 1e6, 0, 0, &cfg->beta) < 0 ||
-        get_real(o[10], "learning_rate", 0, 10, 1, 0, &cfg->learning_rate) < 0 ||
-        get_real(o[11], "weight_decay", 0, 1e3, 0, 0, &cfg->weight_decay) < 0 || get_seed(o[12], &cfg->seed) < 0)
-        return -1;
-    return 0;
+    return loop_reals(o + 8, &cfg->alpha, &cfg->beta, &cfg->learning_rate, &cfg->weight_decay, &cfg->seed);
 }
 
 static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
@@ -2270,6 +2281,383 @@ static PyTypeObject WganType = {
     .tp_getset = Wgan_getset,
 };
 
+/* ------------------------------------------------------------ SCIGAN */
+
+/* kept: X, T, Y, rows (as for GANITE) and the doses of the training data */
+enum { KEPT_DOSE = 4 };
+
+static void scigan_release(CoreObject *self)
+{
+    cg_scigan_free(self->model);
+    self->model = NULL;
+}
+static void scigan_clear(void *model) { cg_scigan_clear_data(model); }
+static size_t scigan_snap_size(const void *m) { return cg_scigan_snapshot_size(m); }
+static cg_status scigan_snap_save(const void *m, void *buf, size_t size, char *err)
+{
+    return cg_scigan_snapshot(m, buf, size, err);
+}
+static cg_status scigan_snap_load(void **m, const void *buf, size_t size, char *err)
+{
+    cg_scigan *g = NULL;
+    cg_status st = cg_scigan_restore(&g, buf, size, err);
+    *m = g;
+    return st;
+}
+
+static const core_kind scigan_kind = {"SCIGAN core", scigan_release, scigan_clear, scigan_snap_size,
+                                      scigan_snap_save, scigan_snap_load};
+
+static PyObject *Scigan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    return core_alloc(type, &scigan_kind);
+}
+
+/* the configuration of Scigan(...) from its arguments; fmt names the
+ * function in PyArg's messages */
+static int scigan_args(PyObject *args, PyObject *kw, const char *fmt, cg_scigan_config *cfg)
+{
+    static char *kwlist[] = {"n_features", "n_treatments", "hidden_size", "n_hidden", "n_dosage_samples",
+                             "noise_dim", "batch_size", "d_steps", "activation", "alpha", "beta",
+                             "learning_rate", "weight_decay", "seed", NULL};
+    static const long long lo[8] = {1, 1, 1, 1, 2, 0, 1, 1};
+    static const long long hi[8] = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN,
+                                    CG_MAX_DOSAGE_SAMPLES, CG_MAX_NOISE_DIM, CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
+    PyObject *o[14];
+    long long v[8];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13]) ||
+        get_ints(o, (const char *const *)kwlist, lo, hi, 8, v) < 0 ||
+        parse_activation(o[8], "activation", &cfg->activation) < 0)
+        return -1;
+    if (cfg->activation == CG_ACT_IDENTITY) {
+        PyErr_SetString(PyExc_ValueError, "activation must be nonlinear, got 'identity'");
+        return -1;
+    }
+    cfg->n_features = (int)v[0];
+    cfg->n_treatments = (int)v[1];
+    cfg->hidden_size = (int)v[2];
+    cfg->n_hidden = (int)v[3];
+    cfg->n_dosage_samples = (int)v[4];
+    cfg->noise_dim = (int)v[5];
+    cfg->batch_size = (int)v[6];
+    cfg->d_steps = (int)v[7];
+    return loop_reals(o + 9, &cfg->alpha, &cfg->beta, &cfg->learning_rate, &cfg->weight_decay, &cfg->seed);
+}
+
+static int Scigan_init(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    cg_scigan_config cfg;
+    char err[CG_ERR_LEN] = "";
+    cg_scigan *g = NULL;
+    cg_status st;
+    if (scigan_args(args, kw, "OOOOOOOOOOOOOO:Scigan", &cfg) < 0) return -1;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_scigan_create(&g, &cfg, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        return -1;
+    }
+    if (core_replace(self, g) == 0) return 0;
+    cg_scigan_free(g);
+    return -1;
+}
+
+static PyObject *Scigan_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    cg_scigan_config cfg;
+    size_t bytes;
+    char err[CG_ERR_LEN] = "";
+    cg_status st = CG_OK;
+    (void)unused;
+    if (scigan_args(args, kw, "OOOOOOOOOOOOOO:nbytes", &cfg) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    bytes = cg_scigan_bytes(&cfg);
+    if (bytes == SIZE_MAX) {
+        /* a configuration create refuses: say why, as create would */
+        cg_scigan *g = NULL;
+        st = cg_scigan_create(&g, &cfg, err);
+        cg_scigan_free(g);
+    }
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) return raise_status(st, err);
+    return bytes_result(bytes, "this SCIGAN");
+}
+
+/* (X, T codes, dose, Y) converted before the lock: X (n, d) float32
+ * (private when it is kept), T (n,) int64 codes, dose and Y (n,) float32 */
+static int scigan_inputs(PyObject *ox, PyObject *ot, PyObject *od, PyObject *oy, int keep, PyArrayObject **X,
+                         PyArrayObject **T, PyArrayObject **D, PyArrayObject **Y)
+{
+    *D = NULL;
+    if (ganite_inputs(ox, ot, oy, keep, X, T, Y) < 0) return -1;
+    if (!(*D = keep ? as_private_real(od, "dose", 1) : as_real(od, "dose", 1))) return -1;
+    if (PyArray_DIM(*D, 0) != PyArray_DIM(*X, 0)) {
+        PyErr_Format(PyExc_ValueError, "dose has %zd entries but X has %zd rows", (Py_ssize_t)PyArray_DIM(*D, 0),
+                     (Py_ssize_t)PyArray_DIM(*X, 0));
+        return -1;
+    }
+    return 0;
+}
+
+/* With the lock: X's width and T's treatments against the model; T
+ * becomes the int32 labels the core takes. */
+static int scigan_check(const cg_scigan *g, PyArrayObject *X, PyArrayObject **T)
+{
+    const cg_scigan_config *cfg = cg_scigan_get_config(g);
+    if (check_columns(X, "X", cfg->n_features, "the model was built for", "") < 0) return -1;
+    if (!T) return 0;
+    PyArrayObject *labels = labels_in_range(*T, "T", cfg->n_treatments);
+    if (!labels) return -1;
+    Py_SETREF(*T, labels);
+    return 0;
+}
+
+static PyObject *Scigan_set_data(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "T", "dose", "Y", "rows", "copy", NULL};
+    PyObject *ox, *ot, *od, *oy, *orows = Py_None, *kept[N_KEPT] = {NULL}, *old[N_KEPT] = {NULL};
+    PyArrayObject *X = NULL, *T = NULL, *D = NULL, *Y = NULL, *rows = NULL;
+    double mean = 0, sd = 1;
+    int copy = 1, held = 0, ok = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|Op:set_data", kwlist, &ox, &ot, &od, &oy, &orows, &copy))
+        return NULL;
+    if (scigan_inputs(ox, ot, od, oy, copy, &X, &T, &D, &Y) < 0) goto done;
+    npy_intp n = PyArray_DIM(X, 0), n_rows = n;
+    if (orows != Py_None) {
+        if (!(rows = as_rows(orows))) goto done;
+        n_rows = PyArray_DIM(rows, 0);
+    }
+    if (core_acquire(self, &held) < 0 || scigan_check(self->model, X, &T) < 0) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_scigan_set_data(self->model, F32(X), (const int32_t *)PyArray_DATA(T), F32(D), F32(Y), (size_t)n,
+                            rows ? (const int64_t *)PyArray_DATA(rows) : NULL, (size_t)n_rows, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    kept[KEPT_X] = (PyObject *)X, kept[KEPT_T] = (PyObject *)T, kept[KEPT_Y] = (PyObject *)Y;
+    kept[KEPT_ROWS] = (PyObject *)rows, kept[KEPT_DOSE] = (PyObject *)D;
+    X = T = Y = rows = D = NULL;
+    swap_kept(self, kept, old);
+    cg_scigan_outcome_scale(self->model, &mean, &sd);
+    ok = 1;
+done:
+    core_release(self, &held);
+    drop_all(old);
+    Py_XDECREF(X);
+    Py_XDECREF(T);
+    Py_XDECREF(D);
+    Py_XDECREF(Y);
+    Py_XDECREF(rows);
+    return ok ? Py_BuildValue("(dd)", mean, sd) : NULL;
+}
+
+static PyObject *Scigan_train(CoreObject *self, PyObject *arg, int inference)
+{
+    PyArrayObject *loss[3] = {NULL, NULL, NULL};
+    int n_out = inference ? 1 : 3, held = 0, ok = 0;
+    long long n_iter;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (get_int(arg, "n_iter", 0, CG_MAX_ITERATIONS, &n_iter) < 0) return NULL;
+    for (int i = 0; i < n_out; i++)
+        if (!(loss[i] = new_losses((npy_intp)n_iter))) goto done;
+    if (core_acquire(self, &held) < 0) goto done;
+    if (!self->kept[KEPT_X]) {
+        PyErr_SetString(PyExc_RuntimeError, "no training data: call set_data first");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (inference)
+        st = cg_scigan_train_inference(self->model, (size_t)n_iter, (double *)PyArray_DATA(loss[0]), err);
+    else
+        st = cg_scigan_train_gan(self->model, (size_t)n_iter, (double *)PyArray_DATA(loss[0]),
+                                 (double *)PyArray_DATA(loss[1]), (double *)PyArray_DATA(loss[2]), err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    ok = 1;
+done:
+    core_release(self, &held);
+    if (ok) return inference ? (PyObject *)loss[0] : Py_BuildValue("(NNN)", loss[0], loss[1], loss[2]);
+    for (int i = 0; i < 3; i++) Py_XDECREF(loss[i]);
+    return NULL;
+}
+
+static PyObject *Scigan_train_gan(CoreObject *self, PyObject *arg) { return Scigan_train(self, arg, 0); }
+static PyObject *Scigan_train_inference(CoreObject *self, PyObject *arg) { return Scigan_train(self, arg, 1); }
+
+/* the doses of a query: 2-d (n, m) float32 with n = rows, m <= limit */
+static PyArrayObject *query_doses(PyObject *obj, npy_intp rows)
+{
+    PyArrayObject *doses = as_real(obj, "doses", 2);
+    if (!doses) return NULL;
+    if (PyArray_DIM(doses, 0) != rows) {
+        PyErr_Format(PyExc_ValueError, "doses has %zd rows but X has %zd", (Py_ssize_t)PyArray_DIM(doses, 0),
+                     (Py_ssize_t)rows);
+        Py_DECREF(doses);
+        return NULL;
+    }
+    return doses;
+}
+
+static int get_treatment(PyObject *obj, const cg_scigan *g, long long *k)
+{
+    return get_int(obj, "treatment", 0, cg_scigan_get_config(g)->n_treatments - 1, k);
+}
+
+static PyObject *Scigan_predict(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "treatment", "doses", NULL};
+    PyObject *ox, *ok, *od, *result = NULL;
+    PyArrayObject *X = NULL, *doses = NULL, *out = NULL;
+    long long k;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:predict", kwlist, &ox, &ok, &od)) return NULL;
+    if (!(X = as_real(ox, "X", 2)) || !(doses = query_doses(od, PyArray_DIM(X, 0))) ||
+        core_acquire(self, &held) < 0 || scigan_check(self->model, X, NULL) < 0 || get_treatment(ok, self->model, &k) < 0)
+        goto done;
+    if (!(out = new_array(2, PyArray_DIMS(doses), 0))) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_scigan_predict(self->model, F32(out), F32(X), (int)k, F32(doses), (size_t)PyArray_DIM(doses, 0),
+                           (size_t)PyArray_DIM(doses, 1), err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    result = (PyObject *)out, out = NULL;
+done:
+    core_release(self, &held);
+    Py_XDECREF(X);
+    Py_XDECREF(doses);
+    Py_XDECREF(out);
+    return result;
+}
+
+static PyObject *Scigan_sample(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"X", "T", "dose", "Y", "treatment", "doses", "n_samples", "seed", NULL};
+    PyObject *ox, *ot, *od, *oy, *ok, *odoses, *os, *oseed, *result = NULL;
+    PyArrayObject *X = NULL, *T = NULL, *D = NULL, *Y = NULL, *doses = NULL, *out = NULL;
+    long long k, ns;
+    uint64_t seed;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO:sample", kwlist, &ox, &ot, &od, &oy, &ok, &odoses, &os,
+                                     &oseed))
+        return NULL;
+    if (get_int(os, "n_samples", 1, CG_MAX_SAMPLES, &ns) < 0 || get_seed(oseed, &seed) < 0) return NULL;
+    if (scigan_inputs(ox, ot, od, oy, 0, &X, &T, &D, &Y) < 0 || !(doses = query_doses(odoses, PyArray_DIM(X, 0))) ||
+        core_acquire(self, &held) < 0 || scigan_check(self->model, X, &T) < 0 || get_treatment(ok, self->model, &k) < 0)
+        goto done;
+    npy_intp n = PyArray_DIM(doses, 0), m = PyArray_DIM(doses, 1), dims[3] = {(npy_intp)ns, n, m};
+    if ((double)ns * (double)n * (double)m > (double)CG_MAX_SAMPLE_VALUES) {
+        PyErr_Format(PyExc_ValueError, "n_samples * rows * doses = %.3g values is too many to hold at once",
+                     (double)ns * (double)n * (double)m);
+        goto done;
+    }
+    if (!(out = new_array(3, dims, 0))) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_scigan_sample(self->model, F32(out), F32(X), (const int32_t *)PyArray_DATA(T), F32(D), F32(Y), (int)k,
+                          F32(doses), (size_t)n, (size_t)m, (size_t)ns, seed, err);
+    Py_END_ALLOW_THREADS
+    if (st != CG_OK) {
+        raise_status(st, err);
+        goto done;
+    }
+    result = (PyObject *)out, out = NULL;
+done:
+    core_release(self, &held);
+    Py_XDECREF(X);
+    Py_XDECREF(T);
+    Py_XDECREF(D);
+    Py_XDECREF(Y);
+    Py_XDECREF(doses);
+    Py_XDECREF(out);
+    return result;
+}
+
+static PyObject *Scigan_restore(PyObject *cls, PyObject *arg) { return core_restore(cls, arg, &scigan_kind); }
+
+static PyObject *Scigan_get_config(CoreObject *self, void *closure)
+{
+    cg_scigan_config c;
+    double mean = 0, sd = 1;
+    int held = 0;
+    (void)closure;
+    if (core_lock(self, &held) < 0) return NULL;
+    int had_model = self->model != NULL;
+    if (had_model) {
+        c = *cg_scigan_get_config(self->model);
+        cg_scigan_outcome_scale(self->model, &mean, &sd);
+    }
+    core_release(self, &held);
+    if (!had_model) Py_RETURN_NONE;
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:d,s:d,s:d,s:d,s:K,s:(dd)}", "n_features",
+                         c.n_features, "n_treatments", c.n_treatments, "hidden_size", c.hidden_size, "n_hidden",
+                         c.n_hidden, "n_dosage_samples", c.n_dosage_samples, "noise_dim", c.noise_dim, "batch_size",
+                         c.batch_size, "d_steps", c.d_steps, "activation", activation_names[c.activation], "alpha",
+                         c.alpha, "beta", c.beta, "learning_rate", c.learning_rate, "weight_decay", c.weight_decay,
+                         "seed", (unsigned long long)c.seed, "outcome_scale", mean, sd);
+}
+
+static PyMethodDef Scigan_methods[] = {
+    {"set_data", (PyCFunction)(void (*)(void))Scigan_set_data, METH_VARARGS | METH_KEYWORDS,
+     "set_data(X, T, dose, Y, rows=None, copy=True) -> (mean, sd) of the outcome; attaches the training data.\n"
+     "Doses must lie in [0, 1].  rows selects the rows to train on; copy=False keeps float32 C-contiguous\n"
+     "arrays without copying (the caller must not change them while attached)."},
+    {"clear_data", (PyCFunction)core_clear_data, METH_NOARGS, "Drop the training data."},
+    {"train_gan", (PyCFunction)Scigan_train_gan, METH_O,
+     "train_gan(n_iter) -> (generator_loss, dosage_discriminator_loss, treatment_discriminator_loss)."},
+    {"train_inference", (PyCFunction)Scigan_train_inference, METH_O,
+     "train_inference(n_iter) -> inference-network loss per iteration."},
+    {"predict", (PyCFunction)(void (*)(void))Scigan_predict, METH_VARARGS | METH_KEYWORDS,
+     "predict(X, treatment, doses) -> (n, m): the inference network's outcomes of treatment code `treatment`\n"
+     "at doses (n, m) in [0, 1]."},
+    {"sample", (PyCFunction)(void (*)(void))Scigan_sample, METH_VARARGS | METH_KEYWORDS,
+     "sample(X, T, dose, Y, treatment, doses, n_samples, seed) -> (n_samples, n, m): the generator's draws of\n"
+     "treatment `treatment`'s outcomes at doses (n, m), given each row's observed (T, dose, Y)."},
+    {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
+    {"restore", (PyCFunction)Scigan_restore, METH_O | METH_CLASS, "Scigan.restore(snapshot) -> Scigan."},
+    {"nbytes", (PyCFunction)(void (*)(void))Scigan_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "Scigan.nbytes(**the arguments of Scigan) -> int.\n"
+     "The bytes Scigan(...) allocates (its four networks, their Adam moments and caches, its buffers);\n"
+     "computed, not allocated.  set_data, training, predict and sample allocate nothing more in the core."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Scigan_getset[] = {
+    {"config", (getter)Scigan_get_config, NULL, "the configuration and the outcome scale (mean, sd)", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject SciganType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cgan._cgan.Scigan",
+    .tp_basicsize = sizeof(CoreObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Scigan(n_features, n_treatments, hidden_size, n_hidden, n_dosage_samples, noise_dim, batch_size,\n"
+              "       d_steps, activation, alpha, beta, learning_rate, weight_decay, seed)\n\n"
+              "The SCIGAN training loops of the cgan core.  cgan.SCIGAN is the estimator users call.  Calls on\n"
+              "one object from several threads run one at a time.",
+    .tp_new = Scigan_new,
+    .tp_init = (initproc)Scigan_init,
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_methods = Scigan_methods,
+    .tp_getset = Scigan_getset,
+};
+
 /* arm_moments(X, T, Y, n_arms, weights=None) -> (gram, cross, sq): float64
  * arrays of shapes (K, d+1, d+1), (K, d+1) and (K,); see cg_arm_moments. */
 static PyObject *py_arm_moments(PyObject *self, PyObject *args, PyObject *kw)
@@ -2389,7 +2777,7 @@ static int add_limits(PyObject *module)
         {"n_iter", CG_MAX_ITERATIONS},     {"n_rows", CG_MAX_ROWS},
         {"n_samples", CG_MAX_SAMPLES},     {"sample_values", CG_MAX_SAMPLE_VALUES},
         {"layer_width", CG_MAX_FEATURES},  {"n_layers", CG_MAX_LAYERS},
-        {"n_params", CG_MAX_PARAMS},
+        {"n_params", CG_MAX_PARAMS},       {"n_dosage_samples", CG_MAX_DOSAGE_SAMPLES},
     };
     PyObject *d = PyDict_New();
     if (!d) return -1;
@@ -2412,7 +2800,9 @@ static int add_limits(PyObject *module)
 PyMODINIT_FUNC PyInit__cgan(void)
 {
     import_array();
-    if (PyType_Ready(&MLPType) < 0 || PyType_Ready(&GaniteType) < 0 || PyType_Ready(&WganType) < 0) return NULL;
+    if (PyType_Ready(&MLPType) < 0 || PyType_Ready(&GaniteType) < 0 || PyType_Ready(&WganType) < 0 ||
+        PyType_Ready(&SciganType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     Py_INCREF(&MLPType);
@@ -2430,6 +2820,12 @@ PyMODINIT_FUNC PyInit__cgan(void)
     Py_INCREF(&WganType);
     if (PyModule_AddObject(m, "Wgan", (PyObject *)&WganType) < 0) {
         Py_DECREF(&WganType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&SciganType);
+    if (PyModule_AddObject(m, "Scigan", (PyObject *)&SciganType) < 0) {
+        Py_DECREF(&SciganType);
         Py_DECREF(m);
         return NULL;
     }

@@ -60,7 +60,7 @@ const char *cg_status_name(cg_status s);
  * and exports them as _cgan.LIMITS.  They keep each size in an int and each
  * product of sizes the core forms far from overflowing a size_t. */
 #define CG_MAX_FEATURES (1 << 20)           /* GANITE's n_features; units of an MLP layer */
-#define CG_MAX_TREATMENTS 1024              /* GANITE's treatment arms */
+#define CG_MAX_TREATMENTS 1024              /* GANITE's treatment arms, SCIGAN's treatments */
 #define CG_MAX_HIDDEN_SIZE (1 << 16)        /* units of a hidden layer of GANITE's and the WGAN's networks */
 #define CG_MAX_N_HIDDEN 64                  /* hidden layers of those networks */
 #define CG_MAX_LAYERS (CG_MAX_N_HIDDEN + 1) /* dense layers of an MLP (the hidden ones and the output) */
@@ -68,7 +68,8 @@ const char *cg_status_name(cg_status s);
 #define CG_MAX_X_DIM (1 << 16)              /* columns the WGAN generates */
 #define CG_MAX_CTX_DIM (1 << 16)            /* columns the WGAN conditions on */
 #define CG_MAX_BATCH_SIZE (1 << 24)         /* minibatch rows of GANITE and the WGAN */
-#define CG_MAX_INNER_STEPS 1000             /* GANITE's d_steps, the WGAN's critic_steps */
+#define CG_MAX_INNER_STEPS 1000             /* GANITE's and SCIGAN's d_steps, the WGAN's critic_steps */
+#define CG_MAX_DOSAGE_SAMPLES 1024          /* SCIGAN's doses per treatment in a training row */
 #define CG_MAX_ITERATIONS ((int64_t)1 << 31) /* iterations of one training call */
 #define CG_MAX_ROWS ((int64_t)1 << 31)      /* rows of one MLP forward, minibatch or WGAN sample */
 #define CG_MAX_SAMPLES (1 << 20)            /* GANITE's draws per row in one sample call */
@@ -191,6 +192,39 @@ double cg_bce_logits_loss(cg_real *grad, const cg_real *z, const cg_real *y,
 /* z[n,k] logits, labels[n] in [0,k): l_i = -log softmax(z_i)[labels_i] */
 double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels,
                           const cg_real *w, size_t n, size_t k, double scale);
+/* l_i = BCE(sigmoid(a_i) sigmoid(c_i'), y_i), c_i' = c[(i / m) * ldc] (one
+ * second logit per set of m elements, read with stride ldc): the
+ * probability of SCIGAN's hierarchical discriminator, the product of a
+ * dosage and a treatment discriminator's, from logits without overflow.
+ * grad_a[i] and grad_c[(i / m) * ldc] (either may be NULL) are added to. */
+double cg_product_bce_loss(cg_real *grad_a, cg_real *grad_c, const cg_real *a, const cg_real *c, size_t m, size_t ldc,
+                           const cg_real *y, size_t n, double scale);
+
+/* -------------------------------------------------------- set layers */
+/* A batch of n sets of m elements: rows i*m .. i*m + m - 1 of a row-major
+ * array of width w are set i.  With dense layers these make DeepSets'
+ * layers (Zaheer et al. 2017): invariant = a per-element map pooled by
+ * cg_set_mean; equivariant = cg_set_concat_mean then a dense layer
+ * (x Gamma + mean(x) Lambda + b).  Backward passes add. */
+
+/* y[n, w] (row stride ldy) = the mean of each set's rows of x[n*m, w] */
+void cg_set_mean_forward(cg_real *y, size_t ldy, const cg_real *x, size_t n, size_t m, size_t w);
+/* dx[i*m + s, :] += dy[i, :] / m (dy of row stride ldy) */
+void cg_set_mean_backward(cg_real *dx, const cg_real *dy, size_t ldy, size_t n, size_t m, size_t w);
+/* y[n*m, 2w] = [x, the mean of x over the element's set] */
+void cg_set_concat_mean_forward(cg_real *y, const cg_real *x, size_t n, size_t m, size_t w);
+/* dx[n*m, w] += dy[:, :w] + the mean over the element's set of dy[:, w:] */
+void cg_set_concat_mean_backward(cg_real *dx, const cg_real *dy, size_t n, size_t m, size_t w);
+/* y[i*m + s, j] = x[i*m + s, j] + c[i*ldc + j] (one row of c per set) for
+ * j < w, element j of row r of x and y at r*rs + j*cs (row-major: rs = w,
+ * cs = 1; the lines of a feature-major batch: rs = 1, cs = ld); y may
+ * alias x */
+void cg_set_broadcast_forward(cg_real *y, const cg_real *x, size_t rs, size_t cs, const cg_real *c, size_t ldc,
+                              size_t n, size_t m, size_t w);
+/* dc[i*ldc + j] += the sum of dy over set i (x's gradient is dy) */
+void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t rs, size_t cs, size_t n, size_t m,
+                               size_t w);
+
 /* --------------------------------------------------------------- MLP */
 /* A multilayer perceptron: sizes[0] inputs, sizes[n_layers] outputs, with an
  * activation (and optional dropout) after each dense layer.  All parameters
@@ -231,6 +265,20 @@ typedef struct {
     double dropout[CG_MAX_LAYERS];
 } cg_mlp_stack;
 void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout);
+/* The same with n_hidden >= 0 hidden layers of activation `act` (cg_activation) and an output layer of
+ * activation out_act; an n_hidden outside [0, CG_MAX_N_HIDDEN] gives a spec of 0 layers. */
+void cg_mlp_stack_init_act(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout, int act,
+                           int out_act);
+/* A network that is one part of a larger parameter block: cg_mlp_create,
+ * but its parameters and gradients are params[n] and grads[n] of the
+ * caller's blocks (n = cg_mlp_spec_n_params(spec)), read and written in
+ * place and never freed by the network, so several networks can share one
+ * block, one Adam and one snapshot.  The blocks must outlive the network.
+ * cg_mlp_view_bytes: what it allocates (cg_mlp_bytes without the two
+ * blocks). */
+cg_status cg_mlp_create_view(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, cg_real *params, cg_real *grads,
+                             char *err);
+size_t cg_mlp_view_bytes(const cg_mlp_spec *spec, size_t capacity);
 void cg_mlp_free(cg_mlp *m);
 /* Grows the activation cache to hold `capacity` rows. */
 cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err);
@@ -264,6 +312,20 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
  * those j (clipped to the input width); the other columns are not computed. */
 void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
                           int param_grads);
+
+/* Feature-major forms, for callers that keep a batch feature-major between
+ * networks and so transpose nothing: the input as lines XT[sizes[0], ldx]
+ * (n values each, ldx >= n; copied, so the caller may reuse them), the
+ * output as the network's own lines, [sizes[L], *ld] (n values each, then
+ * padding), valid until the next forward (NULL when n exceeds the reserved
+ * capacity or ldx < n).  Backward takes the output gradient as lines
+ * dOutT[sizes[L], ldo] (ldo >= n) and, when dXT is not NULL, adds the input
+ * gradient into the lines dXT[sizes[0], ldx], ldx >= n rounded up to
+ * CG_FM_ALIGN, whose padding columns gain 0 (nothing happens for ldo < n or
+ * too short an ldx).  The bits are those of cg_mlp_forward/backward_ex. */
+const cg_real *cg_mlp_forward_fm(cg_mlp *m, const cg_real *XT, size_t ldx, size_t n, int train, cg_rng *rng,
+                                 size_t *ld);
+void cg_mlp_backward_fm(cg_mlp *m, cg_real *dXT, size_t ldx, const cg_real *dOutT, size_t ldo, int param_grads);
 
 /* Gradient penalty of a one-output critic (WGAN-GP), for the rows of the
  * last forward: P = scale * sum_i pen(|q_i|) with q_i the gradient of output
@@ -463,9 +525,98 @@ size_t cg_wgan_snapshot_size(const cg_wgan *w);
 cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err);
 cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err);
 
+/* ------------------------------------------------------------ SCIGAN */
+/* SCIGAN (Bica, Jordon & van der Schaar, NeurIPS 2020): dose-response
+ * curves for K >= 1 treatments, each given at a dose in [0, 1].  A
+ * generator G(x, y, t, dose, z) outputs each treatment's outcomes at S
+ * sampled doses (the factual one among them); a dosage discriminator per
+ * treatment (DeepSets-equivariant over the set of (dose, outcome) pairs)
+ * and a treatment discriminator (invariant per treatment) try to tell the
+ * factual pair, their probabilities multiplied; an inference network
+ * I(x, t, dose) is fitted to G's completed sets and the factual outcomes.
+ * See scigan.c for the networks and losses. */
+typedef struct {
+    int n_features;        /* d >= 1 */
+    int n_treatments;      /* K >= 1 */
+    int hidden_size;       /* width of every hidden layer */
+    int n_hidden;          /* hidden layers of each treatment's dose head (>= 1) */
+    int n_dosage_samples;  /* S >= 2: doses per treatment in a training row */
+    int noise_dim;         /* G's Gaussian noise inputs (0: none) */
+    int batch_size;
+    int d_steps;           /* discriminator steps (both discriminators) per generator step */
+    int activation;        /* cg_activation of the hidden layers (not identity) */
+    double alpha;          /* weight of the adversarial term in G's loss */
+    double beta;           /* weight of the factual term in I's loss */
+    double learning_rate;
+    double weight_decay;   /* AdamW decoupled weight decay */
+    uint64_t seed;
+} cg_scigan_config;
+
+typedef struct cg_scigan cg_scigan;
+
+cg_status cg_scigan_create(cg_scigan **out, const cg_scigan_config *cfg, char *err);
+/* What cg_scigan_create allocates (the four networks with their caches, Adam
+ * moments, I's moving average, the batch buffers), before anything is;
+ * SIZE_MAX for a configuration create refuses or a count that overflows.
+ * set_data, training, predict and sample allocate nothing. */
+size_t cg_scigan_bytes(const cg_scigan_config *cfg);
+void cg_scigan_free(cg_scigan *g);
+const cg_scigan_config *cg_scigan_get_config(const cg_scigan *g);
+/* Attach training data X[n, d], T[n] in [0, K), D[n] doses in [0, 1] and
+ * Y[n], of which the model trains on rows[n_rows] (NULL: all n).  Not
+ * copied: the arrays must stay alive and unchanged while training.  Fixes
+ * the outcome scaling (mean and sd of the training rows' Y). */
+cg_status cg_scigan_set_data(cg_scigan *g, const cg_real *X, const int32_t *T, const cg_real *D, const cg_real *Y,
+                             size_t n, const int64_t *rows, size_t n_rows, char *err);
+void cg_scigan_clear_data(cg_scigan *g);
+/* n_iter more iterations of the adversarial block (d_steps steps of both
+ * discriminators, then one generator step); per-iteration losses into the
+ * arrays given (any may be NULL; the treatment discriminator's is 0 when
+ * K = 1). */
+cg_status cg_scigan_train_gan(cg_scigan *g, size_t n_iter, double *g_loss, double *dosage_loss,
+                              double *treatment_loss, char *err);
+/* n_iter more iterations of the inference network. */
+cg_status cg_scigan_train_inference(cg_scigan *g, size_t n_iter, double *i_loss, char *err);
+/* out[n, m]: I's outcomes of treatment k at doses[n, m] (in [0, 1]) for the
+ * rows of X[n, d], on the outcome scale, from a moving average of I's
+ * weights. */
+cg_status cg_scigan_predict(cg_scigan *g, cg_real *out, const cg_real *X, int k, const cg_real *doses, size_t n,
+                            size_t m, char *err);
+/* out[n_samples, n, m]: draws from G of treatment k's outcomes at doses[n,
+ * m], given each row's observed (T, D, Y) and fresh noise, from a stream
+ * seeded by `seed` (the model's own RNG is not touched). */
+cg_status cg_scigan_sample(cg_scigan *g, cg_real *out, const cg_real *X, const int32_t *T, const cg_real *D,
+                           const cg_real *Y, int k, const cg_real *doses, size_t n, size_t m, size_t n_samples,
+                           uint64_t seed, char *err);
+/* the outcome scale: Y = mean + sd * (the networks' scale) */
+void cg_scigan_outcome_scale(const cg_scigan *g, double *mean, double *sd);
+/* Versioned snapshot of the whole state, as for GANITE. */
+size_t cg_scigan_snapshot_size(const cg_scigan *g);
+cg_status cg_scigan_snapshot(const cg_scigan *g, void *buf, size_t size, char *err);
+cg_status cg_scigan_restore(cg_scigan **out, const void *buf, size_t size, char *err);
+
+#ifdef CG_TEST_HOOKS
+/* For the C tests' finite differences only (built with -DCG_TEST_HOOKS):
+ * network `net`'s parameter block (0 G, 1 I, 2 the dosage, 3 the treatment
+ * discriminator; n_params = 0 for the last when K = 1) and its gradient
+ * block; and the loss that trains it, on the batch the model's stream
+ * would draw next (the stream is restored, so every call sees the same
+ * batch), its gradient left in the gradient block and nothing stepped
+ * (NaN on an error). */
+cg_real *cg_scigan_test_block(cg_scigan *g, int net, size_t *n_params, cg_real **grads);
+double cg_scigan_test_loss(cg_scigan *g, int net);
+#endif
+
 /* helpers shared by the training loops */
 void cg_set_error(char *err, const char *fmt, ...);
 int cg_all_finite(const cg_real *x, size_t n);
+/* The checks GANITE's and SCIGAN's set_data share: n > 0 rows of X (n, d),
+ * finite, with treatment codes T in [0, K) and finite outcomes Y; rows
+ * (n_rows of them, each in [0, n); NULL for every row, when *n_rows
+ * becomes n), at least batch_size of them.  CG_OK, or CG_EINVAL naming the
+ * first problem. */
+cg_status cg_check_training_data(const cg_real *X, size_t d, const int32_t *T, int K, const cg_real *Y, size_t n,
+                                 const int64_t *rows, size_t *n_rows, size_t batch_size, char *err);
 
 #ifdef __cplusplus
 }

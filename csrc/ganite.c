@@ -211,36 +211,12 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
                              const int64_t *rows, size_t n_rows, char *err)
 {
     int K = g->cfg.n_treatments;
-    if (!rows) n_rows = n;
-    if (n == 0 || n_rows == 0) {
-        cg_set_error(err, "the training data have no rows");
-        return CG_EINVAL;
-    }
-    if ((size_t)g->cfg.batch_size > n_rows) {
-        cg_set_error(err, "batch_size (%d) is larger than the number of rows (%zu)", g->cfg.batch_size, n_rows);
-        return CG_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (T[i] < 0 || T[i] >= K) {
-            cg_set_error(err, "treatment code %d at row %zu is outside [0, %d)", (int)T[i], i, K);
-            return CG_EINVAL;
-        }
-        if (!isfinite(Y[i])) {
-            cg_set_error(err, "outcome at row %zu is not finite", i);
-            return CG_EINVAL;
-        }
-        if (g->cfg.binary_outcome && Y[i] != 0 && Y[i] != 1) {
+    cg_status st = cg_check_training_data(X, (size_t)g->cfg.n_features, T, K, Y, n, rows, &n_rows,
+                                          (size_t)g->cfg.batch_size, err);
+    if (st != CG_OK) return st;
+    for (size_t i = 0; g->cfg.binary_outcome && i < n; i++) {
+        if (Y[i] != 0 && Y[i] != 1) {
             cg_set_error(err, "a binary outcome must be 0 or 1, got %g at row %zu", (double)Y[i], i);
-            return CG_EINVAL;
-        }
-    }
-    if (!cg_all_finite(X, n * (size_t)g->cfg.n_features)) {
-        cg_set_error(err, "X contains NaN or inf");
-        return CG_EINVAL;
-    }
-    for (size_t j = 0; rows && j < n_rows; j++) {
-        if (rows[j] < 0 || (size_t)rows[j] >= n) {
-            cg_set_error(err, "row index %lld is outside [0, %zu)", (long long)rows[j], n);
             return CG_EINVAL;
         }
     }

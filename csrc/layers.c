@@ -60,7 +60,13 @@ void cg_activation_backward(cg_real *restrict d, const cg_real *restrict x, cons
     cg_real a = (cg_real)param;
     switch (act) {
     case CG_ACT_RELU:
-        for (size_t i = 0; i < n; i++) d[i] *= (cg_real)(x[i] > 0);
+        /* the factor as a select: GCC vectorises this loop, but turns
+         * d *= (cg_real)(x > 0) into a branch around the product (the same
+         * bits: d * 1 is d exactly) */
+        for (size_t i = 0; i < n; i++) {
+            cg_real gate = x[i] > 0 ? 1 : 0;
+            d[i] = d[i] * gate;
+        }
         break;
     case CG_ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++) {
@@ -170,4 +176,134 @@ double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels
         }
     }
     return scale * s;
+}
+
+/* l = BCE(p, y) with p = sigmoid(a) sigmoid(c).  With sa = softplus(-a) =
+ * -log sigmoid(a) (and sc likewise), log p = -(sa + sc) and
+ *   1 - p = (e^-a + e^-c + e^-(a+c)) / ((1 + e^-a)(1 + e^-c)),
+ * so l = sa + sc - (1 - y) L with L = logsumexp(-a, -c, -a - c), and
+ *   dl/da = -sigmoid(-a) + (1 - y)(w1 + w3),  dl/dc = -sigmoid(-c) + (1 - y)(w2 + w3),
+ * w the softmax weights of L's three terms.  a[n], y[n]; c[(i / m) * ldc]
+ * is element i's second logit (one per set of m elements). */
+double cg_product_bce_loss(cg_real *grad_a, cg_real *grad_c, const cg_real *a, const cg_real *c, size_t m, size_t ldc,
+                           const cg_real *y, size_t n, double scale)
+{
+    double s = 0;
+    for (size_t i0 = 0; i0 < n; i0 += m) {
+        size_t end = n - i0 < m ? n : i0 + m;
+        double ci = c[(i0 / m) * ldc], ec = exp(-fabs(ci)), sc = (ci < 0 ? -ci : 0) + log1p(ec);
+        double sig_c = ci >= 0 ? ec / (1 + ec) : 1 / (1 + ec); /* sigmoid(-c) */
+        double gc = 0; /* c's gradient summed over its set, added to grad_c once */
+        for (size_t i = i0; i < end; i++) {
+            double ai = a[i], yi = y[i];
+            double ea = exp(-fabs(ai)), sa = (ai < 0 ? -ai : 0) + log1p(ea);
+            double u1 = -ai, u2 = -ci, u3 = -ai - ci;
+            double mx = u1 > u2 ? u1 : u2;
+            mx = u3 > mx ? u3 : mx;
+            double e1 = exp(u1 - mx), e2 = exp(u2 - mx), e3 = exp(u3 - mx), tot = e1 + e2 + e3;
+            s += sa + sc - (1 - yi) * (mx + log(tot));
+            double q = (1 - yi) / tot;
+            if (grad_a) {
+                double sig = ai >= 0 ? ea / (1 + ea) : 1 / (1 + ea); /* sigmoid(-a) */
+                grad_a[i] += (cg_real)(scale * (q * (e1 + e3) - sig));
+            }
+            gc += q * (e2 + e3) - sig_c;
+        }
+        if (grad_c) grad_c[(i0 / m) * ldc] += (cg_real)(scale * gc);
+    }
+    return scale * s;
+}
+
+/* ---------------------------------------------------------- set layers */
+/* A batch of n sets of m elements each: rows i*m .. i*m + m - 1 of a
+ * row-major array are the elements of set i.  With dense layers these make
+ * the layers of DeepSets (Zaheer et al. 2017): an invariant layer pools a
+ * per-element map over the set (cg_set_mean), an equivariant layer maps
+ * each element together with its set's mean (cg_set_concat_mean, then a
+ * dense layer: x Gamma + mean(x) Lambda + b). */
+
+/* y[i, :] (row stride ldy) = mean over set i of x[.., :w] */
+void cg_set_mean_forward(cg_real *y, size_t ldy, const cg_real *x, size_t n, size_t m, size_t w)
+{
+    double inv = 1.0 / (double)m;
+    for (size_t i = 0; i < n; i++) {
+        cg_real *restrict yi = y + i * ldy;
+        const cg_real *restrict xi = x + i * m * w;
+        for (size_t j = 0; j < w; j++) yi[j] = xi[j];
+        for (size_t s = 1; s < m; s++)
+            for (size_t j = 0; j < w; j++) yi[j] += xi[s * w + j];
+        for (size_t j = 0; j < w; j++) yi[j] = (cg_real)(yi[j] * inv);
+    }
+}
+
+/* dx[i*m + s, :] += dy[i, :] / m */
+void cg_set_mean_backward(cg_real *dx, const cg_real *dy, size_t ldy, size_t n, size_t m, size_t w)
+{
+    cg_real inv = (cg_real)(1.0 / (double)m);
+    for (size_t i = 0; i < n; i++) {
+        const cg_real *restrict g = dy + i * ldy;
+        for (size_t s = 0; s < m; s++) {
+            cg_real *restrict d = dx + (i * m + s) * w;
+            for (size_t j = 0; j < w; j++) d[j] += g[j] * inv;
+        }
+    }
+}
+
+/* y[n*m, 2w] = [x, the mean of x over the element's set] */
+void cg_set_concat_mean_forward(cg_real *y, const cg_real *x, size_t n, size_t m, size_t w)
+{
+    for (size_t i = 0; i < n; i++) {
+        cg_real *yi = y + i * m * 2 * w;
+        cg_set_mean_forward(yi + w, 2 * w, x + i * m * w, 1, m, w);
+        for (size_t s = 0; s < m; s++) {
+            memcpy(yi + s * 2 * w, x + (i * m + s) * w, w * sizeof(cg_real));
+            if (s) memcpy(yi + s * 2 * w + w, yi + w, w * sizeof(cg_real));
+        }
+    }
+}
+
+/* dx[n*m, w] += dy[:, :w] + (1/m) sum over the set of dy[:, w:] */
+void cg_set_concat_mean_backward(cg_real *dx, const cg_real *dy, size_t n, size_t m, size_t w)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cg_real *gi = dy + i * m * 2 * w;
+        cg_real *di = dx + i * m * w;
+        /* the pooled half's gradients summed over the set and spread back as
+         * a mean's, joined with the element's own before one addition */
+        for (size_t j = 0; j < w; j++) {
+            cg_real pooled = 0;
+            for (size_t s = 0; s < m; s++) pooled += gi[s * 2 * w + w + j];
+            pooled = (cg_real)(pooled / (double)m);
+            for (size_t s = 0; s < m; s++) di[s * w + j] += gi[s * 2 * w + j] + pooled;
+        }
+    }
+}
+
+/* element j of row r at r*rs + j*cs (row-major: rs = w, cs = 1; lines of a
+ * feature-major batch: rs = 1, cs = ld):
+ * y[i*m + s, j] = x[i*m + s, j] + c[i*ldc + j]; y may alias x */
+void cg_set_broadcast_forward(cg_real *y, const cg_real *x, size_t rs, size_t cs, const cg_real *c, size_t ldc,
+                              size_t n, size_t m, size_t w)
+{
+    for (size_t j = 0; j < w; j++)
+        for (size_t i = 0; i < n; i++) {
+            cg_real cij = c[i * ldc + j];
+            for (size_t s = 0; s < m; s++) {
+                size_t o = (i * m + s) * rs + j * cs;
+                y[o] = x[o] + cij;
+            }
+        }
+}
+
+/* dc[i*ldc + j] += the sum over set i of dy (the gradient of x is dy) */
+void cg_set_broadcast_backward(cg_real *dc, size_t ldc, const cg_real *dy, size_t rs, size_t cs, size_t n, size_t m,
+                               size_t w)
+{
+    /* the set's sum first, then one addition to what dc holds */
+    for (size_t j = 0; j < w; j++)
+        for (size_t i = 0; i < n; i++) {
+            cg_real sum = 0;
+            for (size_t s = 0; s < m; s++) sum += dy[(i * m + s) * rs + j * cs];
+            dc[i * ldc + j] += sum;
+        }
 }

@@ -31,6 +31,7 @@ struct cg_mlp {
     size_t n_params, max_width;
     size_t *w_off, *b_off;
     cg_real *params, *grads;
+    int view;                    /* params and grads are views into a caller's blocks (not freed here) */
     size_t cap, ldcap, n_last, ld_last;
     int *dropped;                /* per layer: dropout applied in the last forward */
     cg_real *xT;                 /* the last forward's input, [sizes[0], ld] */
@@ -135,15 +136,17 @@ void cg_mlp_free(cg_mlp *m)
 {
     if (!m) return;
     if (m->sizes) free_cache(m);
+    if (m->view) m->params = m->grads = NULL;
     void *tables[] = {m->sizes, m->acts, m->aparam, m->drop, m->w_off, m->b_off, m->params, m->grads,
                       m->dropped, m->z, m->h, m->a, m->mask, m};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) cg_free(tables[i]);
 }
 
-/* create's allocations: the struct, its per-layer tables and the parameter
- * and gradient blocks (zeroed), or only their bytes when the plan counts
- * (then the pointers go to a shell on the stack) */
-static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params)
+/* create's allocations: the struct, its per-layer tables and, unless the
+ * network is a view, the parameter and gradient blocks (zeroed), or only
+ * their bytes when the plan counts (then the pointers go to a shell on the
+ * stack) */
+static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params, int view)
 {
     cg_mlp shell, *m = cg_plan_alloc(p, 1, sizeof *m, 1), *t = m ? m : &shell;
     size_t nl = (size_t)L;
@@ -158,8 +161,10 @@ static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params)
     t->h = cg_plan_alloc(p, nl, sizeof *t->h, 1);
     t->a = cg_plan_alloc(p, nl, sizeof *t->a, 1);
     t->mask = cg_plan_alloc(p, nl, sizeof *t->mask, 1);
-    t->params = cg_plan_alloc(p, n_params, sizeof *t->params, 1);
-    t->grads = cg_plan_alloc(p, n_params, sizeof *t->grads, 1);
+    if (!view) {
+        t->params = cg_plan_alloc(p, n_params, sizeof *t->params, 1);
+        t->grads = cg_plan_alloc(p, n_params, sizeof *t->grads, 1);
+    }
     return m;
 }
 
@@ -247,30 +252,41 @@ size_t cg_mlp_spec_n_params(const cg_mlp_spec *spec)
 
 void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout)
 {
-    int L = n_hidden >= 1 && n_hidden <= CG_MAX_N_HIDDEN ? n_hidden + 1 : 0;
+    cg_mlp_stack_init_act(s, in, hidden, n_hidden >= 1 ? n_hidden : -1, out, dropout, CG_ACT_RELU, CG_ACT_IDENTITY);
+}
+
+void cg_mlp_stack_init_act(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout, int act,
+                           int out_act)
+{
+    int L = n_hidden >= 0 && n_hidden <= CG_MAX_N_HIDDEN ? n_hidden + 1 : 0;
     s->sizes[0] = in;
     for (int l = 0; l + 1 < L; l++) {
         s->sizes[l + 1] = hidden;
-        s->acts[l] = CG_ACT_RELU;
+        s->acts[l] = act;
         s->dropout[l] = dropout;
     }
     if (L) {
         s->sizes[L] = out;
-        s->acts[L - 1] = CG_ACT_IDENTITY;
+        s->acts[L - 1] = out_act;
         s->dropout[L - 1] = 0;
     }
     s->spec = (cg_mlp_spec){L, s->sizes, s->acts, NULL, s->dropout};
 }
 
-size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity)
+/* what create allocates for spec and capacity rows (a view: without the
+ * parameter and gradient blocks) */
+static size_t mlp_bytes(const cg_mlp_spec *spec, size_t capacity, int view)
 {
     mlp_shell s;
     if (shell_of(&s, spec, capacity) < 0) return SIZE_MAX;
     cg_plan p = {0, 1, 0};
-    mlp_alloc(&p, s.m.L, s.m.n_params);
+    mlp_alloc(&p, s.m.L, s.m.n_params, view);
     cache_alloc(&s.m, s.m.cap, &p);
     return p.bytes;
 }
+
+size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity) { return mlp_bytes(spec, capacity, 0); }
+size_t cg_mlp_view_bytes(const cg_mlp_spec *spec, size_t capacity) { return mlp_bytes(spec, capacity, 1); }
 
 size_t cg_mlp_penalty_bytes(const cg_mlp_spec *spec, size_t capacity)
 {
@@ -302,7 +318,9 @@ cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
     return CG_OK;
 }
 
-cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err)
+/* cg_mlp_create, or cg_mlp_create_view when params is not NULL */
+static cg_status mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, cg_real *params, cg_real *grads,
+                            char *err)
 {
     *out = NULL;
     int L = spec->n_layers;
@@ -339,11 +357,16 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
         }
     }
     cg_plan p = {0, 0, 0};
-    cg_mlp *m = mlp_alloc(&p, L, n_params);
+    cg_mlp *m = mlp_alloc(&p, L, n_params, params != NULL);
     if (p.failed) {
         cg_mlp_free(m);
         cg_set_error(err, "out of memory creating a network of %zu parameters", n_params);
         return CG_ENOMEM;
+    }
+    if (params) {
+        m->view = 1;
+        m->params = params;
+        m->grads = grads;
     }
     m->L = L;
     m->n_params = n_params;
@@ -368,6 +391,22 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
     }
     *out = m;
     return CG_OK;
+}
+
+cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err)
+{
+    return mlp_create(out, spec, capacity, NULL, NULL, err);
+}
+
+cg_status cg_mlp_create_view(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, cg_real *params, cg_real *grads,
+                             char *err)
+{
+    if (!params || !grads) {
+        *out = NULL;
+        cg_set_error(err, "a view network needs parameter and gradient blocks");
+        return CG_EINVAL;
+    }
+    return mlp_create(out, spec, capacity, params, grads, err);
 }
 
 void cg_mlp_init(cg_mlp *m, cg_rng *rng)
@@ -425,13 +464,11 @@ static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real 
     weight_product(m, l, P, dZ, n, ld, m->grads + m->w_off[l], with_db ? m->grads + m->b_off[l] : NULL);
 }
 
-/* X[n, sizes[0]] -> [n, sizes[L]] */
-const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
+/* The layers of a forward pass over the n rows of m->xT (filled and
+ * padded by the caller, lines of fm_ld(n)); returns the last layer's lines. */
+static const cg_real *forward_layers(cg_mlp *m, size_t n, int train, cg_rng *rng)
 {
-    if (n > m->cap) return NULL;
-    size_t np = fm_cols(n), ld = fm_ld(n), in0 = (size_t)m->sizes[0];
-    cg_transpose(m->xT, ld, X, in0, n, in0, 0);
-    zero_pad(m->xT, in0, n, np, ld);
+    size_t np = fm_cols(n), ld = fm_ld(n);
     const cg_real *prev = m->xT;
     for (int l = 0; l < m->L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
@@ -454,11 +491,33 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
         }
         prev = m->a[l];
     }
-    size_t outL = (size_t)m->sizes[m->L];
-    cg_transpose(m->out, outL, prev, ld, outL, n, 0);
     m->n_last = n;
     m->ld_last = ld;
+    return prev;
+}
+
+/* X[n, sizes[0]] -> [n, sizes[L]] */
+const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, cg_rng *rng)
+{
+    if (n > m->cap) return NULL;
+    size_t np = fm_cols(n), ld = fm_ld(n), in0 = (size_t)m->sizes[0], outL = (size_t)m->sizes[m->L];
+    cg_transpose(m->xT, ld, X, in0, n, in0, 0);
+    zero_pad(m->xT, in0, n, np, ld);
+    const cg_real *last = forward_layers(m, n, train, rng);
+    cg_transpose(m->out, outL, last, ld, outL, n, 0);
     return m->out;
+}
+
+/* XT[sizes[0], ldx] lines -> the output's lines [sizes[L], *ld] */
+const cg_real *cg_mlp_forward_fm(cg_mlp *m, const cg_real *XT, size_t ldx, size_t n, int train, cg_rng *rng,
+                                 size_t *ld)
+{
+    if (n > m->cap || ldx < n) return NULL;
+    size_t np = fm_cols(n), ldm = fm_ld(n), in0 = (size_t)m->sizes[0];
+    for (size_t j = 0; j < in0; j++) memcpy(m->xT + j * ldm, XT + j * ldx, n * sizeof(cg_real));
+    zero_pad(m->xT, in0, n, np, ldm);
+    *ld = ldm;
+    return forward_layers(m, n, train, rng);
 }
 
 /* dOut[n, sizes[L]] -> grads +=, dX[n, sizes[0]] += */
@@ -473,15 +532,15 @@ void cg_mlp_backward_ex(cg_mlp *m, cg_real *dX, const cg_real *dOut, int param_g
     cg_mlp_backward_cols(m, dX, in0, 0, in0, dOut, param_grads);
 }
 
-void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
-                          int param_grads)
+/* The backward pass from the output gradient's lines in dA (m->t1,
+ * padded with zeros) of the last forward: parameter gradients when
+ * param_grads; the input gradient's rows [col0, col0 + ncols) added into dX
+ * (row-major, stride ldx) or, when fm, into the lines of dX (stride ldx,
+ * every padded column), when dX is not NULL. */
+static void backward_layers(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, int param_grads, int fm)
 {
-    size_t n = m->n_last;
-    if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
-    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    size_t n = m->n_last, np = fm_cols(n), ld = m->ld_last;
     cg_real *dA = m->t1;
-    cg_transpose(dA, ld, dOut, outL, n, outL, 0);
-    zero_pad(dA, outL, n, np, ld);
     int gated = 0; /* dA already holds dZ: the ReLU derivative was applied in the product */
     int which = 0;
     for (int l = m->L - 1; l >= 0; l--) {
@@ -505,8 +564,13 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
             /* the input gradient: rows [col0, col0 + ncols) of W dZ^T, transposed out */
             if (!dX || col0 >= in) break;
             size_t nc = ncols < in - col0 ? ncols : in - col0;
-            cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
-            cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            if (fm) {
+                /* dZ's padding columns are 0, so the padding of dX gains 0 */
+                cg_gemm_fm_strided(dX, ldx, W + col0 * out, out, 1, dZ, ld, nc, np, out, CG_EPI_ADD, NULL);
+            } else {
+                cg_gemm_fm(dst, W + col0 * out, out, 1, dZ, nc, np, out, ld, CG_EPI_STORE, NULL);
+                cg_transpose(dX, ldx, dst, ld, nc, n, 1);
+            }
             break;
         }
         /* dA_prev^T = W dZ^T, times the ReLU derivative below when it can go in the product */
@@ -515,6 +579,27 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
                    gated ? m->z[l - 1] : NULL);
         dA = dst;
     }
+}
+
+void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_t ncols, const cg_real *dOut,
+                          int param_grads)
+{
+    size_t n = m->n_last;
+    if (n == 0 || m->cap == 0) return; /* no forward since the cache was (re)built */
+    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    cg_transpose(m->t1, ld, dOut, outL, n, outL, 0);
+    zero_pad(m->t1, outL, n, np, ld);
+    backward_layers(m, dX, ldx, col0, ncols, param_grads, 0);
+}
+
+void cg_mlp_backward_fm(cg_mlp *m, cg_real *dXT, size_t ldx, const cg_real *dOutT, size_t ldo, int param_grads)
+{
+    size_t n = m->n_last;
+    if (n == 0 || m->cap == 0 || ldo < n || (dXT && ldx < fm_cols(n))) return;
+    size_t np = fm_cols(n), ld = m->ld_last, outL = (size_t)m->sizes[m->L];
+    for (size_t j = 0; j < outL; j++) memcpy(m->t1 + j * ld, dOutT + j * ldo, n * sizeof(cg_real));
+    zero_pad(m->t1, outL, n, np, ld);
+    backward_layers(m, dXT, ldx, 0, (size_t)m->sizes[0], param_grads, 1);
 }
 
 /* The minibatch loop shared by the supervised fits: Y[n, out] targets for

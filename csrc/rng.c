@@ -150,6 +150,41 @@ cg_status cg_check_ranges(const cg_range *ranges, size_t n, char *err)
     return CG_OK;
 }
 
+cg_status cg_check_training_data(const cg_real *X, size_t d, const int32_t *T, int K, const cg_real *Y, size_t n,
+                                 const int64_t *rows, size_t *n_rows, size_t batch_size, char *err)
+{
+    if (!rows) *n_rows = n;
+    if (n == 0 || *n_rows == 0) {
+        cg_set_error(err, "the training data have no rows");
+        return CG_EINVAL;
+    }
+    if (batch_size > *n_rows) {
+        cg_set_error(err, "batch_size (%zu) is larger than the number of rows (%zu)", batch_size, *n_rows);
+        return CG_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (T[i] < 0 || T[i] >= K) {
+            cg_set_error(err, "treatment code %d at row %zu is outside [0, %d)", (int)T[i], i, K);
+            return CG_EINVAL;
+        }
+        if (!isfinite(Y[i])) {
+            cg_set_error(err, "outcome at row %zu is not finite", i);
+            return CG_EINVAL;
+        }
+    }
+    if (!cg_all_finite(X, n * d)) {
+        cg_set_error(err, "X contains NaN or inf");
+        return CG_EINVAL;
+    }
+    for (size_t j = 0; rows && j < *n_rows; j++) {
+        if (rows[j] < 0 || (size_t)rows[j] >= n) {
+            cg_set_error(err, "row index %lld is outside [0, %zu)", (long long)rows[j], n);
+            return CG_EINVAL;
+        }
+    }
+    return CG_OK;
+}
+
 int cg_all_finite(const cg_real *x, size_t n)
 {
     /* x - x is 0 for finite x and NaN for inf/NaN; summing keeps it branch-free. */

@@ -105,7 +105,6 @@ static inline cg_status finish_write(const cursor *c, size_t size, char *err)
     return CG_EINVAL;
 }
 
-/* one network and its optimiser: n_params, params, Adam step count, m, v */
 /* Parameters of an MLP with n_hidden hidden layers of `hidden` units, in
  * double so that a hostile configuration cannot overflow: restore checks
  * that the bytes left can hold them before it creates any network. */
@@ -114,31 +113,44 @@ static inline double snapshot_net_params(double in, double hidden, double n_hidd
     return in * hidden + hidden + (n_hidden - 1) * (hidden * hidden + hidden) + hidden * outw + outw;
 }
 
-static inline void put_net(cursor *c, cg_mlp *net, cg_adam *opt)
+/* a parameter block and its optimiser: n_params, params, Adam step count,
+ * m, v */
+static inline void put_block(cursor *c, const cg_real *params, size_t np, cg_adam *opt)
 {
-    size_t np = cg_mlp_n_params(net);
     put_i64(c, (int64_t)np);
-    put(c, cg_mlp_params(net), np * sizeof(cg_real));
+    put(c, params, np * sizeof(cg_real));
     put_i64(c, cg_adam_steps(opt));
     put(c, cg_adam_m(opt), np * sizeof(cg_real));
     put(c, cg_adam_v(opt), np * sizeof(cg_real));
 }
 
-/* the inverse of put_net into a network of the same shape; clears c->ok on
+/* the inverse of put_block into a block of np parameters; clears c->ok on
  * a mismatch */
-static inline void get_net(cursor *c, cg_mlp *net, cg_adam *opt)
+static inline void get_block(cursor *c, cg_real *params, size_t np, cg_adam *opt)
 {
-    int64_t np = 0, t = 0;
-    get(c, &np, 8);
-    if (!c->ok || (size_t)np != cg_mlp_n_params(net)) {
+    int64_t saved = 0, t = 0;
+    get(c, &saved, 8);
+    if (!c->ok || (size_t)saved != np) {
         c->ok = 0;
         return;
     }
-    get(c, cg_mlp_params(net), (size_t)np * sizeof(cg_real));
+    get(c, params, np * sizeof(cg_real));
     get(c, &t, 8);
     cg_adam_set_steps(opt, t);
-    get(c, cg_adam_m(opt), (size_t)np * sizeof(cg_real));
-    get(c, cg_adam_v(opt), (size_t)np * sizeof(cg_real));
+    get(c, cg_adam_m(opt), np * sizeof(cg_real));
+    get(c, cg_adam_v(opt), np * sizeof(cg_real));
+}
+
+/* one network and its optimiser, as put_block */
+static inline void put_net(cursor *c, cg_mlp *net, cg_adam *opt)
+{
+    put_block(c, cg_mlp_params(net), cg_mlp_n_params(net), opt);
+}
+
+/* the inverse of put_net into a network of the same shape */
+static inline void get_net(cursor *c, cg_mlp *net, cg_adam *opt)
+{
+    get_block(c, cg_mlp_params(net), cg_mlp_n_params(net), opt);
 }
 
 #endif

@@ -22,13 +22,15 @@ PREFIX = struct.Struct("<8sIQ")
 INTERESTING_INTS = [0, 1, -1, 2, 3, 7, 255, 1024, 65535, 65536, 2**20, 2**24, 2**31 - 1, -(2**31), 2**32, 2**62,
                     2**63 - 1, 2**64, -(2**63), 10**30]
 INTERESTING_VALUES = INTERESTING_INTS + [
-    None, True, False, 0.5, -0.0, 1e308, float("nan"), float("inf"), "", "x", "GANITE", "CausalWGAN", "__cgan__",
-    "ndarray", "tuple", "dict", "object", "ganite_core", "wgan_core", "generator", "dtype", "scalar", "<f8", "<f4",
+    None, True, False, 0.5, -0.0, 1e308, float("nan"), float("inf"), "", "x", "GANITE", "CausalWGAN", "SCIGAN",
+    "__cgan__", "ndarray", "tuple", "dict", "object", "ganite_core", "wgan_core", "scigan_core", "generator", "dtype",
+    "scalar", "<f8", "<f4",
     "|O", "<U3", "|b1", "<M8[ns]", "V8", "f8,i4", "predict", "__class__", "_Column", "PCG64", [], {}, [0, 1],
     {"__cgan__": "ndarray", "dtype": "<f8", "shape": [2**40], "blob": 0},
     {"__cgan__": "ndarray", "dtype": "<U2", "shape": [2], "items": ["abc", 1]},
     {"__cgan__": "object", "class": "_Column", "state": {"predict": 1}},
     {"__cgan__": "ganite_core", "blob": 0}, {"__cgan__": "wgan_core", "blob": 1},
+    {"__cgan__": "scigan_core", "blob": 0},
     {"__cgan__": "generator", "state": {"bit_generator": "PCG64", "state": {"state": -1, "inc": "x"}}},
     {"__cgan__": "pandas_dtype", "name": "category", "categories": None, "ordered": 1},
     {"__cgan__": "dict", "items": [[[1], 2]]}, json.loads("[" * 200 + "]" * 200),
@@ -37,7 +39,8 @@ INTERESTING_VALUES = INTERESTING_INTS + [
 
 def tiny_models():
     """Container bytes of small fitted models: GANITE (continuous, binary
-    with string arms and named columns) and, with pandas, CausalWGAN."""
+    with string arms and named columns), SCIGAN (two labelled treatments
+    with doses) and, with pandas, CausalWGAN."""
     rng = np.random.default_rng(0)
     n = 48
     X = rng.normal(size=(n, 3))
@@ -45,6 +48,9 @@ def tiny_models():
     Y = X[:, 0] + T + rng.normal(size=n)
     small = dict(hidden_size=3, n_hidden=1, n_iter=2, batch_size=16, random_state=0)
     out = [cgan.GANITE(n_estimators=2, **small).fit(Y, T, X=X).dumps()]
+    dose = rng.uniform(0, 3, n)
+    out.append(cgan.SCIGAN(n_estimators=2, n_dosage_samples=3, **small).fit(Y + dose, np.array(["a", "b"])[T], X=X,
+                                                                            dose=dose).dumps())
     try:
         import pandas as pd
     except ImportError:
@@ -184,5 +190,5 @@ def check_load(data):
         model = cgan.loads(data)
     except ValueError:
         return None
-    assert isinstance(model, (cgan.GANITE, cgan.CausalWGAN))
+    assert isinstance(model, (cgan.GANITE, cgan.SCIGAN, cgan.CausalWGAN))
     return model

@@ -1386,3 +1386,104 @@ def test_datasets():
     for load in (datasets.load_ihdp, datasets.load_lalonde):
         with pytest.raises(TypeError):
             load(1)
+
+
+# ------------------------------------------------------------------ SCIGAN
+
+DOSE0 = np.linspace(0.0, 2.0, N)
+SCIGAN_TINY = dict(hidden_size=4, n_hidden=1, n_iter=3, batch_size=2, n_dosage_samples=3, random_state=0)
+
+
+def spec_doses(value, n_rows):
+    """Verdict on doses: n_rows finite, non-negative numbers (beyond
+    float32's range they may be accepted or refused)."""
+    arr = _column(value) if value is not None else None
+    if arr is None or len(arr) == 0 or len(arr) != n_rows:
+        return "invalid", None
+    kind, d = _numeric(arr)
+    if kind != "valid":
+        return kind, None
+    if not np.all(np.isfinite(d)) or np.any(d < 0):
+        return "invalid", None
+    return ("either", None) if np.any(d > F32_MAX) else ("valid", d)
+
+
+def spec_grid(value):
+    """Verdict on the doses of a query: one number, or a 1-d array-like
+    (or a column) of at least one, each a dose as for spec_doses."""
+    if isinstance(value, (bool, int, float, np.generic)):
+        value = np.reshape(value, 1)
+    arr = _column(value) if value is not None else None
+    if arr is None or len(arr) == 0:
+        return "invalid", None
+    return spec_doses(arr, len(arr))
+
+
+@examples(60)
+@given(st.data())
+def test_scigan_fit_data_and_curves(data):
+    """fit on X, Y or the doses perturbed (one continuous treatment, or two
+    labelled ones with doses): a clear error naming the argument, or a
+    model whose curves, effects and best doses are finite."""
+    labelled = data.draw(st.booleans())
+    which = data.draw(st.sampled_from(["X", "Y", "dose", "dose"]))
+    X, Y, dose = X0, Y0, DOSE0
+    rows = X0   # the rows to query the fitted model on
+    if which == "X":
+        X = data.draw(matrices(N, D, X0))
+        kind, rows = spec_matrix(X, N)
+    elif which == "Y":
+        Y = data.draw(vectors(N, Y0))
+        kind, _ = spec_vector(Y, N)
+    else:
+        dose = data.draw(vectors(N, DOSE0))
+        kind, _ = spec_doses(dose, N)
+    model = cgan.SCIGAN(n_estimators=data.draw(st.sampled_from([1, 2])), **SCIGAN_TINY)
+    with unchanged(X, Y, dose):
+        if labelled:
+            result, exc = attempt(model.fit, Y, np.array(["a", "b"])[T0], X=X, dose=dose)
+        else:
+            result, exc = attempt(model.fit, Y, dose, X=X)
+    arg = "T" if which == "dose" and not labelled else which
+    if not expect(kind, result, exc, arg):
+        return
+    assert result is model
+    if rows is None:   # accepted though the oracle could not say: the covariates as given
+        rows = X
+    treatment = "b" if labelled else None
+    lo, hi = model.dose_range_[-1]
+    grid = np.linspace(lo, hi, 5)
+    curves = model.dose_response(rows, grid, treatment=treatment)
+    assert curves.shape == (N, 5) and np.all(np.isfinite(curves))
+    assert np.all(np.isfinite(model.average_dose_response(grid, treatment=treatment)))
+    assert np.all(np.isfinite(model.effect(rows, T0=lo, T1=hi, treatment=treatment)))
+    best = model.optimal_dose(rows, treatment=treatment)
+    assert np.all((best >= lo) & (best <= hi))
+    draws = model.sample(rows, grid, 2, 0, treatment=treatment)
+    assert draws.shape == (2, N, 5) and np.all(np.isfinite(draws))
+
+
+@examples(60)
+@given(st.data())
+def test_scigan_doses_of_a_query(data):
+    """dose_response on perturbed doses: an error naming doses, or finite
+    curves (with a UserWarning when a dose lies beyond the fitted range)."""
+    model = FITTED_SCIGAN
+    doses = data.draw(vectors(4, np.array([0.0, 0.5, 1.5, 2.0])))
+    kind, grid = spec_grid(doses)
+    beyond = grid is not None and bool(np.any(grid > model.dose_range_[0, 1]))
+    with unchanged(doses), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            curves, exc = model.dose_response(X0, doses), None
+        except (ValueError, TypeError) as error:
+            curves, exc = None, error
+    if not expect(kind, curves, exc, "doses"):
+        return
+    assert curves.shape == (N, len(grid) if grid is not None else curves.shape[1]) and np.all(np.isfinite(curves))
+    if kind == "valid":
+        warned = [w for w in caught if issubclass(w.category, UserWarning) and "outside the range" in str(w.message)]
+        assert bool(warned) == beyond, [str(w.message) for w in caught]
+
+
+FITTED_SCIGAN = _quiet(cgan.SCIGAN(n_estimators=2, **SCIGAN_TINY).fit, Y0, DOSE0, X=X0)

@@ -1,5 +1,5 @@
 """Parallel work on a Dask cluster through joblib: evaluate's data sets, the
-bootstrap's replicates and GANITE's ensemble members sent to the workers of
+bootstrap's replicates and the ensemble members of GANITE and SCIGAN sent to the workers of
 a real dask.distributed.LocalCluster (two worker processes) give the bits
 of a serial run on one machine."""
 import numpy as np
@@ -60,6 +60,23 @@ def test_bootstrap_replicates_on_the_cluster_match_serial_ones(client):
     remote = _on_cluster(lambda: model.ate_inference(method="bootstrap", n_bootstrap=4, n_jobs=2, random_state=0),
                          client, 4)
     assert serial == remote
+
+
+def test_scigan_members_and_band_on_the_cluster_match_serial_ones(client):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 3))
+    t = np.where(rng.random(200) < 0.5, "a", "b")
+    dose = rng.uniform(0, 2, 200)
+    Y = X[:, 0] + np.where(t == "a", dose, 1 - (dose - 1) ** 2) + rng.normal(0, 0.1, 200)
+    serial = cgan.SCIGAN(n_estimators=3, n_jobs=2, **TINY).fit(Y, t, X=X, dose=dose)
+    remote = _on_cluster(lambda: cgan.SCIGAN(n_estimators=3, n_jobs=2, **TINY).fit(Y, t, X=X, dose=dose), client, 3)
+    assert serial.dumps() == remote.dumps()
+    grid = [0.5, 1.0, 1.5]
+    band = serial.average_dose_response_interval(grid, treatment="b", n_bootstrap=4, random_state=0)
+    remote_band = _on_cluster(lambda: serial.average_dose_response_interval(grid, treatment="b", n_bootstrap=4,
+                                                                            n_jobs=2, random_state=0), client, 4)
+    np.testing.assert_array_equal(band[0], remote_band[0])
+    np.testing.assert_array_equal(band[1], remote_band[1])
 
 
 def test_evaluate_on_the_cluster_matches_a_serial_run(client):

@@ -41,28 +41,43 @@ CHILD = TWO_FITS.format(
     same="np.testing.assert_array_equal")
 
 
-BOOTSTRAP_CHILD = r"""
+# A bootstrap of a fitted model, interrupted.
+BAND = r"""
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np, cgan
 rng = np.random.default_rng(0)
-X = rng.normal(size=(400, 4)); t = rng.integers(0, 2, 400); y = X[:, 0] + t
-model = cgan.GANITE(random_state=0, hidden_size=8, n_iter=50, batch_size=32).fit(y, t, X=X)
+X = rng.normal(size=(400, 4)); {data}
+model = cgan.{cls}(random_state=0, hidden_size=8, n_iter={short}, batch_size=32{extra}).fit({args})
 model.set_params(n_iter=1_000_000)  # replicates use the model's current parameters
 print("ready", flush=True)
 try:
-    model.ate_interval(method="bootstrap", n_bootstrap=4, n_jobs=int(sys.argv[1]))
+    model.{call}
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(0)
 sys.exit(3)
 """
 
+BOOTSTRAP_CHILD = BAND.format(
+    data="t = rng.integers(0, 2, 400); y = X[:, 0] + t", cls="GANITE", short=50, extra="", args="y, t, X=X",
+    call='ate_interval(method="bootstrap", n_bootstrap=4, n_jobs=int(sys.argv[1]))')
+
 
 WGAN_CHILD = TWO_FITS.format(
     data='df = pd.DataFrame({"t": rng.integers(0, 2, 400), "x": rng.normal(size=400), "y": rng.normal(size=400)})',
     cls="CausalWGAN", short=5, args='df, treatment="t", outcome="y"', look="fitted.sample(20, random_state=1)",
     same="pd.testing.assert_frame_equal")
+
+SCIGAN_CHILD = TWO_FITS.format(
+    data="X = rng.normal(size=(2000, 4)); d = rng.uniform(0, 2, 2000); y = X[:, 0] + d",
+    cls="SCIGAN", short=5, args="y, d, X=X", look="fitted.dose_response(X[:50], [0.5, 1.5])",
+    same="np.testing.assert_array_equal")
+
+
+SCIGAN_BAND_CHILD = BAND.format(
+    data="d = rng.uniform(0, 2, 400); y = X[:, 0] + d", cls="SCIGAN", short=20, extra=", n_estimators=2",
+    args="y, d, X=X", call="average_dose_response_interval([0.5, 1.5], n_bootstrap=4, n_jobs=int(sys.argv[1]))")
 
 
 def _interrupted(child, n_jobs):
@@ -86,7 +101,8 @@ def _interrupted(child, n_jobs):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("n_jobs", [1, 2])
-@pytest.mark.parametrize("child", [CHILD, WGAN_CHILD, BOOTSTRAP_CHILD], ids=["ganite-fit", "wgan-fit", "bootstrap"])
+@pytest.mark.parametrize("child", [CHILD, WGAN_CHILD, BOOTSTRAP_CHILD, SCIGAN_CHILD, SCIGAN_BAND_CHILD],
+                         ids=["ganite-fit", "wgan-fit", "bootstrap", "scigan-fit", "scigan-band"])
 def test_sigint_stops_training(child, n_jobs):
     returncode, out = _interrupted(child, n_jobs)
     assert returncode == 0, out
@@ -124,7 +140,10 @@ def test_the_split_into_calls_never_changes_a_fit(monkeypatch, seconds):
         g.fit(y, t, X=X)
         w = cgan.CausalWGAN(hidden_size=8, n_hidden=1, n_iter=12, critic_steps=2, random_state=0)
         w.fit(df, treatment="t", outcome="y")
-        return g.predict(X), g.history_["ite_loss"], w.sample(50, random_state=1)
+        s = cgan.SCIGAN(hidden_size=8, n_iter=30, batch_size=32, noise_dim=1, n_estimators=2, random_state=0)
+        s.fit(y, np.abs(X[:, 1]), X=X)
+        return (g.predict(X), g.history_["ite_loss"], w.sample(50, random_state=1), s.dose_response(X, [0.2, 1.0]),
+                s.history_["generator_loss"])
 
     reference = run()
     monkeypatch.setattr(_progress, "CALL_SECONDS", seconds)
@@ -132,3 +151,5 @@ def test_the_split_into_calls_never_changes_a_fit(monkeypatch, seconds):
     assert np.array_equal(reference[0], other[0])
     assert np.array_equal(reference[1], other[1])
     pd.testing.assert_frame_equal(reference[2], other[2])
+    assert np.array_equal(reference[3], other[3])
+    assert np.array_equal(reference[4], other[4])

@@ -72,6 +72,9 @@ def test_surface_is_found():
         "CausalWGAN.__init__", "CausalWGAN.fit", "CausalWGAN.sample", "CausalWGAN.ate", "CausalWGAN.att",
         "CausalWGAN.compare", "CausalWGAN.plot_compare", "CausalWGAN.get_params", "CausalWGAN.set_params",
         "CausalWGAN.save", "CausalWGAN.dumps",
+        "SCIGAN.__init__", "SCIGAN.fit", "SCIGAN.dose_response", "SCIGAN.average_dose_response",
+        "SCIGAN.average_dose_response_interval", "SCIGAN.effect", "SCIGAN.optimal_dose", "SCIGAN.sample",
+        "SCIGAN.score", "SCIGAN.plot_dose_response", "SCIGAN.save", "SCIGAN.dumps",
         "ATEResult.__init__", "IHDP.__init__", "IHDP.true_ite", "IHDP.true_ate",
     }
     assert expected <= names, sorted(expected - names)

@@ -18,10 +18,11 @@ CC="${CC:-gcc}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/cgan-ctest.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c" "$csrc/wgan.c")
+core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c" "$csrc/wgan.c" "$csrc/scigan.c")
 # CG_ALLOC_HOOK: the core allocates through the counting functions of
-# test_core.c, which hold the *_bytes functions to what create allocates
-cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -DCG_ALLOC_HOOK -I"$csrc")
+# test_core.c, which hold the *_bytes functions to what create allocates;
+# CG_TEST_HOOKS: SCIGAN exposes its losses for the finite differences
+cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -DCG_ALLOC_HOOK -DCG_TEST_HOOKS -I"$csrc")
 san=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 status=0

@@ -2566,6 +2566,674 @@ static void test_arm_moments(void)
     free(X), free(Y), free(xd), free(yd), free(w), free(T);
 }
 
+/* ------------------------------------------------------------ SCIGAN */
+/* Everything below runs after the tests above, so that its draws from the
+ * test data stream leave their data unchanged. */
+
+/* The hierarchical discriminator's loss, BCE(sigmoid(a) sigmoid(c), y), one
+ * c per set of m elements read with stride ldc: value against the direct
+ * double formula, gradients (of a and of c together) against finite
+ * differences, accumulation, and extreme logits. */
+typedef struct {
+    size_t n, m, ldc, n_c;
+    double scale;
+    double *v, *y;        /* v = [a (n) | c (n_c)] */
+    cg_real *ar, *cr, *yr;
+} pbce_ctx;
+
+static double pbce_core(pbce_ctx *c, cg_real *ga, cg_real *gc)
+{
+    to_real(c->ar, c->v, c->n);
+    to_real(c->cr, c->v + c->n, c->n_c);
+    to_real(c->yr, c->y, c->n);
+    return cg_product_bce_loss(ga, gc, c->ar, c->cr, c->m, c->ldc, c->yr, c->n, c->scale);
+}
+
+static double pbce_ref(pbce_ctx *c)
+{
+    double s = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        double a = c->v[i], cc = c->v[c->n + (i / c->m) * c->ldc], y = c->y[i];
+        double p = 1 / (1 + exp(-a)) / (1 + exp(-cc));
+        s += -y * log(p) - (1 - y) * log1p(-p);
+    }
+    return c->scale * s;
+}
+
+static double pbce_obj(void *vc, int on_core)
+{
+    pbce_ctx *c = vc;
+    return on_core ? pbce_core(c, NULL, NULL) : pbce_ref(c);
+}
+
+static void test_product_bce(void)
+{
+    pbce_ctx c = {12, 3, 2, 0, 1.0 / 12, NULL, NULL, NULL, NULL, NULL};
+    c.n_c = (c.n / c.m) * c.ldc;
+    size_t nv = c.n + c.n_c;
+    c.v = dalloc(nv), c.y = dalloc(c.n), c.ar = ralloc(c.n), c.cr = ralloc(c.n_c), c.yr = ralloc(c.n);
+    fill_u(c.v, nv, -4, 4);
+    for (size_t i = 0; i < c.n; i++) c.y[i] = i % 3 == 0;
+    c.y[1] = 0.25;
+    double lc = pbce_core(&c, NULL, NULL), lr = pbce_ref(&c);
+    check_close("product_bce value", &lc, &lr, 1, LOSS_TOL, 1e-300);
+    cg_real *ga = ralloc(c.n), *gc = ralloc(c.n_c), *g = ralloc(nv);
+    pbce_core(&c, ga, gc);
+    memcpy(g, ga, c.n * sizeof(cg_real));
+    memcpy(g + c.n, gc, c.n_c * sizeof(cg_real));
+    fd_check("product_bce grad (a, c)", pbce_obj, &c, c.v, nv, g);
+    for (size_t j = 0; j < c.n_c; j += c.ldc)
+        CHECK(gc[j + 1] == 0, "product_bce wrote the gradient of an unused c entry");
+    cg_real *ga2 = ralloc(c.n), *gc2 = ralloc(c.n_c);
+    pbce_core(&c, ga2, gc2);
+    pbce_core(&c, ga2, gc2);
+    check_doubled("product_bce grad a", ga2, ga, c.n);
+    check_doubled("product_bce grad c", gc2, gc, c.n_c);
+    /* far-out logits: finite; with c -> +inf it is the plain BCE of a */
+    for (size_t i = 0; i < c.n; i++) c.v[i] = (i % 2 ? 1 : -1) * 60.0 * (double)(i + 1);
+    for (size_t j = 0; j < c.n_c; j++) c.v[c.n + j] = 800;
+    memset(ga, 0, c.n * sizeof(cg_real));
+    memset(gc, 0, c.n_c * sizeof(cg_real));
+    double big = pbce_core(&c, ga, gc);
+    cg_real *ga3 = ralloc(c.n);
+    double plain = cg_bce_logits_loss(ga3, c.ar, c.yr, NULL, c.n, c.scale);
+    CHECK(isfinite(big) && cg_all_finite(ga, c.n) && cg_all_finite(gc, c.n_c), "product_bce far out is not finite");
+    check_close("product_bce at c = +inf equals bce", &big, &plain, 1, 1e-12, 1e-12);
+    for (size_t j = 0; j < c.n_c; j++) c.v[c.n + j] = -800;
+    double low = pbce_core(&c, NULL, NULL);
+    CHECK(isfinite(low), "product_bce at c = -inf is not finite: %g", low);
+    free(c.v), free(c.y), free(c.ar), free(c.cr), free(c.yr);
+    free(ga), free(gc), free(g), free(ga2), free(gc2), free(ga3);
+}
+
+/* The set kernels: forward against direct double sums, backward (of the
+ * objective sum(y * R)) against finite differences, accumulation. */
+enum { SET_MEAN, SET_CONCAT, SET_BROADCAST };
+
+typedef struct {
+    int kind;
+    size_t n, m, w, ld;   /* ld: the mean's output stride, the broadcast's context stride */
+    size_t nx, ny;        /* input values (x, then c for broadcast), output values */
+    double *x, *R, *y, *base;
+    cg_real *xr, *yr;
+} set_ctx;
+
+static void set_ref(set_ctx *c, double *y)
+{
+    size_t n = c->n, m = c->m, w = c->w;
+    memset(y, 0, c->ny * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < w; j++) {
+            double mean = 0;
+            for (size_t s = 0; s < m; s++) mean += c->x[(i * m + s) * w + j] / (double)m;
+            for (size_t s = 0; s < m; s++) {
+                double x = c->x[(i * m + s) * w + j];
+                if (c->kind == SET_MEAN) y[i * c->ld + j] = mean;
+                if (c->kind == SET_CONCAT) {
+                    y[(i * m + s) * 2 * w + j] = x;
+                    y[(i * m + s) * 2 * w + w + j] = mean;
+                }
+                if (c->kind == SET_BROADCAST) y[(i * m + s) * w + j] = x + c->x[n * m * w + i * c->ld + j];
+            }
+        }
+}
+
+static void set_core(set_ctx *c)
+{
+    to_real(c->xr, c->x, c->nx);
+    memset(c->yr, 0, c->ny * sizeof(cg_real));
+    if (c->kind == SET_MEAN) cg_set_mean_forward(c->yr, c->ld, c->xr, c->n, c->m, c->w);
+    if (c->kind == SET_CONCAT) cg_set_concat_mean_forward(c->yr, c->xr, c->n, c->m, c->w);
+    if (c->kind == SET_BROADCAST)
+        cg_set_broadcast_forward(c->yr, c->xr, c->w, 1, c->xr + c->n * c->m * c->w, c->ld, c->n, c->m, c->w);
+    to_dbl(c->y, c->yr, c->ny);
+}
+
+static double set_obj(void *vc, int on_core)
+{
+    set_ctx *c = vc;
+    if (on_core)
+        set_core(c);
+    else
+        set_ref(c, c->y);
+    return dot_c(c->y, c->base, c->R, c->ny);
+}
+
+/* the kernel's backward from dy = R into g[nx] (x's gradient, then c's) */
+static void set_backward(set_ctx *c, cg_real *g)
+{
+    cg_real *dy = ralloc(c->ny);
+    to_real(dy, c->R, c->ny);
+    size_t nm = c->n * c->m;
+    if (c->kind == SET_MEAN) cg_set_mean_backward(g, dy, c->ld, c->n, c->m, c->w);
+    if (c->kind == SET_CONCAT) cg_set_concat_mean_backward(g, dy, c->n, c->m, c->w);
+    if (c->kind == SET_BROADCAST) {
+        for (size_t i = 0; i < nm * c->w; i++) g[i] += dy[i]; /* x's gradient is dy */
+        cg_set_broadcast_backward(g + nm * c->w, c->ld, dy, c->w, 1, c->n, c->m, c->w);
+    }
+    free(dy);
+}
+
+static void test_set_kernel(int kind, size_t n, size_t m, size_t w, size_t ld)
+{
+    static const char *names[] = {"set_mean", "set_concat_mean", "set_broadcast"};
+    char name[96];
+    size_t nm = n * m;
+    set_ctx c = {kind, n, m, w, ld, nm * w, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    if (kind == SET_BROADCAST) c.nx += n * ld;
+    c.ny = kind == SET_MEAN ? n * ld : kind == SET_CONCAT ? nm * 2 * w : nm * w;
+    c.x = dalloc(c.nx), c.R = dalloc(c.ny), c.y = dalloc(c.ny), c.xr = ralloc(c.nx), c.yr = ralloc(c.ny);
+    fill_u(c.x, c.nx, -2, 2);
+    fill_u(c.R, c.ny, -1, 1);
+    if (kind == SET_MEAN)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = w; j < ld; j++) c.R[i * ld + j] = 0; /* the stride's gap is not written */
+    double *want = dalloc(c.ny);
+    set_ref(&c, want);
+    set_core(&c);
+    snprintf(name, sizeof name, "%s n=%zu m=%zu w=%zu forward", names[kind], n, m, w);
+    check_close(name, c.y, want, c.ny, FWD_TOL, 1.0);
+    cg_real *g = ralloc(c.nx), *g2 = ralloc(c.nx);
+    set_backward(&c, g);
+    c.base = make_base(set_obj, &c, c.y, c.ny);
+    snprintf(name, sizeof name, "%s n=%zu m=%zu w=%zu backward", names[kind], n, m, w);
+    fd_check(name, set_obj, &c, c.x, c.nx, g);
+    set_backward(&c, g2);
+    set_backward(&c, g2);
+    check_doubled(name, g2, g, c.nx);
+    if (kind == SET_BROADCAST) {
+        /* y may alias x */
+        cg_real *in = ralloc(nm * w);
+        to_real(in, c.x, nm * w);
+        cg_set_broadcast_forward(in, in, w, 1, c.xr + nm * w, ld, n, m, w);
+        CHECK(memcmp(in, c.yr, nm * w * sizeof(cg_real)) == 0, "set_broadcast in place differs");
+        /* feature-major lines (rs = 1, cs = a line's length): the same values, transposed */
+        size_t line = nm + 3;
+        cg_real *fm = ralloc(w * line), *out = ralloc(w * line), *dc = ralloc(n * ld), *dc_rm = ralloc(n * ld);
+        cg_real *dy = ralloc(nm * w), *dyT = ralloc(w * line);
+        to_real(dy, c.R, nm * w);
+        for (size_t r = 0; r < nm; r++)
+            for (size_t j = 0; j < w; j++) fm[j * line + r] = c.xr[r * w + j], dyT[j * line + r] = dy[r * w + j];
+        cg_set_broadcast_forward(out, fm, 1, line, c.xr + nm * w, ld, n, m, w);
+        int same = 1;
+        for (size_t r = 0; r < nm; r++)
+            for (size_t j = 0; j < w; j++) same &= out[j * line + r] == c.yr[r * w + j];
+        CHECK(same, "set_broadcast on feature-major lines differs from row-major");
+        cg_set_broadcast_backward(dc, ld, dyT, 1, line, n, m, w);
+        cg_set_broadcast_backward(dc_rm, ld, dy, w, 1, n, m, w);
+        CHECK(memcmp(dc, dc_rm, n * ld * sizeof(cg_real)) == 0, "set_broadcast backward on lines differs");
+        free(in), free(fm), free(out), free(dc), free(dc_rm), free(dy), free(dyT);
+    }
+    free(c.x), free(c.R), free(c.y), free(c.xr), free(c.yr), free(c.base), free(want), free(g), free(g2);
+}
+
+static void test_set_kernels(void)
+{
+    test_set_kernel(SET_MEAN, 3, 4, 5, 7);
+    test_set_kernel(SET_MEAN, 1, 1, 2, 2);
+    test_set_kernel(SET_CONCAT, 3, 4, 5, 0);
+    test_set_kernel(SET_CONCAT, 2, 1, 3, 0);
+    test_set_kernel(SET_BROADCAST, 3, 4, 5, 8);
+    test_set_kernel(SET_BROADCAST, 4, 2, 1, 1);
+}
+
+/* A view network computes what an owning one with the same parameters
+ * does, writes its gradients into the caller's block at its offset and
+ * leaves the rest alone, and frees nothing of the block. */
+static void test_mlp_view(void)
+{
+    char err[CG_ERR_LEN];
+    cg_mlp_stack s;
+    cg_mlp_stack_init_act(&s, 3, 6, 1, 2, 0, CG_ACT_ELU, CG_ACT_TANH);
+    size_t np = cg_mlp_spec_n_params(&s.spec), n = 9, off = 5;
+    cg_real *block = ralloc(np + 2 * off), *grads = ralloc(np + 2 * off);
+    cg_mlp *own = NULL, *view = NULL;
+    CHECK(cg_mlp_create_view(&view, &s.spec, n, NULL, grads, err) == CG_EINVAL && !view, "view without a block");
+    if (!CHECK(cg_mlp_create(&own, &s.spec, n, err) == CG_OK &&
+                   cg_mlp_create_view(&view, &s.spec, n, block + off, grads + off, err) == CG_OK,
+               "mlp view create: %s", err))
+        goto done;
+    CHECK(cg_mlp_n_params(view) == np && cg_mlp_params(view) == block + off && cg_mlp_activation(view, 1) == CG_ACT_TANH,
+          "mlp view shape");
+    cg_rng rng;
+    cg_rng_seed(&rng, 4);
+    cg_mlp_init(own, &rng);
+    memcpy(block + off, cg_mlp_params(own), np * sizeof(cg_real));
+    cg_real *X = ralloc(n * 3), *dY = ralloc(n * 2), *o1 = ralloc(n * 2);
+    for (size_t i = 0; i < n * 3; i++) X[i] = (cg_real)urand(-1, 1);
+    for (size_t i = 0; i < n * 2; i++) dY[i] = (cg_real)urand(-1, 1);
+    memcpy(o1, cg_mlp_forward(own, X, n, 0, NULL), n * 2 * sizeof(cg_real));
+    const cg_real *o2 = cg_mlp_forward(view, X, n, 0, NULL);
+    CHECK(memcmp(o1, o2, n * 2 * sizeof(cg_real)) == 0, "mlp view forward differs from the owning network");
+    cg_mlp_backward(own, NULL, dY);
+    cg_mlp_backward(view, NULL, dY);
+    CHECK(memcmp(cg_mlp_grads(own), grads + off, np * sizeof(cg_real)) == 0, "mlp view gradients differ");
+    {
+        /* the feature-major forms give the bits of the row-major ones */
+        size_t ldx = n + 5, ldi = (n + CG_FM_ALIGN - 1) / CG_FM_ALIGN * CG_FM_ALIGN + 1, ld = 0;
+        cg_real *XT = ralloc(3 * ldx), *dYT = ralloc(2 * ldx), *dX = ralloc(n * 3), *dXT = ralloc(3 * ldi);
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < 3; j++) XT[j * ldx + i] = X[i * 3 + j];
+            for (size_t j = 0; j < 2; j++) dYT[j * ldx + i] = dY[i * 2 + j];
+        }
+        cg_real *g1 = ralloc(np);
+        cg_mlp_forward(own, X, n, 0, NULL);
+        cg_mlp_zero_grad(own);
+        cg_mlp_backward(own, dX, dY);
+        memcpy(g1, cg_mlp_grads(own), np * sizeof(cg_real));
+        const cg_real *lines = cg_mlp_forward_fm(own, XT, ldx, n, 0, NULL, &ld);
+        int same = lines != NULL && ld >= n;
+        for (size_t i = 0; same && i < n; i++)
+            for (size_t j = 0; j < 2; j++) same &= lines[j * ld + i] == o1[i * 2 + j];
+        CHECK(same, "mlp forward_fm differs from forward");
+        cg_mlp_zero_grad(own);
+        cg_mlp_backward_fm(own, dXT, ldi, dYT, ldx, 1);
+        same = memcmp(g1, cg_mlp_grads(own), np * sizeof(cg_real)) == 0;
+        for (size_t i = 0; same && i < n; i++)
+            for (size_t j = 0; j < 3; j++) same &= dXT[j * ldi + i] == dX[i * 3 + j];
+        for (size_t j = 0; same && j < 3; j++)
+            for (size_t i = n; i < ldi; i++) same &= dXT[j * ldi + i] == 0;
+        CHECK(same, "mlp backward_fm differs from backward (or wrote the padding)");
+        CHECK(cg_mlp_forward_fm(own, XT, n - 1, n, 0, NULL, &ld) == NULL, "forward_fm with ldx < n");
+        free(XT), free(dYT), free(dX), free(dXT), free(g1);
+    }
+    int outside = 0;
+    for (size_t i = 0; i < off; i++) outside |= grads[i] != 0 || grads[off + np + i] != 0;
+    CHECK(!outside, "mlp view wrote outside its part of the block");
+    free(X), free(dY), free(o1);
+done:
+    cg_mlp_free(own);
+    cg_mlp_free(view);
+    free(block);
+    free(grads);
+}
+
+/* training data for SCIGAN: y = x0 + treatment + dose-response */
+static void scigan_data(size_t n, size_t d, int K, cg_real *X, int32_t *T, cg_real *D, cg_real *Y)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) X[i * d + j] = (cg_real)urand(-1, 1);
+        T[i] = (int32_t)(i % (size_t)K);
+        D[i] = (cg_real)urand(0, 1);
+        Y[i] = (cg_real)(X[i * d] + T[i] + 2 * D[i] * (1 - D[i]) + 0.1 * urand(-1, 1));
+    }
+}
+
+static cg_scigan_config scigan_small(int d, int K)
+{
+    cg_scigan_config c = {d, K, 6, 2, 3, 1, 8, 1, CG_ACT_ELU, 1.0, 1.0, 1e-3, 0.01, 17};
+    return c;
+}
+
+static int same_snapshot(cg_scigan *a, cg_scigan *b)
+{
+    size_t sa = cg_scigan_snapshot_size(a), sb = cg_scigan_snapshot_size(b);
+    if (sa != sb) return 0;
+    unsigned char *ba = xcalloc(sa, 1), *bb = xcalloc(sb, 1);
+    cg_scigan_snapshot(a, ba, sa, NULL);
+    cg_scigan_snapshot(b, bb, sb, NULL);
+    int same = memcmp(ba, bb, sa) == 0;
+    free(ba);
+    free(bb);
+    return same;
+}
+
+/* SCIGAN lifecycle: training on a row subset, in chunks or at once (same
+ * bits), prediction (the same bits whatever the chunking of rows and
+ * doses), sampling from its own stream, a snapshot that restores to the
+ * same predictions and stream; rejected configurations, data and
+ * snapshots. */
+static void test_scigan_case(int K, int activation)
+{
+    size_t n = 90, d = 3;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *D = ralloc(n), *Y = ralloc(n);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    int64_t *rows = xcalloc(n, sizeof(int64_t));
+    size_t n_rows = 0;
+    scigan_data(n, d, K, X, T, D, Y);
+    for (size_t i = 0; i < n; i++)
+        if (i % 5 != 0) rows[n_rows++] = (int64_t)i;
+    cg_scigan_config cfg = scigan_small((int)d, K);
+    cfg.activation = activation;
+    cg_scigan *g = NULL, *h = NULL, *twin = NULL;
+    size_t m = 7, big = 1100; /* more doses per row than a chunk holds */
+    cg_real *doses = ralloc(n * big), *p1 = ralloc(n * big), *p2 = ralloc(n * big), *s1 = ralloc(2 * n * m),
+            *s2 = ralloc(2 * n * m);
+    for (size_t i = 0; i < n * big; i++) doses[i] = (cg_real)urand(0, 1);
+    if (!CHECK(cg_scigan_create(&g, &cfg, err) == CG_OK, "scigan K=%d create: %s", K, err)) goto done;
+    CHECK(cg_scigan_train_gan(g, 1, NULL, NULL, NULL, err) == CG_EINVAL && err[0], "scigan trains without data");
+    CHECK(cg_scigan_set_data(g, X, T, D, Y, n, rows, n_rows, err) == CG_OK, "scigan set_data: %s", err);
+    {
+        double mean, sd, s1v = 0, s2v = 0;
+        cg_scigan_outcome_scale(g, &mean, &sd);
+        for (size_t j = 0; j < n_rows; j++) s1v += Y[rows[j]];
+        s1v /= (double)n_rows;
+        for (size_t j = 0; j < n_rows; j++) s2v += (Y[rows[j]] - s1v) * (Y[rows[j]] - s1v);
+        s2v = sqrt(s2v / (double)n_rows);
+        CHECK(fabs(mean - s1v) <= 1e-12 * (1 + fabs(s1v)) && fabs(sd - s2v) <= 1e-12 * s2v,
+              "scigan outcome scale (%g, %g) differs from (%g, %g)", mean, sd, s1v, s2v);
+    }
+    double gl[6], dl[6], tl[6], il[6];
+    CHECK(cg_scigan_train_gan(g, 6, gl, dl, tl, err) == CG_OK, "scigan train_gan: %s", err);
+    CHECK(cg_scigan_train_inference(g, 6, il, err) == CG_OK, "scigan train_inference: %s", err);
+    int finite = 1;
+    for (int i = 0; i < 6; i++)
+        finite &= isfinite(gl[i]) && isfinite(dl[i]) && dl[i] > 0 && isfinite(tl[i]) && isfinite(il[i]) && il[i] > 0 &&
+                  (K >= 2 ? tl[i] > 0 : tl[i] == 0);
+    CHECK(finite, "scigan K=%d losses finite (and the treatment discriminator's 0 when K = 1)", K);
+    /* the same model trained in chunks of iterations gives the same bits */
+    if (CHECK(cg_scigan_create(&twin, &cfg, err) == CG_OK, "scigan twin: %s", err)) {
+        int ok = cg_scigan_set_data(twin, X, T, D, Y, n, rows, n_rows, err) == CG_OK &&
+                 cg_scigan_train_gan(twin, 2, NULL, NULL, NULL, err) == CG_OK &&
+                 cg_scigan_train_gan(twin, 4, NULL, NULL, NULL, err) == CG_OK &&
+                 cg_scigan_train_inference(twin, 5, NULL, err) == CG_OK &&
+                 cg_scigan_train_inference(twin, 1, NULL, err) == CG_OK;
+        CHECK(ok && same_snapshot(g, twin), "scigan K=%d: training in chunks changes the state", K);
+        cg_scigan_free(twin);
+        twin = NULL;
+    }
+    for (int k = 0; k < K; k++) {
+        CHECK(cg_scigan_predict(g, p1, X, k, doses, n, m, err) == CG_OK, "scigan predict: %s", err);
+        CHECK(cg_all_finite(p1, n * m), "scigan predictions finite");
+        /* row by row, and one dose at a time: the same bits */
+        int same = 1;
+        for (size_t i = 0; i < n && same; i++) {
+            cg_scigan_predict(g, p2, X + i * d, k, doses + i * m, 1, m, err);
+            same = memcmp(p2, p1 + i * m, m * sizeof(cg_real)) == 0;
+            for (size_t q = 0; q < m && same; q++) {
+                cg_scigan_predict(g, p2, X + i * d, k, doses + i * m + q, 1, 1, err);
+                same = p2[0] == p1[i * m + q];
+            }
+        }
+        CHECK(same, "scigan K=%d: predictions depend on how rows and doses are chunked", K);
+    }
+    CHECK(cg_scigan_predict(g, p1, X, K - 1, doses, 3, big, err) == CG_OK, "scigan predict (%zu doses): %s", big, err);
+    {
+        int same = 1;
+        for (size_t i = 0; i < 3 && same; i++) {
+            cg_scigan_predict(g, p2, X + i * d, K - 1, doses + i * big + 1000, 1, big - 1000, err);
+            same = memcmp(p2, p1 + i * big + 1000, (big - 1000) * sizeof(cg_real)) == 0;
+        }
+        CHECK(same, "scigan K=%d: predictions in dose blocks differ", K);
+    }
+    CHECK(cg_scigan_predict(g, p1, X, K, doses, n, m, err) == CG_EINVAL, "scigan predicts treatment K");
+    CHECK(cg_scigan_sample(g, s1, X, T, D, Y, 0, doses, n, m, 2, 11, err) == CG_OK, "scigan sample: %s", err);
+    CHECK(cg_all_finite(s1, 2 * n * m), "scigan samples finite");
+    size_t size = cg_scigan_snapshot_size(g);
+    unsigned char *buf = xcalloc(size, 1);
+    CHECK(cg_scigan_snapshot(g, buf, size - 1, err) == CG_EINVAL, "scigan snapshot into a short buffer");
+    CHECK(cg_scigan_snapshot(g, buf, size, err) == CG_OK, "scigan snapshot: %s", err);
+    if (CHECK(cg_scigan_restore(&h, buf, size, err) == CG_OK, "scigan restore: %s", err)) {
+        CHECK(same_snapshot(g, h), "scigan restore changes the state");
+        cg_scigan_predict(g, p1, X, 0, doses, n, m, err);
+        cg_scigan_predict(h, p2, X, 0, doses, n, m, err);
+        CHECK(memcmp(p1, p2, n * m * sizeof(cg_real)) == 0, "restored scigan predicts other bits");
+        /* sampling draws from its own seeded stream and leaves the training state alone */
+        cg_scigan_sample(h, s2, X, T, D, Y, 0, doses, n, m, 2, 12, err);
+        cg_scigan_sample(h, s2, X, T, D, Y, 0, doses, n, m, 2, 11, err);
+        CHECK(memcmp(s1, s2, 2 * n * m * sizeof(cg_real)) == 0, "restored scigan samples other bits");
+        int ok = cg_scigan_set_data(h, X, T, D, Y, n, rows, n_rows, err) == CG_OK &&
+                 cg_scigan_train_gan(g, 2, NULL, NULL, NULL, err) == CG_OK &&
+                 cg_scigan_train_gan(h, 2, NULL, NULL, NULL, err) == CG_OK &&
+                 cg_scigan_train_inference(g, 2, NULL, err) == CG_OK &&
+                 cg_scigan_train_inference(h, 2, NULL, err) == CG_OK;
+        CHECK(ok && same_snapshot(g, h), "scigan sampling changed the training stream");
+        cg_scigan_free(h);
+        h = NULL;
+    }
+    CHECK(cg_scigan_restore(&h, buf, size - 3, err) == CG_ESNAPSHOT && !h, "truncated scigan snapshot rejected");
+    buf[0] ^= 0xFF;
+    CHECK(cg_scigan_restore(&h, buf, size, err) == CG_ESNAPSHOT && !h, "scigan snapshot with a bad magic rejected");
+    buf[0] ^= 0xFF;
+    buf[20] = 0x7F; /* n_features beyond the limit */
+    CHECK(cg_scigan_restore(&h, buf, size, err) == CG_ESNAPSHOT && !h, "scigan snapshot with a bad config rejected");
+    free(buf);
+    /* bad data */
+    D[3] = (cg_real)1.5;
+    CHECK(cg_scigan_set_data(g, X, T, D, Y, n, NULL, 0, err) == CG_EINVAL && strstr(err, "dose"), "dose 1.5: %s", err);
+    D[3] = (cg_real)0.5;
+    T[4] = K;
+    CHECK(cg_scigan_set_data(g, X, T, D, Y, n, NULL, 0, err) == CG_EINVAL, "treatment K accepted");
+    T[4] = 0;
+    int64_t bad_row = (int64_t)n;
+    CHECK(cg_scigan_set_data(g, X, T, D, Y, n, &bad_row, 1, err) == CG_EINVAL, "row n accepted");
+    CHECK(cg_scigan_set_data(g, X, T, D, Y, 5, NULL, 0, err) == CG_EINVAL, "batch_size above the rows accepted");
+done:
+    cg_scigan_free(g);
+    cg_scigan_free(NULL);
+    free(X), free(D), free(Y), free(T), free(rows), free(doses), free(p1), free(p2), free(s1), free(s2);
+}
+
+static void test_scigan(void)
+{
+    char err[CG_ERR_LEN];
+    cg_scigan *g = NULL;
+    cg_scigan_config bad = scigan_small(3, 2);
+    bad.n_treatments = 0;
+    CHECK(cg_scigan_create(&g, &bad, err) == CG_EINVAL && !g && err[0], "scigan rejects K = 0");
+    bad = scigan_small(3, 2);
+    bad.n_dosage_samples = 1;
+    CHECK(cg_scigan_create(&g, &bad, err) == CG_EINVAL && !g, "scigan rejects one dosage sample");
+    bad = scigan_small(3, 2);
+    bad.activation = CG_ACT_IDENTITY;
+    CHECK(cg_scigan_create(&g, &bad, err) == CG_EINVAL && !g, "scigan rejects an identity activation");
+    bad = scigan_small(3, 2);
+    bad.alpha = NAN;
+    CHECK(cg_scigan_create(&g, &bad, err) == CG_EINVAL && !g, "scigan rejects alpha NaN");
+    bad = scigan_small(3, 2);
+    bad.hidden_size = 1 << 12;
+    bad.n_treatments = 1 << 9;
+    CHECK(cg_scigan_create(&g, &bad, err) == CG_EINVAL && !g && cg_scigan_bytes(&bad) == SIZE_MAX,
+          "scigan rejects K * hidden_size beyond the layer limit");
+    test_scigan_case(1, CG_ACT_ELU);
+    test_scigan_case(3, CG_ACT_ELU);
+    test_scigan_case(2, CG_ACT_RELU);
+}
+
+/* The gradients of every network's training loss (G's, I's, each
+ * discriminator's) against central differences of the loss through the
+ * whole model, in the double build: the kernels are checked one by one
+ * above, and this checks how scigan.c joins them (the sets, the factual
+ * swap, the masks, the broadcasts, the heads). */
+static void test_scigan_gradients(int K, int noise_dim)
+{
+#ifdef CG_DOUBLE
+    size_t n = 40, d = 3;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *D = ralloc(n), *Y = ralloc(n);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    scigan_data(n, d, K, X, T, D, Y);
+    cg_scigan_config cfg = scigan_small((int)d, K);
+    cfg.hidden_size = 4;
+    cfg.batch_size = 5;
+    cfg.noise_dim = noise_dim;
+    cg_scigan *g = NULL;
+    if (!CHECK(cg_scigan_create(&g, &cfg, err) == CG_OK && cg_scigan_set_data(g, X, T, D, Y, n, NULL, 0, err) == CG_OK &&
+                   cg_scigan_train_gan(g, 3, NULL, NULL, NULL, err) == CG_OK &&
+                   cg_scigan_train_inference(g, 3, NULL, err) == CG_OK,
+               "scigan gradients: setup: %s", err))
+        goto done;
+    static const char *names[] = {"G", "I", "dosage discriminator", "treatment discriminator"};
+    for (int net = 0; net < 4; net++) {
+        size_t np;
+        cg_real *grads, *params = cg_scigan_test_block(g, net, &np, &grads);
+        if (np == 0) continue;
+        double loss = cg_scigan_test_loss(g, net);
+        CHECK(isfinite(loss), "scigan %s loss: %g", names[net], loss);
+        cg_real *analytic = ralloc(np);
+        memcpy(analytic, grads, np * sizeof(cg_real));
+        double *num = dalloc(np);
+        for (size_t i = 0; i < np; i++) {
+            cg_real save = params[i];
+            params[i] = save + FD_H;
+            double fp = cg_scigan_test_loss(g, net);
+            params[i] = save - FD_H;
+            double fm = cg_scigan_test_loss(g, net);
+            params[i] = save;
+            num[i] = (fp - fm) / (2 * FD_H);
+        }
+        char label[96];
+        snprintf(label, sizeof label, "scigan K=%d noise=%d: %s loss gradient", K, noise_dim, names[net]);
+        check_close_r(label, analytic, num, np, GRAD_TOL, GRAD_FLOOR);
+        double norm = 0;
+        for (size_t i = 0; i < np; i++) norm += fabs(analytic[i]);
+        CHECK(norm > 0, "%s is zero", label);
+        free(analytic);
+        free(num);
+    }
+done:
+    cg_scigan_free(g);
+    free(X), free(D), free(Y), free(T);
+#else
+    (void)K;
+    (void)noise_dim;
+    printf("  scigan gradients: checked by finite differences in the double build\n");
+#endif
+}
+
+#ifdef CG_ALLOC_HOOK
+static void test_scigan_memory(int K, int batch)
+{
+    char err[CG_ERR_LEN] = "", what[96];
+    size_t n = 1200, d = 4, m = 5;
+    cg_scigan_config cfg = scigan_small((int)d, K);
+    cfg.batch_size = batch;
+    cg_real *X = ralloc(n * d), *D = ralloc(n), *Y = ralloc(n), *doses = ralloc(n * m), *out = ralloc(2 * n * m);
+    int32_t *T = xcalloc(n, sizeof *T);
+    scigan_data(n, d, K, X, T, D, Y);
+    for (size_t i = 0; i < n * m; i++) doses[i] = (cg_real)urand(0, 1);
+    snprintf(what, sizeof what, "scigan K=%d batch %d", K, batch);
+    cg_scigan *g = NULL, *h = NULL;
+    watch w = watch_from_here();
+    if (!CHECK(cg_scigan_create(&g, &cfg, err) == CG_OK, "memory: %s: %s", what, err)) goto done;
+    check_bytes(what, held(w), cg_scigan_bytes(&cfg));
+    check_bytes(what, peaked(w), cg_scigan_bytes(&cfg));
+    watch sw = watch_from_here();
+    cg_scigan_set_data(g, X, T, D, Y, n, NULL, 0, err);
+    cg_scigan_train_gan(g, 2, NULL, NULL, NULL, err);
+    cg_scigan_train_inference(g, 2, NULL, err);
+    cg_scigan_predict(g, out, X, 0, doses, n, m, err);
+    cg_scigan_sample(g, out, X, T, D, Y, K - 1, doses, n, m, 2, 3, err);
+    CHECK(peaked(sw) == 0, "%s: set_data, training, predict and sample allocated %zu bytes", what, peaked(sw));
+    size_t size = cg_scigan_snapshot_size(g);
+    unsigned char *buf = xcalloc(size, 1);
+    cg_scigan_snapshot(g, buf, size, err);
+    sw = watch_from_here();
+    CHECK(cg_scigan_restore(&h, buf, size, err) == CG_OK, "memory: scigan restore: %s", err);
+    check_bytes("scigan restore", held(sw), cg_scigan_bytes(&cfg));
+    free(buf);
+    cg_scigan_free(h);
+    cg_scigan_free(g);
+    CHECK(held(w) == 0, "%s: free left %zu bytes", what, held(w));
+    /* a view network allocates what cg_mlp_view_bytes says */
+    cg_mlp_stack s;
+    cg_mlp_stack_init_act(&s, 5, 7, 2, 3, 0.1, CG_ACT_RELU, CG_ACT_IDENTITY);
+    cg_real *block = ralloc(cg_mlp_spec_n_params(&s.spec)), *grads = ralloc(cg_mlp_spec_n_params(&s.spec));
+    cg_mlp *view = NULL;
+    w = watch_from_here();
+    CHECK(cg_mlp_create_view(&view, &s.spec, 40, block, grads, err) == CG_OK, "memory: view: %s", err);
+    check_bytes("mlp view create", held(w), cg_mlp_view_bytes(&s.spec, 40));
+    CHECK(cg_mlp_bytes(&s.spec, 40) - cg_mlp_view_bytes(&s.spec, 40) == 2 * cg_mlp_spec_n_params(&s.spec) * sizeof(cg_real),
+          "a view's bytes are not those of a network without its two blocks");
+    cg_mlp_free(view);
+    CHECK(held(w) == 0, "mlp view free left %zu bytes", held(w));
+    free(block);
+    free(grads);
+done:
+    free(X), free(D), free(Y), free(doses), free(out), free(T);
+}
+#endif
+
+/* A network of SCIGAN's whose weights turn non-finite stops training,
+ * prediction and sampling with CG_EFLOAT and a message naming it and the
+ * iteration (NaN written into its block of a snapshot, as for GANITE). */
+static void test_divergence_scigan(int K)
+{
+    size_t n = 40, d = 3, m = 4;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *D = ralloc(n), *Y = ralloc(n), *doses = ralloc(n * m), *out = ralloc(2 * n * m);
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    scigan_data(n, d, K, X, T, D, Y);
+    for (size_t i = 0; i < n * m; i++) doses[i] = (cg_real)urand(0, 1);
+    cg_scigan_config cfg = scigan_small((int)d, K);
+    cg_scigan *g = NULL;
+    unsigned char *buf = NULL, *bad = NULL;
+    if (!CHECK(cg_scigan_create(&g, &cfg, err) == CG_OK && cg_scigan_set_data(g, X, T, D, Y, n, NULL, 0, err) == CG_OK &&
+                   cg_scigan_train_gan(g, 2, NULL, NULL, NULL, err) == CG_OK &&
+                   cg_scigan_train_inference(g, 4, NULL, err) == CG_OK,
+               "divergence: scigan: %s", err))
+        goto done;
+    size_t size = cg_scigan_snapshot_size(g);
+    buf = xcalloc(size, 1);
+    bad = xcalloc(size, 1);
+    cg_scigan_snapshot(g, buf, size, err);
+    /* header 20, 9 ints, 4 doubles, seed, mean and sd, 2 counters, rng */
+    size_t first = 20 + 36 + 32 + 8 + 16 + 16 + 32, nets = K >= 2 ? 4 : 3;
+    size_t offG = net_block(buf, first, 0), offI = net_block(buf, first, 1), offD = net_block(buf, first, 2);
+    size_t nI = net_params(buf, offI), avg = net_block(buf, first, (int)nets) + 8;
+    if (!CHECK(avg + nI * sizeof(cg_real) == size, "divergence: scigan snapshot layout (%zu + %zu != %zu)", avg,
+               nI * sizeof(cg_real), size))
+        goto done;
+    struct {
+        const char *what;
+        size_t off, count;
+        int call; /* 0 train_gan, 1 train_inference, 2 predict, 3 sample */
+        const char *want, *iteration;
+    } cases[] = {
+        {"G weights, training", offG + 8, net_params(buf, offG), 0, "generator G", "iteration 3"},
+        {"dosage discriminator weights", offD + 8, net_params(buf, offD), 0, "dosage discriminator", "iteration 3"},
+        {"I weights, training", offI + 8, nI, 1, "inference network I", "iteration 5"},
+        {"I averaged weights, predict", avg, nI, 2, "inference network I", "after 4 iterations"},
+        {"G weights, sample", offG + 8, net_params(buf, offG), 3, "generator G", "after 2 iterations"},
+        {"treatment discriminator weights", K >= 2 ? net_block(buf, first, 3) + 8 : 0,
+         K >= 2 ? net_params(buf, net_block(buf, first, 3)) : 0, 0, "treatment discriminator", "iteration 3"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (cases[c].count == 0) continue;
+        memcpy(bad, buf, size);
+        poison(bad, cases[c].off, cases[c].count);
+        cg_scigan *h = NULL;
+        if (!CHECK(cg_scigan_restore(&h, bad, size, err) == CG_OK, "divergence: restore (%s): %s", cases[c].what, err))
+            continue;
+        cg_status st = CG_OK;
+        err[0] = 0;
+        if (cases[c].call <= 1) {
+            st = cg_scigan_set_data(h, X, T, D, Y, n, NULL, 0, err);
+            if (st == CG_OK)
+                st = cases[c].call == 0 ? cg_scigan_train_gan(h, 3, NULL, NULL, NULL, err)
+                                        : cg_scigan_train_inference(h, 3, NULL, err);
+        } else if (cases[c].call == 2) {
+            st = cg_scigan_predict(h, out, X, 0, doses, n, m, err);
+        } else {
+            st = cg_scigan_sample(h, out, X, T, D, Y, 0, doses, n, m, 2, 5, err);
+        }
+        CHECK(st == CG_EFLOAT && names(err, cases[c].want, cases[c].iteration),
+              "divergence (scigan K=%d, %s): status %s, message '%s' (want '%s', '%s')", K, cases[c].what,
+              cg_status_name(st), err, cases[c].want, cases[c].iteration);
+        cg_scigan_free(h);
+    }
+done:
+    cg_scigan_free(g);
+    free(buf), free(bad), free(X), free(D), free(Y), free(doses), free(out), free(T);
+}
+
+static void test_scigan_all(void)
+{
+    test_product_bce();
+    test_set_kernels();
+    test_mlp_view();
+    test_scigan();
+    test_scigan_gradients(1, 0);
+    test_scigan_gradients(3, 2);
+    test_divergence_scigan(1);
+    test_divergence_scigan(3);
+#ifdef CG_ALLOC_HOOK
+    test_scigan_memory(1, 16);
+    test_scigan_memory(3, 300);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("CG_TEST_VERBOSE");
@@ -2604,7 +3272,8 @@ int main(int argc, char **argv)
     test_wgan();
     test_divergence();
     test_memory();
-    test_arm_moments(); /* last: its draws would shift the data of the tests above */
+    test_arm_moments(); /* its draws would shift the data of the tests above */
+    test_scigan_all();  /* after the others, for the same reason */
 
     printf("test_core (%s): %d checks, %d failures\n", BUILD_NAME, g_checks, g_fails);
     return g_fails ? 1 : 0;

@@ -6,7 +6,12 @@
 - :class:`GANITE` estimates individual and average treatment effects
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
+- :class:`SCIGAN` estimates dose-response curves for continuous and dosed
+  treatments (Bica, Jordon & van der Schaar, 2020): each unit's curve, the
+  average curve with a bootstrap band, and the best dose.
 - :func:`fit`, :func:`sample` and :func:`ate` are one-line shortcuts.
+- :func:`privacy_report` shows what a synthetic table reveals about the
+  rows it was trained on.
 - :func:`load` and :func:`loads` read models written by ``model.save`` and
   ``model.dumps``.
 - :mod:`cgan.datasets` bundles IHDP replication 1 and the Dehejia-Wahba
@@ -16,10 +21,13 @@ from . import _cgan, datasets
 from ._api import ate, fit, sample
 from ._evaluate import evaluate
 from ._persist import load, loads
+from ._privacy import plot_privacy_report, privacy_report
 from ._ganite import GANITE
 from ._inference import ATEResult
+from ._scigan import SCIGAN
 from ._wgan import CausalWGAN
 
 __version__ = _cgan.__version__
 
-__all__ = ["ATEResult", "CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]
+__all__ = ["ATEResult", "CausalWGAN", "GANITE", "SCIGAN", "ate", "datasets", "evaluate", "fit", "load", "loads",
+           "plot_privacy_report", "privacy_report", "sample", "__version__"]

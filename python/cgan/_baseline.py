@@ -41,6 +41,16 @@ def _block_rows(d):
     return max(1, (8 << 20) // (8 * (d + 1)))
 
 
+def _weighted_and_distinct_moments(Z, codes, y, rows, K, stop):
+    """(w, moments, distinct): each row's copies in `rows` (None: every row
+    once), the arms' moments with the rows so weighed, and those of the
+    distinct rows (the same object when no row repeats); None once `stop`
+    is set."""
+    w = None if rows is None else np.bincount(rows, minlength=Z.shape[0]).astype(np.float64)
+    pair = _moments_pair(Z, codes, y, w, K, stop)
+    return None if pair is None else (w, *pair)
+
+
 def _arm_moments(Z, codes, y, w, K, stop):
     """(gram, cross, sq) of _cgan.arm_moments summed over blocks of rows
     (weights w; None: every row once), or None once `stop` is set."""
@@ -69,10 +79,13 @@ def _centred(gram, cross, sq):
 
 
 def _ridge_penalty(gram, cross, sq):
-    """The ridge penalty GCV picks from RIDGE_GRID for one arm's moments
-    (as _cgan.arm_moments gives them); None with fewer than 3 rows."""
+    """(penalty, GCV score): the ridge penalty GCV picks from RIDGE_GRID for
+    one arm's moments (as _cgan.arm_moments gives them), and its GCV
+    estimate of the mean squared prediction error (None for the score when
+    every penalty leaves too few degrees of freedom); (None, None) with
+    fewer than 3 rows."""
     if gram[0, 0] < 3:
-        return None
+        return None, None
     W, _, _, S, r, syy = _centred(gram, cross, sq)
     e, V = np.linalg.eigh(S)
     e = np.maximum(e, 0.0)
@@ -86,7 +99,65 @@ def _ridge_penalty(gram, cross, sq):
         gcv = rss / W / (1.0 - df / W) ** 2
         if best is None or gcv < best[0]:
             best = (gcv, lam / W)
-    return RIDGE_GRID[-1] if best is None else best[1]
+    return (RIDGE_GRID[-1], None) if best is None else (best[1], best[0])
+
+
+def fit_baseline(Z, codes, y, rows, K, stop=None, log_arms=()):
+    """fit_baseline_scored's lines alone (None once `stop` is set), the
+    arms in `log_arms` with a log link instead: E[y | x] = exp(line),
+    fitted by iteratively reweighted least squares (Gaussian errors, so
+    outcomes of any sign are allowed), each step a ridge fit as
+    fit_baseline_scored's with weights mu^2 / mean(mu^2) on the working
+    outcome eta + (y - mu) / mu; it starts from the line of log(y), y raised
+    to the 5% quantile of the arm's positive outcomes.  Such an arm needs
+    LOG_LINK_MIN_POSITIVE rows with a positive outcome."""
+    out = fit_baseline_scored(Z, codes, y, rows, K, stop)
+    if out is None or not len(log_arms):
+        return None if out is None else out[0]
+    w = None if rows is None else np.bincount(rows, minlength=Z.shape[0]).astype(np.float64)
+    return _log_lines(Z, codes, y, w, K, stop, sorted(log_arms), out[0])
+
+
+def fit_baseline_scored(Z, codes, y, rows, K, stop=None):
+    """Each arm's ridge regression of y on the standardised covariates Z,
+    over `rows` (repeats count as weights; None: every row), with an
+    unpenalised intercept, its penalty chosen by generalised
+    cross-validation from RIDGE_GRID.  On a resample the penalty is
+    chosen on the distinct rows, as on the data (copies of a row would look
+    like independent confirmations and draw the penalty down), and the
+    line is then fitted with the copies as weights.  Only per-arm moments
+    are formed, in C, a block of rows at a time, so the memory is O(n + K
+    d^2).  Returns coef of shape (d + 1, K), row 0 the intercepts (an arm
+    with fewer than 3 rows gets its mean, 0 with none), or None once
+    `stop` is set.  Z may be any object with shape and row-block slicing
+    that gives float32 arrays (features computed a block at a time).  With
+    the lines comes their score: the arms' GCV estimates of the mean
+    squared prediction error, averaged with the arms' row weights (an arm
+    without a GCV estimate counts with its mean's residual variance)."""
+    d = Z.shape[1]
+    both = _weighted_and_distinct_moments(Z, codes, y, rows, K, stop)
+    if both is None:
+        return None
+    _, moments, distinct = both
+    gram, cross, sq = moments
+    coef = np.zeros((d + 1, K))
+    score, weight = 0.0, 0.0
+    for k in range(K):
+        W = gram[k, 0, 0]
+        penalty, gcv = _ridge_penalty(distinct[0][k], distinct[1][k], distinct[2][k])
+        if penalty is None or W < 3:
+            coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
+            if W > 0:
+                score += max(sq[k] - W * coef[0, k] ** 2, 0.0)
+                weight += W
+            continue
+        _, xbar, ybar, S, r, syy = _centred(gram[k], cross[k], sq[k])
+        b = np.linalg.solve(S + W * penalty * np.eye(d), r)
+        coef[0, k] = ybar - xbar @ b
+        coef[1:, k] = b
+        score += W * (syy / W if gcv is None else gcv)
+        weight += W
+    return coef, score / weight if weight > 0 else 0.0
 
 
 def _ridge_lines(moments, distinct, arms, coef):
@@ -98,7 +169,7 @@ def _ridge_lines(moments, distinct, arms, coef):
     for k in arms:
         W = gram[k, 0, 0]
         coef[:, k] = 0.0
-        penalty = _ridge_penalty(distinct[0][k], distinct[1][k], distinct[2][k])
+        penalty, _ = _ridge_penalty(distinct[0][k], distinct[1][k], distinct[2][k])
         if penalty is None or W < 3:
             coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
             continue
@@ -122,40 +193,6 @@ def _moments_pair(Z, codes, y, w, K, stop, scale=None):
     once = np.where(w > 0, 1.0, 0.0) if scale is None else np.where(w > 0, scale, 0.0)
     distinct = _arm_moments(Z, codes, y, once, K, stop)
     return None if distinct is None else (moments, distinct)
-
-
-def fit_baseline(Z, codes, y, rows, K, stop=None, log_arms=()):
-    """Each arm's ridge regression of y on the standardised covariates Z,
-    over `rows` (repeats count as weights; None: every row), with an
-    unpenalised intercept, its penalty chosen by generalised
-    cross-validation from RIDGE_GRID.  On a resample the penalty is
-    chosen on the distinct rows, as on the data (copies of a row would look
-    like independent confirmations and draw the penalty down), and the
-    line is then fitted with the copies as weights.  Only per-arm moments
-    are formed, in C, a block of rows at a time, so the memory is O(n + K
-    d^2).
-
-    The arms in `log_arms` get a log link instead: E[y | x] = exp(line),
-    fitted by iteratively reweighted least squares (Gaussian errors, so
-    outcomes of any sign are allowed), each step a ridge fit as above with
-    weights mu^2 / mean(mu^2) on the working outcome eta + (y - mu) / mu; it
-    starts from the line of log(y), y raised to the 5% quantile of the
-    arm's positive outcomes.  Such an arm needs LOG_LINK_MIN_POSITIVE rows
-    with a positive outcome.
-
-    Returns coef of shape (d + 1, K), row 0 the intercepts (an arm with
-    fewer than 3 rows gets its mean, 0 with none), or None once `stop` is
-    set."""
-    n, d = Z.shape
-    w = None if rows is None else np.bincount(rows, minlength=n).astype(np.float64)
-    pair = _moments_pair(Z, codes, y, w, K, stop)
-    if pair is None:
-        return None
-    coef = np.zeros((d + 1, K))
-    _ridge_lines(*pair, range(K), coef)
-    if len(log_arms):
-        return _log_lines(Z, codes, y, w, K, stop, sorted(log_arms), coef)
-    return coef
 
 
 def _log_lines(Z, codes, y, w, K, stop, arms, coef):
@@ -250,3 +287,80 @@ def choose_links(Z, codes, y, fold, K, stop=None):
             fitted = line(Z[held], coef, log_arms)[np.arange(held.size), codes[held]]
             np.add.at(error[link], codes[held], (yd[held] - fitted) ** 2)
     return tuple(k for k in candidates if error[1, k] < error[0, k])
+
+
+def fit_baseline_loo(Z, codes, y, rows, K, stop=None):
+    """fit_baseline_scored with each arm's penalty chosen by exact
+    leave-one-out error instead of GCV.
+
+    GCV replaces every row's leverage by the average one; when a few rows
+    sit far out in the features (a basis of the dose times the covariates,
+    say), their leave-one-out residuals e_i / (1 - h_ii) are much larger
+    than GCV's and GCV picks too small a penalty.  Ridge's leave-one-out
+    residuals are exact from one eigendecomposition per arm: with S the
+    centred X'X = V diag(e) V' and q_i = V'(x_i - xbar), for each penalty l,
+    h_ii = 1/W + sum_j q_ij^2 / (e_j + l) and the fit's deviation from the
+    mean is sum_j q_ij (V'r)_j / (e_j + l).  A second pass over the rows, a
+    block at a time, gives every penalty's mean squared leave-one-out
+    residual (and its standard error); the penalty kept is the one of the
+    smallest error.  As in fit_baseline, the choice is made
+    on the distinct rows of a resample and the fit then weighs the copies.
+    Returns (coef, score, stderr): the leave-one-out mean squared error over
+    the arms' rows at the penalties kept and its standard error (for choices
+    between such fits, as of their features), or None once `stop` is set."""
+    n, d = Z.shape
+    both = _weighted_and_distinct_moments(Z, codes, y, rows, K, stop)
+    if both is None:
+        return None
+    w, moments, distinct = both
+    arms = {}
+    for k in range(K):
+        if distinct[0][k][0, 0] >= 3:
+            W, xbar, ybar, S, r, _ = _centred(distinct[0][k], distinct[1][k], distinct[2][k])
+            e, V = np.linalg.eigh(S)
+            arms[k] = (W, xbar, ybar, np.maximum(e, 0.0), V, V.T @ r, W * RIDGE_GRID,
+                       np.zeros(len(RIDGE_GRID)), np.zeros(len(RIDGE_GRID)))
+    keep = np.ones(n, dtype=bool) if w is None else w > 0
+    step = _block_rows(d)
+    for start in range(0, n, step):
+        if stop is not None and stop.is_set():
+            return None
+        block = slice(start, start + step)
+        F = np.asarray(Z[block], dtype=np.float64)
+        c, yb, kb = codes[block], np.asarray(y[block], dtype=np.float64), keep[block]
+        for k, (W, xbar, ybar, e, V, qr, lams, press, press2) in arms.items():
+            at = np.flatnonzero((c == k) & kb)
+            if not at.size:
+                continue
+            q = (F[at] - xbar) @ V
+            inv = 1.0 / (e[:, None] + lams[None, :])  # (p, penalties)
+            h = 1.0 / W + (q * q) @ inv
+            fit = q @ (qr[:, None] * inv)
+            sq_loo = (((yb[at] - ybar)[:, None] - fit) / np.maximum(1.0 - h, 1e-12)) ** 2
+            press += sq_loo.sum(axis=0)
+            press2 += (sq_loo * sq_loo).sum(axis=0)
+    gram, cross, sq = moments
+    coef = np.zeros((d + 1, K))
+    score, var, weight = 0.0, 0.0, 0.0
+    for k in range(K):
+        W = gram[k, 0, 0]
+        if k not in arms or W < 3:
+            coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
+            if W > 0:
+                score += max(sq[k] - W * coef[0, k] ** 2, 0.0)
+                weight += W
+            continue
+        Wd, press, press2 = arms[k][0], arms[k][7], arms[k][8]
+        mse = press / Wd
+        se = np.sqrt(np.maximum(press2 / Wd - mse ** 2, 0.0) / Wd)
+        pick = int(np.argmin(mse))
+        _, xbar, ybar, S, r, _ = _centred(gram[k], cross[k], sq[k])
+        b = np.linalg.solve(S + W * RIDGE_GRID[pick] * np.eye(d), r)
+        coef[0, k] = ybar - xbar @ b
+        coef[1:, k] = b
+        score += mse[pick] * W
+        var += (se[pick] * W) ** 2
+        weight += W
+    if weight == 0:
+        return coef, 0.0, 0.0
+    return coef, score / weight, np.sqrt(var) / weight

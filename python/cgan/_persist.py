@@ -638,6 +638,17 @@ def _check_state(cls, state):
     cls._persistence.check_state(state)
 
 
+def check_names_and_history(state: dict[str, Any], d: int) -> None:
+    """An estimator's saved feature_names_in_ (when present: d names) and
+    history_ (loss names to arrays)."""
+    names = state.get("feature_names_in_")
+    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
+        raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
+    history = state.get("history_")
+    if type(history) is not dict or not all(type(k) is str and isinstance(h, np.ndarray) for k, h in history.items()):
+        raise ValueError("saved history_ must map loss names to arrays")
+
+
 def check_array(state: dict[str, Any], key: str, ndim: int, kind: str = "f", shape: tuple[int, ...] | None = None,
                 finite: bool = False) -> np.ndarray:
     """state[key] as a saved array of `ndim` dimensions (and dtype kind in

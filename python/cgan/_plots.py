@@ -81,3 +81,24 @@ def real_against_synthetic(df, syn, cols, pairs):
     axes.ravel()[0].legend()
     fig.tight_layout()
     return fig
+
+
+def dose_response(grid, curve, interval, units, ax, label, alpha):
+    """The average curve over `grid`, its band `interval` (lo, hi; or None)
+    and, thin, the curves of `units` (rows of an array; or None).  Returns
+    the Axes."""
+    plt = pyplot("plot_dose_response")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    elif not (hasattr(ax, "plot") and hasattr(ax, "fill_between")):
+        raise TypeError(f"ax must be None or a matplotlib Axes, got {ax!r}")
+    if units is not None:
+        for i, row in enumerate(units):
+            ax.plot(grid, row, color="grey", linewidth=0.6, alpha=0.5, label="units" if i == 0 else None)
+    if interval is not None:
+        ax.fill_between(grid, interval[0], interval[1], alpha=0.25, label=f"{100 * (1 - alpha):g}% band")
+    ax.plot(grid, curve, linewidth=2, label=label)
+    ax.set_xlabel("dose")
+    ax.set_ylabel("outcome")
+    ax.legend()
+    return ax

@@ -130,8 +130,19 @@ def check_vector(y, name: str, n_rows: int | None = None) -> np.ndarray:
     return arr
 
 
-def check_treatment(T, n_rows: int | None = None):
-    """Labels of a treatment with at least two arms -> (classes, codes)."""
+def check_dose(dose, name: str = "dose", n_rows: int | None = None) -> np.ndarray:
+    """Doses: a 1-d float64 array of finite, non-negative numbers."""
+    d = np.asarray(check_vector(dose, name, n_rows), dtype=np.float64)
+    negative = np.flatnonzero(d < 0)
+    if negative.size:
+        raise ValueError(f"{name} must hold doses, which are non-negative; {negative.size} "
+                         f"{'is' if negative.size == 1 else 'are'} negative, the first {d[negative[0]]:g} at "
+                         f"{'row' if d.size > 1 else 'index'} {negative[0]}")
+    return d
+
+
+def check_treatment(T, n_rows: int | None = None, min_classes: int = 2):
+    """Labels of a treatment with at least min_classes arms -> (classes, codes)."""
     if T is None:
         raise TypeError("T is required; got None")
     arr = _one_column(T, "T")
@@ -151,13 +162,13 @@ def check_treatment(T, n_rows: int | None = None):
             classes, codes = np.unique(arr, return_inverse=True)
         except TypeError as exc:
             raise TypeError(f"T mixes label types that cannot be ordered: {exc}") from None
-        return _check_classes(classes, codes)
+        return _check_classes(classes, codes, min_classes)
     classes, codes = np.unique(arr, return_inverse=True)
-    return _check_classes(classes, codes)
+    return _check_classes(classes, codes, min_classes)
 
 
-def _check_classes(classes, codes):
-    if len(classes) < 2:
+def _check_classes(classes, codes, min_classes=2):
+    if len(classes) < min_classes:
         raise ValueError(f"T must have at least two distinct treatments, got only {list(classes)}")
     if len(classes) > LIMITS["n_treatments"]:
         raise ValueError(f"T has {len(classes)} distinct values; at most {LIMITS['n_treatments']} treatment arms "

@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import _cgan
 from .._base import check_saved_classes
-from .._persist import check_array, restore_core
 from .._effect_stage import EFFECT_MODELS
+from .._persist import check_array, check_names_and_history, restore_core
 from .._propensity import PROPENSITY_MODELS, SPLINE_KNOTS
 
 SPLINE_COLUMNS = SPLINE_KNOTS + 2  # B-spline functions per continuous covariate
@@ -111,12 +111,7 @@ def check_state(state):
         coef = check_array(state, "_effect_coef", 2, finite=True)
         if coef.shape != (K - 1, width + 1):
             raise ValueError(f"saved _effect_coef must have shape ({K - 1}, {width + 1}) for effect_model_={model!r}")
-    names = state.get("feature_names_in_")
-    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
-        raise ValueError(f"saved feature_names_in_ must have shape ({d},)")
-    history = state.get("history_")
-    if type(history) is not dict or not all(type(k) is str and isinstance(h, np.ndarray) for k, h in history.items()):
-        raise ValueError("saved history_ must map loss names to arrays")
+    check_names_and_history(state, d)
 
 
 def legacy_state(state):

@@ -1,0 +1,4 @@
+"""SCIGAN: dose-response curves with generative adversarial nets."""
+from .estimator import SCIGAN
+
+__all__ = ["SCIGAN"]
