@@ -1806,6 +1806,21 @@ done:
 static PyObject *Ganite_train_counterfactual(CoreObject *self, PyObject *arg) { return Ganite_train(self, arg, 0); }
 static PyObject *Ganite_train_ite(CoreObject *self, PyObject *arg) { return Ganite_train(self, arg, 1); }
 
+static PyObject *Ganite_restart_ite(CoreObject *self, PyObject *arg)
+{
+    double beta;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (get_real(arg, "beta", 0.0, INFINITY, 0, 1, &beta) < 0 || core_acquire(self, &held) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_ganite_restart_ite(self->model, beta, err);
+    Py_END_ALLOW_THREADS
+    core_release(self, &held);
+    if (st != CG_OK) return raise_status(st, err);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Ganite_predict(CoreObject *self, PyObject *arg)
 {
     PyArrayObject *X = NULL, *out = NULL;
@@ -1909,6 +1924,9 @@ static PyMethodDef Ganite_methods[] = {
     {"train_counterfactual", (PyCFunction)Ganite_train_counterfactual, METH_O,
      "train_counterfactual(n_iter) -> (generator_loss, discriminator_loss) per iteration."},
     {"train_ite", (PyCFunction)Ganite_train_ite, METH_O, "train_ite(n_iter) -> ITE-network loss per iteration."},
+    {"restart_ite", (PyCFunction)Ganite_restart_ite, METH_O,
+     "restart_ite(beta): start the ITE block afresh (I drawn again from the model's stream, its optimiser and "
+     "average cleared) with the factual weight beta; G and D are kept."},
     {"predict", (PyCFunction)Ganite_predict, METH_O, "predict(X) -> (n, K) potential outcomes from the ITE network."},
     {"sample", (PyCFunction)(void (*)(void))Ganite_sample, METH_VARARGS | METH_KEYWORDS,
      "sample(X, T, Y, n_samples, seed) -> (n_samples, n, K) draws from the generator."},

@@ -438,6 +438,13 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
                                          char *err);
 /* n_iter more iterations of the ITE block. */
 cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char *err);
+/* Start the ITE block afresh with the factual weight beta: I's weights are
+ * drawn again from the model's stream, its Adam moments, step count and
+ * moving average are cleared; G and D are kept.  Copies of one model
+ * (restored from one snapshot) restarted with different beta values give
+ * I the same initial weights and minibatches, so that their held-out losses
+ * differ by beta alone. */
+cg_status cg_ganite_restart_ite(cg_ganite *g, double beta, char *err);
 /* out[n,K]: I's potential outcomes on the outcome scale (probabilities for a
  * binary outcome), from an exponential moving average of I's weights. */
 cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err);

@@ -485,6 +485,24 @@ cg_status cg_ganite_train_ite(cg_ganite *g, size_t n_iter, double *i_loss, char 
     return CG_OK;
 }
 
+cg_status cg_ganite_restart_ite(cg_ganite *g, double beta, char *err)
+{
+    if (!(beta >= 0) || !isfinite(beta)) {
+        cg_set_error(err, "beta must be finite and non-negative, got %g", beta);
+        return CG_EINVAL;
+    }
+    size_t np = cg_mlp_n_params(g->I);
+    g->cfg.beta = beta;
+    cg_mlp_init(g->I, &g->rng);
+    memset(cg_adam_m(g->optI), 0, np * sizeof(cg_real));
+    memset(cg_adam_v(g->optI), 0, np * sizeof(cg_real));
+    cg_adam_set_steps(g->optI, 0);
+    memcpy(g->i_avg, cg_mlp_params(g->I), np * sizeof(cg_real));
+    g->avg_steps = 0;
+    g->iters_ite = 0;
+    return CG_OK;
+}
+
 cg_status cg_ganite_predict(cg_ganite *g, cg_real *out, const cg_real *X, size_t n, char *err)
 {
     size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;

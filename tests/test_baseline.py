@@ -119,8 +119,9 @@ def test_linear_baseline_extrapolates_linear_effects():
     y = 6 * X[:, 0] + t * (1 + 2 * X[:, 0]) + 0.5 * rng.normal(size=n)
     Xn = np.c_[np.linspace(1.5, 2.0, 20), np.zeros((20, 2))]
     tau = 1 + 2 * Xn[:, 0]
-    err = {b: np.abs(GANITE(baseline=b, random_state=0, **FAST).fit(y, t, X=X).effect(Xn) - tau).max()
-           for b in ("linear", "none")}
+    # the networks' own effects: a linear effect model would extrapolate along a line either way
+    err = {b: np.abs(GANITE(baseline=b, effect_model="plugin", random_state=0, **FAST).fit(y, t, X=X).effect(Xn)
+                     - tau).max() for b in ("linear", "none")}
     # the lines' effect slope has a standard error near 0.5 / sqrt(n/2 *
     # var(x0)) / 0.58 ~ 0.05, so at x0 = 2 the line alone errs by ~0.2
     # at 2 s.e.; the networks' residual adds less than that
@@ -228,13 +229,14 @@ def test_bootstrap_replicates_fit_their_own_lines(monkeypatch):
     X = rng.normal(size=(300, 2))
     t = np.arange(300) % 2
     y = 2 * X[:, 0] + t + rng.normal(size=300)
-    model = GANITE(random_state=0, **dict(FAST, n_iter=20)).fit(y, t, X=X)
+    # the networks' own effects: replicates of a parametric effect model refit no member
+    model = GANITE(effect_model="plugin", random_state=0, **dict(FAST, n_iter=20)).fit(y, t, X=X)
     calls = []
     real = _baseline.fit_baseline
 
-    def spy(Z, codes, y, rows, K, stop=None):
+    def spy(Z, codes, y, rows, K, stop=None, log_arms=()):
         calls.append(rows)
-        return real(Z, codes, y, rows, K, stop)
+        return real(Z, codes, y, rows, K, stop, log_arms)
 
     monkeypatch.setattr(_baseline, "fit_baseline", spy)
     lo, hi = model.effect_interval(X[:5], n_bootstrap=3, random_state=0)
@@ -292,3 +294,96 @@ def test_data_too_wide_for_the_lines_fit_none(monkeypatch):
     y = X[:, 0] + t + rng.normal(size=200)
     model = GANITE(random_state=0, **dict(FAST, n_iter=10, n_estimators=2)).fit(y, t, X=X)
     assert not np.any(model._baseline)
+
+
+def _weighted_gcv_ridge(A, z, v):
+    """Ridge of z on [1, A] with weights v and an unpenalised intercept, the
+    penalty chosen from _RIDGE_GRID (per unit of the total weight W) by the
+    weighted GCV rss / W / (1 - df / W)^2, hat matrix formed explicitly."""
+    D, pen = _design(A)
+    W = v.sum()
+    Dw, zw = D * np.sqrt(v)[:, None], z * np.sqrt(v)
+    best = None
+    for g in _RIDGE_GRID:
+        M = np.linalg.solve(Dw.T @ Dw + W * g * pen, Dw.T)
+        H = Dw @ M
+        df = np.trace(H)
+        if df >= W - 1:
+            continue
+        gcv = np.sum((zw - H @ zw) ** 2) / W / (1 - df / W) ** 2
+        if best is None or gcv < best[0]:
+            best = (gcv, M @ zw)
+    return best[1]
+
+
+def _reference_log_link(A, y):
+    """Iteratively reweighted least squares for E[y | a] = exp([1, a] b):
+    weighted GCV ridge steps on the working outcome, from the ridge line of
+    log(y) (y raised to the 5% quantile of the positive values)."""
+    floor = np.quantile(y[y > 0], 0.05)
+    b = _weighted_gcv_ridge(A, np.log(np.maximum(y, floor)), np.ones(len(y)))
+    for _ in range(_baseline.LOG_LINK_STEPS):
+        eta = b[0] + A @ b[1:]
+        mu = np.exp(eta)
+        v = mu ** 2 / np.mean(mu ** 2)
+        new = _weighted_gcv_ridge(A, eta + (y - mu) / mu, v)
+        change = np.max(np.abs(new - b)) / (1 + np.max(np.abs(b)))
+        b = new
+        if change < _baseline.LOG_LINK_TOL:
+            break
+    return b
+
+
+def test_log_link_matches_the_textbook_irls_per_arm():
+    rng = np.random.default_rng(11)
+    n, d = 240, 3
+    Z = rng.normal(size=(n, d)).astype(np.float32)
+    codes = rng.integers(0, 2, n)
+    mean = np.where(codes == 0, np.exp(1.0 + Z @ [0.6, -0.3, 0.0]), 2 + Z[:, 0])
+    y = (mean + 0.5 * rng.normal(size=n)).astype(np.float32)
+    coef = _fit_baseline(Z, codes, y, None, 2, log_arms=(0,))
+    arm = codes == 0
+    ref = _reference_log_link(Z[arm].astype(np.float64), y[arm].astype(np.float64))
+    np.testing.assert_allclose(coef[:, 0], ref, rtol=1e-6, atol=1e-8)
+    # arm 1 keeps its ridge line
+    np.testing.assert_array_equal(coef[:, 1], _fit_baseline(Z, codes, y, None, 2)[:, 1])
+    np.testing.assert_allclose(coef[:, 0], [1.0, 0.6, -0.3, 0.0], atol=0.05)
+    line = _baseline.line(Z, coef, (0,))
+    np.testing.assert_allclose(line[:, 0], np.exp(coef[0, 0] + Z.astype(np.float64) @ coef[1:, 0]))
+
+
+def test_links_are_chosen_by_held_out_error_per_arm():
+    rng = np.random.default_rng(12)
+    n = 900
+    Z = rng.normal(size=(n, 3)).astype(np.float32)
+    codes = rng.integers(0, 2, n)
+    mean = np.where(codes == 0, np.exp(1.5 + 0.8 * Z[:, 0]), 1 + 2 * Z[:, 1])
+    y = (mean + rng.normal(size=n)).astype(np.float32)
+    fold = _stratified_folds(codes, 5, 0)
+    assert _baseline.choose_links(Z, codes, y, fold, 2) == (0,)
+    # an arm with too few positive outcomes does not compete
+    y_neg = np.where(codes == 0, -np.abs(y), y).astype(np.float32)
+    assert 0 not in _baseline.choose_links(Z, codes, y_neg, fold, 2)
+    with pytest.raises(ValueError, match="positive"):
+        _fit_baseline(Z, codes, y_neg, None, 2, log_arms=(0,))
+
+
+def test_ganite_takes_a_log_link_where_the_outcome_is_exponential():
+    rng = np.random.default_rng(13)
+    n = 700
+    X = rng.normal(size=(n, 3))
+    t = (rng.random(n) < 0.4).astype(int)
+    mu0, mu1 = np.exp(1.0 + 0.8 * X[:, 0]), 3 + X[:, 0]
+    y = np.where(t == 1, mu1, mu0) + rng.normal(size=n)
+    fit = dict(FAST, n_iter=100, outcome_transform="none")
+    model = GANITE(random_state=0, **fit).fit(y, t, X=X)
+    assert model.baseline_link_[0] == "log"
+    linear = GANITE(baseline="linear", random_state=0, **fit).fit(y, t, X=X)
+    assert list(linear.baseline_link_) == ["identity", "identity"]
+    assert model.oof_score_ > linear.oof_score_
+    twin = cgan.loads(model.dumps())
+    assert np.array_equal(twin.predict(X), model.predict(X)) and list(twin.baseline_link_) == list(model.baseline_link_)
+    broken = cgan.loads(model.dumps())
+    broken.baseline_link_ = np.array(["log", "cubic"])
+    with pytest.raises(ValueError, match="baseline_link_"):
+        cgan.loads(broken.dumps())

@@ -86,7 +86,8 @@ def test_single_member_and_ensemble_agree_on_shapes():
     X, t, y = _linear(n=300)
     one = GANITE(random_state=0, n_estimators=1, **FAST).fit(y, t, X=X)
     assert one.history_["ite_loss"].shape == (1, FAST["n_iter"])
-    ens = GANITE(random_state=0, n_estimators=3, **FAST).fit(y, t, X=X)
+    # the networks' own effects: an effect model moves the members' mean
+    ens = GANITE(random_state=0, n_estimators=3, effect_model="plugin", **FAST).fit(y, t, X=X)
     members = [member.predict(ens._checked_X(X)) for member in ens._members()]
     assert np.allclose(ens.predict(X), np.mean(members, axis=0), atol=1e-5)
 
@@ -278,7 +279,8 @@ def test_fit_rejects_bad_data(kwargs, exc, match):
         ({"d_steps": 0}, ValueError, "d_steps"),
         ({"alpha": -1.0}, ValueError, "alpha"),
         ({"alpha": float("nan")}, ValueError, "alpha"),
-        ({"beta": "big"}, TypeError, "beta"),
+        ({"beta": "big"}, ValueError, "beta"),
+        ({"beta": [1.0]}, TypeError, "beta"),
         ({"learning_rate": 0.0}, ValueError, "learning_rate"),
         ({"noise_dim": -1}, ValueError, "noise_dim"),
         ({"outcome": "ordinal"}, ValueError, "outcome"),

@@ -276,7 +276,7 @@ def test_bootstrap_predicts_each_row_with_a_model_that_did_not_train_on_it(fitte
 
     def train(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
         out = real(p, X32, codes, y32, K, binary, seed, rows, stop, bar)
-        return None if out is None else (Spy(out[0], rows), *out[1:])
+        return None if out is None else ([Spy(core, rows) for core in out[0]], *out[1:])
 
     monkeypatch.setattr(G, "train_core", train)
     model.ate_inference(method="bootstrap", n_bootstrap=3, random_state=0)

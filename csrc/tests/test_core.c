@@ -2027,6 +2027,55 @@ done:
     free(rows);
 }
 
+/* Restarting the inference block: copies of one model restarted with the
+ * same beta train to the same bits, another beta to other bits; the copy
+ * takes the new beta, and a negative or non-finite beta is refused. */
+static void test_ganite_restart(void)
+{
+    size_t n = 96, d = 3;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * d), *Y = ralloc(n), *p[3];
+    int32_t *T = xcalloc(n, sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) X[i * d + j] = (cg_real)urand(-1, 1);
+        T[i] = (int32_t)(i % 2);
+        Y[i] = (cg_real)(X[i * d] + T[i] + 0.1 * urand(-1, 1));
+    }
+    cg_ganite_config cfg = {(int)d, 2, 8, 2, 0, 0, 16, 2, 1.0, 10.0, 1e-3, 0.01, 5};
+    cg_ganite *g = NULL, *copy[3] = {NULL, NULL, NULL};
+    const double beta[3] = {2.0, 2.0, 7.0};
+    unsigned char *buf = NULL;
+    int ok = cg_ganite_create(&g, &cfg, err) == CG_OK && cg_ganite_set_data(g, X, T, Y, n, NULL, 0, err) == CG_OK &&
+             cg_ganite_train_counterfactual(g, 10, NULL, NULL, err) == CG_OK;
+    CHECK(ok, "restart setup: %s", err);
+    if (!ok) goto done;
+    size_t size = cg_ganite_snapshot_size(g);
+    buf = xcalloc(size, 1);
+    CHECK(cg_ganite_snapshot(g, buf, size, err) == CG_OK, "restart snapshot: %s", err);
+    for (int c = 0; c < 3; c++) {
+        p[c] = ralloc(n * 2);
+        ok = cg_ganite_restore(&copy[c], buf, size, err) == CG_OK &&
+             cg_ganite_set_data(copy[c], X, T, Y, n, NULL, 0, err) == CG_OK &&
+             cg_ganite_restart_ite(copy[c], beta[c], err) == CG_OK &&
+             cg_ganite_train_ite(copy[c], 8, NULL, err) == CG_OK && cg_ganite_predict(copy[c], p[c], X, n, err) == CG_OK;
+        CHECK(ok, "restarted copy %d: %s", c, err);
+    }
+    CHECK(memcmp(p[0], p[1], n * 2 * sizeof(cg_real)) == 0, "copies restarted with one beta differ");
+    CHECK(memcmp(p[0], p[2], n * 2 * sizeof(cg_real)) != 0, "copies restarted with two betas agree");
+    CHECK(cg_ganite_get_config(copy[2])->beta == 7.0, "restart did not set beta");
+    CHECK(cg_ganite_restart_ite(g, -1.0, err) == CG_EINVAL && err[0], "restart accepts beta -1");
+    CHECK(cg_ganite_restart_ite(g, NAN, err) == CG_EINVAL, "restart accepts beta NaN");
+    CHECK(cg_ganite_get_config(g)->beta == 10.0, "a refused restart changed beta");
+    for (int c = 0; c < 3; c++) free(p[c]);
+done:
+    for (int c = 0; c < 3; c++) cg_ganite_free(copy[c]);
+    cg_ganite_free(g);
+    free(buf);
+    free(X);
+    free(Y);
+    free(T);
+}
+
 static void test_ganite(void)
 {
     char err[CG_ERR_LEN];
@@ -2043,6 +2092,7 @@ static void test_ganite(void)
     test_ganite_case(2, 1, 2);
     test_ganite_case(3, 0, 3);
     test_ganite_case(3, 1, 0);
+    test_ganite_restart();
 }
 
 /* ------------------------------------------------------------- memory */

@@ -1,8 +1,10 @@
-"""The per-arm linear baseline: each arm's ridge regression of the outcome
-on the standardised covariates, its penalty chosen by generalised
-cross-validation.  GANITE's networks learn what the lines leave, so that
-effects extrapolate along the lines.  Only per-arm moments are formed (in
-C, a block of rows at a time), so memory is O(n + K d^2)."""
+"""The per-arm baseline: each arm's ridge regression of the outcome on the
+standardised covariates, its penalty chosen by generalised
+cross-validation, with an identity link (a line) or a log link (the
+exponential of a line, fitted by iteratively reweighted least squares).
+GANITE's networks learn what the baselines leave, so that effects
+extrapolate along them.  Only per-arm moments are formed (in C, a block of
+rows at a time), so memory is O(n + K d^2)."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,6 +18,18 @@ RIDGE_GRID = np.logspace(-6, 3, 37)
 # Lines are fitted while the arms' Gram matrices, K (d + 1)^2 doubles in all,
 # take at most this many bytes (d up to about 2,000 with two arms).
 BASELINE_BYTES = 64 << 20
+# Iteratively reweighted least-squares steps of a log-link fit at most, and
+# the relative change of the coefficients that ends them early.
+LOG_LINK_STEPS = 30
+LOG_LINK_TOL = 1e-8
+# A log link's linear predictor is clipped to +-MAX_LOG_MEAN, so that exp
+# never overflows float64.
+MAX_LOG_MEAN = 700.0
+# A log link needs at least this many rows with a positive outcome in its arm.
+LOG_LINK_MIN_POSITIVE = 10
+# The moments are formed from float32-range values: a working outcome
+# beyond this (a row whose mean has all but underflowed) ends the fit.
+_WORKING_MAX = float(np.finfo(np.float32).max)
 
 
 def fits_baseline(d, K):
@@ -33,15 +47,8 @@ def _weighted_and_distinct_moments(Z, codes, y, rows, K, stop):
     distinct rows (the same object when no row repeats); None once `stop`
     is set."""
     w = None if rows is None else np.bincount(rows, minlength=Z.shape[0]).astype(np.float64)
-    moments = _arm_moments(Z, codes, y, w, K, stop)
-    if moments is None:
-        return None
-    distinct = moments
-    if w is not None and np.any(w > 1):
-        distinct = _arm_moments(Z, codes, y, (w > 0).astype(np.float64), K, stop)
-        if distinct is None:
-            return None
-    return w, moments, distinct
+    pair = _moments_pair(Z, codes, y, w, K, stop)
+    return None if pair is None else (w, *pair)
 
 
 def _arm_moments(Z, codes, y, w, K, stop):
@@ -95,10 +102,20 @@ def _ridge_penalty(gram, cross, sq):
     return (RIDGE_GRID[-1], None) if best is None else (best[1], best[0])
 
 
-def fit_baseline(Z, codes, y, rows, K, stop=None):
-    """fit_baseline_scored's lines alone (None once `stop` is set)."""
+def fit_baseline(Z, codes, y, rows, K, stop=None, log_arms=()):
+    """fit_baseline_scored's lines alone (None once `stop` is set), the
+    arms in `log_arms` with a log link instead: E[y | x] = exp(line),
+    fitted by iteratively reweighted least squares (Gaussian errors, so
+    outcomes of any sign are allowed), each step a ridge fit as
+    fit_baseline_scored's with weights mu^2 / mean(mu^2) on the working
+    outcome eta + (y - mu) / mu; it starts from the line of log(y), y raised
+    to the 5% quantile of the arm's positive outcomes.  Such an arm needs
+    LOG_LINK_MIN_POSITIVE rows with a positive outcome."""
     out = fit_baseline_scored(Z, codes, y, rows, K, stop)
-    return None if out is None else out[0]
+    if out is None or not len(log_arms):
+        return None if out is None else out[0]
+    w = None if rows is None else np.bincount(rows, minlength=Z.shape[0]).astype(np.float64)
+    return _log_lines(Z, codes, y, w, K, stop, sorted(log_arms), out[0])
 
 
 def fit_baseline_scored(Z, codes, y, rows, K, stop=None):
@@ -143,21 +160,133 @@ def fit_baseline_scored(Z, codes, y, rows, K, stop=None):
     return coef, score / weight if weight > 0 else 0.0
 
 
-def line(Z, coef):
-    """Each arm's line (coef, as fit_baseline returns) on the rows Z,
-    float64 of shape (n, K), a block of rows at a time."""
+def _ridge_lines(moments, distinct, arms, coef):
+    """coef[:, k] for each k in arms: the ridge line of arm k's moments (as
+    _arm_moments gives them), its penalty chosen by GCV on `distinct`'s;
+    an arm with fewer than 3 rows of weight gets its mean (0 with none)."""
+    gram, cross, sq = moments
+    d = gram.shape[1] - 1
+    for k in arms:
+        W = gram[k, 0, 0]
+        coef[:, k] = 0.0
+        penalty, _ = _ridge_penalty(distinct[0][k], distinct[1][k], distinct[2][k])
+        if penalty is None or W < 3:
+            coef[0, k] = cross[k, 0] / W if W > 0 else 0.0
+            continue
+        _, xbar, ybar, S, r, _ = _centred(gram[k], cross[k], sq[k])
+        b = np.linalg.solve(S + W * penalty * np.eye(d), r)
+        coef[0, k] = ybar - xbar @ b
+        coef[1:, k] = b
+
+
+def _moments_pair(Z, codes, y, w, K, stop, scale=None):
+    """(moments, distinct): _arm_moments with row weights w (None: every
+    row once) times `scale` (per-row weights of a reweighted fit; None: 1),
+    and the same with the rows of positive w counted once (the same when no
+    row repeats); None once `stop` is set."""
+    both = w if scale is None else (scale if w is None else w * scale)
+    moments = _arm_moments(Z, codes, y, both, K, stop)
+    if moments is None:
+        return None
+    if w is None or not np.any(w > 1):
+        return moments, moments
+    once = np.where(w > 0, 1.0, 0.0) if scale is None else np.where(w > 0, scale, 0.0)
+    distinct = _arm_moments(Z, codes, y, once, K, stop)
+    return None if distinct is None else (moments, distinct)
+
+
+def _log_lines(Z, codes, y, w, K, stop, arms, coef):
+    """coef with the columns of `arms` refitted with a log link (see
+    fit_baseline), or None once `stop` is set."""
+    yd = np.asarray(y, dtype=np.float64)
+    base = np.ones(len(yd)) if w is None else w
+    in_arms = np.isin(codes, arms) & (base > 0)
+    floor = np.zeros(K)
+    for k in arms:
+        positive = yd[(codes == k) & (base > 0) & (yd > 0)]
+        if positive.size < LOG_LINK_MIN_POSITIVE:
+            raise ValueError(f"a log link for arm {k} needs {LOG_LINK_MIN_POSITIVE} rows with a positive outcome; "
+                             f"it has {positive.size}")
+        floor[k] = np.quantile(positive, 0.05)
+    start = np.zeros(len(yd))
+    start[in_arms] = np.log(np.maximum(yd[in_arms], floor[codes[in_arms]]))
+    pair = _moments_pair(Z, codes, start, w, K, stop, in_arms.astype(np.float64))
+    if pair is None:
+        return None
+    _ridge_lines(*pair, arms, coef)
+    for _ in range(LOG_LINK_STEPS):
+        eta = np.clip(_linear_predictor(Z, coef)[np.arange(len(yd)), codes], -MAX_LOG_MEAN, MAX_LOG_MEAN)
+        mu = np.exp(eta)
+        weight = np.where(in_arms, mu * mu, 0.0)
+        for k in arms:
+            arm = in_arms & (codes == k)
+            weight[arm] /= max(np.average(weight[arm], weights=base[arm]), np.finfo(float).tiny)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            working = np.where(in_arms, eta + (yd - mu) / mu, 0.0)
+        if not np.all(np.abs(working) <= _WORKING_MAX):
+            break  # a row's mean (nearly) underflowed: keep the last step
+        pair = _moments_pair(Z, codes, working, w, K, stop, weight)
+        if pair is None:
+            return None
+        new = coef.copy()
+        _ridge_lines(*pair, arms, new)
+        if not np.all(np.isfinite(new)):
+            break
+        change = np.max(np.abs(new[:, arms] - coef[:, arms])) / (1.0 + np.max(np.abs(coef[:, arms])))
+        coef = new
+        if change < LOG_LINK_TOL:
+            break
+    return coef
+
+
+def _linear_predictor(Z, coef):
+    """Z @ coef[1:] + coef[0], float64 of shape (n, K), a block of rows at a
+    time."""
     out = np.empty((Z.shape[0], coef.shape[1]))
     step = _block_rows(Z.shape[1])
     for start in range(0, Z.shape[0], step):
         block = slice(start, start + step)
         with np.errstate(over="ignore", invalid="ignore"):
             out[block] = np.asarray(Z[block], dtype=np.float64) @ coef[1:] + coef[0]
+    return out
+
+
+def line(Z, coef, log_arms=()):
+    """Each arm's baseline (coef, as fit_baseline returns; the arms in
+    log_arms with a log link) on the rows Z, float64 of shape (n, K)."""
+    out = _linear_predictor(Z, coef)
+    for k in log_arms:
+        out[:, k] = np.exp(np.clip(out[:, k], -MAX_LOG_MEAN, MAX_LOG_MEAN))
     if not np.all(np.isfinite(out)):
         raise ValueError("the baseline's lines give non-finite values on these rows; the model's saved "
                          "lines or the covariates are out of range")
     return out
 
 
+def choose_links(Z, codes, y, fold, K, stop=None):
+    """The arms whose baseline takes a log link: those where the log link's
+    cross-fitted squared error (fitted on the other folds, scored on each
+    fold's rows of the arm) is below the identity link's.  Only arms with
+    LOG_LINK_MIN_POSITIVE positive outcomes in every fold's training rows
+    compete.  Returns a sorted tuple of arm codes, or None once `stop` is
+    set."""
+    yd = np.asarray(y, dtype=np.float64)
+    folds = int(fold.max()) + 1
+    candidates = [k for k in range(K)
+                  if all(np.count_nonzero((codes == k) & (fold != f) & (yd > 0)) >= LOG_LINK_MIN_POSITIVE
+                         for f in range(folds))]
+    if not candidates:
+        return ()
+    error = np.zeros((2, K))
+    for f in range(folds):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        for link, log_arms in enumerate(((), candidates)):
+            coef = fit_baseline(Z, codes, y, train, K, stop, log_arms)
+            if coef is None:
+                return None
+            fitted = line(Z[held], coef, log_arms)[np.arange(held.size), codes[held]]
+            np.add.at(error[link], codes[held], (yd[held] - fitted) ** 2)
+    return tuple(k for k in candidates if error[1, k] < error[0, k])
 
 
 def fit_baseline_loo(Z, codes, y, rows, K, stop=None):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _cgan, _memory, _persist, _plots
+from .. import _baseline, _cgan, _effect_stage, _memory, _persist, _plots
 from .._base import BaseEstimator, reads, writes
 from .._inference import stratified_folds
 from .._persist import register_estimator
@@ -54,6 +54,14 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 _persist.register_core("ganite_core", _cgan.Ganite)
+
+# The factual weights beta='auto' tries, each an inference block trained on
+# the same counterfactual block; the one whose members predict their
+# held-out rows best is kept.
+BETA_GRID = (1.0, 3.0, 10.0, 30.0)
+# How effect_model='auto' picks among the candidates' cross-fitted R-losses
+# (_effect_stage.pick): the lowest mean.
+EFFECT_RULE = "min"
 
 
 def _covariates(X, W):
@@ -116,10 +124,14 @@ class GANITE(EffectInference, BaseEstimator):
         Weight of the adversarial term in the generator loss
         (supervised loss - alpha * discriminator loss); 0 trains G without
         the discriminator.
-    beta : float, default=10.0
+    beta : float or 'auto', default='auto'
         Weight of the factual entry in the inference network's loss; each
         counterfactual entry (G's completion) has weight 1 (the GANITE
-        paper's weighting is 1).
+        paper's weighting is 1).  'auto' trains one inference network per
+        value of (1, 3, 10, 30) on each member's counterfactual network
+        and keeps the value whose members predict the outcomes of their
+        held-out rows best (with n_estimators=1, the training rows);
+        ``beta_`` reports it.
     learning_rate : float, default=1e-3
         Adam step size for all three networks.  Predictions use an
         exponential moving average of the inference network's weights.
@@ -139,13 +151,28 @@ class GANITE(EffectInference, BaseEstimator):
         both when every Y is positive and keeps the scale with the lower
         cross-fitted squared error (needs n_estimators >= 2); otherwise it
         means 'none'.
-    baseline : {'linear', 'none'}, default='linear'
+    baseline : {'auto', 'linear', 'none'}, default='auto'
         'linear' fits each arm's ridge regression of the outcome on the
         covariates (penalty by generalised cross-validation) and trains
-        the networks on what the lines leave, so that effects extrapolate
-        along the lines.  Binary outcomes, and data whose Gram matrices
-        would pass 64 MiB (about 2,000 covariates with two arms), take
-        none.
+        the networks on what the regressions leave, so that effects
+        extrapolate along them.  'auto' does the same, and gives an arm a
+        log link (the exponential of a linear predictor) where that
+        predicts the arm's held-out rows better (continuous outcomes on
+        their own scale, n_estimators >= 2).  Binary outcomes, and data
+        whose Gram matrices would pass 64 MiB (about 2,000 covariates with
+        two arms), take none.
+    effect_model : {'auto', 'constant', 'linear', 'additive', 'plugin'}, default='auto'
+        How the effects are formed from the fitted networks.  'plugin'
+        takes the difference of the ensemble's potential outcomes.  The
+        others fit the effects against arm 0 to the R-loss (Nie and
+        Wager's R-learner) of the cross-fitted potential outcomes and
+        propensities: a constant per arm, linear in the covariates, or
+        linear plus cubic splines of each continuous covariate (ridge,
+        penalty by generalised cross-validation); the potential outcomes
+        are then shifted to match these effects, keeping the arms'
+        share-weighted mean.  'auto' keeps the candidate with the lowest
+        cross-fitted R-loss ('plugin' when n_estimators is 1); the others
+        need n_estimators >= 2.
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -180,6 +207,10 @@ class GANITE(EffectInference, BaseEstimator):
         on cubic B-splines of each continuous covariate), 'additive-rank'
         (on splines of their ranks), 'mlp-short' or 'mlp-long' (one ReLU
         layer of 32 units); 'logistic' when n_estimators is 1.
+    baseline_link_ : ndarray of str of shape (K,)
+        Each arm's baseline link, 'identity' or 'log'.
+    effect_model_ : str
+        The effect model in use (see ``effect_model``).
 
     See Also
     --------
@@ -212,13 +243,14 @@ class GANITE(EffectInference, BaseEstimator):
         n_iter_ite: int | None = None,
         d_steps: int = 2,
         alpha: float = 1.0,
-        beta: float = 10.0,
+        beta: float | str = "auto",
         learning_rate: float = 1e-3,
         weight_decay: float = 0.1,
         noise_dim: int = 0,
         outcome: str = "auto",
         outcome_transform: str = "auto",
-        baseline: str = "linear",
+        baseline: str = "auto",
+        effect_model: str = "auto",
         random_state: int | np.random.Generator | None = None,
         n_jobs: int | None = None,
         verbose: bool = False,
@@ -238,6 +270,7 @@ class GANITE(EffectInference, BaseEstimator):
         self.outcome = outcome
         self.outcome_transform = outcome_transform
         self.baseline = baseline
+        self.effect_model = effect_model
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -253,14 +286,23 @@ class GANITE(EffectInference, BaseEstimator):
                                     "n_iter_ite", 0, LIMITS["n_iter"]),
             "d_steps": check_int(self.d_steps, "d_steps", 1, LIMITS["d_steps"]),
             "alpha": check_float(self.alpha, "alpha", 0.0),
-            "beta": check_float(self.beta, "beta", 0.0),
             "learning_rate": check_float(self.learning_rate, "learning_rate", 0.0, 10.0, low_open=True),
             "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
             "noise_dim": check_int(self.noise_dim, "noise_dim", 0, LIMITS["noise_dim"]),
         }
         check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
         p["outcome_transform"] = check_choice(self.outcome_transform, "outcome_transform", ("auto", "none", "log"))
-        p["baseline"] = check_choice(self.baseline, "baseline", ("linear", "none"))
+        p["baseline"] = check_choice(self.baseline, "baseline", ("auto", "linear", "none"))
+        p["effect_model"] = check_choice(self.effect_model, "effect_model", ("auto",) + _effect_stage.EFFECT_MODELS)
+        if p["effect_model"] not in ("auto", "plugin") and p["n_estimators"] < 2:
+            raise ValueError(f"effect_model={p['effect_model']!r} is fitted to cross-fitted predictions, which need "
+                             f"n_estimators >= 2; got n_estimators={p['n_estimators']}")
+        if isinstance(self.beta, str):
+            check_choice(self.beta, "beta", ("auto",))
+            p["betas"] = BETA_GRID
+        else:
+            p["betas"] = (check_float(self.beta, "beta", 0.0),)
+        p["log_arms"] = ()
         if p["learning_rate"] * p["weight_decay"] > 1:
             # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
             # weights grow geometrically and training overflows within a few steps
@@ -337,38 +379,48 @@ class GANITE(EffectInference, BaseEstimator):
                     f"ensemble member trains on; lower batch_size or n_estimators"
                 )
         transforms = candidate_transforms(p["outcome_transform"], y, binary, M)
-        # every member is kept (and two scales' members while they compete),
-        # with one standardised float32 copy of the covariates they share
+        # every member is kept (a core per beta, and two scales' members
+        # while they compete), with one standardised float32 copy of the
+        # covariates they share
         _memory.check(4 * n * d, f"GANITE.fit on X of {n} rows and {d} columns", "pass fewer rows or columns")
         check_memory(p, d, K, binary, n, M * len(transforms), "GANITE.fit")
         # networks train poorly on features of very different scales
         x_mean, x_scale = column_scale(Xa)
         X32 = standardize(Xa, x_mean, x_scale)
-        bar = Progress(len(transforms) * M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
+        steps = p["n_iter"] + len(p["betas"]) * p["n_iter_ite"]
+        bar = Progress(len(transforms) * M * steps, "GANITE", bool(self.verbose))
         stop = Stop()
         n_jobs = effective_jobs(self.n_jobs, M)
         best = None
         try:
             for transform in transforms:
                 y32 = np.ascontiguousarray(np.log(y) if transform == "log" else y, dtype=np.float32)
+                links = self._baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop)
+                if links is None:  # stopped
+                    return self
+                p_scale = dict(p, log_arms=links)
+
                 # Members are independent and release the GIL, so threads
                 # run them in parallel; each owns its RNG, so results do not
                 # depend on n_jobs.
-                shared = (p, X32, codes, y32, K, binary, seeds, fold if M > 1 else None, stop, bar)
+                shared = (p_scale, X32, codes, y32, K, binary, seeds, fold if M > 1 else None, stop, bar)
                 results = map_threads(train_fold_member, M, n_jobs, stop, shared=shared)
-                mu_oof = np.zeros((n, K))
-                for member, result in enumerate(results):
-                    held = np.flatnonzero(fold == member) if M > 1 else slice(None)
-                    mu_oof[held] = result[0].predict(X32[held])
-                smear = np.ones(K)
-                if transform == "log":
-                    mu_oof, smear = from_log(mu_oof, y32, codes, K)
-                loss = float(np.mean((y - mu_oof[np.arange(n), codes]) ** 2))
-                if best is None or loss < best[0]:
-                    best = (loss, transform, results, mu_oof, smear, y32)
+                # each beta's members, scored on the rows they did not see
+                for b in range(len(p["betas"])):
+                    mu_oof = np.zeros((n, K))
+                    for member, result in enumerate(results):
+                        held = np.flatnonzero(fold == member) if M > 1 else slice(None)
+                        mu_oof[held] = result[0][b].predict(X32[held])
+                    smear = np.ones(K)
+                    if transform == "log":
+                        mu_oof, smear = from_log(mu_oof, y32, codes, K)
+                    loss = float(np.mean((y - mu_oof[np.arange(n), codes]) ** 2))
+                    if best is None or loss < best[0]:
+                        best = (loss, transform, [(r[0][b], r[1], r[2], r[3][b]) for r in results], mu_oof, smear,
+                                y32, links)
         finally:
             bar.close()
-        _, transform, results, mu_oof, smear, y32 = best
+        _, transform, results, mu_oof, smear, y32, links = best
         history = {
             "generator_loss": [r[1] for r in results],
             "discriminator_loss": [r[2] for r in results],
@@ -376,9 +428,15 @@ class GANITE(EffectInference, BaseEstimator):
         }
         members = [r[0] for r in results]
         raw, propensity_model = propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
+        options = (p["effect_model"],) if p["effect_model"] != "auto" else (
+            _effect_stage.EFFECT_MODELS if M > 1 else ("plugin",))
+        effect_model, effect_coef, splines, _ = _effect_stage.choose(X32, mu_oof, clip_propensity(raw), codes, y,
+                                                                    fold, options, EFFECT_RULE)
         # the fitted state, in the order files have always listed it, made
         # the model's at once: no reader sees a fit half published
+        link_names = np.array(["log" if k in links else "identity" for k in range(K)])
         state = {"_cores": [m.core for m in members], "_baseline": np.stack([m.coef for m in members]),
+                 "baseline_link_": link_names,
                  "outcome_transform_": transform, "_smear": smear, "_x_mean": x_mean, "_x_scale": x_scale,
                  "classes_": classes, "n_features_in_": d}
         names = feature_names(X)
@@ -387,7 +445,10 @@ class GANITE(EffectInference, BaseEstimator):
         state.update({
             "outcome_type_": "binary" if binary else "continuous",
             "history_": {k: np.stack(v) for k, v in history.items()},
-            "_mu_fit": ensemble_mean(members, X32, smear if transform == "log" else None),
+            "effect_model_": effect_model,
+            "_effect_coef": np.zeros((K - 1, 1)) if effect_coef is None else effect_coef,
+            "_effect_splines": splines,
+            "_mu_fit": None,  # set below, from the state above
             "propensity_model_": propensity_model,
             "propensity_fit_": clip_propensity(raw),
             "_propensity_unclipped": raw,
@@ -398,6 +459,8 @@ class GANITE(EffectInference, BaseEstimator):
             # only (_transient_attributes keeps it out of saves and pickles)
             "_fit_data": (X32, codes, y32),
         })
+        state["_mu_fit"] = self._with_effects(ensemble_mean(members, X32, smear if transform == "log" else None),
+                                              X32, state)
         self._publish(state, drop=() if names is not None else ("feature_names_in_",))
         _, share = overlap_summary(raw, codes, classes, OVERLAP_THRESHOLD)
         if share > OVERLAP_WARN_SHARE:
@@ -411,17 +474,76 @@ class GANITE(EffectInference, BaseEstimator):
             )
         return self
 
+    @staticmethod
+    def _baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop):
+        """The arms whose baseline takes a log link: with baseline='auto',
+        on the outcome's own scale and with cross-fitting, the arms where
+        it predicts the held-out rows better (_baseline.choose_links);
+        otherwise none.  None once `stop` is set."""
+        if (p["baseline"] != "auto" or binary or transform != "none" or p["n_estimators"] < 2
+                or not _baseline.fits_baseline(X32.shape[1], K)):
+            return ()
+        return _baseline.choose_links(X32, codes, y32, fold, K, stop)
+
+    def _refit_params(self):
+        """Checked parameters for refitting members as the fit did (the
+        bootstrap): its beta and its baseline links, not chosen again."""
+        p = self._check_params()
+        p["betas"] = (self.beta_,)
+        p["log_arms"] = self._log_arms()
+        return p
+
+    @property
+    def beta_(self) -> float:
+        """The factual weight of the fitted inference networks.
+
+        ``beta``, or with ``beta='auto'`` the value of the grid whose
+        members predicted their held-out rows best."""
+        self._check_is_fitted()
+        return float(self._cores[0].config["beta"])
+
+    def _log_arms(self):
+        """The arm codes whose baseline has a log link (none in models saved
+        before links existed)."""
+        links = getattr(self, "baseline_link_", None)
+        return () if links is None else tuple(int(k) for k in np.flatnonzero(links == "log"))
+
     def _members(self):
-        """The ensemble as Members: each core with its baseline line
-        (none in models saved before the baseline existed)."""
+        """The ensemble as Members: each core with its baseline (none in
+        models saved before the baseline existed)."""
         coefs = getattr(self, "_baseline", None)
         if coefs is None:
             coefs = np.zeros((len(self._cores), self.n_features_in_ + 1, len(self.classes_)))
-        return [Member(core, coef) for core, coef in zip(self._cores, coefs)]
+        log_arms = self._log_arms()
+        return [Member(core, coef, log_arms) for core, coef in zip(self._cores, coefs)]
 
     def _predict_array(self, Z):
-        """Ensemble mean of the potential outcomes for standardised rows Z."""
-        return ensemble_mean(self._members(), Z, self._smear if self._log_scale() else None)
+        """The potential outcomes for standardised rows Z: the ensemble mean,
+        with the effect model's effects."""
+        mu = ensemble_mean(self._members(), Z, self._smear if self._log_scale() else None)
+        return self._with_effects(mu, Z, self.__dict__)
+
+    @staticmethod
+    def _with_effects(mu, Z, state):
+        """Potential outcomes mu (n, K) of rows Z moved so that their
+        contrasts with arm 0 are the fitted effect model's effects (state
+        holds effect_model_, _effect_coef, _effect_splines, _codes_fit and
+        outcome_type_): arm k moves by delta_k, its effect minus the
+        ensemble's, less the average move sum_j share_j delta_j (share_j
+        the training rows' share of arm j), so that the arms' mean, weighted
+        by their shares, is the ensemble's.  Probabilities stay in [0, 1].
+        'plugin' (and models saved before effect models existed) leaves mu
+        as it is."""
+        model = state.get("effect_model_", "plugin")
+        if model == "plugin":
+            return mu
+        K = mu.shape[1]
+        F = _effect_stage.features(Z, model, state["_effect_splines"])
+        delta = np.zeros_like(mu)
+        delta[:, 1:] = _effect_stage.effects(F, state["_effect_coef"], K) - (mu[:, 1:] - mu[:, :1])
+        share = np.bincount(state["_codes_fit"], minlength=K) / len(state["_codes_fit"])
+        out = mu + delta - (delta @ share)[:, None]
+        return np.clip(out, 0.0, 1.0) if state["outcome_type_"] == "binary" else out
 
     def _member_predict(self, member, Z, smear=None):
         """One member's expected potential outcomes for rows Z, float64, in

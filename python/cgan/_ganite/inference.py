@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _propensity
+from .. import _effect_stage, _propensity
 from .._base import reads
 from .._inference import (
     BOOTSTRAP_FOLDS,
@@ -121,6 +121,11 @@ class EffectInference:
             )
         Z, codes, y32 = data
         rows = Z if X is None else self._checked_X(X)
+        model = getattr(self, "effect_model_", "plugin")
+        if model != "plugin":
+            draws = self._effect_model_replicates(Z, rows, model, t0, t1, replicates, random_state)
+            lo, hi = np.quantile(draws, [level / 2, 1 - level / 2], axis=0)
+            return lo, hi
 
         def effects(member, sample):
             mu_b = self._member_predict(member, rows, self._replicate_smear(member, Z, codes, y32, sample))
@@ -130,6 +135,23 @@ class EffectInference:
                                        "GANITE effect bootstrap", effects)
         lo, hi = np.quantile(np.stack(draws), [level / 2, 1 - level / 2], axis=0)
         return lo, hi
+
+    def _effect_model_replicates(self, Z, rows, model, t0, t1, replicates, random_state):
+        """Effects of T1 against T0 on `rows` (standardised) from the
+        parametric effect model refitted to `replicates` resamples of the
+        training rows Z (drawn within each arm), with the fit's cross-fitted
+        potential outcomes and propensities held fixed; (replicates, n)."""
+        seed = check_random_state(self.random_state if random_state is None else random_state)
+        plans = resample_plans(self._codes_fit, self.classes_, replicates, 1, (), seed, 0xEFFEC7)
+        F = _effect_stage.features(rows, model, self._effect_splines)
+        K = len(self.classes_)
+        out = np.empty((replicates, len(rows)))
+        for b, (sample, _, _, _) in enumerate(plans):
+            coef = _effect_stage.fit(Z[sample], self._mu_oof[sample], self.propensity_fit_[sample],
+                                     self._codes_fit[sample], self._y_fit[sample], model, self._effect_splines)
+            tau = np.hstack([np.zeros((len(rows), 1)), _effect_stage.effects(F, coef, K)])
+            out[b] = tau[:, t1] - tau[:, t0]
+        return out
 
     @reads
     def ate(self, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None, T1: Any = None, *, method: str = "plugin",
@@ -441,7 +463,7 @@ class EffectInference:
         of each row, seed).  Each replicate's resample and fits come from its
         own child seed, so the results do not depend on which thread runs it
         or in what order."""
-        p = self._check_params()
+        p = self._refit_params()
         K = len(self.classes_)
         binary = self.outcome_type_ == "binary"
         seed = check_random_state(self.random_state if random_state is None else random_state)

@@ -14,18 +14,19 @@ from .._progress import chunks
 
 
 class Member:
-    """One trained GANITE core and the per-arm line (coef, as
-    fit_baseline returns) it was trained around: the core learned each
-    arm's outcome minus the line, on the networks' scale, and the member's
-    predictions and draws add the line back."""
+    """One trained GANITE core and the per-arm baseline (coef, as
+    fit_baseline returns; the arms in log_arms with a log link) it was
+    trained around: the core learned each arm's outcome minus the baseline,
+    on the networks' scale, and the member's predictions and draws add the
+    baseline back."""
 
-    __slots__ = ("core", "coef")
+    __slots__ = ("core", "coef", "log_arms")
 
-    def __init__(self, core, coef):
-        self.core, self.coef = core, coef
+    def __init__(self, core, coef, log_arms=()):
+        self.core, self.coef, self.log_arms = core, coef, tuple(log_arms)
 
     def line(self, Z):
-        return _baseline.line(Z, self.coef)
+        return _baseline.line(Z, self.coef, self.log_arms)
 
     def predict(self, Z, line=None):
         """Predictions for rows Z; `line`, when given, is self.line(Z)."""
@@ -41,21 +42,29 @@ class Member:
 
 
 def train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
-    """A Member trained on `rows` of (X32, codes, y32) (all when None;
-    repeats allowed): the per-arm ridge line first, when p['baseline'] is
-    'linear' and the outcome continuous, then the core on the residuals.
-    Returns (member, generator, discriminator and inference losses), or
-    None when stopped."""
+    """Members trained on `rows` of (X32, codes, y32) (all when None;
+    repeats allowed), one for each factual weight in p['betas']: the
+    per-arm baseline first (identity link, or a log link for the arms in
+    p['log_arms']), when p['baseline'] is not 'none' and the outcome
+    continuous, then one counterfactual block on the residuals and, from
+    copies of it, one inference block per beta.  Returns (members, one per
+    beta; generator and discriminator losses; inference losses, one array
+    per beta), or None when stopped."""
     coef = np.zeros((X32.shape[1] + 1, K))
+    log_arms = ()
     target = y32
-    if p["baseline"] == "linear" and not binary and _baseline.fits_baseline(X32.shape[1], K):
-        coef = _baseline.fit_baseline(X32, codes, y32, rows, K, stop)
+    if p["baseline"] != "none" and not binary and _baseline.fits_baseline(X32.shape[1], K):
+        log_arms = p["log_arms"]
+        coef = _baseline.fit_baseline(X32, codes, y32, rows, K, stop, log_arms)
         if coef is None:
             return None
-        target = _baseline.line(X32, coef)[np.arange(len(codes)), codes]
+        target = _baseline.line(X32, coef, log_arms)[np.arange(len(codes)), codes]
         target = np.ascontiguousarray(y32 - target, dtype=np.float32)
     out = train_core(p, X32, codes, target, K, binary, seed, rows, stop, bar)
-    return None if out is None else (Member(out[0], coef), *out[1:])
+    if out is None:
+        return None
+    cores, g_loss, d_loss, i_losses = out
+    return [Member(core, coef, log_arms) for core in cores], g_loss, d_loss, i_losses
 
 
 def train_fold_member(shared, m):
@@ -75,13 +84,13 @@ def train_replicate(shared, b):
     sample, fold, core_seed, member_seeds = plans[b]
     if fold is None:
         out = train_member(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
-        return None if out is None else summarize(out[0], sample)
+        return None if out is None else summarize(out[0][0], sample)
     members = []
     for f in range(folds):
         out = train_member(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
         if out is None:
             return None
-        members.append(out[0])
+        members.append(out[0][0])
     return summarize(members, sample, fold, int(core_seed) % 2**63)
 
 
@@ -89,27 +98,33 @@ def core_config(p, d, K, binary, seed=0):
     """The C core's arguments for checked parameters p, d covariates, K arms."""
     return dict(n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
                 noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
-                d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
+                d_steps=p["d_steps"], alpha=p["alpha"], beta=p["betas"][0], learning_rate=p["learning_rate"],
                 weight_decay=p["weight_decay"], seed=int(seed))
 
 
 def check_memory(p, d, K, binary, rows, members, what):
-    """MemoryError unless `members` cores trained on `rows` rows each fit
-    in the budget (cgan._memory)."""
-    per_member = _cgan.Ganite.nbytes(**core_config(p, d, K, binary), n_rows=rows)
+    """MemoryError unless `members` members trained on `rows` rows each (a
+    core for each beta of p['betas']) fit in the budget (cgan._memory)."""
+    per_member = len(p["betas"]) * _cgan.Ganite.nbytes(**core_config(p, d, K, binary), n_rows=rows)
     _memory.check(members * per_member,
                   f"{what} with hidden_size={p['hidden_size']}, n_hidden={p['n_hidden']} and {members} networks "
                   f"trained at once", "lower hidden_size, n_hidden, n_estimators or n_jobs")
 
 
 def train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
-    """One GANITE model trained in C on `rows` of (X32, codes, y32) (all rows
-    when None; repeats allowed), in chunks so that `stop` and the progress
-    bar are served.  Returns (core, generator, discriminator and inference
-    losses), or None when stopped."""
+    """GANITE trained in C on `rows` of (X32, codes, y32) (all rows when
+    None; repeats allowed), in chunks so that `stop` and the progress bar
+    are served: one counterfactual block, then for each beta of p['betas']
+    an inference block on a copy of it, restarted with that factual weight
+    (each copy starts I from the same weights and draws the same
+    minibatches, so the copies differ by beta alone).  Returns (cores, one
+    per beta; generator and discriminator losses; inference losses, one
+    array per beta), or None when stopped."""
+    betas = p["betas"]
     core = _cgan.Ganite(**core_config(p, X32.shape[1], K, binary, seed))
     core.set_data(X32, codes, y32, rows=rows, copy=False)
-    g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
+    g_all, d_all = [np.zeros(0)], [np.zeros(0)]
+    cores, i_losses = [], []
     try:
         for size in chunks(p["n_iter"]):
             if stop.is_set():
@@ -118,15 +133,27 @@ def train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
             g_all.append(g)
             d_all.append(dl)
             bar.update(len(g), G=float(g[-1]), D=float(dl[-1]))
-        for size in chunks(p["n_iter_ite"]):
-            if stop.is_set():
-                return None
-            il = core.train_ite(size)
-            i_all.append(il)
-            bar.update(len(il), I=float(il[-1]))
+        snapshot = core.snapshot() if len(betas) > 1 else None
+        for b, beta in enumerate(betas):
+            ite = core if b == len(betas) - 1 else _cgan.Ganite.restore(snapshot)
+            if ite is not core:
+                ite.set_data(X32, codes, y32, rows=rows, copy=False)
+            try:
+                ite.restart_ite(beta)
+                i_all = [np.zeros(0)]
+                for size in chunks(p["n_iter_ite"]):
+                    if stop.is_set():
+                        return None
+                    il = ite.train_ite(size)
+                    i_all.append(il)
+                    bar.update(len(il), I=float(il[-1]))
+            finally:
+                ite.clear_data()
+            cores.append(ite)
+            i_losses.append(np.concatenate(i_all))
     finally:
         core.clear_data()
-    return core, np.concatenate(g_all), np.concatenate(d_all), np.concatenate(i_all)
+    return cores, np.concatenate(g_all), np.concatenate(d_all), i_losses
 
 
 def outcome_mean(member, Z, smear):

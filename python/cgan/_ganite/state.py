@@ -9,8 +9,11 @@ import numpy as np
 
 from .. import _cgan
 from .._base import check_saved_classes
+from .._effect_stage import EFFECT_MODELS
 from .._persist import check_array, check_names_and_history, restore_core
-from .._propensity import PROPENSITY_MODELS
+from .._propensity import PROPENSITY_MODELS, SPLINE_KNOTS
+
+SPLINE_COLUMNS = SPLINE_KNOTS + 2  # B-spline functions per continuous covariate
 
 # The attributes a fit sets (feature_names_in_ only for named columns): a
 # saved fitted model holds exactly these, so that no method meets a missing
@@ -19,11 +22,12 @@ from .._propensity import PROPENSITY_MODELS
 STATE_KEYS = (
     {"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale", "_y_fit",
      "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_", "propensity_model_"},
-    {"feature_names_in_", "outcome_transform_", "_smear", "_baseline"},
+    {"feature_names_in_", "outcome_transform_", "_smear", "_baseline", "baseline_link_", "effect_model_",
+     "_effect_coef", "_effect_splines"},
 )
 # parameters added after the format was first written, with the value that
 # reproduces what earlier versions did
-ADDED_PARAMS = {"outcome_transform": "none", "baseline": "none"}
+ADDED_PARAMS = {"outcome_transform": "none", "baseline": "none", "effect_model": "plugin"}
 
 
 def check_state(state):
@@ -84,6 +88,29 @@ def check_state(state):
             raise ValueError(f"saved _baseline must hold finite lines of shape ({len(cores)}, {d + 1}, {K})")
         if binary and np.any(coef):
             raise ValueError("saved _baseline must be zero for a binary outcome")
+    # models saved before log links existed hold none: identity links
+    if "baseline_link_" in state:
+        links = check_array(state, "baseline_link_", 1, "U", shape=(K,))
+        if not np.all(np.isin(links, ("identity", "log"))) or (binary and np.any(links == "log")):
+            raise ValueError("saved baseline_link_ must hold 'identity' or 'log' per arm ('identity' for a binary "
+                             "outcome)")
+    # models saved before effect models existed hold none: the ensemble's own effects
+    effect_keys = ("effect_model_", "_effect_coef", "_effect_splines")
+    if any(key in state for key in effect_keys):
+        if not all(key in state for key in effect_keys):
+            raise ValueError("saved effect_model_, _effect_coef and _effect_splines must come together")
+        model = state["effect_model_"]
+        if model not in EFFECT_MODELS:
+            raise ValueError(f"saved effect_model_ must be one of {list(EFFECT_MODELS)}")
+        splines = check_array(state, "_effect_splines", 2, finite=True)
+        if splines.shape[1:] != (3,) or not np.all((splines[:, 0] >= 0) & (splines[:, 0] < d)
+                                                   & (splines[:, 0] == np.round(splines[:, 0]))
+                                                   & (splines[:, 1] < splines[:, 2])):
+            raise ValueError(f"saved _effect_splines must hold rows (column in [0, {d}), lo, hi) with lo < hi")
+        width = {"plugin": 0, "constant": 0, "linear": d}.get(model, d + SPLINE_COLUMNS * len(splines))
+        coef = check_array(state, "_effect_coef", 2, finite=True)
+        if coef.shape != (K - 1, width + 1):
+            raise ValueError(f"saved _effect_coef must have shape ({K - 1}, {width + 1}) for effect_model_={model!r}")
     check_names_and_history(state, d)
 
 
