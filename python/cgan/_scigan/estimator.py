@@ -92,8 +92,9 @@ class SCIGAN(DoseInference, BaseEstimator):
     hidden_size : int, default=64
         Width of every hidden layer of the four networks.
     n_hidden : int, default=1
-        Hidden layers of each treatment's dose head after the layer where
-        the dose enters (the paper has two).
+        Hidden layers of each treatment's dose head, counting the layer
+        where the dose enters (1: that layer, then the output; the paper
+        has two).
     n_estimators : int, default=5
         SCIGAN models, each with its own seed, whose curves are averaged.
         With two or more, member m trains on all folds of the rows but
