@@ -10,16 +10,20 @@ import numpy as np
 
 from . import _memory
 from ._threads import map_threads
-from ._wgan import CausalWGAN
 from ._validation import check_int, check_jobs, check_random_state, require_pandas
+from ._wgan.synthesizer import Synthesizer
 
 if TYPE_CHECKING:
     import pandas
 
+    from ._graph import CausalGraphWGAN
+    from ._wgan import CausalWGAN
 
-def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]], n_datasets: int = 100,
-             n: int | None = None, n_jobs: int = 1, random_state: int | np.random.Generator | None = None, T0: Any = None,
-             T1: Any = None) -> pandas.DataFrame:
+
+def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Callable[..., Any]],
+             n_datasets: int = 100, n: int | None = None, n_jobs: int = 1,
+             random_state: int | np.random.Generator | None = None, T0: Any = None, T1: Any = None, *,
+             treatment: Any = None, outcome: Any = None, covariates: Any = None) -> pandas.DataFrame:
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
 
     Each of ``n_datasets`` data sets is drawn from the fitted synthesizer
@@ -28,7 +32,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
 
     Parameters
     ----------
-    synthesizer : CausalWGAN
+    synthesizer : CausalWGAN or CausalGraphWGAN
         A fitted synthesizer.
     estimators : dict
         Maps a name to a callable ``f(X, T, Y)`` (X a DataFrame of the
@@ -44,9 +48,17 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         per data set, so results do not depend on it.
     random_state : int, numpy Generator or None, default=None
         Seeds the data sets.
-    T0, T1 : treatment label, optional
+    T0, T1 : treatment label or value, optional
         The contrast: T0 defaults to the first treatment level, T1 to the
-        second (required with more than two levels).
+        second (required with more than two levels, and for a continuous
+        treatment of a CausalGraphWGAN).
+    treatment, outcome : column label, optional
+        For a CausalGraphWGAN, the treatment and outcome columns (required);
+        a CausalWGAN has its own.
+    covariates : list of column labels, optional
+        For a CausalGraphWGAN, the columns the estimators get as X; None
+        gives those that are not descendants of the treatment (nor the
+        outcome), which are measured before it.
 
     Returns
     -------
@@ -62,11 +74,13 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     Raises
     ------
     TypeError
-        If synthesizer is not a fitted CausalWGAN, estimators is not a
-        non-empty dict of callables, or a count has the wrong type.
+        If synthesizer is not a fitted CausalWGAN or CausalGraphWGAN,
+        estimators is not a non-empty dict of callables, or a count has
+        the wrong type.
     ValueError
         If n_datasets, n or n_jobs is out of range, T1 is missing with more
-        than two treatments, or an estimator returns a tuple that is not
+        than two treatments, the roles do not fit the synthesizer (see
+        treatment, outcome and covariates), or an estimator returns a tuple that is not
         (estimate, lower, upper), a value that is not finite, an interval
         with lower > upper, or an interval for some data sets and none for
         others.  The error names the estimator and the data set; an error
@@ -92,9 +106,10 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     """
     pd = require_pandas("evaluate")
 
-    if not isinstance(synthesizer, CausalWGAN) or not hasattr(synthesizer, "classes_"):
-        raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN, got "
-                        f"{'an unfitted one' if isinstance(synthesizer, CausalWGAN) else type(synthesizer).__name__}")
+    # a synthesizer describes its Monte Carlo data sets (Synthesizer._experiment)
+    if not isinstance(synthesizer, Synthesizer) or not synthesizer._is_fitted():
+        what = "an unfitted one" if isinstance(synthesizer, Synthesizer) else type(synthesizer).__name__
+        raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN or cgan.CausalGraphWGAN, got {what}")
     if not isinstance(estimators, dict) or not estimators:
         raise TypeError("estimators must be a non-empty dict of name -> callable(X, T, Y)")
     for name, f in estimators.items():
@@ -104,24 +119,16 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     n_jobs = check_jobs(n_jobs)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
-    t0, t1 = synthesizer._arms(T0, T1)
-    rows = n
-    if rows is None:
-        rows = getattr(synthesizer, "_n_fit", 1000)
-    rows = check_int(rows, "n", 2, 1 << 31)
-    lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
+    design = synthesizer._experiment(T0, T1, treatment, outcome, covariates)
+    rows = check_int(design.rows if n is None else n, "n", 2, 1 << 31)
     jobs = max(1, min(n_jobs, n_datasets))
     # each running data set holds its draw and the copies its estimators get
-    _memory.check(2 * jobs * synthesizer._sample_bytes(rows), f"evaluate with n={rows} rows per data set and "
+    _memory.check(2 * jobs * design.nbytes(rows), f"evaluate with n={rows} rows per data set and "
                   f"{jobs} at a time", "lower n or n_jobs")
 
     def one(i):
         # each data set has its own seed, so results do not depend on n_jobs
-        df = synthesizer.sample(rows, random_state=int(seeds[i]))
-        truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
-        X = df[list(synthesizer.covariates_)]
-        T = df[synthesizer.treatment_].to_numpy()
-        Y = df[synthesizer.outcome_].to_numpy()
+        X, T, Y, truth = design.draw(rows, int(seeds[i]))
         out = {}
         for name, f in estimators.items():
             where = f"estimator {name!r} on data set {i}"

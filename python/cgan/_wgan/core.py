@@ -3,6 +3,7 @@ checks, its training in C (in chunks, for Ctrl-C and progress) and seeded
 draws.  Every synthesizer of cgan builds its models from these."""
 from __future__ import annotations
 
+import struct
 
 import numpy as np
 
@@ -56,11 +57,22 @@ def check_params(est, models):
     }
 
 
+# a trained core's random stream rests here between calls: every draw sets
+# its own seed and returns the stream to this one, so that sampling leaves
+# the model's bytes as the fit left them
+REST_SEED = 0
+
+
 def train(p, name, cols, X, C, seed, stop, bar, owner):
-    """A WGAN of columns `cols` (encoded rows X) given the context C, trained
-    for p['n_iter'] generator steps; (core, history), or None when `stop`
-    is set.  `owner` and `name` label a divergence error."""
-    block, lower, upper = layout(cols)
+    """A WGAN of columns `cols` (encoded rows X; None: continuous columns
+    without limits) given the context C (which may have no columns),
+    trained for p['n_iter'] generator steps; (core, history), or None when
+    `stop` is set.  `owner` and `name` label a divergence error."""
+    if cols is None:
+        d = X.shape[1]
+        block, lower, upper = np.full(d, -1), np.full(d, -np.inf), np.full(d, np.inf)
+    else:
+        block, lower, upper = layout(cols)
     w = _cgan.Wgan(
         x_dim=X.shape[1], ctx_dim=C.shape[1], noise_dim=p["noise_dim"] or X.shape[1], hidden_size=p["hidden_size"],
         n_hidden=p["n_hidden"], batch_size=p["batch_size"], critic_steps=p["critic_steps"],
@@ -68,7 +80,7 @@ def train(p, name, cols, X, C, seed, stop, bar, owner):
         learning_rate=p["learning_rate"], beta1=p["beta1"], beta2=p["beta2"], seed=seed,
         column_block=block, lower=lower, upper=upper,
     )
-    w.set_data(X, C)
+    w.set_data(X, C if C.shape[1] else None)
     hist = {"critic_loss": [], "generator_loss": [], "penalty": []}
     try:
         for size in chunks(p["n_iter"]):
@@ -84,13 +96,26 @@ def train(p, name, cols, X, C, seed, stop, bar, owner):
         raise FloatingPointError(f"{owner}'s {name} model: {exc}") from None
     finally:
         w.clear_data()
+    w.reseed(REST_SEED)
     return w, {k: np.concatenate(v) if v else np.zeros(0) for k, v in hist.items()}
 
 
 def draw(core, n, ctx, seed):
-    """n rows from a trained WGAN given ctx, from the stream seeded by `seed`."""
+    """n rows from a trained WGAN given ctx (None without context), from
+    the stream seeded by `seed`; the core's own stream is left as it was
+    (at REST_SEED).  Each row's noise depends only on the seed and the
+    row's position, not on ctx.  The caller serialises draws from one core."""
     core.reseed(seed)
-    return core.sample(n, ctx)
+    try:
+        return core.sample(n, ctx)
+    finally:
+        core.reseed(REST_SEED)
+
+
+def dims(core):
+    """(x_dim, ctx_dim) of a WGAN core: the first two config ints after its
+    snapshot's 20-byte header (magic, version, byte order, real size)."""
+    return struct.unpack_from("=ii", core.snapshot(), 20)
 
 
 def seeds(seed, count):
