@@ -72,6 +72,8 @@ def test_surface_is_found():
         "CausalWGAN.__init__", "CausalWGAN.fit", "CausalWGAN.sample", "CausalWGAN.ate", "CausalWGAN.att",
         "CausalWGAN.compare", "CausalWGAN.plot_compare", "CausalWGAN.get_params", "CausalWGAN.set_params",
         "CausalWGAN.save", "CausalWGAN.dumps",
+        "CausalGraphWGAN.__init__", "CausalGraphWGAN.fit", "CausalGraphWGAN.sample", "CausalGraphWGAN.ate",
+        "CausalGraphWGAN.mediation", "CausalGraphWGAN.compare", "CausalGraphWGAN.plot_compare",
         "ATEResult.__init__", "IHDP.__init__", "IHDP.true_ite", "IHDP.true_ate",
     }
     assert expected <= names, sorted(expected - names)

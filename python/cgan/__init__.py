@@ -3,6 +3,9 @@
 - :class:`CausalWGAN` fits conditional WGAN-GPs to a data set and samples
   realistic synthetic copies with known effects (Athey et al., 2021);
   :func:`evaluate` ranks estimators on them by Monte Carlo.
+- :class:`CausalGraphWGAN` fits a model per node of a causal graph over
+  a data set's columns and samples observational, interventional and
+  nested worlds: average effects, natural direct and indirect effects.
 - :class:`GANITE` estimates individual and average treatment effects
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
@@ -19,7 +22,8 @@ from ._persist import load, loads
 from ._ganite import GANITE
 from ._inference import ATEResult
 from ._wgan import CausalWGAN
+from ._graph import CausalGraphWGAN, MediationResult
 
 __version__ = _cgan.__version__
 
-__all__ = ["ATEResult", "CausalWGAN", "GANITE", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]
+__all__ = ["ATEResult", "CausalGraphWGAN", "CausalWGAN", "GANITE", "MediationResult", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]
