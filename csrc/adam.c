@@ -11,6 +11,7 @@
  * take a microcode path hundreds of cycles long for every operation; such
  * an m moves its parameter by less than lr * 1e-30. */
 #include "cgan.h"
+#include "alloc.h"
 
 #include <float.h>
 #include <math.h>
@@ -48,24 +49,39 @@ static cg_status check_config(const cg_adam_config *cfg, char *err)
     return CG_OK;
 }
 
+/* create's allocations (the struct, m and v), or only their bytes when the
+ * plan counts (then the pointers go to a shell on the stack) */
+static cg_adam *adam_alloc(cg_plan *p, size_t n_params)
+{
+    cg_adam shell, *a = cg_plan_alloc(p, 1, sizeof *a, 1), *t = a ? a : &shell;
+    t->m = cg_plan_alloc(p, n_params, sizeof *t->m, 1);
+    t->v = cg_plan_alloc(p, n_params, sizeof *t->v, 1);
+    return a;
+}
+
+size_t cg_adam_bytes(size_t n_params)
+{
+    cg_plan p = {0, 1, 0};
+    adam_alloc(&p, n_params);
+    return p.bytes;
+}
+
 cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err)
 {
     *out = NULL;
     cg_status st = check_config(cfg, err);
     if (st != CG_OK) return st;
-    cg_adam *a = calloc(1, sizeof *a);
-    if (!a) goto fail;
+    cg_plan p = {0, 0, 0};
+    cg_adam *a = adam_alloc(&p, n_params);
+    if (p.failed) {
+        cg_adam_free(a);
+        cg_set_error(err, "out of memory allocating Adam state for %zu parameters", n_params);
+        return CG_ENOMEM;
+    }
     a->n = n_params;
     a->cfg = *cfg;
-    a->m = calloc(n_params ? n_params : 1, sizeof *a->m);
-    a->v = calloc(n_params ? n_params : 1, sizeof *a->v);
-    if (!a->m || !a->v) goto fail;
     *out = a;
     return CG_OK;
-fail:
-    cg_adam_free(a);
-    cg_set_error(err, "out of memory allocating Adam state for %zu parameters", n_params);
-    return CG_ENOMEM;
 }
 
 cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err)
@@ -78,9 +94,9 @@ cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err)
 void cg_adam_free(cg_adam *a)
 {
     if (!a) return;
-    free(a->m);
-    free(a->v);
-    free(a);
+    cg_free(a->m);
+    cg_free(a->v);
+    cg_free(a);
 }
 
 /* An AVX2 clone doubles the vector width of the update.  AVX2 without FMA

@@ -9,13 +9,20 @@
  *  - Storage and compute are in cg_real: float, or double when CG_DOUBLE is
  *    defined at compile time (the C gradient checks use the double build).
  *    Reductions (losses, means) accumulate in double.
- *  - Matrices are row-major and dense.  Shapes are given in each comment.
+ *  - Matrices are dense and row-major where models take and return them; the
+ *    MLP keeps its batches feature-major inside (see matmul).  Shapes are
+ *    given in each comment.
  *  - Kernels are forward/backward pairs; outputs come first, then const
- *    inputs, then sizes.  Backward functions ADD into gradient buffers.
+ *    inputs, then sizes.  Backward functions ADD into gradient buffers
+ *    (those of the parameter-free activations and dropout work in place).
  *  - Functions that can fail return a cg_status and write a message into a
  *    caller-owned buffer `err` of CG_ERR_LEN bytes (err may be NULL).
  *  - Nothing here prints, exits, aborts, asserts on input or keeps global
- *    state.  Each model owns its own RNG.
+ *    state.  Each model owns its own RNG.  A model is not safe to use from
+ *    two threads at once (its calls share its buffers); the caller
+ *    serialises calls on one model.
+ *  - Memory: models allocate in create (and the MLP in reserve); the
+ *    *_bytes functions say how much before anything is allocated.
  */
 #ifndef CGAN_H
 #define CGAN_H
@@ -47,6 +54,37 @@ typedef enum {
 
 const char *cg_status_name(cg_status s);
 
+/* ------------------------------------------------------------ limits */
+/* Every size limit of the core, defined once: the core checks them when it
+ * creates a model, the binding checks arguments against them before any work
+ * and exports them as _cgan.LIMITS.  They keep each size in an int and each
+ * product of sizes the core forms far from overflowing a size_t. */
+#define CG_MAX_FEATURES (1 << 20)           /* GANITE's n_features; units of an MLP layer */
+#define CG_MAX_TREATMENTS 1024              /* GANITE's treatment arms */
+#define CG_MAX_HIDDEN_SIZE (1 << 16)        /* units of a hidden layer of GANITE's and the WGAN's networks */
+#define CG_MAX_N_HIDDEN 64                  /* hidden layers of those networks */
+#define CG_MAX_LAYERS (CG_MAX_N_HIDDEN + 1) /* dense layers of an MLP (the hidden ones and the output) */
+#define CG_MAX_NOISE_DIM 4096               /* noise inputs of a generator */
+#define CG_MAX_X_DIM (1 << 16)              /* columns the WGAN generates */
+#define CG_MAX_CTX_DIM (1 << 16)            /* columns the WGAN conditions on */
+#define CG_MAX_BATCH_SIZE (1 << 24)         /* minibatch rows of GANITE and the WGAN */
+#define CG_MAX_INNER_STEPS 1000             /* GANITE's d_steps, the WGAN's critic_steps */
+#define CG_MAX_ITERATIONS ((int64_t)1 << 31) /* iterations of one training call */
+#define CG_MAX_ROWS ((int64_t)1 << 31)      /* rows of one MLP forward, minibatch or WGAN sample */
+#define CG_MAX_SAMPLES (1 << 20)            /* GANITE's draws per row in one sample call */
+#define CG_MAX_SAMPLE_VALUES ((int64_t)4000000000) /* values one sample call returns */
+#define CG_MAX_PARAMS ((int64_t)1 << 32)    /* parameters of one MLP */
+#define CG_MAX_CACHE_VALUES ((int64_t)1 << 40) /* rows times widest layer of an MLP's cache */
+
+/* CG_OK when every ranges[i] holds lo <= value <= hi; otherwise CG_EINVAL
+ * with "name must be between lo and hi, got value" for the first that does
+ * not. */
+typedef struct {
+    const char *name;
+    int64_t value, lo, hi;
+} cg_range;
+cg_status cg_check_ranges(const cg_range *ranges, size_t n, char *err);
+
 /* ------------------------------------------------------------------ RNG */
 /* xoshiro256** seeded through splitmix64; one state per model. */
 typedef struct { uint64_t s[4]; } cg_rng;
@@ -62,13 +100,6 @@ void cg_rng_fill_normal(cg_rng *rng, cg_real *out, size_t n, double mean, double
 void cg_rng_indices(cg_rng *rng, int64_t *out, size_t count, int64_t n_rows);
 
 /* ------------------------------------------------------------ matmul */
-/* C[m,n] (+)= A[m,k] B[k,n] with optional transposes of A and B
- * (trans_a: A is stored as [k,m]; trans_b: B is stored as [n,k]).
- * accumulate = 0 overwrites C, 1 adds into it.  Blocked and packed; the
- * micro-kernel is chosen at run time for the CPU. */
-void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
-             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate);
-
 /* Feature-major kernels (used by the MLP, which keeps a batch as one line of
  * ld values per unit, ld >= n rounded up to CG_FM_ALIGN).
  *
@@ -99,18 +130,27 @@ void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, siz
  * ldb; and bsum[j] += sum_p B[j, p] when bsum is not NULL. */
 void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
                 size_t n, size_t k, cg_real *bsum);
-/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols. */
+/* dst[j*ldd + i] = src[i*lds + j] (add = 1: +=) for i < rows, j < cols.
+ * src must hold rows * lds values: a row's last block may be read whole,
+ * past column cols (never past the end of src). */
 void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add);
 
-/* ---------------------------------------------------------- kernels */
-/* Dense: Y[n,out] = X[n,in] W[in,out] + b[out] (b may be NULL). */
-void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
-                      size_t n, size_t in, size_t out);
-/* dX[n,in] += dY W^T; dW[in,out] += X^T dY; db[out] += sum_rows dY.
- * Any of dX, dW, db may be NULL to skip it. */
-void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
-                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out);
+/* The instruction sets the kernels above are built for.  Training runs the
+ * best one the CPU has; the _isa forms run a named one (a set the CPU or the
+ * build lacks runs as the best it has), so that tests and benchmarks can
+ * check and time each.  AVX512 and FMA give the same bits in cg_gemm_fm
+ * (cg_gemm_nt and cg_transpose run their FMA form under AVX512); the
+ * baseline's products round twice where the others fuse. */
+typedef enum { CG_ISA_AUTO = 0, CG_ISA_BASELINE = 1, CG_ISA_FMA = 2, CG_ISA_AVX512 = 3 } cg_isa;
+cg_isa cg_isa_best(void);
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux);
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum);
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add);
 
+/* ---------------------------------------------------------- kernels */
 typedef enum {
     CG_ACT_IDENTITY = 0,
     CG_ACT_RELU = 1,
@@ -123,14 +163,19 @@ typedef enum {
 
 /* y[n] = f(x[n]); y may alias x. */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param);
-/* dx[n] += dy[n] * f'(x); y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
-void cg_activation_backward(cg_real *restrict dx, const cg_real *restrict dy, const cg_real *restrict x, const cg_real *restrict y,
-                            size_t n, cg_activation act, double param);
+/* d[n] *= f'(x[n]), in place: d holds dL/dy on entry and dL/dx on return;
+ * y = f(x) is passed so that tanh/sigmoid/ELU reuse it. */
+void cg_activation_backward(cg_real *restrict d, const cg_real *restrict x, const cg_real *restrict y, size_t n,
+                            cg_activation act, double param);
 
-/* Inverted dropout: mask[n] is 0 or 1/(1-p), y = x * mask.  p in [0, 1). */
-void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng);
-/* dx[n] += dy * mask */
-void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n);
+/* Inverted dropout, p in [0, 1), over feature-major lines: x, y and mask
+ * are [units, ld], unit j of row i at j*ld + i.  mask is 0 or 1/(1-p) for
+ * rows i < n, drawn row by row (unit by unit within a row), and 0 in the
+ * padding columns [n, np); y = x * mask over np columns (y may alias x). */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t units, size_t n, size_t np, size_t ld,
+                        double p, cg_rng *rng);
+/* d[n] *= mask[n], in place (dL/dy in, dL/dx out) */
+void cg_dropout_backward(cg_real *d, const cg_real *mask, size_t n);
 
 /* ------------------------------------------------------------ losses */
 /* Each loss returns scale * sum_i w_i * l_i (w may be NULL for all ones) and,
@@ -146,12 +191,6 @@ double cg_bce_logits_loss(cg_real *grad, const cg_real *z, const cg_real *y,
 /* z[n,k] logits, labels[n] in [0,k): l_i = -log softmax(z_i)[labels_i] */
 double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels,
                           const cg_real *w, size_t n, size_t k, double scale);
-/* Wasserstein critic loss: scale * (sum f(fake) - sum f(real)).
- * grads are added for both score vectors (either may be NULL). */
-double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
-                           const cg_real *real, size_t n_real,
-                           const cg_real *fake, size_t n_fake, double scale);
-
 /* --------------------------------------------------------------- MLP */
 /* A multilayer perceptron: sizes[0] inputs, sizes[n_layers] outputs, with an
  * activation (and optional dropout) after each dense layer.  All parameters
@@ -168,6 +207,30 @@ typedef struct {
 } cg_mlp_spec;
 
 cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err);
+/* Memory, before anything is allocated.  cg_mlp_bytes: what cg_mlp_create
+ * (spec, capacity) allocates (the struct and tables, params and grads, the
+ * activation cache for capacity rows); cg_mlp_reserve growing the cache to
+ * n rows frees it and allocates the cache part of cg_mlp_bytes(spec, n).
+ * cg_mlp_penalty_bytes: what cg_mlp_reserve_penalty allocates for capacity
+ * rows.  Both count a spec within the size limits whatever its parameter
+ * count, and give SIZE_MAX when the count overflows or the layer count, a
+ * size (or, for the penalty, the one output) is out of range.
+ * cg_mlp_spec_n_params: the parameters of such a spec (SIZE_MAX likewise). */
+size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity);
+size_t cg_mlp_penalty_bytes(const cg_mlp_spec *spec, size_t capacity);
+size_t cg_mlp_spec_n_params(const cg_mlp_spec *spec);
+
+/* The networks of the training loops: n_hidden ReLU layers of `hidden`
+ * units, each followed by dropout at rate `dropout`, then a linear layer of
+ * `out` units.  cg_mlp_stack_init fills s and points s->spec at s's own
+ * tables (so s must not be copied); an n_hidden outside [1,
+ * CG_MAX_N_HIDDEN] gives a spec of 0 layers, which create refuses. */
+typedef struct {
+    cg_mlp_spec spec;
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    double dropout[CG_MAX_LAYERS];
+} cg_mlp_stack;
+void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout);
 void cg_mlp_free(cg_mlp *m);
 /* Grows the activation cache to hold `capacity` rows. */
 cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err);
@@ -221,6 +284,8 @@ typedef struct {
 
 typedef struct cg_adam cg_adam;
 cg_status cg_adam_create(cg_adam **out, size_t n_params, const cg_adam_config *cfg, char *err);
+/* what cg_adam_create allocates (the state and the moments m and v) */
+size_t cg_adam_bytes(size_t n_params);
 void cg_adam_free(cg_adam *a);
 /* New hyperparameters for an existing optimiser; its moments and step count stay. */
 cg_status cg_adam_configure(cg_adam *a, const cg_adam_config *cfg, char *err);
@@ -243,7 +308,9 @@ void cg_swap_blocks(cg_real *a, cg_real *b, size_t n);
 /* ------------------------------------------------- a supervised loop */
 /* Minibatch regression of Y[n, out] on X[n, in] with MSE and Adam, for
  * n_iter steps of batch_size rows drawn with replacement.  Writes the
- * minibatch loss of each step into losses[n_iter] (may be NULL). */
+ * minibatch loss of each step into losses[n_iter] (may be NULL).  Grows the
+ * cache to batch_size rows, and holds batch_size * ((in + 2 out) *
+ * sizeof(cg_real) + 12) bytes of batch buffers while it runs. */
 cg_status cg_mlp_fit_mse(cg_mlp *m, cg_adam *opt, cg_rng *rng,
                          const cg_real *X, const cg_real *Y, size_t n,
                          size_t batch_size, size_t n_iter, double *losses, char *err);
@@ -283,6 +350,16 @@ typedef struct {
 typedef struct cg_ganite cg_ganite;
 
 cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err);
+/* Memory, before anything is allocated: cg_ganite_bytes is what
+ * cg_ganite_create allocates (the three networks with their caches for
+ * max(batch_size, 1024) rows, their Adam moments, I's moving average, the
+ * batch buffers); SIZE_MAX when the count overflows.  cg_ganite_data_bytes
+ * is what cg_ganite_set_data allocates for n_rows training rows (its cache
+ * of completed outcomes: n_rows * K * sizeof(cg_real) when noise_dim = 0,
+ * else 0; it only grows).  Training, predict and sample allocate nothing:
+ * they run in chunks of at most 1024 rows through those buffers. */
+size_t cg_ganite_bytes(const cg_ganite_config *cfg);
+size_t cg_ganite_data_bytes(const cg_ganite_config *cfg, size_t n_rows);
 void cg_ganite_free(cg_ganite *g);
 const cg_ganite_config *cg_ganite_get_config(const cg_ganite *g);
 /* Attach training data X[n,d], T[n] in [0,K), Y[n], of which the model
@@ -325,6 +402,7 @@ void cg_ganite_outcome_scale(const cg_ganite *g, double *mean, double *sd);
  * accumulating in double in row order onto what the outputs hold (zero them
  * first; gram must be symmetric on entry).  CG_EINVAL on a label outside
  * [0, K), a negative or non-finite weight, or d < 0 or K < 1. */
+#define CG_MAX_MOMENT_FEATURES (1 << 15) /* columns of X in cg_arm_moments' binding */
 cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, const double *w, size_t n, int d,
                          int K, double *gram, double *cross, double *sq, char *err);
 
@@ -349,6 +427,13 @@ typedef struct cg_wgan cg_wgan;
 cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *cfg, const int *column_block, const double *lower,
                          const double *upper, char *err);
 void cg_wgan_free(cg_wgan *w);
+/* What cg_wgan_create allocates (the two networks with their caches for
+ * max(batch_size, 1024) rows, the critic's gradient-penalty buffers, the Adam
+ * moments, G's moving average, the batch buffers and the column layout),
+ * before anything is allocated; SIZE_MAX when the count overflows.
+ * set_data, train and sample allocate nothing (sampling runs in chunks of
+ * 1024 rows); restore holds x_dim * 20 bytes more while it runs. */
+size_t cg_wgan_bytes(const cg_wgan_config *cfg);
 const cg_wgan_config *cg_wgan_get_config(const cg_wgan *w);
 /* X[n, x_dim] real rows (categorical blocks one-hot), Ctx[n, ctx_dim]; not copied. */
 cg_status cg_wgan_set_data(cg_wgan *w, const cg_real *X, const cg_real *Ctx, size_t n, char *err);
@@ -362,6 +447,10 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
 /* out[n, x_dim]: samples given ctx[n, ctx_dim], from an exponential moving
  * average of the generator's weights; categorical blocks one-hot. */
 cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err);
+/* cg_wgan_sample drawing from a stream seeded by `seed`: the model's own RNG
+ * is not touched, and the draws are those of cg_wgan_reseed(w, seed)
+ * followed by cg_wgan_sample.  Uses the model's buffers, as sampling does. */
+cg_status cg_wgan_sample_seeded(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, uint64_t seed, char *err);
 /* Versioned snapshot of the whole state, as for GANITE. */
 size_t cg_wgan_snapshot_size(const cg_wgan *w);
 cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err);

@@ -11,6 +11,7 @@
  * allocated in create; prediction and sampling run in chunks so that memory
  * does not grow with n. */
 #include "cgan.h"
+#include "alloc.h"
 #include "snapshot.h"
 
 #include <math.h>
@@ -70,128 +71,120 @@ void cg_ganite_free(cg_ganite *g)
     cg_adam_free(g->optG);
     cg_adam_free(g->optD);
     cg_adam_free(g->optI);
-    free(g->idx);
-    free(g->tb);
-    free(g->xb);
-    free(g->yb);
-    free(g->tt);
-    free(g->gin);
-    free(g->gval);
-    free(g->ybar);
-    free(g->ycache);
-    free(g->ymean);
-    free(g->ysd);
-    free(g->ycount);
-    free(g->din);
-    free(g->dlog);
-    free(g->ddin);
-    free(g->dgout);
-    free(g->wI);
-    free(g->gI);
-    free(g->i_avg);
-    free(g);
+    void *blocks[] = {g->idx,  g->tb,   g->xb,  g->yb,   g->tt,    g->gin, g->gval, g->ybar, g->ycache, g->ymean,
+                      g->ysd, g->ycount, g->din, g->dlog, g->ddin, g->dgout, g->wI,  g->gI,   g->i_avg,  g};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) cg_free(blocks[i]);
 }
 
-static cg_status make_net(cg_mlp **out, int in, int hidden, int n_hidden, int outw, size_t cap, char *err)
+/* the widths and rows create derives from the configuration */
+static void ganite_shape(cg_ganite *g, const cg_ganite_config *c)
 {
-    int sizes[66], acts[65];
-    sizes[0] = in;
-    for (int l = 0; l < n_hidden; l++) {
-        sizes[l + 1] = hidden;
-        acts[l] = CG_ACT_RELU;
-    }
-    sizes[n_hidden + 1] = outw;
-    acts[n_hidden] = CG_ACT_IDENTITY;
-    cg_mlp_spec spec = {n_hidden + 1, sizes, acts, NULL, NULL};
-    return cg_mlp_create(out, &spec, cap, err);
+    g->cfg = *c;
+    size_t d = (size_t)c->n_features, K = (size_t)c->n_treatments;
+    g->gin_w = d + K + 1 + (size_t)c->noise_dim;
+    g->din_w = d + K;
+    g->dout_w = K == 2 ? 1 : K;
+    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+}
+
+/* the networks G, D and I */
+static void ganite_nets(const cg_ganite *g, cg_mlp_stack nets[3])
+{
+    const cg_ganite_config *c = &g->cfg;
+    cg_mlp_stack_init(&nets[0], (int)g->gin_w, c->hidden_size, c->n_hidden, c->n_treatments, 0);
+    cg_mlp_stack_init(&nets[1], (int)g->din_w, c->hidden_size, c->n_hidden, (int)g->dout_w, 0);
+    cg_mlp_stack_init(&nets[2], c->n_features, c->hidden_size, c->n_hidden, c->n_treatments, 0);
+}
+
+/* create's allocations besides the networks and optimisers (I has i_params
+ * parameters), into g; when the plan only counts, g is a shell */
+static void ganite_buffers(cg_ganite *g, size_t i_params, cg_plan *p)
+{
+    size_t B = g->cap, d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments;
+    g->ymean = cg_plan_alloc(p, K, sizeof *g->ymean, 1);
+    g->ysd = cg_plan_alloc(p, K, sizeof *g->ysd, 1);
+    g->ycount = cg_plan_alloc(p, K, sizeof *g->ycount, 1);
+    g->idx = cg_plan_alloc(p, B, sizeof *g->idx, 0);
+    g->tb = cg_plan_alloc(p, B, sizeof *g->tb, 0);
+    g->xb = cg_plan_alloc(p, cg_mul(B, d), sizeof *g->xb, 0);
+    g->yb = cg_plan_alloc(p, B, sizeof *g->yb, 0);
+    g->tt = cg_plan_alloc(p, B, sizeof *g->tt, 0);
+    g->gin = cg_plan_alloc(p, cg_mul(B, g->gin_w), sizeof *g->gin, 0);
+    g->gval = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->gval, 0);
+    g->ybar = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->ybar, 0);
+    g->din = cg_plan_alloc(p, cg_mul(B, g->din_w), sizeof *g->din, 0);
+    g->dlog = cg_plan_alloc(p, cg_mul(B, g->dout_w), sizeof *g->dlog, 0);
+    g->ddin = cg_plan_alloc(p, cg_mul(B, g->din_w), sizeof *g->ddin, 0);
+    g->dgout = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->dgout, 0);
+    g->wI = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->wI, 0);
+    g->gI = cg_plan_alloc(p, cg_mul(B, K), sizeof *g->gI, 0);
+    g->i_avg = cg_plan_alloc(p, i_params, sizeof *g->i_avg, 0);
+}
+
+size_t cg_ganite_bytes(const cg_ganite_config *cfg)
+{
+    cg_ganite shell;
+    cg_mlp_stack nets[3];
+    cg_plan p = {0, 1, 0};
+    cg_plan_alloc(&p, 1, sizeof shell, 1);
+    ganite_shape(&shell, cfg);
+    ganite_nets(&shell, nets);
+    for (int i = 0; i < 3; i++)
+        p.bytes = cg_add(p.bytes, cg_add(cg_mlp_bytes(&nets[i].spec, shell.cap),
+                                         cg_adam_bytes(cg_mlp_spec_n_params(&nets[i].spec))));
+    ganite_buffers(&shell, cg_mlp_spec_n_params(&nets[2].spec), &p);
+    return p.bytes;
+}
+
+size_t cg_ganite_data_bytes(const cg_ganite_config *cfg, size_t n_rows)
+{
+    return cfg->noise_dim == 0 ? cg_mul(cg_mul(n_rows, (size_t)cfg->n_treatments), sizeof(cg_real)) : 0;
 }
 
 cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *err)
 {
     *out = NULL;
     const cg_ganite_config *c = cfg;
-    if (c->n_features < 1 || c->n_features > (1 << 20)) {
-        cg_set_error(err, "n_features must be between 1 and 2^20, got %d", c->n_features);
-        return CG_EINVAL;
-    }
-    if (c->n_treatments < 2 || c->n_treatments > 1024) {
-        cg_set_error(err, "the number of treatments must be between 2 and 1024, got %d", c->n_treatments);
-        return CG_EINVAL;
-    }
-    if (c->hidden_size < 1 || c->hidden_size > (1 << 16)) {
-        cg_set_error(err, "hidden_size must be between 1 and 65536, got %d", c->hidden_size);
-        return CG_EINVAL;
-    }
-    if (c->n_hidden < 1 || c->n_hidden > 64) {
-        cg_set_error(err, "the number of hidden layers must be between 1 and 64, got %d", c->n_hidden);
-        return CG_EINVAL;
-    }
-    if (c->noise_dim < 0 || c->noise_dim > 4096) {
-        cg_set_error(err, "noise_dim must be between 0 and 4096, got %d", c->noise_dim);
-        return CG_EINVAL;
-    }
-    if (c->batch_size < 1 || c->batch_size > (1 << 24)) {
-        cg_set_error(err, "batch_size must be between 1 and 2^24, got %d", c->batch_size);
-        return CG_EINVAL;
-    }
-    if (c->d_steps < 1 || c->d_steps > 1000) {
-        cg_set_error(err, "d_steps must be between 1 and 1000, got %d", c->d_steps);
-        return CG_EINVAL;
-    }
+    const cg_range sizes[] = {{"n_features", c->n_features, 1, CG_MAX_FEATURES},
+                              {"the number of treatments", c->n_treatments, 2, CG_MAX_TREATMENTS},
+                              {"hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE},
+                              {"the number of hidden layers", c->n_hidden, 1, CG_MAX_N_HIDDEN},
+                              {"noise_dim", c->noise_dim, 0, CG_MAX_NOISE_DIM},
+                              {"batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE},
+                              {"d_steps", c->d_steps, 1, CG_MAX_INNER_STEPS}};
+    cg_status st = cg_check_ranges(sizes, sizeof sizes / sizeof *sizes, err);
+    if (st != CG_OK) return st;
     if (!(c->alpha >= 0) || !isfinite(c->alpha) || !(c->beta >= 0) || !isfinite(c->beta)) {
         cg_set_error(err, "alpha and beta must be finite and non-negative");
         return CG_EINVAL;
     }
-    cg_status st = CG_ENOMEM;
-    cg_ganite *g = calloc(1, sizeof *g);
+    if (cg_ganite_bytes(c) == SIZE_MAX) {
+        cg_set_error(err, "GANITE of these sizes needs more bytes than a size_t counts");
+        return CG_ENOMEM;
+    }
+    cg_plan p = {0, 0, 0};
+    cg_ganite *g = cg_plan_alloc(&p, 1, sizeof *g, 1);
     if (!g) {
         cg_set_error(err, "out of memory creating GANITE");
         return CG_ENOMEM;
     }
-    g->cfg = *c;
-    int d = c->n_features, K = c->n_treatments;
-    g->ymean = calloc((size_t)K, sizeof(double));
-    g->ysd = calloc((size_t)K, sizeof(double));
-    g->ycount = calloc((size_t)K, sizeof(double));
-    if (!g->ymean || !g->ysd || !g->ycount) {
-        cg_set_error(err, "out of memory creating GANITE");
-        goto fail;
-    }
-    for (int k = 0; k < K; k++) g->ysd[k] = 1.0;
-    g->gin_w = (size_t)d + K + 1 + c->noise_dim;
-    g->din_w = (size_t)d + K;
-    g->dout_w = K == 2 ? 1 : (size_t)K;
-    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+    ganite_shape(g, c);
+    cg_mlp_stack nets[3];
+    ganite_nets(g, nets);
+    cg_mlp **net[3] = {&g->G, &g->D, &g->I};
+    cg_adam **opt[3] = {&g->optG, &g->optD, &g->optI};
     cg_adam_config ac = {c->learning_rate, 0.9, 0.999, 1e-8, c->weight_decay, 1};
-    if ((st = make_net(&g->G, (int)g->gin_w, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
-    if ((st = make_net(&g->D, (int)g->din_w, c->hidden_size, c->n_hidden, (int)g->dout_w, g->cap, err)) != CG_OK)
-        goto fail;
-    if ((st = make_net(&g->I, d, c->hidden_size, c->n_hidden, K, g->cap, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optG, cg_mlp_n_params(g->G), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optD, cg_mlp_n_params(g->D), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&g->optI, cg_mlp_n_params(g->I), &ac, err)) != CG_OK) goto fail;
-    size_t B = g->cap;
-    g->idx = malloc(B * sizeof *g->idx);
-    g->tb = malloc(B * sizeof *g->tb);
-    g->xb = malloc(B * (size_t)d * sizeof(cg_real));
-    g->yb = malloc(B * sizeof(cg_real));
-    g->tt = malloc(B * sizeof(cg_real));
-    g->gin = malloc(B * g->gin_w * sizeof(cg_real));
-    g->gval = malloc(B * (size_t)K * sizeof(cg_real));
-    g->ybar = malloc(B * (size_t)K * sizeof(cg_real));
-    g->din = malloc(B * g->din_w * sizeof(cg_real));
-    g->dlog = malloc(B * g->dout_w * sizeof(cg_real));
-    g->ddin = malloc(B * g->din_w * sizeof(cg_real));
-    g->dgout = malloc(B * (size_t)K * sizeof(cg_real));
-    g->wI = malloc(B * (size_t)K * sizeof(cg_real));
-    g->gI = malloc(B * (size_t)K * sizeof(cg_real));
-    g->i_avg = malloc(cg_mlp_n_params(g->I) * sizeof(cg_real));
-    if (!g->i_avg || !g->idx || !g->tb || !g->xb || !g->yb || !g->tt || !g->gin || !g->gval || !g->ybar || !g->din ||
-        !g->dlog || !g->ddin || !g->dgout || !g->wI || !g->gI) {
+    for (int i = 0; i < 3; i++)
+        if ((st = cg_mlp_create(net[i], &nets[i].spec, g->cap, err)) != CG_OK) goto fail;
+    for (int i = 0; i < 3; i++)
+        if ((st = cg_adam_create(opt[i], cg_mlp_n_params(*net[i]), &ac, err)) != CG_OK) goto fail;
+    ganite_buffers(g, cg_mlp_n_params(g->I), &p);
+    if (p.failed) {
         st = CG_ENOMEM;
-        cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", B);
+        cg_set_error(err, "out of memory allocating GANITE buffers for %zu rows", g->cap);
         goto fail;
     }
+    for (int k = 0; k < c->n_treatments; k++) g->ysd[k] = 1.0;
     cg_rng_seed(&g->rng, c->seed);
     cg_mlp_init(g->G, &g->rng);
     cg_mlp_init(g->D, &g->rng);
@@ -271,14 +264,14 @@ cg_status cg_ganite_set_data(cg_ganite *g, const cg_real *X, const int32_t *T, c
         double sd = g->ycount[k] > 0 ? sqrt(g->ysd[k] / g->ycount[k]) : 0;
         g->ysd[k] = sd > 1e-12 * (fabs(g->ymean[k]) + 1) ? sd : 1.0;
     }
-    size_t K_rows = n_rows * (size_t)K;
+    size_t K_rows = cg_mul(n_rows, (size_t)K);
     if (g->cfg.noise_dim == 0 && g->ycache_cap < K_rows) {
-        cg_real *grown = malloc(K_rows * sizeof(cg_real));
+        cg_real *grown = cg_malloc(cg_ganite_data_bytes(&g->cfg, n_rows), 0);
         if (!grown) {
             cg_set_error(err, "out of memory for the completed-outcome cache (%zu rows)", n_rows);
             return CG_ENOMEM;
         }
-        free(g->ycache);
+        cg_free(g->ycache);
         g->ycache = grown;
         g->ycache_cap = K_rows;
     }
@@ -302,18 +295,31 @@ void cg_ganite_clear_data(cg_ganite *g)
     g->ycache_valid = 0;
 }
 
-/* Draw B training rows into xb, tb, yb (y on the internal scale). */
-static void gather_batch(cg_ganite *g, size_t B)
+/* y of arm t on the internal scale */
+static cg_real scaled_outcome(const cg_ganite *g, cg_real y, int32_t t)
+{
+    return (cg_real)((y - g->ymean[t]) / g->ysd[t]);
+}
+
+/* B training rows into xb, tb, tt, yb (y on the internal scale): rows
+ * pick[i] of the training rows, or first + i when pick is NULL. */
+static void gather_rows(cg_ganite *g, const int64_t *pick, size_t first, size_t B)
 {
     size_t d = (size_t)g->cfg.n_features;
-    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n_rows);
     for (size_t i = 0; i < B; i++) {
-        size_t r = g->rows ? (size_t)g->rows[g->idx[i]] : (size_t)g->idx[i];
+        size_t j = pick ? (size_t)pick[i] : first + i, r = g->rows ? (size_t)g->rows[j] : j;
         memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
         g->tb[i] = g->T[r];
-        g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
+        g->yb[i] = scaled_outcome(g, g->Y[r], g->T[r]);
         g->tt[i] = (cg_real)g->tb[i];
     }
+}
+
+/* Draw B training rows with replacement into the batch buffers. */
+static void gather_batch(cg_ganite *g, size_t B)
+{
+    cg_rng_indices(&g->rng, g->idx, B, (int64_t)g->n_rows);
+    gather_rows(g, g->idx, 0, B);
 }
 
 /* G on rows (x, t, y): returns G's raw output [B,K]; fills gval (values on
@@ -447,15 +453,10 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
  * (through the batch buffers), into ycache. */
 static void fill_ycache(cg_ganite *g)
 {
-    size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, B = (size_t)g->cfg.batch_size;
+    size_t K = (size_t)g->cfg.n_treatments, B = (size_t)g->cfg.batch_size;
     for (size_t j0 = 0; j0 < g->n_rows; j0 += B) {
         size_t m = g->n_rows - j0 < B ? g->n_rows - j0 : B;
-        for (size_t i = 0; i < m; i++) {
-            size_t r = g->rows ? (size_t)g->rows[j0 + i] : j0 + i;
-            memcpy(g->xb + i * d, g->X + r * d, d * sizeof(cg_real));
-            g->tb[i] = g->T[r];
-            g->yb[i] = (cg_real)((g->Y[r] - g->ymean[g->T[r]]) / g->ysd[g->T[r]]);
-        }
+        gather_rows(g, NULL, j0, m);
         generator_forward(g, &g->rng, g->xb, g->tb, g->yb, m, 0, 0);
         memcpy(g->ycache + j0 * K, g->ybar, m * K * sizeof(cg_real));
     }
@@ -560,7 +561,7 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
         for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
             size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
             for (size_t i = 0; i < rows; i++)
-                g->yb[i] = (cg_real)((Y[r0 + i] - g->ymean[T[r0 + i]]) / g->ysd[T[r0 + i]]);
+                g->yb[i] = scaled_outcome(g, Y[r0 + i], T[r0 + i]);
             generator_forward(g, &rng, X + r0 * d, T + r0, g->yb, rows, 0, 0);
             /* checked here: a binary draw from a NaN probability would be a silent 0 */
             if (!cg_all_finite(g->gval, rows * K)) {
@@ -601,14 +602,10 @@ static void write_all(const cg_ganite *g, cursor *c)
 {
     const cg_ganite_config *k = &g->cfg;
     put_header(c, SNAP_MAGIC, SNAP_VERSION);
-    int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
-                       k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
-    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
-    put_f64(c, k->alpha);
-    put_f64(c, k->beta);
-    put_f64(c, k->learning_rate);
-    put_f64(c, k->weight_decay);
-    put_i64(c, (int64_t)k->seed);
+    const int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
+                             k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
+    const double reals[4] = {k->alpha, k->beta, k->learning_rate, k->weight_decay};
+    put_config(c, ints, 8, reals, 4, k->seed);
     for (int a = 0; a < k->n_treatments; a++) {
         put_f64(c, g->ymean[a]);
         put_f64(c, g->ysd[a]);
@@ -642,11 +639,11 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
     int32_t ints[8];
-    int64_t seed;
+    double reals[4];
     cg_ganite_config k;
     cg_status hst = get_header(&c, SNAP_MAGIC, SNAP_VERSION, "GANITE", err);
     if (hst != CG_OK) return hst;
-    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.seed = get_config(&c, ints, 8, reals, 4);
     k.n_features = ints[0];
     k.n_treatments = ints[1];
     k.hidden_size = ints[2];
@@ -655,12 +652,10 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     k.binary_outcome = ints[5];
     k.batch_size = ints[6];
     k.d_steps = ints[7];
-    get(&c, &k.alpha, 8);
-    get(&c, &k.beta, 8);
-    get(&c, &k.learning_rate, 8);
-    get(&c, &k.weight_decay, 8);
-    get(&c, &seed, 8);
-    k.seed = (uint64_t)seed;
+    k.alpha = reals[0];
+    k.beta = reals[1];
+    k.learning_rate = reals[2];
+    k.weight_decay = reals[3];
     /* the parameters and Adam moments must be in the bytes that follow:
      * checked before create, so that a few hostile bytes cannot make it
      * allocate and initialise networks of any size */
@@ -719,7 +714,7 @@ cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, c
         }
     }
     size_t m = (size_t)d + 1;
-    double *a = malloc(m * sizeof(double));
+    double *a = cg_malloc(cg_mul(m, sizeof(double)), 0);
     if (!a) {
         cg_set_error(err, "out of memory for %zu doubles", m);
         return CG_ENOMEM;
@@ -746,6 +741,6 @@ cg_status cg_arm_moments(const cg_real *X, const int32_t *T, const cg_real *Y, c
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < i; j++) G[i * m + j] = G[j * m + i];
     }
-    free(a);
+    cg_free(a);
     return CG_OK;
 }

@@ -1,17 +1,28 @@
-/* gemm.c: the matrix product under every dense layer.
+/* gemm.c: the matrix products (and the transpose) under every dense layer
+ * of the MLP, in its feature-major layout.
  *
- * C[m,n] (+)= op(A)[m,k] op(B)[k,n], row-major, in the style of BLIS: B is
- * packed into KC x NR panels (transposing on the fly when asked; a small
- * untransposed B is read in place instead, as packing would cost as much as
- * the product), A is read in place a few rows at a time, and a 6 x NR
- * register-blocked micro-kernel does the flops.  The micro-kernel is written with GCC vector extensions and
- * compiled twice through target_clones (AVX with FMA, and the baseline ISA); the
- * loader picks one at run time, so wheels stay portable.
+ * The MLP stores a batch feature by feature: unit j of every row sits in one
+ * contiguous line of ld >= n values.  The batch (usually 32..1024 rows) is
+ * then the long, vector-friendly dimension of every product, and the narrow
+ * layer widths (1, 2, 30, ...) only count tiles, so no product has a ragged
+ * vector edge and no weight matrix needs packing:
+ *   forward   Z^T[out, n] = W^T A^T             (cg_gemm_fm, A = W read transposed)
+ *   backward  dA^T[in, n] = W dZ^T               (cg_gemm_fm, A = W read as stored)
+ *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch,
+ *                                                 with db = the row sums of dZ^T on the side;
+ *                                                 or cg_transpose and cg_gemm_fm_strided)
+ * Columns are computed in whole vectors, so callers round n up to a multiple
+ * of CG_FM_ALIGN and keep the padding columns defined.
+ *
+ * The kernels are written with GCC vector extensions and built once per
+ * instruction set (on x86-64: the baseline ISA, FMA, and 512-bit AVX-512
+ * for cg_gemm_fm); cg_isa_best picks one at run time, so wheels stay
+ * portable.
  *
  * Limits: single-threaded by design (reductions over k are never split, so
- * results do not depend on thread count); packing buffers live on the stack
- * (about 100 KB), so the core needs no allocation here.  Row-block sums run in
- * a fixed order, so the same inputs give bit-identical outputs on one CPU. */
+ * results do not depend on thread count); nothing here allocates.  Sums run
+ * in a fixed order, so the same inputs give bit-identical outputs on one
+ * CPU. */
 #include "cgan.h"
 
 #include <string.h>
@@ -23,20 +34,21 @@
 
 #define VBYTES 32
 #define VL (VBYTES / sizeof(cg_real))
-#define MR 6
-#define NR (2 * VL)
-#define KC 256
-#define NC (6 * NR)
-/* an untransposed B up to this size is read in place rather than packed */
-#define DIRECT_BYTES (256 * 1024)
+#define KC 256  /* terms of a sum per pass over C (cg_gemm_fm) */
 
-typedef cg_real vreal __attribute__((vector_size(VBYTES)));
-typedef cg_real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(cg_real))));
+/* VECTORS(s, bytes): the vector type vreal<s> of `bytes` bytes, its
+ * unaligned form vreal<s>_u, and vint<s>, the integers of its lanes */
 #ifdef CG_DOUBLE
-typedef int64_t vint __attribute__((vector_size(VBYTES)));
+typedef int64_t lane_int;
 #else
-typedef int32_t vint __attribute__((vector_size(VBYTES)));
+typedef int32_t lane_int;
 #endif
+#define VECTORS(s, bytes)                                                                                 \
+    typedef cg_real vreal##s __attribute__((vector_size(bytes)));                                       \
+    typedef cg_real vreal##s##_u __attribute__((vector_size(bytes), aligned(sizeof(cg_real))));         \
+    typedef lane_int vint##s __attribute__((vector_size(bytes)))
+
+VECTORS(, VBYTES);
 
 /* SHUF(a, b, i...): lanes of a (0..VL-1) and b (VL..2VL-1) picked into a
  * vector of the same type, in the spelling of the compiler at hand (GCC's
@@ -48,264 +60,83 @@ typedef int32_t vint __attribute__((vector_size(VBYTES)));
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
-#define CG_CLONES __attribute__((target_clones("fma", "default")))
-#else
-#define CG_CLONES
+/* The kernels are built once per instruction set and picked at run time by
+ * cg_isa_best (explicitly rather than through target_clones, so that tests
+ * and benchmarks can name a set, and no ifunc is needed). */
+#define CG_X86_VARIANTS 1
+#define CG_FMA_TARGET __attribute__((target("fma")))
 #endif
 
-/* Pack B[pc:pc+kc, jc:jc+nc] into ceil(nc/NR) panels of kc x NR, zero-padded. */
-static void pack_b(cg_real *restrict bp, const cg_real *B, size_t n, size_t k, int trans_b,
-                   size_t pc, size_t kc, size_t jc, size_t nc)
-{
-    for (size_t j0 = 0; j0 < nc; j0 += NR) {
-        size_t nr = nc - j0 < NR ? nc - j0 : NR;
-        if (!trans_b) {
-            for (size_t p = 0; p < kc; p++) {
-                cg_real *dst = bp + p * NR;
-                const cg_real *src = B + (pc + p) * n + jc + j0;
-                for (size_t j = 0; j < nr; j++) dst[j] = src[j];
-                for (size_t j = nr; j < NR; j++) dst[j] = 0;
-            }
-        } else {
-            /* B is stored [n, k]: walk each of its rows contiguously */
-            if (nr < NR)
-                for (size_t p = 0; p < kc; p++)
-                    for (size_t j = nr; j < NR; j++) bp[p * NR + j] = 0;
-            for (size_t j = 0; j < nr; j++) {
-                const cg_real *src = B + (jc + j0 + j) * k + pc;
-                for (size_t p = 0; p < kc; p++) bp[p * NR + j] = src[p];
-            }
-        }
-        bp += kc * NR;
-    }
-}
+/* ------------------------------------------------------------ products */
 
-/* One MR x NR tile: c[mr, nr] (+)= a[MR rows, kc] * bp[kc, NR], where row p
- * of the B panel starts at bp + p*bs (bs = NR when packed).
- * a(i, p) = a[i*rs + p*cs] for all MR rows (the caller pads short tiles). */
-static inline __attribute__((always_inline)) void
-micro_kernel(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
-             const cg_real *restrict bp, size_t bs, cg_real *restrict c, size_t ldc,
-             size_t mr, size_t nr, int accumulate)
-{
-    vreal c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-    vreal c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
-    const cg_real *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs;
-    const cg_real *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    for (size_t p = 0; p < kc; p++) {
-        vreal b0 = *(const vreal_u *)(bp);
-        vreal b1 = *(const vreal_u *)(bp + VL);
-        bp += bs;
-        size_t o = p * cs;
-        cg_real x;
-        x = a0[o]; c00 += x * b0; c01 += x * b1;
-        x = a1[o]; c10 += x * b0; c11 += x * b1;
-        x = a2[o]; c20 += x * b0; c21 += x * b1;
-        x = a3[o]; c30 += x * b0; c31 += x * b1;
-        x = a4[o]; c40 += x * b0; c41 += x * b1;
-        x = a5[o]; c50 += x * b0; c51 += x * b1;
-    }
-    vreal acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    if (mr == MR && nr == NR) {
-        for (size_t i = 0; i < MR; i++) {
-            vreal_u *row = (vreal_u *)(c + i * ldc);
-            if (accumulate) {
-                row[0] = row[0] + acc[i][0];
-                row[1] = row[1] + acc[i][1];
-            } else {
-                row[0] = acc[i][0];
-                row[1] = acc[i][1];
-            }
-        }
-    } else {
-        /* Ragged edge: whole vectors where they fit, lanes for the rest. */
-        size_t jv = nr >= VL ? VL : 0;
-        for (size_t i = 0; i < mr; i++) {
-            cg_real *row = c + i * ldc;
-            if (jv) {
-                vreal_u *r0 = (vreal_u *)row;
-                r0[0] = accumulate ? r0[0] + acc[i][0] : acc[i][0];
-            }
-            vreal tail = jv ? acc[i][1] : acc[i][0];
-            if (accumulate)
-                for (size_t j = jv; j < nr; j++) row[j] += tail[j - jv];
-            else
-                for (size_t j = jv; j < nr; j++) row[j] = tail[j - jv];
-        }
-    }
-}
+#define FM_MR 6  /* rows of C per tile */
 
-/* A narrow tile, nr <= VL: one vector of columns, so that output layers with
- * a handful of units do not pay for a full NR-wide panel. */
-static inline __attribute__((always_inline)) void
-micro_kernel_narrow(size_t kc, const cg_real *restrict a, size_t rs, size_t cs,
-                    const cg_real *restrict bp, size_t bs, cg_real *restrict c, size_t ldc,
-                    size_t mr, size_t nr, int accumulate)
-{
-    vreal acc[MR] = {{0}};
-    const cg_real *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs;
-    const cg_real *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-    vreal c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0};
-    for (size_t p = 0; p < kc; p++) {
-        vreal b0 = *(const vreal_u *)(bp);
-        bp += bs;
-        size_t o = p * cs;
-        c0 += a0[o] * b0;
-        c1 += a1[o] * b0;
-        c2 += a2[o] * b0;
-        c3 += a3[o] * b0;
-        c4 += a4[o] * b0;
-        c5 += a5[o] * b0;
-    }
-    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5;
-    for (size_t i = 0; i < mr; i++) {
-        cg_real *row = c + i * ldc;
-        if (accumulate)
-            for (size_t j = 0; j < nr; j++) row[j] += acc[i][j];
-        else
-            for (size_t j = 0; j < nr; j++) row[j] = acc[i][j];
-    }
-}
+/* The baseline kernels with 128-bit vectors: the baseline ISA has no wider
+ * registers (x86-64's SSE2, ARM's NEON), and GCC lowers a wider vector type
+ * there to much slower code.  The width does not change the order of any
+ * sum, so the results are those of the 256-bit form. */
+VECTORS(128, 16);
+#define FMV vreal128
+#define FMVU vreal128_u
+#define FMVI vint128
+#define FMVL (16 / sizeof(cg_real))
+#define FMN(x) x##_base
+#define FM_ATTR
+#include "gemm_fm.h"
 
-/* All tiles of C[m, nc] against one block of B.  Full-width panels of an
- * untransposed B are read in place (bdirect + j, row stride ldb); the others
- * come from the packed buffer. */
-CG_CLONES
-static void macro_kernel(size_t m, size_t nc, size_t kc, const cg_real *A, size_t rs, size_t cs,
-                         const cg_real *bpack, const cg_real *bdirect, size_t ldb,
-                         cg_real *C, size_t ldc, int accumulate)
-{
-    cg_real apad[MR * KC];
-    for (size_t i = 0; i < m; i += MR) {
-        size_t mr = m - i < MR ? m - i : MR;
-        const cg_real *a = A + i * rs;
-        size_t ars = rs, acs = cs;
-        if (mr < MR) {
-            /* Short tile: copy the live rows and zero the rest, so the kernel
-             * never reads past the end of A. */
-            for (size_t r = 0; r < MR; r++)
-                for (size_t p = 0; p < kc; p++)
-                    apad[r * kc + p] = r < mr ? a[r * rs + p * cs] : 0;
-            a = apad;
-            ars = kc;
-            acs = 1;
-        }
-        for (size_t j = 0; j < nc; j += NR) {
-            size_t nr = nc - j < NR ? nc - j : NR;
-            const cg_real *bp = bpack + (j / NR) * kc * NR;
-            size_t bs = NR;
-            if (bdirect && nr == NR) {
-                bp = bdirect + j;
-                bs = ldb;
-            }
-            if (nr <= VL)
-                micro_kernel_narrow(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
-            else
-                micro_kernel(kc, a, ars, acs, bp, bs, C + i * ldc + j, ldc, mr, nr, accumulate);
-        }
-    }
-}
-
-void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
-             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate)
-{
-    _Alignas(64) cg_real bpack[KC * NC];
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-        if (!accumulate) memset(C, 0, m * n * sizeof *C);
-        return;
-    }
-    /* A(i, p) = A[i*rs + p*cs] */
-    size_t rs = trans_a ? 1 : k, cs = trans_a ? m : 1;
-    for (size_t jc = 0; jc < n; jc += NC) {
-        size_t nc = n - jc < NC ? n - jc : NC;
-        for (size_t pc = 0; pc < k; pc += KC) {
-            size_t kc = k - pc < KC ? k - pc : KC;
-            const cg_real *bdirect = NULL;
-            if (!trans_b && k * n * sizeof(cg_real) <= DIRECT_BYTES) {
-                /* B is small enough to stay in cache unpacked: only the
-                 * ragged last panel needs packing */
-                bdirect = B + pc * n + jc;
-                size_t full = nc / NR * NR;
-                if (full < nc)
-                    pack_b(bpack + (full / NR) * kc * NR, B, n, k, 0, pc, kc, jc + full, nc - full);
-            } else {
-                pack_b(bpack, B, n, k, trans_b, pc, kc, jc, nc);
-            }
-            macro_kernel(m, nc, kc, A + pc * cs, rs, cs, bpack, bdirect, n, C + jc, n,
-                         pc == 0 ? accumulate : 1);
-        }
-    }
-}
-
-/* ------------------------------------------------------------------------
- * Feature-major kernels for the MLP.
- *
- * The MLP stores a batch feature by feature: unit j of every row sits in one
- * contiguous line of ld >= n values.  The batch (usually 32..1024 rows) is
- * then the long, vector-friendly dimension of every product, and the narrow
- * layer widths (1, 2, 30, ...) only count tiles, so no product has a ragged
- * vector edge and no weight matrix needs packing:
- *   forward   Z^T[out, n] = W^T A^T             (cg_gemm_fm, A = W read transposed)
- *   backward  dA^T[in, n] = W dZ^T               (cg_gemm_fm, A = W read as stored)
- *             dW[in, out] += A^T (dZ^T)^T        (cg_gemm_nt, dot products over the batch,
- *                                                 with db = the row sums of dZ^T on the side)
- * Columns are computed in whole panels of FM_NR, so callers round n up to a
- * multiple of CG_FM_ALIGN and keep the padding columns defined. */
-
-_Static_assert(CG_FM_ALIGN % NR == 0, "CG_FM_ALIGN must be a multiple of the panel width");
-
-#define FM_MR 6
-
-
+#ifdef CG_X86_VARIANTS
+/* the 256-bit kernels with FMA */
 #define FMV vreal
 #define FMVU vreal_u
 #define FMVI vint
 #define FMVL VL
-#define FMN(x) x##_v256
-#define FM_ATTR CG_CLONES
+#define FMN(x) x##_fma
+#define FM_ATTR CG_FMA_TARGET
 #include "gemm_fm.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
-/* The same kernels with 512-bit vectors, for CPUs with AVX-512F; chosen at
- * run time (the library is still built for the baseline ISA). */
-#define CG_FM_AVX512 1
+/* The same kernels with 512-bit vectors, for CPUs with AVX-512F (the
+ * library is still built for the baseline ISA). */
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
-typedef cg_real vreal512 __attribute__((vector_size(64)));
-typedef cg_real vreal512_u __attribute__((vector_size(64), aligned(sizeof(cg_real))));
-#ifdef CG_DOUBLE
-typedef int64_t vint512 __attribute__((vector_size(64)));
-#else
-typedef int32_t vint512 __attribute__((vector_size(64)));
-#endif
+VECTORS(512, 64);
 #define FMV vreal512
 #define FMVU vreal512_u
 #define FMVI vint512
 #define FMVL (64 / sizeof(cg_real))
-#define FMN(x) x##_v512
+#define FMN(x) x##_avx512
 #define FM_ATTR
 #include "gemm_fm.h"
 #pragma GCC pop_options
 #endif
 
-void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
-                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+cg_isa cg_isa_best(void)
 {
-    if (m == 0 || n == 0) return;
-#ifdef CG_FM_AVX512
-    if (__builtin_cpu_supports("avx512f")) {
-        fm_macro_v512(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
-        return;
-    }
+#ifdef CG_X86_VARIANTS
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return CG_ISA_AVX512;
+    if (__builtin_cpu_supports("fma")) return CG_ISA_FMA;
 #endif
-    fm_macro_v256(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux);
+    return CG_ISA_BASELINE;
 }
 
-void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux)
+/* the set a call runs: the one asked for, or the best the CPU has when it
+ * asks for more (or for CG_ISA_AUTO) */
+static cg_isa resolve(cg_isa isa)
 {
-    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
+    cg_isa best = cg_isa_best();
+    return isa == CG_ISA_AUTO || isa > best ? best : isa;
+}
+
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+{
+    if (m == 0 || n == 0) return;
+    switch (resolve(isa)) {
+#ifdef CG_X86_VARIANTS
+    case CG_ISA_AVX512: fm_macro_avx512(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+    case CG_ISA_FMA: fm_macro_fma(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+#endif
+    default: fm_macro_base(C, A, rs, cs, B, m, n, k, ldb, ldc, (int)epi, aux); return;
+    }
 }
 
 /* Sum of the lanes of v, in a fixed order. */
@@ -433,10 +264,11 @@ nt_blocks(const int MRc, const int NRc, cg_real *C, size_t ldc, const cg_real *A
 
 /* C[m, n] += A[m, k] B[n, k]^T: dot products of rows, each summed in VL
  * lanes and then across them in a fixed order.  Blocks of 3 x 3 products
- * (9 sums in flight for 6 loads); one or two columns take taller blocks. */
-CG_CLONES
-static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                     size_t n, size_t k, cg_real *bsum)
+ * (9 sums in flight for 6 loads); one or two columns take taller blocks.
+ * Built per instruction set by the wrappers below. */
+static inline __attribute__((always_inline)) void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda,
+                                                           const cg_real *B, size_t ldb, size_t m, size_t n,
+                                                           size_t k, cg_real *bsum)
 {
     if (n == 1)
         nt_blocks(8, 1, C, ldc, A, lda, B, ldb, m, n, k, bsum);
@@ -446,8 +278,23 @@ static void nt_macro(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const
         nt_blocks(3, 3, C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
-void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k, cg_real *bsum)
+static void nt_base(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                    size_t n, size_t k, cg_real *bsum)
+{
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+#ifdef CG_X86_VARIANTS
+CG_FMA_TARGET
+static void nt_fma(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                   size_t n, size_t k, cg_real *bsum)
+{
+    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+#endif
+
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum)
 {
     if (n == 0) return;
     if (m == 0) {
@@ -459,7 +306,17 @@ void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_r
         }
         return;
     }
-    nt_macro(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+    /* 256-bit sums on a CPU with AVX-512 too: the lanes of a sum fix its
+     * order, and these products are short */
+#ifdef CG_X86_VARIANTS
+    if (resolve(isa) != CG_ISA_BASELINE) {
+        nt_fma(C, ldc, A, lda, B, ldb, m, n, k, bsum);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    nt_base(C, ldc, A, lda, B, ldb, m, n, k, bsum);
 }
 
 /* dst[j*ldd + i] (+)= src[i*lds + j] for a VL x VL block, transposed in
@@ -508,9 +365,8 @@ transpose_block(cg_real *restrict dst, size_t ldd, const cg_real *restrict src, 
     }
 }
 
-CG_CLONES
-static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
-                            int add)
+static inline __attribute__((always_inline)) void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src,
+                                                                  size_t lds, size_t rows, size_t cols, int add)
 {
     size_t rv = rows / VL * VL, cv = cols / VL * VL, ce = cols - cv;
     for (size_t i = 0; i < rv; i += VL) {
@@ -544,10 +400,33 @@ static void transpose_macro(cg_real *dst, size_t ldd, const cg_real *src, size_t
         }
 }
 
-void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+static void transpose_base(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                           int add)
+{
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+}
+
+#ifdef CG_X86_VARIANTS
+CG_FMA_TARGET
+static void transpose_fma(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+}
+#endif
+
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add)
 {
     if (rows == 0 || cols == 0) return;
-    transpose_macro(dst, ldd, src, lds, rows, cols, add);
+#ifdef CG_X86_VARIANTS
+    if (resolve(isa) != CG_ISA_BASELINE) {
+        transpose_fma(dst, ldd, src, lds, rows, cols, add);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    transpose_base(dst, ldd, src, lds, rows, cols, add);
 }
 
 #else /* portable C11: no vector extensions, no attributes */
@@ -605,29 +484,12 @@ static void rows_times_b(cg_real *C, size_t ldc, const cg_real *A, size_t rs, si
     }
 }
 
-void cg_gemm(cg_real *C, const cg_real *A, const cg_real *B,
-             size_t m, size_t n, size_t k, int trans_a, int trans_b, int accumulate)
-{
-    if (m == 0 || n == 0) return;
-    /* A(i, p) = A[i*rs + p*cs] */
-    size_t rs = trans_a ? 1 : k, cs = trans_a ? m : 1;
-    if (!trans_b) {
-        rows_times_b(C, n, A, rs, cs, B, n, m, n, k, accumulate ? FIN_ADD : FIN_STORE, NULL, 0);
-        return;
-    }
-    /* B stored [n, k]: dot products of its rows */
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            const cg_real *b = B + j * k;
-            cg_real t = 0;
-            for (size_t p = 0; p < k; p++) t += A[i * rs + p * cs] * b[p];
-            C[i * n + j] = accumulate ? C[i * n + j] + t : t;
-        }
-}
+cg_isa cg_isa_best(void) { return CG_ISA_BASELINE; }
 
-void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
-                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+void cg_gemm_fm_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B,
+                    size_t ldb, size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
 {
+    (void)isa;
     if (m == 0 || n == 0) return;
     fin_kind fin;
     switch (epi) {
@@ -640,15 +502,10 @@ void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, siz
     rows_times_b(C, ldc, A, rs, cs, B, ldb, m, n, k, fin, aux, ldc);
 }
 
-void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
-                size_t ld, cg_epilogue epi, const cg_real *aux)
+void cg_gemm_nt_isa(cg_isa isa, cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb,
+                    size_t m, size_t n, size_t k, cg_real *bsum)
 {
-    cg_gemm_fm_strided(C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
-}
-
-void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
-                size_t n, size_t k, cg_real *bsum)
-{
+    (void)isa;
     for (size_t j = 0; bsum && j < n; j++) {
         cg_real t = 0;
         for (size_t p = 0; p < k; p++) t += B[j * ldb + p];
@@ -663,8 +520,10 @@ void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_r
         }
 }
 
-void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+void cg_transpose_isa(cg_isa isa, cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols,
+                      int add)
 {
+    (void)isa;
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++) {
             cg_real v = src[i * lds + j];
@@ -673,3 +532,28 @@ void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size
 }
 
 #endif
+
+/* the kernels at the best instruction set of the CPU: what training runs */
+void cg_gemm_fm_strided(cg_real *C, size_t ldc, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t ldb,
+                        size_t m, size_t n, size_t k, cg_epilogue epi, const cg_real *aux)
+{
+    cg_gemm_fm_isa(CG_ISA_AUTO, C, ldc, A, rs, cs, B, ldb, m, n, k, epi, aux);
+}
+
+void cg_gemm_fm(cg_real *C, const cg_real *A, size_t rs, size_t cs, const cg_real *B, size_t m, size_t n, size_t k,
+                size_t ld, cg_epilogue epi, const cg_real *aux)
+{
+    cg_gemm_fm_isa(CG_ISA_AUTO, C, ld, A, rs, cs, B, ld, m, n, k, epi, aux);
+}
+
+void cg_gemm_nt(cg_real *C, size_t ldc, const cg_real *A, size_t lda, const cg_real *B, size_t ldb, size_t m,
+                size_t n, size_t k, cg_real *bsum)
+{
+    cg_gemm_nt_isa(CG_ISA_AUTO, C, ldc, A, lda, B, ldb, m, n, k, bsum);
+}
+
+void cg_transpose(cg_real *dst, size_t ldd, const cg_real *src, size_t lds, size_t rows, size_t cols, int add)
+{
+    cg_transpose_isa(CG_ISA_AUTO, dst, ldd, src, lds, rows, cols, add);
+}
+

@@ -1,13 +1,16 @@
 /* gemm_fm.h: the kernels of cg_gemm_fm (see gemm.c), which includes this
- * file once per vector width with these defined:
+ * file once per instruction set with these defined:
  *   FMV, FMVU, FMVI  the vector type, its unaligned form, and the integer
  *                    vector of the same lanes
  *   FMVL             lanes per vector (CG_FM_ALIGN is a multiple of it)
- *   FMN(x)           the name of function x at this width
- *   FM_ATTR          attributes of the outer kernel
- * and undefines them at its end, ready for the next width.
- * Each output value is summed in the same order at every width (one FMA
- * per term, k in blocks of KC), so the widths give bit-identical results. */
+ *   FMN(x)           the name of function x in this set
+ *   FM_ATTR          attributes of the outer kernel (its target)
+ * and undefines them at its end, ready for the next set.
+ * Each output value is summed in the same order at every width (one
+ * multiply-add per term, k in blocks of KC), so the widths give
+ * bit-identical results where both fuse the multiply-adds. */
+
+_Static_assert(CG_FM_ALIGN % FMVL == 0, "CG_FM_ALIGN must be a multiple of the vector length");
 
 /* One tile: rows [0, MRc) of C against NVc vectors of columns, over kc terms.
  * a(r, p) = a[r*rs + p*cs]; b has row stride ldb, c and gate ldc.  The sum

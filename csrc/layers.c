@@ -1,47 +1,16 @@
-/* layers.c: dense layers, activations, dropout and losses, each a
- * forward/backward pair over flat arrays.
+/* layers.c: activations, dropout and losses, each a forward/backward pair
+ * over flat arrays (the dense products are in gemm.c and mlp.c).
  *
  * Backward functions add (+=) into gradient buffers, so a value used twice
  * (a generator output fed to both a loss and a discriminator) collects both
- * contributions.  Losses return scale * sum(w_i * l_i) summed in double. */
+ * contributions.  The elementwise layers (activations, dropout) have no
+ * parameters, and their backward passes turn an output gradient into the
+ * input gradient in place, as the MLP's backward uses them.  Losses return
+ * scale * sum(w_i * l_i) summed in double. */
 #include "cgan.h"
 
 #include <math.h>
-
-/* Y[n,out] = X[n,in] W[in,out] + b[out] */
-void cg_dense_forward(cg_real *Y, const cg_real *X, const cg_real *W, const cg_real *b,
-                      size_t n, size_t in, size_t out)
-{
-    if (b) {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < out; j++) Y[i * out + j] = b[j];
-        cg_gemm(Y, X, W, n, out, in, 0, 0, 1);
-    } else {
-        cg_gemm(Y, X, W, n, out, in, 0, 0, 0);
-    }
-}
-
-/* dX[n,in] += dY[n,out] W^T;  dW[in,out] += X^T dY;  db[out] += sum_i dY[i,:] */
-void cg_dense_backward(cg_real *dX, cg_real *dW, cg_real *db, const cg_real *dY,
-                       const cg_real *X, const cg_real *W, size_t n, size_t in, size_t out)
-{
-    if (dX) cg_gemm(dX, dY, W, n, in, out, 0, 1, 1);
-    if (dW) cg_gemm(dW, X, dY, in, out, n, 1, 0, 1);
-    if (db) {
-        /* Column sums in double, a block of columns at a time, walking rows
-         * in order so that the inner loop is contiguous and vectorises. */
-        double acc[256];
-        for (size_t j0 = 0; j0 < out; j0 += 256) {
-            size_t w = out - j0 < 256 ? out - j0 : 256;
-            for (size_t j = 0; j < w; j++) acc[j] = 0;
-            for (size_t i = 0; i < n; i++) {
-                const cg_real *row = dY + i * out + j0;
-                for (size_t j = 0; j < w; j++) acc[j] += row[j];
-            }
-            for (size_t j = 0; j < w; j++) db[j0 + j] += (cg_real)acc[j];
-        }
-    }
-}
+#include <string.h>
 
 /* y[n] = f(x[n]) */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param)
@@ -80,60 +49,62 @@ void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation
     }
 }
 
-/* dx[n] += dy[n] * f'(x[n]), with y = f(x).
- * The piecewise cases are written as selects on a 0/1 factor, not branches:
- * the signs of pre-activations are random, so branches mispredict half the
- * time, while the selects vectorise. */
-void cg_activation_backward(cg_real *restrict dx, const cg_real *restrict dy, const cg_real *restrict x,
-                            const cg_real *restrict y, size_t n, cg_activation act, double param)
+/* d[n] *= f'(x[n]), with y = f(x): the activation's backward in place (d
+ * holds dL/dy on entry and dL/dx on return).  The piecewise cases are
+ * written as selects on a 0/1 factor, not branches: the signs of
+ * pre-activations are random, so branches mispredict half the time, while
+ * the selects vectorise. */
+void cg_activation_backward(cg_real *restrict d, const cg_real *restrict x, const cg_real *restrict y, size_t n,
+                            cg_activation act, double param)
 {
     cg_real a = (cg_real)param;
     switch (act) {
     case CG_ACT_RELU:
-        for (size_t i = 0; i < n; i++) {
-            cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * pos;
-        }
+        for (size_t i = 0; i < n; i++) d[i] *= (cg_real)(x[i] > 0);
         break;
     case CG_ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++) {
             cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * (pos + (1 - pos) * a);
+            d[i] *= pos + (1 - pos) * a;
         }
         break;
     case CG_ACT_ELU:
         /* for x <= 0, f'(x) = a exp(x) = f(x) + a */
         for (size_t i = 0; i < n; i++) {
             cg_real pos = (cg_real)(x[i] > 0);
-            dx[i] += dy[i] * (pos + (1 - pos) * (y[i] + a));
+            d[i] *= pos + (1 - pos) * (y[i] + a);
         }
         break;
     case CG_ACT_TANH:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (1 - y[i] * y[i]);
+        for (size_t i = 0; i < n; i++) d[i] *= 1 - y[i] * y[i];
         break;
     case CG_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1 - y[i]);
+        for (size_t i = 0; i < n; i++) d[i] = d[i] * y[i] * (1 - y[i]);
         break;
     default:
-        for (size_t i = 0; i < n; i++) dx[i] += dy[i];
         break;
     }
 }
 
-/* y[n] = x[n] * mask[n], mask = Bernoulli(1-p) / (1-p) */
-void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t n, double p, cg_rng *rng)
+/* Inverted dropout over feature-major lines (unit j of row i at j*ld + i):
+ * the mask is drawn row by row, unit by unit within a row (the order of a
+ * row-major [n, units] array), and is 0 in the padding columns [n, np). */
+void cg_dropout_forward(cg_real *y, cg_real *mask, const cg_real *x, size_t units, size_t n, size_t np, size_t ld,
+                        double p, cg_rng *rng)
 {
     cg_real keep = (cg_real)(1.0 / (1.0 - p));
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = cg_rng_uniform(rng) >= p ? keep : 0;
-        y[i] = x[i] * mask[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < units; j++) mask[j * ld + i] = cg_rng_uniform(rng) >= p ? keep : 0;
+    for (size_t j = 0; j < units; j++) {
+        if (np > n) memset(mask + j * ld + n, 0, (np - n) * sizeof *mask);
+        for (size_t i = 0; i < np; i++) y[j * ld + i] = x[j * ld + i] * mask[j * ld + i];
     }
 }
 
-/* dx[n] += dy[n] * mask[n] */
-void cg_dropout_backward(cg_real *dx, const cg_real *dy, const cg_real *mask, size_t n)
+/* d[n] *= mask[n] */
+void cg_dropout_backward(cg_real *d, const cg_real *mask, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * mask[i];
+    for (size_t i = 0; i < n; i++) d[i] *= mask[i];
 }
 
 /* ------------------------------------------------------------ losses */
@@ -199,19 +170,4 @@ double cg_softmax_ce_loss(cg_real *grad, const cg_real *z, const int32_t *labels
         }
     }
     return scale * s;
-}
-
-/* real[n_real], fake[n_fake] critic scores: loss = scale (sum fake - sum real) */
-double cg_wasserstein_loss(cg_real *grad_real, cg_real *grad_fake,
-                           const cg_real *real, size_t n_real,
-                           const cg_real *fake, size_t n_fake, double scale)
-{
-    double sr = 0, sf = 0;
-    for (size_t i = 0; i < n_real; i++) sr += real[i];
-    for (size_t i = 0; i < n_fake; i++) sf += fake[i];
-    if (grad_real)
-        for (size_t i = 0; i < n_real; i++) grad_real[i] -= (cg_real)scale;
-    if (grad_fake)
-        for (size_t i = 0; i < n_fake; i++) grad_fake[i] += (cg_real)scale;
-    return scale * (sf - sr);
 }

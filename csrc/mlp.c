@@ -17,6 +17,7 @@
  * reuse its buffer in between), the output and the input gradient are
  * transposed out. */
 #include "cgan.h"
+#include "alloc.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -65,11 +66,12 @@ static size_t fm_ld(size_t n)
 static size_t t_ld(size_t out) { return out % 64 == 0 ? out + CG_FM_ALIGN : out; }
 
 /* count values, 64-byte aligned (a panel of a line is then one cache line),
- * from plain malloc (aligned_alloc is missing from some C runtimes): the
- * block's own address is kept just below the aligned start, for free_lines. */
-static cg_real *alloc_lines(size_t count)
+ * from the plan's plain malloc (aligned_alloc is missing from some C
+ * runtimes): the block's own address is kept just below the aligned start,
+ * for free_lines.  NULL when the plan only counts or has failed. */
+static cg_real *alloc_lines(cg_plan *p, size_t count)
 {
-    unsigned char *raw = malloc(count * sizeof(cg_real) + 64 + sizeof(void *));
+    unsigned char *raw = cg_plan_alloc(p, cg_add(cg_mul(count, sizeof(cg_real)), 64 + sizeof(void *)), 1, 0);
     if (!raw) return NULL;
     uintptr_t start = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
     memcpy((unsigned char *)start - sizeof(void *), &raw, sizeof raw);
@@ -81,7 +83,7 @@ static void free_lines(cg_real *p)
     if (!p) return;
     void *raw;
     memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
-    free(raw);
+    cg_free(raw);
 }
 
 /* zero columns [n, np) of rows lines of stride ld */
@@ -98,8 +100,8 @@ static void free_penalty(cg_mlp *m)
     free_lines(m->gp_E);
     free_lines(m->gp_R);
     free_lines(m->gp_P);
-    free(m->gp_S);
-    free(m->gp_sq);
+    cg_free(m->gp_S);
+    cg_free(m->gp_sq);
     m->gp_D = m->gp_G = m->gp_E = m->gp_R = m->gp_P = m->gp_S = NULL;
     m->gp_sq = NULL;
     m->gp_cap = 0;
@@ -133,85 +135,190 @@ void cg_mlp_free(cg_mlp *m)
 {
     if (!m) return;
     if (m->sizes) free_cache(m);
-    free(m->sizes);
-    free(m->acts);
-    free(m->aparam);
-    free(m->drop);
-    free(m->w_off);
-    free(m->b_off);
-    free(m->params);
-    free(m->grads);
-    free(m->dropped);
-    free(m->z);
-    free(m->h);
-    free(m->a);
-    free(m->mask);
-    free(m);
+    void *tables[] = {m->sizes, m->acts, m->aparam, m->drop, m->w_off, m->b_off, m->params, m->grads,
+                      m->dropped, m->z, m->h, m->a, m->mask, m};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) cg_free(tables[i]);
+}
+
+/* create's allocations: the struct, its per-layer tables and the parameter
+ * and gradient blocks (zeroed), or only their bytes when the plan counts
+ * (then the pointers go to a shell on the stack) */
+static cg_mlp *mlp_alloc(cg_plan *p, int L, size_t n_params)
+{
+    cg_mlp shell, *m = cg_plan_alloc(p, 1, sizeof *m, 1), *t = m ? m : &shell;
+    size_t nl = (size_t)L;
+    t->sizes = cg_plan_alloc(p, nl + 1, sizeof *t->sizes, 0);
+    t->acts = cg_plan_alloc(p, nl, sizeof *t->acts, 0);
+    t->aparam = cg_plan_alloc(p, nl, sizeof *t->aparam, 0);
+    t->drop = cg_plan_alloc(p, nl, sizeof *t->drop, 1);
+    t->w_off = cg_plan_alloc(p, nl, sizeof *t->w_off, 0);
+    t->b_off = cg_plan_alloc(p, nl, sizeof *t->b_off, 0);
+    t->dropped = cg_plan_alloc(p, nl, sizeof *t->dropped, 1);
+    t->z = cg_plan_alloc(p, nl, sizeof *t->z, 1);
+    t->h = cg_plan_alloc(p, nl, sizeof *t->h, 1);
+    t->a = cg_plan_alloc(p, nl, sizeof *t->a, 1);
+    t->mask = cg_plan_alloc(p, nl, sizeof *t->mask, 1);
+    t->params = cg_plan_alloc(p, n_params, sizeof *t->params, 1);
+    t->grads = cg_plan_alloc(p, n_params, sizeof *t->grads, 1);
+    return m;
+}
+
+/* The activation cache for capacity rows (see cg_mlp_reserve), into m's
+ * pointers; when the plan only counts, m may be a shell (shell_of). */
+static void cache_alloc(cg_mlp *m, size_t capacity, cg_plan *p)
+{
+    size_t ld = fm_ld(capacity), big = cg_mul(ld, m->max_width);
+    /* dz also holds an output gradient transposed to [capacity, t_ld(out)],
+     * and t_ld(out) <= out + CG_FM_ALIGN */
+    size_t tbig = cg_mul(capacity, m->max_width + CG_FM_ALIGN);
+    for (int l = 0; l < m->L; l++) {
+        size_t cnt = cg_mul(ld, (size_t)m->sizes[l + 1]);
+        m->z[l] = alloc_lines(p, cnt);
+        int keep_z = m->acts[l] != CG_ACT_IDENTITY && m->acts[l] != CG_ACT_RELU;
+        m->h[l] = keep_z ? alloc_lines(p, cnt) : m->z[l];
+        m->mask[l] = m->drop[l] > 0 ? alloc_lines(p, cnt) : NULL;
+        m->a[l] = m->drop[l] > 0 ? alloc_lines(p, cnt) : m->h[l];
+    }
+    m->xT = alloc_lines(p, cg_mul(ld, (size_t)m->sizes[0]));
+    m->out = alloc_lines(p, cg_mul(capacity, (size_t)m->sizes[m->L]));
+    m->dz = alloc_lines(p, big > tbig ? big : tbig);
+    m->t1 = alloc_lines(p, big);
+    m->buf[0] = alloc_lines(p, big);
+    m->buf[1] = alloc_lines(p, big);
+}
+
+/* The gradient-penalty buffers (see cg_mlp_reserve_penalty) for the cache's
+ * rows, into m's pointers (or a shell's when the plan only counts). */
+static void penalty_alloc(cg_mlp *m, cg_plan *p)
+{
+    size_t sum = 0;
+    for (int l = 0; l <= m->L; l++) sum += (size_t)m->sizes[l];
+    m->gp_D = alloc_lines(p, cg_mul(m->ldcap, sum));
+    m->gp_G = alloc_lines(p, cg_mul(m->ldcap, sum));
+    m->gp_E = alloc_lines(p, cg_mul(m->ldcap, sum));
+    m->gp_R = alloc_lines(p, cg_mul(m->ldcap, m->max_width));
+    m->gp_P = alloc_lines(p, cg_mul(m->ldcap, m->max_width));
+    m->gp_sq = cg_plan_alloc(p, m->ldcap, sizeof *m->gp_sq, 0);
+    /* the last hidden layer's weights and one value per unit */
+    size_t last = m->L >= 2 ? (size_t)m->sizes[m->L - 2] * (size_t)m->sizes[m->L - 1] : 0;
+    m->gp_S = cg_plan_alloc(p, cg_add(last, m->max_width), sizeof *m->gp_S, 0);
+}
+
+/* A network's shape without its memory, for counting what it allocates:
+ * the struct's tables point into the shell's own arrays. */
+typedef struct {
+    cg_mlp m;
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    double drop[CG_MAX_LAYERS];
+    cg_real *z[CG_MAX_LAYERS], *h[CG_MAX_LAYERS], *a[CG_MAX_LAYERS], *mask[CG_MAX_LAYERS];
+} mlp_shell;
+
+/* 0 with s holding spec's shape and capacity rows, or -1 when create would
+ * refuse the shape (a layer count or size out of range) or the count could
+ * overflow */
+static int shell_of(mlp_shell *s, const cg_mlp_spec *spec, size_t capacity)
+{
+    int L = spec->n_layers;
+    if (L < 1 || L > CG_MAX_LAYERS || capacity > SIZE_MAX / 4) return -1;
+    memset(&s->m, 0, sizeof s->m);
+    s->m.L = L;
+    for (int l = 0; l <= L; l++) {
+        if (spec->sizes[l] < 1 || spec->sizes[l] > CG_MAX_FEATURES) return -1;
+        s->sizes[l] = spec->sizes[l];
+        if ((size_t)s->sizes[l] > s->m.max_width) s->m.max_width = (size_t)s->sizes[l];
+    }
+    for (int l = 0; l < L; l++) {
+        s->acts[l] = spec->activations[l];
+        s->drop[l] = spec->dropout ? spec->dropout[l] : 0.0;
+        s->m.n_params = cg_add(s->m.n_params, (size_t)s->sizes[l] * s->sizes[l + 1] + s->sizes[l + 1]);
+    }
+    s->m.sizes = s->sizes, s->m.acts = s->acts, s->m.drop = s->drop;
+    s->m.z = s->z, s->m.h = s->h, s->m.a = s->a, s->m.mask = s->mask;
+    s->m.cap = capacity ? capacity : 1;
+    s->m.ldcap = fm_ld(s->m.cap);
+    return 0;
+}
+
+size_t cg_mlp_spec_n_params(const cg_mlp_spec *spec)
+{
+    mlp_shell s;
+    return shell_of(&s, spec, 1) < 0 ? SIZE_MAX : s.m.n_params;
+}
+
+void cg_mlp_stack_init(cg_mlp_stack *s, int in, int hidden, int n_hidden, int out, double dropout)
+{
+    int L = n_hidden >= 1 && n_hidden <= CG_MAX_N_HIDDEN ? n_hidden + 1 : 0;
+    s->sizes[0] = in;
+    for (int l = 0; l + 1 < L; l++) {
+        s->sizes[l + 1] = hidden;
+        s->acts[l] = CG_ACT_RELU;
+        s->dropout[l] = dropout;
+    }
+    if (L) {
+        s->sizes[L] = out;
+        s->acts[L - 1] = CG_ACT_IDENTITY;
+        s->dropout[L - 1] = 0;
+    }
+    s->spec = (cg_mlp_spec){L, s->sizes, s->acts, NULL, s->dropout};
+}
+
+size_t cg_mlp_bytes(const cg_mlp_spec *spec, size_t capacity)
+{
+    mlp_shell s;
+    if (shell_of(&s, spec, capacity) < 0) return SIZE_MAX;
+    cg_plan p = {0, 1, 0};
+    mlp_alloc(&p, s.m.L, s.m.n_params);
+    cache_alloc(&s.m, s.m.cap, &p);
+    return p.bytes;
+}
+
+size_t cg_mlp_penalty_bytes(const cg_mlp_spec *spec, size_t capacity)
+{
+    mlp_shell s;
+    if (shell_of(&s, spec, capacity) < 0 || s.sizes[s.m.L] != 1) return SIZE_MAX;
+    cg_plan p = {0, 1, 0};
+    penalty_alloc(&s.m, &p);
+    return p.bytes;
 }
 
 cg_status cg_mlp_reserve(cg_mlp *m, size_t capacity, char *err)
 {
     if (capacity <= m->cap) return CG_OK;
-    if (capacity > ((size_t)1 << 40) / (m->max_width ? m->max_width : 1)) {
+    if (capacity > (size_t)CG_MAX_CACHE_VALUES / (m->max_width ? m->max_width : 1)) {
         cg_set_error(err, "batch of %zu rows is too large for the network cache", capacity);
         return CG_EINVAL;
     }
     free_cache(m);
-    size_t ld = fm_ld(capacity), big = ld * m->max_width;
-    /* dz also holds an output gradient transposed to [capacity, t_ld(out)],
-     * and t_ld(out) <= out + CG_FM_ALIGN */
-    size_t tbig = capacity * (m->max_width + CG_FM_ALIGN);
-    for (int l = 0; l < m->L; l++) {
-        size_t cnt = ld * (size_t)m->sizes[l + 1];
-        m->z[l] = alloc_lines(cnt);
-        if (!m->z[l]) goto fail;
-        int keep_z = m->acts[l] != CG_ACT_IDENTITY && m->acts[l] != CG_ACT_RELU;
-        m->h[l] = keep_z ? alloc_lines(cnt) : m->z[l];
-        if (!m->h[l]) goto fail;
-        if (m->drop[l] > 0) {
-            m->mask[l] = alloc_lines(cnt);
-            m->a[l] = alloc_lines(cnt);
-            if (!m->mask[l] || !m->a[l]) goto fail;
-        } else {
-            m->a[l] = m->h[l];
-        }
+    cg_plan p = {0, 0, 0};
+    cache_alloc(m, capacity, &p);
+    if (p.failed) {
+        free_cache(m);
+        cg_set_error(err, "out of memory reserving a cache of %zu rows", capacity);
+        return CG_ENOMEM;
     }
-    m->xT = alloc_lines(ld * (size_t)m->sizes[0]);
-    m->out = alloc_lines(capacity * (size_t)m->sizes[m->L]);
-    m->dz = alloc_lines(big > tbig ? big : tbig);
-    m->t1 = alloc_lines(big);
-    m->buf[0] = alloc_lines(big);
-    m->buf[1] = alloc_lines(big);
-    if (!m->xT || !m->out || !m->dz || !m->t1 || !m->buf[0] || !m->buf[1]) goto fail;
     m->cap = capacity;
-    m->ldcap = ld;
+    m->ldcap = fm_ld(capacity);
     m->n_last = 0;
     return CG_OK;
-fail:
-    free_cache(m);
-    cg_set_error(err, "out of memory reserving a cache of %zu rows", capacity);
-    return CG_ENOMEM;
 }
 
 cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, char *err)
 {
     *out = NULL;
     int L = spec->n_layers;
-    if (L < 1 || L > 64) {
-        cg_set_error(err, "n_layers must be between 1 and 64, got %d", L);
-        return CG_EINVAL;
-    }
+    cg_status st = cg_check_ranges(&(cg_range){"n_layers", L, 1, CG_MAX_LAYERS}, 1, err);
+    if (st != CG_OK) return st;
     size_t n_params = 0, max_width = 0;
     for (int l = 0; l <= L; l++) {
-        if (spec->sizes[l] < 1 || spec->sizes[l] > (1 << 20)) {
-            cg_set_error(err, "layer size %d must be between 1 and 2^20, got %d", l, spec->sizes[l]);
+        if (spec->sizes[l] < 1 || spec->sizes[l] > CG_MAX_FEATURES) {
+            cg_set_error(err, "layer size %d must be between 1 and %d, got %d", l, CG_MAX_FEATURES, spec->sizes[l]);
             return CG_EINVAL;
         }
         if ((size_t)spec->sizes[l] > max_width) max_width = (size_t)spec->sizes[l];
         if (l < L) n_params += (size_t)spec->sizes[l] * spec->sizes[l + 1] + spec->sizes[l + 1];
     }
-    if (n_params > ((size_t)1 << 32)) {
-        cg_set_error(err, "network has %zu parameters, more than 2^32", n_params);
+    if (n_params > (size_t)CG_MAX_PARAMS) {
+        cg_set_error(err, "network has %zu parameters, more than %lld", n_params, (long long)CG_MAX_PARAMS);
         return CG_EINVAL;
     }
     for (int l = 0; l < L; l++) {
@@ -231,27 +338,16 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
             return CG_EINVAL;
         }
     }
-    cg_mlp *m = calloc(1, sizeof *m);
-    if (!m) goto fail;
+    cg_plan p = {0, 0, 0};
+    cg_mlp *m = mlp_alloc(&p, L, n_params);
+    if (p.failed) {
+        cg_mlp_free(m);
+        cg_set_error(err, "out of memory creating a network of %zu parameters", n_params);
+        return CG_ENOMEM;
+    }
     m->L = L;
     m->n_params = n_params;
     m->max_width = max_width;
-    m->sizes = malloc((size_t)(L + 1) * sizeof(int));
-    m->acts = malloc((size_t)L * sizeof(int));
-    m->aparam = malloc((size_t)L * sizeof(double));
-    m->drop = calloc((size_t)L, sizeof(double));
-    m->w_off = malloc((size_t)L * sizeof(size_t));
-    m->b_off = malloc((size_t)L * sizeof(size_t));
-    m->dropped = calloc((size_t)L, sizeof(int));
-    m->z = calloc((size_t)L, sizeof(cg_real *));
-    m->h = calloc((size_t)L, sizeof(cg_real *));
-    m->a = calloc((size_t)L, sizeof(cg_real *));
-    m->mask = calloc((size_t)L, sizeof(cg_real *));
-    m->params = calloc(n_params, sizeof(cg_real));
-    m->grads = calloc(n_params, sizeof(cg_real));
-    if (!m->sizes || !m->acts || !m->aparam || !m->drop || !m->w_off || !m->b_off || !m->dropped ||
-        !m->z || !m->h || !m->a || !m->mask || !m->params || !m->grads)
-        goto fail;
     size_t off = 0;
     for (int l = 0; l <= L; l++) m->sizes[l] = spec->sizes[l];
     for (int l = 0; l < L; l++) {
@@ -265,17 +361,13 @@ cg_status cg_mlp_create(cg_mlp **out, const cg_mlp_spec *spec, size_t capacity, 
         m->b_off[l] = off;
         off += (size_t)m->sizes[l + 1];
     }
-    cg_status st = cg_mlp_reserve(m, capacity ? capacity : 1, err);
+    st = cg_mlp_reserve(m, capacity ? capacity : 1, err);
     if (st != CG_OK) {
         cg_mlp_free(m);
         return st;
     }
     *out = m;
     return CG_OK;
-fail:
-    cg_mlp_free(m);
-    cg_set_error(err, "out of memory creating a network of %zu parameters", n_params);
-    return CG_ENOMEM;
 }
 
 void cg_mlp_init(cg_mlp *m, cg_rng *rng)
@@ -300,45 +392,6 @@ cg_real *cg_mlp_grads(cg_mlp *m) { return m->grads; }
 void cg_mlp_zero_grad(cg_mlp *m)
 {
     memset(m->grads, 0, m->n_params * sizeof(cg_real));
-}
-
-/* d[j*ld + i] *= f'(z) for rows j < rows and columns i < np, with y = f(z):
- * the activation's backward in place.  Selects on a 0/1 factor, not branches
- * (the signs of pre-activations are random). */
-static void act_grad_rows(cg_real *d, const cg_real *z, const cg_real *y, size_t rows, size_t np, size_t ld,
-                          int act, double param)
-{
-    cg_real a = (cg_real)param;
-    for (size_t j = 0; j < rows; j++) {
-        cg_real *restrict dj = d + j * ld;
-        const cg_real *restrict zj = z + j * ld, *restrict yj = y + j * ld;
-        switch (act) {
-        case CG_ACT_RELU:
-            for (size_t i = 0; i < np; i++) dj[i] *= (cg_real)(zj[i] > 0);
-            break;
-        case CG_ACT_LEAKY_RELU:
-            for (size_t i = 0; i < np; i++) {
-                cg_real pos = (cg_real)(zj[i] > 0);
-                dj[i] *= pos + (1 - pos) * a;
-            }
-            break;
-        case CG_ACT_ELU:
-            /* for z <= 0, f'(z) = a exp(z) = f(z) + a */
-            for (size_t i = 0; i < np; i++) {
-                cg_real pos = (cg_real)(zj[i] > 0);
-                dj[i] *= pos + (1 - pos) * (yj[i] + a);
-            }
-            break;
-        case CG_ACT_TANH:
-            for (size_t i = 0; i < np; i++) dj[i] *= 1 - yj[i] * yj[i];
-            break;
-        case CG_ACT_SIGMOID:
-            for (size_t i = 0; i < np; i++) dj[i] = dj[i] * yj[i] * (1 - yj[i]);
-            break;
-        default:
-            break;
-        }
-    }
 }
 
 /* Layer l's weight gradient dW[in, out] += P^T-by-dZ over n rows, from its
@@ -395,14 +448,7 @@ const cg_real *cg_mlp_forward(cg_mlp *m, const cg_real *X, size_t n, int train, 
         }
         m->dropped[l] = train && m->drop[l] > 0 && rng;
         if (m->dropped[l]) {
-            /* masks drawn row by row, unit by unit (the row-major order) */
-            double p = m->drop[l];
-            cg_real keep = (cg_real)(1.0 / (1.0 - p)), *mk = m->mask[l];
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < out; j++) mk[j * ld + i] = cg_rng_uniform(rng) >= p ? keep : 0;
-            zero_pad(mk, out, n, np, ld);
-            for (size_t j = 0; j < out; j++)
-                for (size_t i = 0; i < np; i++) m->a[l][j * ld + i] = m->h[l][j * ld + i] * mk[j * ld + i];
+            cg_dropout_forward(m->a[l], m->mask[l], m->h[l], out, n, np, ld, m->drop[l], rng);
         } else if (m->a[l] != m->h[l]) {
             for (size_t j = 0; j < out; j++) memcpy(m->a[l] + j * ld, m->h[l] + j * ld, np * sizeof(cg_real));
         }
@@ -441,11 +487,12 @@ void cg_mlp_backward_cols(cg_mlp *m, cg_real *dX, size_t ldx, size_t col0, size_
     for (int l = m->L - 1; l >= 0; l--) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
         if (!gated) {
-            if (m->dropped[l])
-                for (size_t j = 0; j < out; j++)
-                    for (size_t i = 0; i < np; i++) dA[j * ld + i] *= m->mask[l][j * ld + i];
-            if (m->acts[l] != CG_ACT_IDENTITY)
-                act_grad_rows(dA, m->z[l], m->h[l], out, np, ld, m->acts[l], m->aparam[l]);
+            for (size_t j = 0; j < out && (m->dropped[l] || m->acts[l] != CG_ACT_IDENTITY); j++) {
+                size_t o = j * ld;
+                if (m->dropped[l]) cg_dropout_backward(dA + o, m->mask[l] + o, np);
+                cg_activation_backward(dA + o, m->z[l] + o, m->h[l] + o, np, (cg_activation)m->acts[l],
+                                       m->aparam[l]);
+            }
         }
         const cg_real *dZ = dA, *W = m->params + m->w_off[l];
         if (param_grads) {
@@ -496,12 +543,13 @@ static cg_status fit_loop(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X
     }
     cg_status st = cg_mlp_reserve(m, batch_size, err);
     if (st != CG_OK) return st;
-    cg_real *xb = malloc(batch_size * in * sizeof(cg_real));
-    cg_real *yb = malloc(batch_size * out * sizeof(cg_real));
-    int32_t *lb = malloc(batch_size * sizeof(int32_t));
-    cg_real *dout = malloc(batch_size * out * sizeof(cg_real));
-    int64_t *idx = malloc(batch_size * sizeof(int64_t));
-    if (!xb || !yb || !lb || !dout || !idx) {
+    cg_plan p = {0, 0, 0};
+    cg_real *xb = cg_plan_alloc(&p, cg_mul(batch_size, in), sizeof *xb, 0);
+    cg_real *yb = cg_plan_alloc(&p, cg_mul(batch_size, out), sizeof *yb, 0);
+    int32_t *lb = cg_plan_alloc(&p, batch_size, sizeof *lb, 0);
+    cg_real *dout = cg_plan_alloc(&p, cg_mul(batch_size, out), sizeof *dout, 0);
+    int64_t *idx = cg_plan_alloc(&p, batch_size, sizeof *idx, 0);
+    if (p.failed) {
         cg_set_error(err, "out of memory allocating a batch of %zu rows", batch_size);
         st = CG_ENOMEM;
         goto done;
@@ -531,11 +579,11 @@ static cg_status fit_loop(cg_mlp *m, cg_adam *opt, cg_rng *rng, const cg_real *X
         cg_adam_step(opt, cg_mlp_params(m), cg_mlp_grads(m));
     }
 done:
-    free(xb);
-    free(yb);
-    free(lb);
-    free(dout);
-    free(idx);
+    cg_free(xb);
+    cg_free(yb);
+    cg_free(lb);
+    cg_free(dout);
+    cg_free(idx);
     return st;
 }
 
@@ -564,19 +612,10 @@ cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err)
         cg_set_error(err, "a gradient penalty needs a network with one output, got %d", m->sizes[m->L]);
         return CG_EINVAL;
     }
-    size_t sum = 0;
-    for (int l = 0; l <= m->L; l++) sum += (size_t)m->sizes[l];
     free_penalty(m);
-    m->gp_D = alloc_lines(m->ldcap * sum);
-    m->gp_G = alloc_lines(m->ldcap * sum);
-    m->gp_E = alloc_lines(m->ldcap * sum);
-    m->gp_R = alloc_lines(m->ldcap * m->max_width);
-    m->gp_P = alloc_lines(m->ldcap * m->max_width);
-    m->gp_sq = malloc(m->ldcap * sizeof(double));
-    /* the last hidden layer's weights and one value per unit */
-    size_t last = m->L >= 2 ? (size_t)m->sizes[m->L - 2] * (size_t)m->sizes[m->L - 1] : 0;
-    m->gp_S = malloc((last + (size_t)m->max_width) * sizeof(cg_real));
-    if (!m->gp_D || !m->gp_G || !m->gp_E || !m->gp_R || !m->gp_P || !m->gp_S || !m->gp_sq) {
+    cg_plan p = {0, 0, 0};
+    penalty_alloc(m, &p);
+    if (p.failed) {
         free_penalty(m);
         cg_set_error(err, "out of memory reserving gradient-penalty buffers for %zu rows", m->cap);
         return CG_ENOMEM;
@@ -719,12 +758,12 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         return CG_EINVAL;
     }
     size_t np = fm_cols(n), ld = m->ld_last;
-    size_t offD[65], offG[66];
+    size_t offD[CG_MAX_LAYERS + 1], offG[CG_MAX_LAYERS + 2];
     offG[0] = 0;
     for (int l = 0; l <= L; l++) offG[l + 1] = offG[l] + ld * (size_t)m->sizes[l];
     offD[0] = 0;
     for (int l = 0; l < L; l++) offD[l + 1] = offD[l] + ld * (size_t)m->sizes[l + 1];
-    cg_real *Gl[66], *Dl[65], *El[65];
+    cg_real *Gl[CG_MAX_LAYERS + 1], *Dl[CG_MAX_LAYERS], *El[CG_MAX_LAYERS];
     for (int l = 0; l <= L; l++) Gl[l] = m->gp_G + offG[l];
     for (int l = 0; l < L; l++) {
         Dl[l] = m->gp_D + offD[l];

@@ -138,6 +138,18 @@ void cg_set_error(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
+cg_status cg_check_ranges(const cg_range *ranges, size_t n, char *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cg_range *r = &ranges[i];
+        if (r->value >= r->lo && r->value <= r->hi) continue;
+        cg_set_error(err, "%s must be between %lld and %lld, got %lld", r->name, (long long)r->lo, (long long)r->hi,
+                     (long long)r->value);
+        return CG_EINVAL;
+    }
+    return CG_OK;
+}
+
 int cg_all_finite(const cg_real *x, size_t n)
 {
     /* x - x is 0 for finite x and NaN for inf/NaN; summing keeps it branch-free. */

@@ -74,6 +74,26 @@ static inline cg_status get_header(cursor *c, const char magic[8], uint32_t vers
     return CG_OK;
 }
 
+/* a model's configuration: n_ints int32s, then n_reals doubles, then the
+ * seed as an int64 */
+static inline void put_config(cursor *c, const int32_t *ints, int n_ints, const double *reals, int n_reals,
+                              uint64_t seed)
+{
+    for (int i = 0; i < n_ints; i++) put_i32(c, ints[i]);
+    for (int i = 0; i < n_reals; i++) put_f64(c, reals[i]);
+    put_i64(c, (int64_t)seed);
+}
+
+/* the inverse of put_config; returns the seed */
+static inline uint64_t get_config(cursor *c, int32_t *ints, int n_ints, double *reals, int n_reals)
+{
+    int64_t seed;
+    for (int i = 0; i < n_ints; i++) get(c, &ints[i], sizeof *ints);
+    for (int i = 0; i < n_reals; i++) get(c, &reals[i], sizeof *reals);
+    get(c, &seed, sizeof seed);
+    return (uint64_t)seed;
+}
+
 /* a cursor that only counts bytes, for the *_snapshot_size functions */
 static inline cursor counting_cursor(void) { return (cursor){NULL, (size_t)-1, 1}; }
 static inline size_t counted_bytes(const cursor *c) { return (size_t)-1 - c->left; }

@@ -12,6 +12,7 @@
  * gradient is exact (cg_mlp_gradient_penalty).  Generator loss: -mean f(fake).
  * The model keeps pointers to the data set by cg_wgan_set_data. */
 #include "cgan.h"
+#include "alloc.h"
 #include "snapshot.h"
 
 #include <math.h>
@@ -50,82 +51,99 @@ void cg_wgan_free(cg_wgan *w)
     cg_mlp_free(w->C);
     cg_adam_free(w->optG);
     cg_adam_free(w->optC);
-    free(w->kind);
-    free(w->lower);
-    free(w->upper);
-    free(w->block_start);
-    free(w->block_width);
-    free(w->idx);
-    free(w->gin);
-    free(w->fake);
-    free(w->raw);
-    free(w->cin);
-    free(w->dscore);
-    free(w->dcin);
-    free(w->dfake);
-    free(w->draw);
-    free(w->soft);
-    free(w->g_avg);
-    free(w);
+    void *blocks[] = {w->kind, w->lower,  w->upper, w->block_start, w->block_width, w->idx,  w->gin,   w->fake,
+                      w->raw,  w->cin,    w->dscore, w->dcin,       w->dfake,       w->draw, w->soft, w->g_avg, w};
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) cg_free(blocks[i]);
 }
 
-static cg_status make_mlp(cg_mlp **out, int in, const cg_wgan_config *c, int outw, double dropout, size_t cap,
-                          char *err)
+/* the generator and the critic */
+static void wgan_nets(const cg_wgan_config *c, cg_mlp_stack nets[2])
 {
-    int sizes[66], acts[65];
-    double drop[65];
-    sizes[0] = in;
-    for (int l = 0; l < c->n_hidden; l++) {
-        sizes[l + 1] = c->hidden_size;
-        acts[l] = CG_ACT_RELU;
-        drop[l] = dropout;
-    }
-    sizes[c->n_hidden + 1] = outw;
-    acts[c->n_hidden] = CG_ACT_IDENTITY;
-    drop[c->n_hidden] = 0;
-    cg_mlp_spec spec = {c->n_hidden + 1, sizes, acts, NULL, drop};
-    return cg_mlp_create(out, &spec, cap, err);
+    cg_mlp_stack_init(&nets[0], c->noise_dim + c->ctx_dim, c->hidden_size, c->n_hidden, c->x_dim, 0.0);
+    cg_mlp_stack_init(&nets[1], c->x_dim + c->ctx_dim, c->hidden_size, c->n_hidden, 1, c->critic_dropout);
+}
+
+/* rows of the networks' caches and of the batch buffers */
+static size_t wgan_rows(const cg_wgan_config *c)
+{
+    return (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+}
+
+/* create's allocations besides the networks and optimisers (G has g_params
+ * parameters): the column layout and the batch buffers, into w (a shell
+ * when the plan only counts) */
+static void wgan_buffers(cg_wgan *w, const cg_wgan_config *c, size_t g_params, cg_plan *p)
+{
+    size_t B = wgan_rows(c), x = (size_t)c->x_dim, gw = (size_t)c->noise_dim + (size_t)c->ctx_dim;
+    size_t cw = x + (size_t)c->ctx_dim;
+    w->kind = cg_plan_alloc(p, x, sizeof *w->kind, 1);
+    w->lower = cg_plan_alloc(p, x, sizeof *w->lower, 0);
+    w->upper = cg_plan_alloc(p, x, sizeof *w->upper, 0);
+    w->block_start = cg_plan_alloc(p, x, sizeof *w->block_start, 1);
+    w->block_width = cg_plan_alloc(p, x, sizeof *w->block_width, 1);
+    w->idx = cg_plan_alloc(p, B, sizeof *w->idx, 0);
+    w->gin = cg_plan_alloc(p, cg_mul(B, gw), sizeof *w->gin, 0);
+    w->fake = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->fake, 0);
+    w->raw = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->raw, 0);
+    w->cin = cg_plan_alloc(p, cg_mul(B, cw), sizeof *w->cin, 0);
+    w->dscore = cg_plan_alloc(p, B, sizeof *w->dscore, 0);
+    w->dcin = cg_plan_alloc(p, cg_mul(B, cw), sizeof *w->dcin, 0);
+    w->dfake = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->dfake, 0);
+    w->draw = cg_plan_alloc(p, cg_mul(B, x), sizeof *w->draw, 0);
+    w->soft = cg_plan_alloc(p, x, sizeof *w->soft, 0);
+    w->g_avg = cg_plan_alloc(p, g_params, sizeof *w->g_avg, 0);
+}
+
+size_t cg_wgan_bytes(const cg_wgan_config *c)
+{
+    cg_wgan shell;
+    cg_mlp_stack nets[2];
+    cg_plan p = {0, 1, 0};
+    size_t B = wgan_rows(c);
+    cg_plan_alloc(&p, 1, sizeof shell, 1);
+    wgan_nets(c, nets);
+    for (int i = 0; i < 2; i++)
+        p.bytes = cg_add(p.bytes, cg_add(cg_mlp_bytes(&nets[i].spec, B),
+                                         cg_adam_bytes(cg_mlp_spec_n_params(&nets[i].spec))));
+    p.bytes = cg_add(p.bytes, cg_mlp_penalty_bytes(&nets[1].spec, B));
+    wgan_buffers(&shell, c, cg_mlp_spec_n_params(&nets[0].spec), &p);
+    return p.bytes;
 }
 
 cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *column_block, const double *lower,
                          const double *upper, char *err)
 {
     *out = NULL;
-    if (c->x_dim < 1 || c->x_dim > (1 << 16) || c->ctx_dim < 0 || c->ctx_dim > (1 << 16)) {
-        cg_set_error(err, "output width must be in [1, 65536] and context width in [0, 65536]");
-        return CG_EINVAL;
-    }
-    if (c->noise_dim < 1 || c->noise_dim > 4096) {
-        cg_set_error(err, "noise_dim must be between 1 and 4096, got %d", c->noise_dim);
-        return CG_EINVAL;
-    }
-    if (c->hidden_size < 1 || c->hidden_size > (1 << 16) || c->n_hidden < 1 || c->n_hidden > 64) {
-        cg_set_error(err, "hidden_size must be in [1, 65536] and n_hidden in [1, 64]");
-        return CG_EINVAL;
-    }
-    if (c->batch_size < 1 || c->batch_size > (1 << 24) || c->critic_steps < 1 || c->critic_steps > 1000) {
-        cg_set_error(err, "batch_size must be in [1, 2^24] and critic_steps in [1, 1000]");
-        return CG_EINVAL;
-    }
+    const cg_range sizes[] = {{"x_dim", c->x_dim, 1, CG_MAX_X_DIM},
+                              {"ctx_dim", c->ctx_dim, 0, CG_MAX_CTX_DIM},
+                              {"noise_dim", c->noise_dim, 1, CG_MAX_NOISE_DIM},
+                              {"hidden_size", c->hidden_size, 1, CG_MAX_HIDDEN_SIZE},
+                              {"n_hidden", c->n_hidden, 1, CG_MAX_N_HIDDEN},
+                              {"batch_size", c->batch_size, 1, CG_MAX_BATCH_SIZE},
+                              {"critic_steps", c->critic_steps, 1, CG_MAX_INNER_STEPS}};
+    cg_status st = cg_check_ranges(sizes, sizeof sizes / sizeof *sizes, err);
+    if (st != CG_OK) return st;
     if (!(c->gp_lambda >= 0) || !isfinite(c->gp_lambda) || !(c->critic_dropout >= 0 && c->critic_dropout < 1)) {
         cg_set_error(err, "gp_lambda must be finite and >= 0, critic_dropout in [0, 1)");
         return CG_EINVAL;
     }
-    cg_status st = CG_ENOMEM;
-    cg_wgan *w = calloc(1, sizeof *w);
+    if (cg_wgan_bytes(c) == SIZE_MAX) {
+        cg_set_error(err, "a WGAN of these sizes needs more bytes than a size_t counts");
+        return CG_ENOMEM;
+    }
+    cg_mlp_stack nets[2];
+    wgan_nets(c, nets);
+    cg_plan p = {0, 0, 0};
+    cg_wgan *w = cg_plan_alloc(&p, 1, sizeof *w, 1);
     if (!w) goto nomem;
     w->cfg = *c;
-    size_t p = (size_t)c->x_dim;
-    w->kind = calloc(p, sizeof(int));
-    w->lower = malloc(p * sizeof(cg_real));
-    w->upper = malloc(p * sizeof(cg_real));
-    w->block_start = calloc(p, sizeof(int));
-    w->block_width = calloc(p, sizeof(int));
-    if (!w->kind || !w->lower || !w->upper || !w->block_start || !w->block_width) goto nomem;
+    w->cap = wgan_rows(c);
+    wgan_buffers(w, c, cg_mlp_spec_n_params(&nets[0].spec), &p);
+    if (p.failed) goto nomem;
     /* column_block[j] = -1 for continuous, else the id of its softmax block;
      * a block's columns must be contiguous */
     int prev = -1;
-    for (size_t j = 0; j < p; j++) {
+    for (size_t j = 0; j < (size_t)c->x_dim; j++) {
         int b = column_block ? column_block[j] : -1;
         double lo = lower ? lower[j] : -INFINITY, hi = upper ? upper[j] : INFINITY;
         if (isnan(lo) || isnan(hi) || lo > hi) {
@@ -160,29 +178,13 @@ cg_status cg_wgan_create(cg_wgan **out, const cg_wgan_config *c, const int *colu
             goto fail;
         }
     }
-    w->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
     cg_adam_config ac = {c->learning_rate, c->beta1, c->beta2, 1e-8, 0.0, 1};
-    if ((st = make_mlp(&w->G, c->noise_dim + c->ctx_dim, c, c->x_dim, 0.0, w->cap, err)) != CG_OK) goto fail;
-    if ((st = make_mlp(&w->C, c->x_dim + c->ctx_dim, c, 1, c->critic_dropout, w->cap, err)) != CG_OK) goto fail;
-    if ((st = cg_mlp_reserve_penalty(w->C, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&w->optG, cg_mlp_n_params(w->G), &ac, err)) != CG_OK) goto fail;
-    if ((st = cg_adam_create(&w->optC, cg_mlp_n_params(w->C), &ac, err)) != CG_OK) goto fail;
-    size_t B = w->cap, gw = (size_t)(c->noise_dim + c->ctx_dim), cw = p + (size_t)c->ctx_dim;
-    w->idx = malloc(B * sizeof(int64_t));
-    w->gin = malloc(B * gw * sizeof(cg_real));
-    w->fake = malloc(B * p * sizeof(cg_real));
-    w->raw = malloc(B * p * sizeof(cg_real));
-    w->cin = malloc(B * cw * sizeof(cg_real));
-    w->dscore = malloc(B * sizeof(cg_real));
-    w->dcin = malloc(B * cw * sizeof(cg_real));
-    w->dfake = malloc(B * p * sizeof(cg_real));
-    w->draw = malloc(B * p * sizeof(cg_real));
-    w->g_avg = malloc(cg_mlp_n_params(w->G) * sizeof(cg_real));
-    w->soft = malloc(p * sizeof(double));
-    st = CG_ENOMEM;
-    if (!w->idx || !w->gin || !w->fake || !w->raw || !w->cin || !w->dscore || !w->dcin || !w->dfake || !w->draw ||
-        !w->g_avg || !w->soft)
-        goto nomem;
+    if ((st = cg_mlp_create(&w->G, &nets[0].spec, w->cap, err)) != CG_OK ||
+        (st = cg_mlp_create(&w->C, &nets[1].spec, w->cap, err)) != CG_OK ||
+        (st = cg_mlp_reserve_penalty(w->C, err)) != CG_OK ||
+        (st = cg_adam_create(&w->optG, cg_mlp_n_params(w->G), &ac, err)) != CG_OK ||
+        (st = cg_adam_create(&w->optC, cg_mlp_n_params(w->C), &ac, err)) != CG_OK)
+        goto fail;
     cg_rng_seed(&w->rng, c->seed);
     cg_mlp_init(w->G, &w->rng);
     cg_mlp_init(w->C, &w->rng);
@@ -227,17 +229,18 @@ void cg_wgan_clear_data(cg_wgan *w)
     w->n = 0;
 }
 
-/* G on B rows of context (rows of Ctx given by idx, or ctx directly): fills
- * raw [B,p] and fake [B,p] (clamped / softmaxed). */
-static void generate(cg_wgan *w, const cg_real *ctx_rows, const int64_t *idx, size_t B, int train)
+/* G on B rows of context (rows of Ctx given by idx, or ctx directly), with
+ * noise (and dropout) from rng: fills raw [B,p] and fake [B,p] (clamped /
+ * softmaxed). */
+static void generate(cg_wgan *w, cg_rng *rng, const cg_real *ctx_rows, const int64_t *idx, size_t B, int train)
 {
     size_t z = (size_t)w->cfg.noise_dim, c = (size_t)w->cfg.ctx_dim, p = (size_t)w->cfg.x_dim;
     for (size_t i = 0; i < B; i++) {
         cg_real *row = w->gin + i * (z + c);
-        cg_rng_fill_normal(&w->rng, row, z, 0.0, 1.0);
+        cg_rng_fill_normal(rng, row, z, 0.0, 1.0);
         if (c) memcpy(row + z, ctx_rows + (idx ? (size_t)idx[i] : i) * c, c * sizeof(cg_real));
     }
-    const cg_real *out = cg_mlp_forward(w->G, w->gin, B, train, &w->rng);
+    const cg_real *out = cg_mlp_forward(w->G, w->gin, B, train, rng);
     memcpy(w->raw, out, B * p * sizeof(cg_real));
     for (size_t i = 0; i < B; i++) {
         const cg_real *r = w->raw + i * p;
@@ -284,7 +287,7 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         for (int s = 0; s < w->cfg.critic_steps; s++) {
             cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
             for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
-            generate(w, w->Ctx, w->idx, B, 1);
+            generate(w, &w->rng, w->Ctx, w->idx, B, 1);
             /* a diverged generator would otherwise surface as a non-finite
              * critic loss (bounds clamp inf, so its raw output is checked) */
             if (!cg_all_finite(w->raw, B * p)) {
@@ -333,7 +336,7 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         }
         /* generator step: -mean f(G(z, c)) */
         cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
-        generate(w, w->Ctx, w->idx, B, 1);
+        generate(w, &w->rng, w->Ctx, w->idx, B, 1);
         critic_input(w, w->fake, w->idx, B);
         const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
         double mg = 0;
@@ -377,7 +380,8 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
     return CG_OK;
 }
 
-cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err)
+/* out[n, x_dim] given ctx, every draw from rng */
+static cg_status sample_from(cg_wgan *w, cg_rng *rng, cg_real *out, const cg_real *ctx, size_t n, char *err)
 {
     size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
     if (c && !cg_all_finite(ctx, n * c)) {
@@ -389,7 +393,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     cg_swap_blocks(cg_mlp_params(w->G), w->g_avg, np);
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
-        generate(w, c ? ctx + r0 * c : NULL, NULL, rows, 0);
+        generate(w, rng, c ? ctx + r0 * c : NULL, NULL, rows, 0);
         /* checked before the categorical draws, which would turn NaN
          * probabilities into a silent one-hot row */
         if (!cg_all_finite(w->raw, rows * p)) {
@@ -403,7 +407,7 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
             /* categorical blocks: one draw from the softmax, as one-hot */
             for (int b = 0; b < w->n_blocks; b++) {
                 size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
-                double u = cg_rng_uniform(&w->rng), acc = 0;
+                double u = cg_rng_uniform(rng), acc = 0;
                 size_t pick = k - 1;
                 for (size_t j = 0; j < k; j++) {
                     acc += f[s0 + j];
@@ -426,6 +430,18 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
     return CG_OK;
 }
 
+cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, char *err)
+{
+    return sample_from(w, &w->rng, out, ctx, n, err);
+}
+
+cg_status cg_wgan_sample_seeded(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, uint64_t seed, char *err)
+{
+    cg_rng rng;
+    cg_rng_seed(&rng, seed);
+    return sample_from(w, &rng, out, ctx, n, err);
+}
+
 /* ---------------------------------------------------------- snapshot */
 
 #define WSNAP_MAGIC "CGANWGN"
@@ -435,15 +451,10 @@ static void wgan_write(const cg_wgan *w, cursor *c)
 {
     const cg_wgan_config *k = &w->cfg;
     put_header(c, WSNAP_MAGIC, WSNAP_VERSION);
-    int32_t ints[8] = {k->x_dim, k->ctx_dim, k->noise_dim, k->hidden_size,
-                       k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
-    for (int i = 0; i < 8; i++) put_i32(c, ints[i]);
-    put_f64(c, k->gp_lambda);
-    put_f64(c, k->critic_dropout);
-    put_f64(c, k->learning_rate);
-    put_f64(c, k->beta1);
-    put_f64(c, k->beta2);
-    put_i64(c, (int64_t)k->seed);
+    const int32_t ints[8] = {k->x_dim,    k->ctx_dim,    k->noise_dim,    k->hidden_size,
+                             k->n_hidden, k->batch_size, k->critic_steps, k->one_sided};
+    const double reals[5] = {k->gp_lambda, k->critic_dropout, k->learning_rate, k->beta1, k->beta2};
+    put_config(c, ints, 8, reals, 5, k->seed);
     /* output columns: block id (-1 continuous) and bounds */
     for (int j = 0; j < k->x_dim; j++) {
         int32_t b = w->kind[j] == 0 ? -1 : w->kind[j] - 1;
@@ -477,11 +488,11 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
     int32_t ints[8];
-    int64_t seed;
+    double reals[5];
     cg_wgan_config k;
     cg_status hst = get_header(&c, WSNAP_MAGIC, WSNAP_VERSION, "WGAN", err);
     if (hst != CG_OK) return hst;
-    for (int i = 0; i < 8; i++) get(&c, &ints[i], 4);
+    k.seed = get_config(&c, ints, 8, reals, 5);
     k.x_dim = ints[0];
     k.ctx_dim = ints[1];
     k.noise_dim = ints[2];
@@ -490,23 +501,22 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     k.batch_size = ints[5];
     k.critic_steps = ints[6];
     k.one_sided = ints[7];
-    get(&c, &k.gp_lambda, 8);
-    get(&c, &k.critic_dropout, 8);
-    get(&c, &k.learning_rate, 8);
-    get(&c, &k.beta1, 8);
-    get(&c, &k.beta2, 8);
-    get(&c, &seed, 8);
-    k.seed = (uint64_t)seed;
-    if (!c.ok || k.x_dim < 1 || k.x_dim > (1 << 16)) {
+    k.gp_lambda = reals[0];
+    k.critic_dropout = reals[1];
+    k.learning_rate = reals[2];
+    k.beta1 = reals[3];
+    k.beta2 = reals[4];
+    if (!c.ok || k.x_dim < 1 || k.x_dim > CG_MAX_X_DIM) {
         cg_set_error(err, "snapshot is truncated or corrupt");
         return CG_ESNAPSHOT;
     }
-    int *blocks = malloc((size_t)k.x_dim * sizeof(int));
-    double *lo = malloc((size_t)k.x_dim * sizeof(double)), *hi = malloc((size_t)k.x_dim * sizeof(double));
+    int *blocks = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(int)), 0);
+    double *lo = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(double)), 0);
+    double *hi = cg_malloc(cg_mul((size_t)k.x_dim, sizeof(double)), 0);
     if (!blocks || !lo || !hi) {
-        free(blocks);
-        free(lo);
-        free(hi);
+        cg_free(blocks);
+        cg_free(lo);
+        cg_free(hi);
         cg_set_error(err, "out of memory restoring a WGAN");
         return CG_ENOMEM;
     }
@@ -527,9 +537,9 @@ cg_status cg_wgan_restore(cg_wgan **out, const void *buf, size_t size, char *err
     cg_wgan *w = NULL;
     char inner[CG_ERR_LEN] = "";
     cg_status st = c.ok ? cg_wgan_create(&w, &k, blocks, lo, hi, inner) : CG_ESNAPSHOT;
-    free(blocks);
-    free(lo);
-    free(hi);
+    cg_free(blocks);
+    cg_free(lo);
+    cg_free(hi);
     if (st != CG_OK) {
         cg_set_error(err, "snapshot is corrupt or holds an invalid configuration%s%s", inner[0] ? ": " : "", inner);
         return st == CG_ENOMEM ? CG_ENOMEM : CG_ESNAPSHOT;

@@ -6,13 +6,14 @@ that the tests compare the float32 C core against code that shares none of
 its implementation.  Every function takes and returns float64 arrays.
 
 Conventions mirrored from the binding's documentation:
-  * dense: Y = X W + b with W of shape [in, out];
+  * dense: Y = X W + b with W of shape [in, out] (the MLP's layers);
+  * feature-major products over flat buffers: element (i, j) of a strided
+    matrix at buf[i * rs + j * cs] (gemm_fm, gemm_nt, transpose);
   * activations: leaky_relu slope 0.2 and elu alpha 1.0 by default;
     derivatives at exactly 0 follow torch (relu'(0) = 0, leaky'(0) = slope,
     elu'(0) = alpha);
   * losses are scaled by 1/n (a mean over the n rows / entries), weights
     multiply each term (they are *not* renormalised);
-  * wasserstein_loss = mean(fake) - mean(real);
   * MLP parameter block: for each layer W[in, out] (row-major) then b[out].
 """
 from __future__ import annotations
@@ -43,6 +44,76 @@ def dense_forward(X, W, b=None):
 def dense_backward(dY, X, W):
     dY, X, W = _f64(dY), _f64(X), _f64(W)
     return dY @ W.T, X.T @ dY, dY.sum(axis=0)
+
+
+# --------------------------------------------- feature-major products
+
+EPILOGUES = ("store", "add", "bias", "bias_relu", "gate_relu")
+
+
+def strided(buf, rows, rs, cols, cs=1):
+    """The rows x cols matrix whose element (i, j) is buf[i * rs + j * cs]."""
+    return _f64(buf)[np.arange(rows)[:, None] * rs + np.arange(cols)[None, :] * cs]
+
+
+def _put(buf, rows, ld, cols, values):
+    buf[np.arange(rows)[:, None] * ld + np.arange(cols)[None, :]] = values
+
+
+def gemm_fm(A, B, m, n, k, rs=None, cs=1, ldb=None, ldc=None, epilogue="store", aux=None, C=None):
+    """(C, magnitude): C[i*ldc + j] = epilogue((A B)[i, j]) for i < m, j < n,
+    with A(i, p) = A[i*rs + p*cs] and B(p, j) = B[p*ldb + j]; the rest of C
+    as given (zeros by default).  The epilogues: store AB; add C + AB; bias
+    AB + aux[i]; bias_relu max(AB + aux[i], 0); gate_relu AB where the gate
+    aux[i*ldc + j] > 0, else 0.  magnitude[i, j] is the sum of the absolute
+    values of the terms, which bounds the rounding error."""
+    rs = k if rs is None else rs
+    ldb = n if ldb is None else ldb
+    ldc = n if ldc is None else ldc
+    out = np.zeros(m * ldc) if C is None else _f64(C).copy()
+    a, b = strided(A, m, rs, k, cs), strided(B, k, ldb, n)
+    prod, mag = a @ b, np.abs(a) @ np.abs(b)
+    if epilogue == "store":
+        r = prod
+    elif epilogue == "add":
+        cur = strided(out, m, ldc, n)
+        r, mag = cur + prod, mag + np.abs(cur)
+    elif epilogue in ("bias", "bias_relu"):
+        bias = _f64(aux)[:m, None]
+        r, mag = prod + bias, mag + np.abs(bias)
+        if epilogue == "bias_relu":
+            r = np.maximum(r, 0.0)
+    elif epilogue == "gate_relu":
+        r = np.where(strided(aux, m, ldc, n) > 0, prod, 0.0)
+    else:
+        raise ValueError(f"unknown epilogue {epilogue!r}")
+    _put(out, m, ldc, n, r)
+    return out, mag
+
+
+def gemm_nt(A, B, m, n, k, lda=None, ldb=None, ldc=None, C=None, bsum=None):
+    """(C, bsum, magnitude): C[i*ldc + j] += sum_p A[i*lda + p] B[j*ldb + p],
+    and bsum[j] += sum_p B[j*ldb + p] when bsum is given."""
+    lda = k if lda is None else lda
+    ldb = k if ldb is None else ldb
+    ldc = n if ldc is None else ldc
+    out = np.zeros(m * ldc) if C is None else _f64(C).copy()
+    a, b = strided(A, m, lda, k), strided(B, n, ldb, k)
+    cur = strided(out, m, ldc, n)
+    _put(out, m, ldc, n, cur + a @ b.T)
+    mag = np.abs(cur) + np.abs(a) @ np.abs(b).T
+    sums = None if bsum is None else _f64(bsum)[:n] + b.sum(axis=1)
+    return out, sums, mag
+
+
+def transpose(src, rows, cols, lds=None, ldd=None, dst=None, add=False):
+    """dst[j*ldd + i] (+)= src[i*lds + j] for i < rows, j < cols."""
+    lds = cols if lds is None else lds
+    ldd = rows if ldd is None else ldd
+    out = np.zeros(cols * ldd) if dst is None else _f64(dst).copy()
+    t = strided(src, rows, lds, cols).T
+    _put(out, cols, ldd, rows, t + strided(out, cols, ldd, rows) if add else t)
+    return out
 
 
 # --------------------------------------------------------- activations
@@ -149,14 +220,6 @@ def softmax_ce_loss(z, labels, weight=None):
     grad = np.exp(logp)
     grad[rows, labels] -= 1.0
     return loss, grad * (w / n)[:, None]
-
-
-def wasserstein_loss(real, fake):
-    """Critic loss mean(fake) - mean(real) and its gradients."""
-    real, fake = _f64(real), _f64(fake)
-    return (float(fake.mean() - real.mean()),
-            np.full(real.shape, -1.0 / real.size),
-            np.full(fake.shape, 1.0 / fake.size))
 
 
 # ----------------------------------------------------------------- MLP

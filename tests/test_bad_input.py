@@ -56,18 +56,20 @@ def _mlp_new(**kw):
 # entry -> (callable, {array argument: (shape, value kind)}, other valid arguments)
 # value kinds: "real" (any), "unit" (in [0, 1]), "nonneg" (>= 0)
 ENTRIES = {
-    "dense_forward": (C.dense_forward, {"X": ((4, 3), "real"), "W": ((3, 2), "real"), "b": ((2,), "real")}, {}),
-    "dense_backward": (C.dense_backward, {"dY": ((4, 2), "real"), "X": ((4, 3), "real"), "W": ((3, 2), "real")}, {}),
+    "gemm_fm": (C.gemm_fm, {"A": ((6,), "real"), "B": ((48,), "real"), "aux": ((2,), "real"), "C": ((32,), "real")},
+                {"m": 2, "n": 16, "k": 3, "epilogue": "bias"}),
+    "gemm_nt": (C.gemm_nt, {"A": ((6,), "real"), "B": ((6,), "real"), "C": ((4,), "real"), "bsum": ((2,), "real")},
+                {"m": 2, "n": 2, "k": 3}),
+    "transpose": (C.transpose, {"src": ((6,), "real"), "dst": ((6,), "real")}, {"rows": 2, "cols": 3, "add": True}),
     "activation_forward": (C.activation_forward, {"x": ((6,), "real")}, {"activation": "elu"}),
     "activation_backward": (C.activation_backward, {"dy": ((6,), "real"), "x": ((6,), "real")},
                             {"activation": "leaky_relu", "param": 0.1}),
-    "dropout_forward": (C.dropout_forward, {"x": ((6,), "real")}, {"p": 0.5, "seed": 3}),
+    "dropout_forward": (C.dropout_forward, {"x": ((2, 6), "real")}, {"p": 0.5, "seed": 3, "n": 5}),
     "mse_loss": (C.mse_loss, {"prediction": ((5,), "real"), "target": ((5,), "real"), "weight": ((5,), "nonneg")}, {}),
     "bce_logits_loss": (C.bce_logits_loss,
                         {"prediction": ((5,), "real"), "target": ((5,), "unit"), "weight": ((5,), "nonneg")}, {}),
     "softmax_ce_loss": (C.softmax_ce_loss, {"logits": ((4, 3), "real"), "weight": ((4,), "nonneg")},
                         {"labels": np.array([0, 2, 1, 2])}),
-    "wasserstein_loss": (C.wasserstein_loss, {"real": ((5,), "real"), "fake": ((5,), "real")}, {}),
     "adam_run": (C.adam_run, {"params": ((5,), "real"), "grads": ((3, 5), "real")}, {"learning_rate": 0.01}),
     "MLP.forward": (_mlp_forward, {"X": ((4, 3), "real")}, {}),
     "MLP.backward": (_mlp_backward, {"dY": ((4, 2), "real")}, {}),
@@ -79,7 +81,7 @@ ENTRIES = {
     "rng_indices": (C.rng_indices, {}, {"seed": 1, "size": 10, "high": 5}),
     "MLP": (_mlp_new, {}, {"sizes": MLP_SIZES, "activations": MLP_ACTS, "seed": 0}),
 }
-OPTIONAL_ARRAYS = {("dense_forward", "b"), ("mse_loss", "weight"), ("bce_logits_loss", "weight"),
+OPTIONAL_ARRAYS = {("gemm_fm", "C"), ("gemm_nt", "C"), ("gemm_nt", "bsum"), ("transpose", "dst"), ("mse_loss", "weight"), ("bce_logits_loss", "weight"),
                    ("softmax_ce_loss", "weight")}
 
 
@@ -210,14 +212,20 @@ def test_bad_array_argument(entry, arg, value, exc, match):
 # -------------------------------------------- entry-specific bad arguments
 
 SPECIFIC = [
-    # dense
-    ("dense_forward", {"W": np.ones((2, 2))}, ValueError, r"W has 2 rows but X has 3 columns"),
-    ("dense_forward", {"W": np.ones((4, 2))}, ValueError, r"W has 4 rows but X has 3 columns"),
-    ("dense_forward", {"b": np.ones(3)}, ValueError, r"b has 3 entries but W has 2 columns"),
-    ("dense_forward", {"b": np.ones((1, 2))}, ValueError, r"b must be 1-dimensional"),
-    ("dense_backward", {"W": np.ones((2, 2))}, ValueError, r"W has 2 rows but X has 3 columns"),
-    ("dense_backward", {"dY": np.ones((4, 3))}, ValueError, r"dY must have shape \(4, 2\), got \(4, 3\)"),
-    ("dense_backward", {"dY": np.ones((5, 2))}, ValueError, r"dY must have shape \(4, 2\), got \(5, 2\)"),
+    # feature-major products
+    ("gemm_fm", {"n": 10}, ValueError, r"n must be a multiple of 16, got 10"),
+    ("gemm_fm", {"m": 0}, ValueError, r"m must be between 1 and"),
+    ("gemm_fm", {"k": 4}, ValueError, r"A has 6 values, too few for 2 x 4 values at strides \(4, 1\)"),
+    ("gemm_fm", {"aux": np.ones(1)}, ValueError, r"aux has 1 values, too few for 1 x 2 values"),
+    ("gemm_fm", {"epilogue": "gate_relu"}, ValueError, r"aux has 2 values, too few for 2 x 16 values"),
+    ("gemm_fm", {"m": 2**31 + 1}, ValueError, r"m must be between 1 and 2147483648"),
+    ("gemm_fm", {"epilogue": 3}, ValueError, r"epilogue must be one of"),
+    ("gemm_fm", {"isa": "neon"}, ValueError, r"isa must be one of"),
+    ("gemm_fm", {"ldc": 15}, ValueError, r"ldc must be between 16 and"),
+    ("gemm_nt", {"lda": 2}, ValueError, r"lda must be between 3 and"),
+    ("gemm_nt", {"n": 3}, ValueError, r"B has 6 values, too few for 3 x 3 values"),
+    ("transpose", {"lds": 4}, ValueError, r"src has 6 values, too few for 2 x 4 values"),
+    ("transpose", {"rows": 0}, ValueError, r"rows must be between 1 and"),
     # activations
     ("activation_forward", {"activation": "foo"}, ValueError, r"activation must be one of .*'foo'"),
     ("activation_forward", {"activation": "ReLU"}, ValueError, r"activation must be one of"),
@@ -254,6 +262,9 @@ SPECIFIC = [
     ("dropout_forward", {"seed": None}, TypeError, r"seed must be an integer"),
     ("dropout_forward", {"seed": True}, TypeError, r"seed must be an integer"),
     ("dropout_forward", {"seed": np.float64(1)}, TypeError, r"seed must be an integer"),
+    ("dropout_forward", {"n": 7}, ValueError, r"n must be between 0 and 6, got 7"),
+    ("dropout_forward", {"n": -1}, ValueError, r"n must be between 0 and 6, got -1"),
+    ("dropout_forward", {"n": 2.0}, TypeError, r"n must be an integer"),
     # pointwise losses
     ("mse_loss", {"target": np.ones(4)}, ValueError, r"target has 4 entries but prediction has 5"),
     ("mse_loss", {"weight": np.ones(4)}, ValueError, r"weight has 4 entries but the data have 5 rows"),
@@ -278,8 +289,6 @@ SPECIFIC = [
     ("softmax_ce_loss", {"labels": [0, 1, 2, 5]}, ValueError, r"labels must lie in \[0, 3\), got 5 at index 3"),
     ("softmax_ce_loss", {"weight": np.ones(3)}, ValueError, r"weight has 3 entries but the data have 4 rows"),
     ("softmax_ce_loss", {"weight": -np.ones(4)}, ValueError, r"weight must be non-negative"),
-    # wasserstein
-    ("wasserstein_loss", {"fake": np.ones(4)}, ValueError, r"fake has 4 scores but real has 5"),
     # RNG
     ("rng_uniform", {"seed": -1}, ValueError, r"seed must be an integer in \[0, 2\*\*64\)"),
     ("rng_uniform", {"seed": 2**64}, ValueError, r"seed must be an integer in \[0, 2\*\*64\)"),
@@ -320,9 +329,9 @@ SPECIFIC = [
     ("adam_run", {"weight_decay": -0.1}, ValueError, r"weight_decay must lie"),
     ("adam_run", {"weight_decay": float("nan")}, ValueError, r"weight_decay must lie"),
     # MLP constructor
-    ("MLP", {"sizes": [3]}, ValueError, r"sizes must have between 2 and 65 entries, got 1"),
-    ("MLP", {"sizes": []}, ValueError, r"sizes must have between 2 and 65 entries, got 0"),
-    ("MLP", {"sizes": [3] * 1000}, ValueError, r"sizes must have between 2 and 65 entries, got 1000"),
+    ("MLP", {"sizes": [3]}, ValueError, r"sizes must have between 2 and 66 entries, got 1"),
+    ("MLP", {"sizes": []}, ValueError, r"sizes must have between 2 and 66 entries, got 0"),
+    ("MLP", {"sizes": [3] * 1000}, ValueError, r"sizes must have between 2 and 66 entries, got 1000"),
     ("MLP", {"sizes": [3, 0, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got 0"),
     ("MLP", {"sizes": [3, -4, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got -4"),
     ("MLP", {"sizes": [3, 10**9, 2]}, ValueError, r"each entry of sizes must be between 1 and \d+, got 1000000000"),
@@ -636,12 +645,14 @@ def test_mlp_constructor_accepts_sequences_and_leaves_them_unchanged(variant):
 
 
 def test_list_of_lists_inputs_work():
-    X = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
-    W = [[1, 0], [0, 1], [1, 1]]
-    np.testing.assert_array_equal(C.dense_forward(X, W, [0.5, -0.5]), [[4.5, 4.5], [10.5, 10.5]])
-    dX, dW, db = C.dense_backward([[1, 0], [0, 1]], X, W)
-    np.testing.assert_array_equal(dW, [[1, 4], [2, 5], [3, 6]])
-    np.testing.assert_array_equal(db, [1, 1])
+    A = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    np.testing.assert_array_equal(C.gemm_fm(A, [1] * 48, 2, 16, 3, epilogue="bias", aux=[0.5, -0.5]),
+                                  [6.5] * 16 + [14.5] * 16)
+    # the products take flat buffers: plain lists
+    dW, db = C.gemm_nt(A, [1, 0, 1, 0, 1, 1], 2, 2, 3, bsum=[0, 0])
+    np.testing.assert_array_equal(dW, [4, 5, 10, 11])
+    np.testing.assert_array_equal(db, [2, 2])
+    np.testing.assert_array_equal(C.transpose([1, 2, 3, 4, 5, 6], 2, 3), [1, 4, 2, 5, 3, 6])
     loss, grad = C.mse_loss([1, 2], [1, 4])
     assert loss == 2.0 and grad.tolist() == [0.0, -2.0]
     loss, _ = C.softmax_ce_loss([[0.0, 0.0], [0.0, 0.0]], [0, 1])

@@ -626,9 +626,9 @@ def test_outcome_model_sees_derived_indicators_with_their_source_on_the_bound(mo
         def __getattr__(self, name):
             return getattr(real.__self__, name)
 
-        def sample(self, n, ctx):
+        def sample(self, n, ctx, seed=None):
             contexts.append(ctx.copy())
-            return real(n, ctx)
+            return real(n, ctx, seed=seed)
 
     model._out_gan.core = Spy()
     s = model.sample(2000, random_state=0)

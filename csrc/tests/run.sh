@@ -2,7 +2,8 @@
 # run.sh: build the C core's tests (csrc/tests/test_core.c) in double and
 # float, and run each under AddressSanitizer + UndefinedBehaviorSanitizer and
 # under valgrind; and float once more with -DCG_PORTABLE_GEMM (the plain C11
-# kernels that non-GNU compilers build) under ASan + UBSan only.  Runnable from any directory; build outputs go to a temporary
+# kernels that non-GNU compilers build) and once with -DCG_NO_CLONES (the
+# baseline instruction set only) under ASan + UBSan only.  Runnable from any directory; build outputs go to a temporary
 # directory that is removed on exit.  Exits nonzero on any failure.
 #
 #   CC=gcc (default)   the compiler
@@ -18,7 +19,9 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/cgan-ctest.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 core=("$csrc/rng.c" "$csrc/gemm.c" "$csrc/layers.c" "$csrc/adam.c" "$csrc/mlp.c" "$csrc/ganite.c" "$csrc/wgan.c")
-cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -I"$csrc")
+# CG_ALLOC_HOOK: the core allocates through the counting functions of
+# test_core.c, which hold the *_bytes functions to what create allocates
+cflags=(-std=c11 -g -Wall -Wextra -Werror -ffp-contract=fast -fno-math-errno -DCG_ALLOC_HOOK -I"$csrc")
 san=(-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 status=0
@@ -55,11 +58,14 @@ else
 fi
 
 # float-portable: the plain C11 kernels of gemm.c (and the 128-bit multiply of
-# rng.c) that compilers without GNU extensions (MSVC) build, forced on here.
-for prec in double float float-portable; do
+# rng.c) that compilers without GNU extensions (MSVC) build, forced on here;
+# float-noclones: only the baseline instruction set, as musllinux wheels are
+# built (-DCG_NO_CLONES).
+for prec in double float float-portable float-noclones; do
     flags=()
     [[ $prec == double ]] && flags=(-DCG_DOUBLE)
     [[ $prec == float-portable ]] && flags=(-DCG_PORTABLE_GEMM)
+    [[ $prec == float-noclones ]] && flags=(-DCG_NO_CLONES)
     exe="asan_$prec"
     if ! build "$exe" "${san[@]}" "${flags[@]+"${flags[@]}"}"; then
         note "asan+ubsan ($prec): BUILD FAILED"

@@ -124,7 +124,7 @@ class BaseEstimator:
     # attributes kept in memory only (never saved or pickled)
     _transient_attributes: tuple[str, ...] = ()
     # what every instance gets from __new__ (its locks)
-    _runtime_attributes = ("_lock", "_core_lock")
+    _runtime_attributes = ("_lock",)
 
     def __new__(cls, *args: Any, **kwargs: Any):
         obj = super().__new__(cls)
@@ -135,8 +135,6 @@ class BaseEstimator:
         # every instance has its locks, however it was made (constructor,
         # unpickling, cgan.load); they are neither parameters nor state
         self._lock = _ReadWriteLock()
-        # serialises reads that restart and advance a C core's stream
-        self._core_lock = threading.Lock()
     @classmethod
     def _param_names(cls):
         sig = inspect.signature(cls.__init__)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _memory
 from ._threads import map_threads
-from ._validation import check_int, check_jobs, check_random_state, require_pandas
+from ._validation import LIMITS, check_int, check_jobs, check_random_state, require_pandas
 from ._wgan.synthesizer import Synthesizer
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Ca
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
     design = synthesizer._experiment(T0, T1, treatment, outcome, covariates)
-    rows = check_int(design.rows if n is None else n, "n", 2, 1 << 31)
+    rows = check_int(design.rows if n is None else n, "n", 2, LIMITS["n_rows"])
     jobs = max(1, min(n_jobs, n_datasets))
     # each running data set holds its draw and the copies its estimators get
     _memory.check(2 * jobs * design.nbytes(rows), f"evaluate with n={rows} rows per data set and "

@@ -170,6 +170,7 @@ def normal_interval(estimate: float, stderr: float, alpha: float) -> tuple[float
 
 # ------------------------------------------------------------- resampling
 DEFAULT_BOOTSTRAP = 100
+MAX_BOOTSTRAP = 1 << 24
 # cross-fitting folds inside each replicate of the AIPW bootstrap
 BOOTSTRAP_FOLDS = 2
 

@@ -11,7 +11,11 @@ import sys
 
 import numpy as np
 
+from . import _cgan
+
 _MAX_SEED = 2**64
+# the C core's limits (cgan.h), defined there once
+LIMITS = dict(_cgan.LIMITS)
 
 
 def _missing_message(name: str, count: int, first: str) -> str:
@@ -155,8 +159,9 @@ def check_treatment(T, n_rows: int | None = None):
 def _check_classes(classes, codes):
     if len(classes) < 2:
         raise ValueError(f"T must have at least two distinct treatments, got only {list(classes)}")
-    if len(classes) > 1024:
-        raise ValueError(f"T has {len(classes)} distinct values; at most 1024 treatment arms are supported")
+    if len(classes) > LIMITS["n_treatments"]:
+        raise ValueError(f"T has {len(classes)} distinct values; at most {LIMITS['n_treatments']} treatment arms "
+                         f"are supported")
     return classes, codes.astype(np.int32).ravel()
 
 

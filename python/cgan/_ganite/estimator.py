@@ -31,6 +31,7 @@ from .._propensity import (
 from .._scales import candidate_transforms, column_scale, from_log, smearing, standardize
 from .._threads import effective_jobs, map_threads
 from .._validation import (
+    LIMITS,
     check_choice,
     check_float,
     check_int,
@@ -46,7 +47,7 @@ from .._validation import (
 )
 from . import state as _state
 from .inference import EffectInference
-from .members import Member, ensemble_mean, outcome_mean, train_member
+from .members import Member, check_memory, ensemble_mean, outcome_mean, train_member
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -244,19 +245,19 @@ class GANITE(EffectInference, BaseEstimator):
 
     def _check_params(self):
         p = {
-            "hidden_size": check_int(self.hidden_size, "hidden_size", 1, 65536),
-            "n_hidden": check_int(self.n_hidden, "n_hidden", 1, 64),
+            "hidden_size": check_int(self.hidden_size, "hidden_size", 1, LIMITS["hidden_size"]),
+            "n_hidden": check_int(self.n_hidden, "n_hidden", 1, LIMITS["n_hidden"]),
             "n_estimators": check_int(self.n_estimators, "n_estimators", 1, 1000),
-            "batch_size": check_int(self.batch_size, "batch_size", 1, 1 << 24),
-            "n_iter": check_int(self.n_iter, "n_iter", 0, 1 << 31),
+            "batch_size": check_int(self.batch_size, "batch_size", 1, LIMITS["batch_size"]),
+            "n_iter": check_int(self.n_iter, "n_iter", 0, LIMITS["n_iter"]),
             "n_iter_ite": check_int(self.n_iter if self.n_iter_ite is None else self.n_iter_ite,
-                                    "n_iter_ite", 0, 1 << 31),
-            "d_steps": check_int(self.d_steps, "d_steps", 1, 1000),
+                                    "n_iter_ite", 0, LIMITS["n_iter"]),
+            "d_steps": check_int(self.d_steps, "d_steps", 1, LIMITS["d_steps"]),
             "alpha": check_float(self.alpha, "alpha", 0.0),
             "beta": check_float(self.beta, "beta", 0.0),
             "learning_rate": check_float(self.learning_rate, "learning_rate", 0.0, 10.0, low_open=True),
             "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
-            "noise_dim": check_int(self.noise_dim, "noise_dim", 0, 4096),
+            "noise_dim": check_int(self.noise_dim, "noise_dim", 0, LIMITS["noise_dim"]),
         }
         check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
         p["outcome_transform"] = check_choice(self.outcome_transform, "outcome_transform", ("auto", "none", "log"))
@@ -336,9 +337,12 @@ class GANITE(EffectInference, BaseEstimator):
                     f"batch_size={p['batch_size']} is larger than the {np.count_nonzero(fold != m)} rows each "
                     f"ensemble member trains on; lower batch_size or n_estimators"
                 )
-        # One standardised float32 copy of the covariates, shared by every
-        # member: networks train poorly on features of very different scales.
         transforms = candidate_transforms(p["outcome_transform"], y, binary, M)
+        # every member is kept (and two scales' members while they compete),
+        # with one standardised float32 copy of the covariates they share
+        _memory.check(4 * n * d, f"GANITE.fit on X of {n} rows and {d} columns", "pass fewer rows or columns")
+        check_memory(p, d, K, binary, n, M * len(transforms), "GANITE.fit")
+        # networks train poorly on features of very different scales
         x_mean, x_scale = column_scale(Xa)
         X32 = standardize(Xa, x_mean, x_scale)
         bar = Progress(len(transforms) * M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
@@ -826,7 +830,7 @@ class GANITE(EffectInference, BaseEstimator):
         """
         Z = self._checked_X(X)
         n, K = Z.shape[0], len(self.classes_)
-        count = check_int(n_samples, "n_samples", 1, 1 << 20)
+        count = check_int(n_samples, "n_samples", 1, LIMITS["n_samples"])
         # the (n_samples, n, K) draws, and one member's share of them in C
         _memory.check(8 * count * n * K * 2, f"GANITE.sample with n_samples={count} on {n} rows",
                       "lower n_samples or pass fewer rows")

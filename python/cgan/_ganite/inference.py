@@ -14,6 +14,7 @@ from .._base import reads
 from .._inference import (
     BOOTSTRAP_FOLDS,
     DEFAULT_BOOTSTRAP,
+    MAX_BOOTSTRAP,
     METHODS_INTERVAL,
     METHODS_POINT,
     TARGETS,
@@ -37,7 +38,7 @@ from .._validation import (
     encode_treatment,
     label_repr,
 )
-from .members import train_member
+from .members import check_memory, train_member
 
 if TYPE_CHECKING:
     import pandas
@@ -111,7 +112,7 @@ class EffectInference:
         self._check_is_fitted()
         level = check_alpha(alpha)
         t0, t1 = self._arms(T0, T1)
-        replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
+        replicates = check_int(n_bootstrap, "n_bootstrap", 2, MAX_BOOTSTRAP)
         jobs = effective_jobs(n_jobs, replicates)
         data = getattr(self, "_fit_data", None)
         if data is None:
@@ -342,7 +343,7 @@ class EffectInference:
         check_choice(method, "method", METHODS_INTERVAL)
         check_choice(target, "target", TARGETS)
         # every argument is checked, including those the method ignores
-        replicates = check_int(n_bootstrap, "n_bootstrap", 2, 1 << 24)
+        replicates = check_int(n_bootstrap, "n_bootstrap", 2, MAX_BOOTSTRAP)
         jobs = effective_jobs(n_jobs, replicates)
         if random_state is not None:
             random_state = check_random_state(random_state)
@@ -452,6 +453,7 @@ class EffectInference:
         if p["batch_size"] > smallest:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {smallest} rows the smallest bootstrap "
                              f"model trains on; lower it with set_params(batch_size=...)")
+        check_memory(p, Z.shape[1], K, binary, len(codes), jobs * folds, "the bootstrap")
         stop = threading.Event()
         bar = Progress(replicates * folds * (p["n_iter"] + p["n_iter_ite"]), desc, bool(self.verbose))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _cgan
-from .. import _baseline
+from .. import _baseline, _memory
 from .._progress import chunks
 
 
@@ -58,17 +58,29 @@ def train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     return None if out is None else (Member(out[0], coef), *out[1:])
 
 
+def core_config(p, d, K, binary, seed=0):
+    """The C core's arguments for checked parameters p, d covariates, K arms."""
+    return dict(n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
+                noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
+                d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
+                weight_decay=p["weight_decay"], seed=int(seed))
+
+
+def check_memory(p, d, K, binary, rows, members, what):
+    """MemoryError unless `members` cores trained on `rows` rows each fit
+    in the budget (cgan._memory)."""
+    per_member = _cgan.Ganite.nbytes(**core_config(p, d, K, binary), n_rows=rows)
+    _memory.check(members * per_member,
+                  f"{what} with hidden_size={p['hidden_size']}, n_hidden={p['n_hidden']} and {members} networks "
+                  f"trained at once", "lower hidden_size, n_hidden, n_estimators or n_jobs")
+
+
 def train_core(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     """One GANITE model trained in C on `rows` of (X32, codes, y32) (all rows
     when None; repeats allowed), in chunks so that `stop` and the progress
     bar are served.  Returns (core, generator, discriminator and inference
     losses), or None when stopped."""
-    core = _cgan.Ganite(
-        n_features=X32.shape[1], n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
-        noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
-        d_steps=p["d_steps"], alpha=p["alpha"], beta=p["beta"], learning_rate=p["learning_rate"],
-        weight_decay=p["weight_decay"], seed=int(seed),
-    )
+    core = _cgan.Ganite(**core_config(p, X32.shape[1], K, binary, seed))
     core.set_data(X32, codes, y32, rows=rows, copy=False)
     g_all, d_all, i_all = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
     try:

@@ -36,7 +36,7 @@ from .._tabular import (
     make_columns,
     to_frame,
 )
-from .._validation import check_int, check_random_state, label_repr, require_pandas
+from .._validation import LIMITS, check_int, check_random_state, label_repr, require_pandas
 from .._wgan import core as _core
 from .._wgan.chain import Chain, fit_steps, monte_carlo
 from .._wgan.core import seeds
@@ -261,7 +261,7 @@ class CausalGraphWGAN(Synthesizer):
         ImportError
             If pandas is not installed.
         MemoryError
-            If the encoded data would not fit in memory.
+            If the networks and the encoded data would not fit in memory.
         """
         check_frame(df)
         columns = list(df.columns)
@@ -280,8 +280,6 @@ class CausalGraphWGAN(Synthesizer):
         cols = dict(zip(columns, make_columns(df, columns, categorical, bounds, log,
                                               roots if self.mass_at_bounds else [], margin)))
         steps = [roots] + [[c] for c in parents if parents[c]]
-        width = sum(cols[c].width for step in steps for c in step + [p for c in step for p in parents[c]])
-        _memory.check(8 * n * width, f"CausalGraphWGAN.fit on the {n} rows of df", "fit on fewer rows")
         sides = p["one_sided"]
         if len({sides[c] for c in roots}) > 1:
             raise ValueError(f"one_sided gives the root nodes {roots} different sides; they share one model")
@@ -307,7 +305,7 @@ class CausalGraphWGAN(Synthesizer):
         results = fit_steps(p, specs, self.n_jobs, "CausalGraphWGAN", self.verbose)
         models = [model for model, _ in results]
         Chain([(model, step, [] if i == 0 else parents[step[0]], derived if i == 0 else [])
-               for i, (step, model) in enumerate(zip(steps, models))], cols, self._core_lock).calibrate(step_seeds[-1])
+               for i, (step, model) in enumerate(zip(steps, models))], cols).calibrate(step_seeds[-1])
         history = {}
         for step, (_, hist) in zip(steps, results):
             for c in step:
@@ -329,7 +327,7 @@ class CausalGraphWGAN(Synthesizer):
         for i, (step, model) in enumerate(zip(self._steps, self._models)):
             inputs = [] if i == 0 else self.graph_[step[0]]
             steps.append((model, step, inputs, self._derived if i == 0 else []))
-        return Chain(steps, columns, self._core_lock)
+        return Chain(steps, columns)
 
     def _encoders(self):
         return list(self._cols)
@@ -471,7 +469,7 @@ class CausalGraphWGAN(Synthesizer):
         """
         with self._holding(write=random_state is None):
             self._check_is_fitted()
-            n = check_int(n, "n", 1, 1 << 31)
+            n = check_int(n, "n", 1, LIMITS["n_rows"])
             interventions = self._interventions(do, n)
             _memory.check(self._sample_bytes(n), f"CausalGraphWGAN.sample with n={n}",
                           "lower n, or draw several smaller data sets")
@@ -523,7 +521,7 @@ class CausalGraphWGAN(Synthesizer):
     def _mean_differences(self, n, random_state, treatment, outcome, arms, nested, contrasts):
         """Means over n units of outcome differences between worlds: each
         contrast (a, b) gives mean(world[a][outcome] - world[b][outcome])."""
-        n = check_int(n, "n", 1, 1 << 40)
+        n = check_int(n, "n", 1, LIMITS["n_rows"])
         with self._holding(write=random_state is None):
             worlds = 2 + (nested is not None)
             _memory.check(self._sample_bytes(min(n, 16384), worlds), f"CausalGraphWGAN effects with n={n}",

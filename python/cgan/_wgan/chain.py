@@ -215,7 +215,7 @@ class LinearWgan:
         drawn, target = np.quantile(g, levels), np.quantile(residual, levels)
         return cls(trained[0], coef[:, 0].copy(), drawn, target, sides, masses), trained[1]
 
-    def draw(self, col, n, ctx, seed, lock):
+    def draw(self, col, n, ctx, seed):
         """n values of the column given the context rows ctx (decoded).
         A draw between the bounds that falls beyond the column's limits is
         drawn again (from further streams of the seed, each row from its
@@ -226,8 +226,7 @@ class LinearWgan:
         lo, hi = (b[0] for b in col.bounds_std())
         s = np.full(n, np.nan)
         for stream in s_wgan:
-            with lock:
-                r = draw(self.core, n, ctx if ctx.shape[1] else None, stream)[:, 0].astype(np.float64)
+            r = draw(self.core, n, ctx if ctx.shape[1] else None, stream)[:, 0].astype(np.float64)
             value = base + np.interp(r, self.drawn, self.target)
             take = np.isnan(s) & (lo <= value) & (value <= hi)
             s[take] = value[take]
@@ -337,12 +336,11 @@ class Chain:
     labels of the columns its context is encoded from, and the derived
     indicators among its outputs ([indicator, source, bound, level] as
     positions in outputs, see _tabular.bound_indicators).  columns maps
-    every label to its Column; lock serialises the cores' draws."""
+    every label to its Column."""
 
-    def __init__(self, steps, columns, lock: threading.Lock):
+    def __init__(self, steps, columns):
         self.steps = steps
         self.columns = columns
-        self.lock = lock
 
     def draw(self, n, seed, do=None, given=None):
         """{label: values} of n units from the stream `seed`.  do maps a
@@ -359,7 +357,7 @@ class Chain:
                 if isinstance(model, Classifier):
                     values.update(decode_rows(cols, model.draw(ctx, s)))
                 elif isinstance(model, LinearWgan):
-                    values[outputs[0]] = model.draw(cols[0], n, ctx, s, self.lock)
+                    values[outputs[0]] = model.draw(cols[0], n, ctx, s)
                 else:
                     values.update(self._wgan_draw(model, cols, derived, n, ctx, s))
             for c in outputs:
@@ -381,11 +379,10 @@ class Chain:
         for k, ((model, outputs, inputs, _), s) in enumerate(zip(self.steps, seeds(seed, len(self.steps)))):
             if not isinstance(model, LinearWgan):
                 continue
-            values = Chain(self.steps[:k], self.columns, self.lock).draw(n, s)
+            values = Chain(self.steps[:k], self.columns).draw(n, s)
             ctx = self.context(inputs, values, n)
             s_masses, s_wgan = seeds(s, 2)
-            with self.lock:
-                r = draw(model.core, n, ctx, s_wgan)[:, 0].astype(np.float64)
+            r = draw(model.core, n, ctx, s_wgan)[:, 0].astype(np.float64)
             if model.masses is not None:
                 r = r[np.argmax(model.masses.draw(ctx, s_masses), axis=1) == 0]
             if r.size >= 2:
@@ -400,8 +397,7 @@ class Chain:
     def _wgan_draw(self, core, cols, derived, n, ctx, seed):
         """The decoded draws of a WGAN step: point masses snapped to their
         bounds, and each derived indicator set from its source column."""
-        with self.lock:
-            X = draw(core, n, ctx if ctx.shape[1] else None, seed)
+        X = draw(core, n, ctx if ctx.shape[1] else None, seed)
         parts = [block for _, block in blocks(cols, X)]
         for c, block in zip(cols, parts):
             c.snap(block)
@@ -433,6 +429,9 @@ def fit_steps(p, specs, n_jobs, owner, verbose):
     columns, C the context), 'linear' (a LinearWgan; X the column's raw
     values) or 'classifier' (X the one-hot column); the result is
     [(model, history)] in order."""
+    # the WGANs' networks and data, all at once
+    _core.check_memory(p, [(name, X.shape[1] if kind == "wgan" else 1, C.shape[1])
+                           for name, kind, _, X, C, _ in specs if kind != "classifier"], len(specs[0][3]), owner)
     bar = Progress(sum(kind != "classifier" for _, kind, *_ in specs) * p["n_iter"], owner, bool(verbose))
     stop = threading.Event()
 

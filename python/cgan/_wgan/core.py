@@ -3,14 +3,12 @@ checks, its training in C (in chunks, for Ctrl-C and progress) and seeded
 draws.  Every synthesizer of cgan builds its models from these."""
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
-from .. import _cgan
+from .. import _cgan, _memory
 from .._progress import chunks
 from .._tabular import layout
-from .._validation import check_flag, check_float, check_int, check_jobs, check_verbose, is_flag
+from .._validation import LIMITS, check_flag, check_float, check_int, check_jobs, check_verbose, is_flag
 
 
 def check_sides(one_sided, models):
@@ -43,24 +41,35 @@ def check_params(est, models):
     check_verbose(est.verbose)
     return {
         "one_sided": sides,
-        "hidden_size": check_int(est.hidden_size, "hidden_size", 1, 65536),
-        "n_hidden": check_int(est.n_hidden, "n_hidden", 1, 64),
-        "batch_size": check_int(est.batch_size, "batch_size", 1, 1 << 24),
-        "n_iter": check_int(est.n_iter, "n_iter", 0, 1 << 31),
-        "critic_steps": check_int(est.critic_steps, "critic_steps", 1, 1000),
+        "hidden_size": check_int(est.hidden_size, "hidden_size", 1, LIMITS["hidden_size"]),
+        "n_hidden": check_int(est.n_hidden, "n_hidden", 1, LIMITS["n_hidden"]),
+        "batch_size": check_int(est.batch_size, "batch_size", 1, LIMITS["batch_size"]),
+        "n_iter": check_int(est.n_iter, "n_iter", 0, LIMITS["n_iter"]),
+        "critic_steps": check_int(est.critic_steps, "critic_steps", 1, LIMITS["critic_steps"]),
         "gp_lambda": check_float(est.gp_lambda, "gp_lambda", 0.0, 1e6),
         "critic_dropout": check_float(est.critic_dropout, "critic_dropout", 0.0, 0.99),
         "learning_rate": check_float(est.learning_rate, "learning_rate", 0.0, 10.0, low_open=True),
         "beta1": check_float(betas[0], "betas[0]", 0.0, 0.999),
         "beta2": check_float(betas[1], "betas[1]", 0.0, 0.99999),
-        "noise_dim": None if est.noise_dim is None else check_int(est.noise_dim, "noise_dim", 1, 4096),
+        "noise_dim": None if est.noise_dim is None else check_int(est.noise_dim, "noise_dim", 1, LIMITS["noise_dim"]),
     }
 
 
-# a trained core's random stream rests here between calls: every draw sets
-# its own seed and returns the stream to this one, so that sampling leaves
-# the model's bytes as the fit left them
-REST_SEED = 0
+def config(p, name, x_dim, ctx_dim, seed=0):
+    """The C core's arguments for a WGAN of x_dim columns given ctx_dim."""
+    return dict(x_dim=x_dim, ctx_dim=ctx_dim, noise_dim=p["noise_dim"] or x_dim, hidden_size=p["hidden_size"],
+                n_hidden=p["n_hidden"], batch_size=p["batch_size"], critic_steps=p["critic_steps"],
+                gp_lambda=p["gp_lambda"], one_sided=int(p["one_sided"][name]), critic_dropout=p["critic_dropout"],
+                learning_rate=p["learning_rate"], beta1=p["beta1"], beta2=p["beta2"], seed=seed)
+
+
+def check_memory(p, models, n, owner):
+    """MemoryError unless the WGANs `models` ((name, x_dim, ctx_dim) each),
+    trained at once on n rows, fit in the budget (cgan._memory)."""
+    need = sum(_cgan.Wgan.nbytes(**config(p, name, x_dim, ctx_dim)) + 8 * n * (x_dim + ctx_dim)
+               for name, x_dim, ctx_dim in models)
+    _memory.check(need, f"{owner}.fit with hidden_size={p['hidden_size']} and n_hidden={p['n_hidden']} on "
+                  f"{n} rows", "lower hidden_size or n_hidden")
 
 
 def train(p, name, cols, X, C, seed, stop, bar, owner):
@@ -73,13 +82,7 @@ def train(p, name, cols, X, C, seed, stop, bar, owner):
         block, lower, upper = np.full(d, -1), np.full(d, -np.inf), np.full(d, np.inf)
     else:
         block, lower, upper = layout(cols)
-    w = _cgan.Wgan(
-        x_dim=X.shape[1], ctx_dim=C.shape[1], noise_dim=p["noise_dim"] or X.shape[1], hidden_size=p["hidden_size"],
-        n_hidden=p["n_hidden"], batch_size=p["batch_size"], critic_steps=p["critic_steps"],
-        gp_lambda=p["gp_lambda"], one_sided=int(p["one_sided"][name]), critic_dropout=p["critic_dropout"],
-        learning_rate=p["learning_rate"], beta1=p["beta1"], beta2=p["beta2"], seed=seed,
-        column_block=block, lower=lower, upper=upper,
-    )
+    w = _cgan.Wgan(**config(p, name, X.shape[1], C.shape[1], seed), column_block=block, lower=lower, upper=upper)
     w.set_data(X, C if C.shape[1] else None)
     hist = {"critic_loss": [], "generator_loss": [], "penalty": []}
     try:
@@ -96,26 +99,21 @@ def train(p, name, cols, X, C, seed, stop, bar, owner):
         raise FloatingPointError(f"{owner}'s {name} model: {exc}") from None
     finally:
         w.clear_data()
-    w.reseed(REST_SEED)
     return w, {k: np.concatenate(v) if v else np.zeros(0) for k, v in hist.items()}
 
 
 def draw(core, n, ctx, seed):
-    """n rows from a trained WGAN given ctx (None without context), from
-    the stream seeded by `seed`; the core's own stream is left as it was
-    (at REST_SEED).  Each row's noise depends only on the seed and the
-    row's position, not on ctx.  The caller serialises draws from one core."""
-    core.reseed(seed)
-    try:
-        return core.sample(n, ctx)
-    finally:
-        core.reseed(REST_SEED)
+    """n rows from a trained WGAN given ctx (n rows; None without
+    context), from the stream seeded by `seed`; the model is left as it
+    was.  Each row's noise depends only on the seed and the row's position,
+    not on ctx, so draws with one seed share their noise row by row."""
+    return core.sample(n, ctx, seed=seed)
 
 
 def dims(core):
-    """(x_dim, ctx_dim) of a WGAN core: the first two config ints after its
-    snapshot's 20-byte header (magic, version, byte order, real size)."""
-    return struct.unpack_from("=ii", core.snapshot(), 20)
+    """(x_dim, ctx_dim) of a WGAN core."""
+    config = core.config
+    return config["x_dim"], config["ctx_dim"]
 
 
 def seeds(seed, count):

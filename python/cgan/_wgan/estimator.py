@@ -35,7 +35,7 @@ from .._tabular import (
     make_columns,
     to_frame,
 )
-from .._validation import check_int, check_random_state, treatment_code
+from .._validation import LIMITS, check_int, check_random_state, treatment_code
 from . import core as _core
 from . import state as _state
 from .chain import Chain, Classifier, fit_steps, monte_carlo
@@ -316,7 +316,7 @@ class CausalWGAN(Synthesizer):
         names = [c.name for c in cov_cols]
         Chain([(models[0], names, [], derived), (models[1], [treatment], names, []),
                (models[2], [outcome], names + [treatment], [])],
-              {c.name: c for c in [t_col, out_col] + cov_cols}, self._core_lock).calibrate(s_out)
+              {c.name: c for c in [t_col, out_col] + cov_cols}).calibrate(s_out)
         # published only once training has finished: an interrupted fit
         # leaves the model as it was
         self._publish({
@@ -374,7 +374,7 @@ class CausalWGAN(Synthesizer):
         # without a seed the call continues the model's stream: it writes
         with self._holding(write=random_state is None):
             self._check_is_fitted()
-            n = check_int(n, "n", 1, 1 << 31)
+            n = check_int(n, "n", 1, LIMITS["n_rows"])
             _memory.check(self._sample_bytes(n), f"CausalWGAN.sample with n={n}",
                           "lower n, or draw several smaller data sets")
             return self._draw(n, self._seed(random_state))
@@ -393,7 +393,7 @@ class CausalWGAN(Synthesizer):
         else:
             frequencies = Classifier("frequencies", len(self.classes_), probs=np.asarray(self._t_freq, np.float64))
             steps = [(frequencies, [t], [], []), (self._cov_gan, cov, [t], derived)]
-        return Chain(steps + [(self._out_gan, [y], cov + [t], [])], columns, self._core_lock)
+        return Chain(steps + [(self._out_gan, [y], cov + [t], [])], columns)
 
     def _sample_bytes(self, n):
         """About what a draw of n units allocates: the chain's draws of the
@@ -450,7 +450,7 @@ class CausalWGAN(Synthesizer):
         that received T1 when treated_only), drawn 16,384 at a time: the
         first piece from the seed itself, so up to 16,384 units give the
         draw sample(n, random_state) gives."""
-        n = check_int(n, "n", 1, 1 << 40)
+        n = check_int(n, "n", 1, LIMITS["n_rows"])
         with self._holding(write=random_state is None):
             t0, t1 = self._arms(T0, T1)
             y0, y1, treatment = self._potential_label(t0), self._potential_label(t1), self.treatment_

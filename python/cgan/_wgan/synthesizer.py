@@ -12,7 +12,7 @@ from .. import _plots
 from .._base import BaseEstimator
 from .._fidelity import balance, compare_table, strong_pairs
 from .._tabular import check_frame, check_known, hashable
-from .._validation import check_int, check_random_state
+from .._validation import LIMITS, check_int, check_random_state
 from .chain import next_seed
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Synthesizer(BaseEstimator):
         or None for none)."""
         with self._holding(write=random_state is None):
             cols = self._check_real(df)
-            n = len(df) if n is None else check_int(n, "n", 1, 1 << 31)
+            n = len(df) if n is None else check_int(n, "n", 1, LIMITS["n_rows"])
             seed = self._seed(random_state)
             syn = self.sample(max(n, 10_000), random_state=seed)
         table = compare_table(df, syn, cols)
