@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._persist import register_object
+from ._persist import rebuild, register_object
 from ._validation import require_pandas
 
 if TYPE_CHECKING:
@@ -92,10 +92,7 @@ class Column:
     @classmethod
     def _from_saved(cls, state):
         """A column rebuilt from saved attributes, checked (see _persist)."""
-        check_saved_column(state)
-        column = cls.__new__(cls)
-        column.__dict__.update(state)
-        return column
+        return rebuild(cls, state, check_saved_column)
 
     def to_model(self, x):
         """Values (float64) on the scale the model works on."""

@@ -133,21 +133,20 @@ def descendants(parents, node):
     for c, ps in parents.items():
         for p in ps:
             children[p].append(c)
-    out, stack = set(), [node]
-    while stack:
-        for child in children[stack.pop()]:
-            if child not in out:
-                out.add(child)
-                stack.append(child)
-    return out
+    return _reached(children, node)
 
 
 def ancestors(parents, node):
     """The nodes from which `node` is reachable (not node itself)."""
+    return _reached(parents, node)
+
+
+def _reached(neighbours, node):
+    """The nodes reached from `node` through `neighbours` (a dict of lists)."""
     out, stack = set(), [node]
     while stack:
-        for p in parents[stack.pop()]:
-            if p not in out:
-                out.add(p)
-                stack.append(p)
+        for other in neighbours[stack.pop()]:
+            if other not in out:
+                out.add(other)
+                stack.append(other)
     return out

@@ -181,30 +181,6 @@ class CausalGraphWGAN(Synthesizer):
     """
     _fitted_marker = "graph_"
 
-    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
-                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict[Any, bool] = True,
-                 critic_dropout: float = 0.0, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999),
-                 noise_dim: int | None = None, derive_indicators: bool = True, mass_at_bounds: bool = False,
-                 range_margin: float | None = 0.0, random_state: int | np.random.Generator | None = None,
-                 n_jobs: int | None = None, verbose: bool = False) -> None:
-        self.hidden_size = hidden_size
-        self.n_hidden = n_hidden
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.critic_steps = critic_steps
-        self.gp_lambda = gp_lambda
-        self.one_sided = one_sided
-        self.critic_dropout = critic_dropout
-        self.learning_rate = learning_rate
-        self.betas = betas
-        self.noise_dim = noise_dim
-        self.derive_indicators = derive_indicators
-        self.mass_at_bounds = mass_at_bounds
-        self.range_margin = range_margin
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-
     # ------------------------------------------------------------------ fit
     @writes
     def fit(self, df: pandas.DataFrame, graph: Any, *, categorical: Collection[Any] | None = None,
@@ -492,6 +468,15 @@ class CausalGraphWGAN(Synthesizer):
                 raise TypeError(f"{name} must be one value of {treatment!r}, got {type(value).__name__}")
         return t0, t1
 
+    def _roles(self, treatment, outcome):
+        """Check that treatment and outcome are two nodes, the outcome
+        numeric (the model is fitted)."""
+        self._node(treatment, "treatment")
+        self._node(outcome, "outcome")
+        if treatment == outcome:
+            raise ValueError("treatment and outcome must be different columns")
+        self._numeric_outcome(outcome)
+
     def _numeric_outcome(self, outcome):
         col = self._column(outcome)
         kind = (col.levels if col.categorical else np.zeros(0, col.dtype)).dtype.kind
@@ -580,11 +565,7 @@ class CausalGraphWGAN(Synthesizer):
         """
         with self._holding(write=random_state is None):
             self._check_is_fitted()
-            self._node(treatment, "treatment")
-            self._node(outcome, "outcome")
-            if treatment == outcome:
-                raise ValueError("treatment and outcome must be different columns")
-            self._numeric_outcome(outcome)
+            self._roles(treatment, outcome)
             t0, t1 = self._contrast(treatment, t0, t1)
             return float(self._mean_differences(n, random_state, treatment, outcome, [t0, t1], None, [(1, 0)])[0])
 
@@ -637,10 +618,7 @@ class CausalGraphWGAN(Synthesizer):
         """
         with self._holding(write=random_state is None):
             self._check_is_fitted()
-            self._node(treatment, "treatment")
-            self._node(outcome, "outcome")
-            if treatment == outcome:
-                raise ValueError("treatment and outcome must be different columns")
+            self._roles(treatment, outcome)
             if hashable(mediators) and mediators in self.graph_:
                 mediators = [mediators]
             if isinstance(mediators, (str, bytes, Mapping)) or not np.iterable(mediators):
@@ -657,7 +635,6 @@ class CausalGraphWGAN(Synthesizer):
                     raise ValueError(f"mediator {m!r} is not a descendant of the treatment {treatment!r}")
                 if m not in above:
                     raise ValueError(f"mediator {m!r} is not an ancestor of the outcome {outcome!r}")
-            self._numeric_outcome(outcome)
             t0, t1 = self._contrast(treatment, t0, t1)
             total, direct, indirect = self._mean_differences(n, random_state, treatment, outcome, [t0, t1],
                                                              (mediators, t1, 0), [(1, 0), (2, 0), (1, 2)])
@@ -719,11 +696,7 @@ class CausalGraphWGAN(Synthesizer):
         units' own effect of setting the treatment to T1 against T0."""
         if treatment is None or outcome is None:
             raise ValueError("evaluate needs treatment= and outcome= to draw data sets from a CausalGraphWGAN")
-        self._node(treatment, "treatment")
-        self._node(outcome, "outcome")
-        if treatment == outcome:
-            raise ValueError("treatment and outcome must be different columns")
-        self._numeric_outcome(outcome)
+        self._roles(treatment, outcome)
         t0, t1 = self._contrast(treatment, T0, T1)
         below = descendants(self.graph_, treatment)
         if covariates is None:

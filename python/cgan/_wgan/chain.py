@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _cgan
 from .._baseline import fit_baseline, line
-from .._persist import register_object
+from .._persist import rebuild, register_object
 from .._progress import Progress
 from .._propensity import SPLINE_KNOTS, fit_propensity, propensity_groups, softmax_net, spline_basis, spline_plan
 from .._tabular import blocks, decode_rows
@@ -122,10 +122,7 @@ class Classifier:
 
     @classmethod
     def _from_saved(cls, state):
-        check_saved_classifier(state)
-        model = cls.__new__(cls)
-        model.__dict__.update(state)
-        return model
+        return rebuild(cls, state, check_saved_classifier)
 
 
 register_object(Classifier)
@@ -242,10 +239,7 @@ class LinearWgan:
 
     @classmethod
     def _from_saved(cls, state):
-        check_saved_linear(state)
-        model = cls.__new__(cls)
-        model.__dict__.update(state)
-        return model
+        return rebuild(cls, state, check_saved_linear)
 
 
 register_object(LinearWgan)

@@ -167,29 +167,6 @@ class CausalWGAN(Synthesizer):
     >>> list(synthetic.columns[-2:])
     ['y0', 'y1']
     """
-    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
-                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict[str, bool] = True,
-                 critic_dropout: float = 0.0, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999),
-                 noise_dim: int | None = None, derive_indicators: bool = True, mass_at_bounds: bool = False,
-                 range_margin: float | None = 0.0, random_state: int | np.random.Generator | None = None,
-                 n_jobs: int | None = None, verbose: bool = False) -> None:
-        self.hidden_size = hidden_size
-        self.n_hidden = n_hidden
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.critic_steps = critic_steps
-        self.gp_lambda = gp_lambda
-        self.one_sided = one_sided
-        self.critic_dropout = critic_dropout
-        self.learning_rate = learning_rate
-        self.betas = betas
-        self.noise_dim = noise_dim
-        self.derive_indicators = derive_indicators
-        self.mass_at_bounds = mass_at_bounds
-        self.range_margin = range_margin
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
     # ------------------------------------------------------------------ fit
     @writes
     def fit(self, df: pandas.DataFrame, *, treatment: Any, outcome: Any, covariates: Sequence[Any] | None = None,
