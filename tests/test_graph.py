@@ -243,6 +243,23 @@ def test_mediation_on_a_linear_scm_is_close_to_the_truth():
     assert abs(effects.direct - 1.0) < 0.4 and abs(effects.indirect - 2.0) < 0.4
 
 
+def test_roots_keep_the_datas_marginal_laws_and_their_dependence():
+    # two skewed, dependent roots: the WGAN says which values go together,
+    # the data's quantiles what each column's values are
+    rng = np.random.default_rng(5)
+    a = rng.exponential(size=1000)
+    df = pd.DataFrame({"a": a, "b": a + rng.exponential(size=1000), "c": rng.normal(size=1000)})
+    # (seeds 0-1: quantiles within 0.017 sd, correlation 0.66-0.74 against 0.67)
+    model = cgan.CausalGraphWGAN(n_iter=1500, hidden_size=32, n_hidden=2, critic_steps=5, batch_size=64,
+                                 learning_rate=1e-3, random_state=0).fit(df, {"a": [], "b": [], "c": ["a"]})
+    s = model.sample(20000, random_state=1)
+    for col in ("a", "b"):
+        for q in (0.1, 0.5, 0.9):
+            assert abs(np.quantile(s[col], q) - np.quantile(df[col], q)) < 0.05 * df[col].std(), (col, q)
+        assert df[col].min() <= s[col].min() and s[col].max() <= df[col].max()
+    assert np.corrcoef(s["a"], s["b"])[0, 1] > 0.4
+
+
 def test_a_categorical_node_follows_its_parents():
     # t ~ Bernoulli(sigmoid(2 z)): the classifier's shares by the sign of z
     rng = np.random.default_rng(3)
@@ -306,7 +323,7 @@ def test_inconsistent_saved_state_is_refused(fitted):
         ("graph_", {**model.graph_, "z": ["y"]}, "topological"),
         ("_steps", list(reversed(model._steps)), "_steps"),
         ("_models", model._models[:-1], "one model per step"),
-        ("_models", [model._models[1]] + model._models[1:], "WGAN core"),
+        ("_models", [model._models[1]] + model._models[1:], "joint WGAN"),
         ("_sample_seed", -1, "_sample_seed"),
     ):
         with pytest.raises(ValueError, match=match):

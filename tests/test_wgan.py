@@ -271,7 +271,7 @@ def test_point_masses_at_bounds_are_drawn_exactly_and_in_their_share():
         assert abs(float((s[col] == 0).mean()) - p) < tol, (col, p, float((s[col] == 0).mean()), tol)
     # the outcome model's context gets the covariate exactly at its bound
     # when its indicator says so, as in the training rows
-    Xc = model._cov_gan.sample(200)
+    Xc = model._cov_gan.sample(model._cov_cols, 200, 0)
     hours = model._cov_cols[1]
     block = hours.snap(Xc[:, 1:1 + hours.width].copy())
     at = np.argmax(block[:, 1:], axis=1) == 1
@@ -541,7 +541,7 @@ def test_indicators_of_a_bound_are_derived_and_always_agree():
     model = cgan.CausalWGAN(random_state=0, **long).fit(df, treatment="t", outcome="y", bounds=bounds)
     assert model.derived_ == {"jobless": "earn", "employed": "earn", "fulltime": "hours"}
     # the covariate generator still draws every column (1 + 2 + 2 + 2 + 1 + 2)
-    assert model._cov_gan.sample(3, np.eye(2, dtype=np.float32)[[0, 1, 0]]).shape == (3, 10)
+    assert model._cov_gan.sample(model._cov_cols, 3, 0).shape == (3, 10)
     s = model.sample(3000, random_state=1)
     at = s["earn"] == 0
     assert 0.2 < at.mean() < 0.8 and 0 < (s["hours"] == 40).mean() < 0.5

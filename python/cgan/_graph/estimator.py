@@ -275,7 +275,7 @@ class CausalGraphWGAN(Synthesizer):
             elif inputs:
                 kind, X = "linear", df[step[0]].to_numpy()
             else:
-                kind = "wgan"
+                kind = "joint"
             specs.append((_model_name(step), kind, out, X, C, s))
         p = dict(p, one_sided={_model_name(step): sides[step[0]] for step in steps})
         results = fit_steps(p, specs, self.n_jobs, "CausalGraphWGAN", self.verbose)

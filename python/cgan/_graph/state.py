@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _cgan
 from .._tabular import Column, is_label, valid_indicator
-from .._wgan.chain import Classifier, LinearWgan, context_width
+from .._wgan.chain import Classifier, JointWgan, LinearWgan, context_width
 from .._wgan.core import dims
 
 # The attributes a fit sets: a saved fitted model holds exactly these.
@@ -59,8 +58,8 @@ def check_state(state):
                     (model.kind == "frequencies") != (ctx == 0):
                 raise ValueError(f"saved model of {step[0]!r} must be a classifier of its levels given its parents")
         elif i == 0:
-            if not isinstance(model, _cgan.Wgan) or dims(model) != (out, 0):
-                raise ValueError(f"saved model of the roots {step} must be a WGAN core of their columns")
+            if type(model) is not JointWgan or dims(model.core) != (out, 0):
+                raise ValueError(f"saved model of the roots {step} must be a joint WGAN of their columns")
         elif type(model) is not LinearWgan or context_width(model) != ctx or \
                 any(getattr(by_name[step[0]], side) is None for side in model.sides):
             raise ValueError(f"saved model of {step[0]!r} must be a line and WGAN of its values given its parents")

@@ -2,7 +2,8 @@
 draw from, and how they fit them.
 
 Each step of a chain draws some columns given the values of columns drawn
-before it: a WGAN (the joint law of columns without parents), a line and a
+before it: a WGAN with the data's marginal laws (the joint law of columns
+without parents), a line and a
 conditional WGAN of what it leaves (a continuous column given its parents,
 with a classifier for its point masses), or a classifier (a categorical
 column given its parents; frequencies when it has none).  Every step draws from
@@ -245,6 +246,118 @@ class LinearWgan:
 register_object(LinearWgan)
 
 
+class JointWgan:
+    """Columns without parents: one WGAN of their joint law, whose draws of
+    each continuous column are mapped onto the data's law of that column.
+
+    A draw strictly between the column's limits takes the level (the share
+    of the WGAN's draws below it) it has among the WGAN's draws between the
+    limits, scaled to the share of draws between them; a draw on a limit
+    (clamped there) a level drawn uniformly within the share on that limit
+    (from the row's own position in a stream of the seed); the value is the
+    data's quantile at that level.  The WGAN thus gives the dependence
+    between the columns, the data each column's law (its point masses
+    included), within the range seen in fit.  A column with point-mass
+    indicators (mass_at_bounds) keeps the WGAN's indicators: only its draws
+    between the limits are mapped onto the data's values between them.
+    `maps` holds [position of the column's value in the encoded rows,
+    QUANTILES quantiles of the WGAN's draws between the limits, the data's
+    QUANTILES quantiles (of all rows, or of those between the limits for a
+    column with indicators), the share of draws on the lower limit, on the
+    upper] per continuous column."""
+
+    def __init__(self, core, maps):
+        self.core = core
+        self.maps = maps
+
+    @classmethod
+    def fit(cls, p, name, cols, X, seed, stop, bar, owner):
+        """(model, WGAN history) for the encoded rows X of the encoders cols;
+        None when `stop` is set."""
+        s_wgan, s_calibrate = seeds(seed, 2)
+        trained = _core.train(p, name, cols, X, X[:, :0], s_wgan, stop, bar, owner)
+        if trained is None:
+            return None
+        drawn = draw(trained[0], max(CALIBRATION_ROWS, len(X)), None, s_calibrate)
+        levels = np.linspace(0.0, 1.0, QUANTILES)
+        maps = []
+        for j, col in _continuous(cols):
+            inner, low, high = _sides(col, drawn, j)
+            real = X[:, j] if not col.masses else X[_sides(col, X, j)[0], j]
+            if np.count_nonzero(inner) >= 2 and real.size >= 2:
+                maps.append([j, np.quantile(drawn[inner, j].astype(np.float64), levels),
+                             np.quantile(real.astype(np.float64), levels), float(low.mean()), float(high.mean())])
+        return cls(trained[0], maps), trained[1]
+
+    def sample(self, cols, n, seed):
+        """n encoded rows (float32), each continuous column mapped."""
+        s_wgan, s_levels = seeds(seed, 2)
+        X = draw(self.core, n, None, s_wgan)
+        by_position = dict(_continuous(cols))
+        u = np.random.default_rng(s_levels).random((n, len(self.maps)))
+        levels = np.linspace(0.0, 1.0, QUANTILES)
+        for k, (j, drawn, target, p_low, p_high) in enumerate(self.maps):
+            col = by_position[j]
+            inner, low, high = _sides(col, X, j)
+            if col.masses:
+                X[inner, j] = np.interp(X[inner, j].astype(np.float64), drawn, target).astype(np.float32)
+                continue
+            level = np.empty(n)
+            level[inner] = p_low + (1 - p_low - p_high) * np.interp(X[inner, j].astype(np.float64), drawn, levels)
+            level[low] = p_low * u[low, k]
+            level[high] = 1 - p_high * u[high, k]
+            X[:, j] = np.interp(level, levels, target).astype(np.float32)
+        return X
+
+    @classmethod
+    def _from_saved(cls, state):
+        return rebuild(cls, state, check_saved_joint)
+
+
+register_object(JointWgan)
+
+
+def _continuous(cols):
+    """(position of its value in the encoded rows, encoder) of each
+    continuous column of cols."""
+    out, j = [], 0
+    for c in cols:
+        if not c.categorical:
+            out.append((j, c))
+        j += c.width
+    return out
+
+
+def _sides(col, X, j):
+    """Boolean rows of the encoded X for the continuous column col (its
+    value at position j): strictly between its limits (and, with point-mass
+    indicators, not marked as on a bound), on its lower limit, on its upper."""
+    lo, hi = (np.float32(b[0]) for b in col.bounds_std())
+    v = X[:, j]
+    inner, low, high = (v > lo) & (v < hi), v <= lo, v >= hi
+    for at, _ in col._at_bounds(X[:, j:j + col.width]):
+        inner &= ~at
+    return inner, low & ~inner, high & ~inner
+
+
+def check_saved_joint(a):
+    """Raise ValueError unless `a` holds a consistent JointWgan's attributes."""
+    if set(a) != {"core", "maps"} or not isinstance(a["core"], _cgan.Wgan) or type(a["maps"]) is not list:
+        raise ValueError("a saved joint WGAN must hold a WGAN core and a list of maps")
+    out, ctx = dims(a["core"])
+    seen = set()
+    for m in a["maps"]:
+        if not (type(m) is list and len(m) == 5 and type(m[0]) is int and 0 <= m[0] < out and m[0] not in seen
+                and ctx == 0 and all(type(x) is float and 0 <= x <= 1 for x in m[3:]) and m[3] + m[4] <= 1):
+            raise ValueError("a saved joint WGAN's maps must name distinct columns of its output, once each, "
+                             "with the shares of draws on their limits")
+        seen.add(m[0])
+        for q in m[1:3]:
+            if not (isinstance(q, np.ndarray) and q.dtype == np.float64 and q.shape == (QUANTILES,)
+                    and np.all(np.isfinite(q)) and np.all(np.diff(q) >= 0)):
+                raise ValueError(f"a saved joint WGAN's maps must hold {QUANTILES} finite, sorted quantiles")
+
+
 def check_saved_linear(a):
     """Raise ValueError unless `a` holds a consistent LinearWgan's attributes."""
     if set(a) != {"core", "coef", "drawn", "target", "sides", "masses"}:
@@ -313,7 +426,7 @@ def check_saved_classifier(a):
 
 def context_width(model):
     """The context width a step's model expects."""
-    if isinstance(model, LinearWgan):
+    if isinstance(model, (LinearWgan, JointWgan)):
         return dims(model.core)[1]
     if isinstance(model, Classifier):
         if model.kind == "frequencies":
@@ -388,10 +501,14 @@ class Chain:
             return np.zeros((n, 0), dtype=np.float32)
         return np.concatenate([self.columns[c].encode(values[c]) for c in inputs], axis=1).astype(np.float32)
 
-    def _wgan_draw(self, core, cols, derived, n, ctx, seed):
-        """The decoded draws of a WGAN step: point masses snapped to their
+    def _wgan_draw(self, model, cols, derived, n, ctx, seed):
+        """The decoded draws of a WGAN step (a JointWgan, or a bare core in
+        models saved before those existed): point masses snapped to their
         bounds, and each derived indicator set from its source column."""
-        X = draw(core, n, ctx if ctx.shape[1] else None, seed)
+        if isinstance(model, JointWgan):
+            X = model.sample(cols, n, seed)
+        else:
+            X = draw(model, n, ctx if ctx.shape[1] else None, seed)
         parts = [block for _, block in blocks(cols, X)]
         for c, block in zip(cols, parts):
             c.snap(block)
@@ -419,22 +536,22 @@ class Chain:
 
 def fit_steps(p, specs, n_jobs, owner, verbose):
     """Fit the models of a chain in parallel threads: specs holds
-    (name, kind, columns, X, C, seed) for each, kind 'wgan' (X the encoded
-    columns, C the context), 'linear' (a LinearWgan; X the column's raw
-    values) or 'classifier' (X the one-hot column); the result is
-    [(model, history)] in order."""
+    (name, kind, columns, X, C, seed) for each, kind 'joint' (a JointWgan of
+    the encoded columns X, without context), 'linear' (a LinearWgan; X the
+    column's raw values, C the context) or 'classifier' (X the one-hot
+    column); the result is [(model, history)] in order."""
     # the WGANs' networks and data, all at once
-    _core.check_memory(p, [(name, X.shape[1] if kind == "wgan" else 1, C.shape[1])
+    _core.check_memory(p, [(name, 1 if kind == "linear" else X.shape[1], C.shape[1])
                            for name, kind, _, X, C, _ in specs if kind != "classifier"], len(specs[0][3]), owner)
     bar = Progress(sum(kind != "classifier" for _, kind, *_ in specs) * p["n_iter"], owner, bool(verbose))
     stop = threading.Event()
 
     def task(i):
         name, kind, cols, X, C, seed = specs[i]
-        if kind == "wgan":
-            return _core.train(p, name, cols, X, C, seed, stop, bar, owner)
         if kind == "linear":
             return LinearWgan.fit(p, name, cols[0], X, C, seed, stop, bar, owner)
+        if kind == "joint":
+            return JointWgan.fit(p, name, cols, X, seed, stop, bar, owner)
         return Classifier.fit(C, np.argmax(X, axis=1), X.shape[1], seed)
 
     try:

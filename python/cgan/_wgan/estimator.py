@@ -284,7 +284,7 @@ class CausalWGAN(Synthesizer):
         derived = bound_indicators(cov_cols, df) if self.derive_indicators else []
         Xc = encode_frame(cov_cols, df)
         results = fit_steps(p, [
-            ("covariates", "wgan", cov_cols, Xc, Xc[:, :0], s_cov),
+            ("covariates", "joint", cov_cols, Xc, Xc[:, :0], s_cov),
             ("treatment", "classifier", [t_col], T1, Xc, s_t),
             ("outcome", *(("classifier", [out_col], out_col.encode(df[outcome].to_numpy())) if out_col.categorical
                           else ("linear", [out_col], df[outcome].to_numpy())), np.concatenate([Xc, T1], axis=1), s_out),

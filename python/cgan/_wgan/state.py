@@ -11,7 +11,7 @@ from .. import _cgan
 from .._base import check_saved_classes
 from .._persist import check_array, restore_core
 from .._tabular import Column, is_label, valid_indicator
-from .chain import Classifier, LinearWgan, context_width
+from .chain import Classifier, JointWgan, LinearWgan, context_width
 from .core import dims
 
 # The attributes a fit sets: a saved fitted model holds exactly these (the
@@ -43,8 +43,9 @@ def check_state(state):
     # a WGAN alone
     first = "_t_model" in state
     outcome = (Classifier if state["_out_col"].categorical else LinearWgan) if first else _cgan.Wgan
-    if not isinstance(state.get("_cov_gan"), _cgan.Wgan) or type(state.get("_out_gan")) is not outcome:
-        raise ValueError(f"saved _cov_gan must be a WGAN core and _out_gan a {outcome.__name__}")
+    covariates = JointWgan if first else _cgan.Wgan
+    if type(state.get("_cov_gan")) is not covariates or type(state.get("_out_gan")) is not outcome:
+        raise ValueError(f"saved _cov_gan must be a {covariates.__name__} and _out_gan a {outcome.__name__}")
     if state["_t_col"].width != K:
         raise ValueError("saved _t_col does not match classes_")
     freq = check_array(state, "_t_freq", 1, shape=(K,), finite=True)
@@ -67,7 +68,8 @@ def check_state(state):
         fits = out.width == out_col.width and out.kind != "frequencies" and context_width(out) == x_dim + K
     else:
         fits = context_width(out) == x_dim + K and all(getattr(out_col, side) is not None for side in out.sides)
-    if dims(state["_cov_gan"]) != (x_dim, 0 if first else K) or not fits:
+    cov = state["_cov_gan"]
+    if dims(cov.core if first else cov) != (x_dim, 0 if first else K) or not fits:
         raise ValueError("saved _cov_gan or _out_gan does not match the saved columns")
     if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
         raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
