@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _memory
-from ._threads import map_threads
-from ._validation import LIMITS, check_int, check_jobs, check_random_state, require_pandas
+from ._threads import effective_jobs, map_threads
+from ._validation import LIMITS, check_int, check_random_state, require_pandas
 from ._wgan.synthesizer import Synthesizer
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Callable[..., Any]],
-             n_datasets: int = 100, n: int | None = None, n_jobs: int = 1,
+             n_datasets: int = 100, n: int | None = None, n_jobs: int | None = None,
              random_state: int | np.random.Generator | None = None, T0: Any = None, T1: Any = None, *,
              treatment: Any = None, outcome: Any = None, covariates: Any = None) -> pandas.DataFrame:
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
@@ -43,9 +43,12 @@ def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Ca
         Synthetic data sets to draw.
     n : int or None, default=None
         Rows per data set; None uses the size of the fitted data.
-    n_jobs : int or None, default=1
-        Threads over data sets (None: 1; -1: all cores).  Draws are seeded
-        per data set, so results do not depend on it.
+    n_jobs : int or None, default=None
+        Workers over data sets (None: 1, or the n_jobs of a configured joblib
+        backend; -1: all cores).  Threads by default; under
+        ``joblib.parallel_config(backend="dask")`` the data sets go to a
+        Dask cluster's workers.  Draws are seeded per data set, so results
+        do not depend on it.
     random_state : int, numpy Generator or None, default=None
         Seeds the data sets.
     T0, T1 : treatment label or value, optional
@@ -116,42 +119,20 @@ def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Ca
         if not callable(f):
             raise TypeError(f"estimator {name!r} is not callable")
     n_datasets = check_int(n_datasets, "n_datasets", 1, 1 << 20)
-    n_jobs = check_jobs(n_jobs)
+    jobs = effective_jobs(n_jobs, n_datasets)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
     design = synthesizer._experiment(T0, T1, treatment, outcome, covariates)
     rows = check_int(design.rows if n is None else n, "n", 2, LIMITS["n_rows"])
-    jobs = max(1, min(n_jobs, n_datasets))
     # each running data set holds its draw and the copies its estimators get
     _memory.check(2 * jobs * design.nbytes(rows), f"evaluate with n={rows} rows per data set and "
                   f"{jobs} at a time", "lower n or n_jobs")
 
-    def one(i):
-        # each data set has its own seed, so results do not depend on n_jobs
-        X, T, Y, truth = design.draw(rows, int(seeds[i]))
-        out = {}
-        for name, f in estimators.items():
-            where = f"estimator {name!r} on data set {i}"
-            try:
-                # each estimator gets its own copy: what one writes, the next never sees
-                r = f(X.copy(), T.copy(), Y.copy())
-            except Exception as exc:
-                raise _named(exc, where) from exc
-            if isinstance(r, tuple):
-                if len(r) != 3:
-                    raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
-                                     f"got a tuple of {len(r)}")
-                out[name] = tuple(_number(v, where) for v in r)
-                if not out[name][1] <= out[name][2]:
-                    raise ValueError(f"{where} returned an interval with lower {out[name][1]} > "
-                                     f"upper {out[name][2]}")
-            else:
-                out[name] = (_number(r, where), np.nan, np.nan)
-        return truth, out
-
+    # the synthesizer and the estimators travel to each worker once
+    shared = (synthesizer, estimators, rows, [int(s) for s in seeds], design.roles)
     # the first error (or an interrupt) ends the run: data sets not yet
     # started are dropped, and those running finish
-    results = map_threads(one, n_datasets, jobs)
+    results = map_threads(_one_dataset, n_datasets, jobs, shared=shared)
     truths = np.array([r[0] for r in results])
     table = []
     for name in estimators:
@@ -171,6 +152,31 @@ def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Ca
     frame.attrs["true_effects"] = truths
     frame.attrs["mean_true_effect"] = float(truths.mean())
     return frame
+
+
+def _one_dataset(shared, i):
+    """(true effect, {estimator: (estimate, lower, upper)}) on data set i,
+    drawn with its own seed, so results do not depend on the workers."""
+    synthesizer, estimators, rows, seeds, roles = shared
+    X, T, Y, truth = synthesizer._experiment_data(roles, rows, seeds[i])
+    out = {}
+    for name, f in estimators.items():
+        where = f"estimator {name!r} on data set {i}"
+        try:
+            # each estimator gets its own copy: what one writes, the next never sees
+            r = f(X.copy(), T.copy(), Y.copy())
+        except Exception as exc:
+            raise _named(exc, where) from exc
+        if isinstance(r, tuple):
+            if len(r) != 3:
+                raise ValueError(f"{where} must return an estimate or (estimate, lower, upper), "
+                                 f"got a tuple of {len(r)}")
+            out[name] = tuple(_number(v, where) for v in r)
+            if not out[name][1] <= out[name][2]:
+                raise ValueError(f"{where} returned an interval with lower {out[name][1]} > upper {out[name][2]}")
+        else:
+            out[name] = (_number(r, where), np.nan, np.nan)
+    return truth, out
 
 
 def _named(exc, where):

@@ -33,6 +33,7 @@ through their _from_saved(state)), C core types with register_core.
 Pickling a model stores this same container (see BaseEstimator)."""
 from __future__ import annotations
 
+import copyreg
 import json
 import math
 import os
@@ -97,8 +98,14 @@ def rebuild(cls: type, state: dict[str, Any], check: Any) -> Any:
 
 def register_core(tag: str, core_type: type) -> None:
     """Let files hold C cores of `core_type` (with snapshot() and
-    restore(bytes)) under `tag`."""
+    restore(bytes)) under `tag`, and pickle such cores as their snapshots
+    (a worker of a parallel backend sends back the cores it trained)."""
     _CORES[tag] = core_type
+    copyreg.pickle(core_type, _reduce_core)
+
+
+def _reduce_core(core):
+    return (type(core).restore, (core.snapshot(),))
 
 
 class _Writer:

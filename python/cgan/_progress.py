@@ -25,6 +25,10 @@ class Progress:
         if tqdm is not None:
             self._bar = tqdm(total=total, desc=desc, leave=False)
 
+    def __reduce__(self):
+        # a task run in another process reports nothing
+        return (type(self), (self.total, self.desc, False))
+
     def update(self, n: int, **stats: float) -> None:
         with self._lock:
             self._update(n, **stats)

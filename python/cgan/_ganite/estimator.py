@@ -9,7 +9,6 @@ EconML-style API; inference.py holds the effect intervals and state.py what
 a fitted model saves."""
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from .._propensity import (
     propensity_unclipped,
 )
 from .._scales import candidate_transforms, column_scale, from_log, smearing, standardize
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from .._validation import (
     LIMITS,
     check_choice,
@@ -47,7 +46,7 @@ from .._validation import (
 )
 from . import state as _state
 from .inference import EffectInference
-from .members import Member, check_memory, ensemble_mean, outcome_mean, train_member
+from .members import Member, check_memory, ensemble_mean, outcome_mean, train_fold_member
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -346,21 +345,17 @@ class GANITE(EffectInference, BaseEstimator):
         x_mean, x_scale = column_scale(Xa)
         X32 = standardize(Xa, x_mean, x_scale)
         bar = Progress(len(transforms) * M * (p["n_iter"] + p["n_iter_ite"]), "GANITE", bool(self.verbose))
-        stop = threading.Event()
+        stop = Stop()
         n_jobs = effective_jobs(self.n_jobs, M)
         best = None
         try:
             for transform in transforms:
                 y32 = np.ascontiguousarray(np.log(y) if transform == "log" else y, dtype=np.float32)
-
-                def train_one(member):
-                    rows = np.flatnonzero(fold != member) if M > 1 else None
-                    return train_member(p, X32, codes, y32, K, binary, seeds[member], rows, stop, bar)
-
                 # Members are independent and release the GIL, so threads
                 # run them in parallel; each owns its RNG, so results do not
                 # depend on n_jobs.
-                results = map_threads(train_one, M, n_jobs, stop)
+                shared = (p, X32, codes, y32, K, binary, seeds, fold if M > 1 else None, stop, bar)
+                results = map_threads(train_fold_member, M, n_jobs, stop, shared=shared)
                 mu_oof = np.zeros((n, K))
                 for member, result in enumerate(results):
                     held = np.flatnonzero(fold == member) if M > 1 else slice(None)
@@ -802,7 +797,7 @@ class GANITE(EffectInference, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, n_features_in_)
+        X : array-like of shape (n, d)
             Covariates of the rows to draw for.
         n_samples : int, default=1
             Number of draws.

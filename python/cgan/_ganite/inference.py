@@ -4,7 +4,6 @@ the estimator.  The statistics live in cgan._inference and
 cgan._propensity; this holds how GANITE's fitted state feeds them."""
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from .._inference import (
 from .._progress import Progress
 from .._propensity import PROPENSITY_CLIP
 from .._scales import from_log
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from .._validation import (
     check_alpha,
     check_choice,
@@ -38,7 +37,7 @@ from .._validation import (
     encode_treatment,
     label_repr,
 )
-from .members import check_memory, train_member
+from .members import check_memory, train_replicate
 
 if TYPE_CHECKING:
     import pandas
@@ -454,23 +453,11 @@ class EffectInference:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {smallest} rows the smallest bootstrap "
                              f"model trains on; lower it with set_params(batch_size=...)")
         check_memory(p, Z.shape[1], K, binary, len(codes), jobs * folds, "the bootstrap")
-        stop = threading.Event()
+        stop = Stop()
         bar = Progress(replicates * folds * (p["n_iter"] + p["n_iter_ite"]), desc, bool(self.verbose))
 
-        def replicate(b):
-            sample, fold, core_seed, member_seeds = plans[b]
-            if fold is None:
-                out = train_member(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
-                return None if out is None else summarize(out[0], sample)
-            members = []
-            for f in range(folds):
-                out = train_member(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
-                if out is None:
-                    return None
-                members.append(out[0])
-            return summarize(members, sample, fold, int(core_seed) % 2**63)
-
+        shared = (p, Z, codes, y32, K, binary, plans, folds, summarize, stop, bar)
         try:
-            return map_threads(replicate, replicates, jobs, stop)
+            return map_threads(train_replicate, replicates, jobs, stop, shared=shared)
         finally:
             bar.close()

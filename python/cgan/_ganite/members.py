@@ -58,6 +58,33 @@ def train_member(p, X32, codes, y32, K, binary, seed, rows, stop, bar):
     return None if out is None else (Member(out[0], coef), *out[1:])
 
 
+def train_fold_member(shared, m):
+    """Member m of an ensemble, trained on every fold of the rows but fold
+    m (all rows when fold is None); shared is (p, X32, codes, y32, K,
+    binary, seeds, fold, stop, bar)."""
+    p, X32, codes, y32, K, binary, seeds, fold, stop, bar = shared
+    rows = None if fold is None else np.flatnonzero(fold != m)
+    return train_member(p, X32, codes, y32, K, binary, seeds[m], rows, stop, bar)
+
+
+def train_replicate(shared, b):
+    """Bootstrap replicate b: one member fitted to its resample, or one per
+    fold's complement, summarised (see GANITE._refit_replicates); shared is
+    (p, Z, codes, y32, K, binary, plans, folds, summarize, stop, bar)."""
+    p, Z, codes, y32, K, binary, plans, folds, summarize, stop, bar = shared
+    sample, fold, core_seed, member_seeds = plans[b]
+    if fold is None:
+        out = train_member(p, Z, codes, y32, K, binary, core_seed, sample, stop, bar)
+        return None if out is None else summarize(out[0], sample)
+    members = []
+    for f in range(folds):
+        out = train_member(p, Z, codes, y32, K, binary, member_seeds[f], sample[fold != f], stop, bar)
+        if out is None:
+            return None
+        members.append(out[0])
+    return summarize(members, sample, fold, int(core_seed) % 2**63)
+
+
 def core_config(p, d, K, binary, seed=0):
     """The C core's arguments for checked parameters p, d covariates, K arms."""
     return dict(n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],

@@ -712,16 +712,17 @@ class CausalGraphWGAN(Synthesizer):
         if not covariates:
             raise ValueError(f"no column precedes the treatment {treatment!r}; pass covariates=")
 
-        def draw(rows, seed):
-            with self._holding(write=False):
-                chain = self._chain()
-                observed = chain.draw(rows, seed)
-                worlds = self._worlds(rows, seed, treatment, [t0, t1])
-                y0, y1 = (np.asarray(w[outcome], dtype=np.float64) for w in worlds)
-            frame = to_frame(observed, self._columns, self._dtypes)
-            return frame[covariates], frame[treatment].to_numpy(), frame[outcome].to_numpy(), float((y1 - y0).mean())
+        return Experiment(self._n_fit, lambda rows: self._sample_bytes(rows, 3),
+                          (treatment, outcome, t0, t1, list(covariates)))
 
-        return Experiment(self._n_fit, lambda rows: self._sample_bytes(rows, 3), draw)
+    def _experiment_data(self, roles, rows, seed):
+        treatment, outcome, t0, t1, covariates = roles
+        with self._holding(write=False):
+            observed = self._chain().draw(rows, seed)
+            worlds = self._worlds(rows, seed, treatment, [t0, t1])
+        y0, y1 = (np.asarray(w[outcome], dtype=np.float64) for w in worlds)
+        frame = to_frame(observed, self._columns, self._dtypes)
+        return frame[covariates], frame[treatment].to_numpy(), frame[outcome].to_numpy(), float((y1 - y0).mean())
 
     # ------------------------------------------------------- persistence
     _persistence = _state

@@ -16,8 +16,6 @@ after it draw from the replaced values.  Limits: no step may depend on a
 column drawn after it (the caller orders the steps)."""
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from .. import _cgan
@@ -26,7 +24,7 @@ from .._persist import rebuild, register_object
 from .._progress import Progress
 from .._propensity import SPLINE_KNOTS, fit_propensity, propensity_groups, softmax_net, spline_basis, spline_plan
 from .._tabular import blocks, decode_rows
-from .._threads import effective_jobs, map_threads
+from .._threads import Stop, effective_jobs, map_threads
 from . import core as _core
 from .core import dims, draw, seeds
 
@@ -544,7 +542,7 @@ def fit_steps(p, specs, n_jobs, owner, verbose):
     _core.check_memory(p, [(name, 1 if kind == "linear" else X.shape[1], C.shape[1])
                            for name, kind, _, X, C, _ in specs if kind != "classifier"], len(specs[0][3]), owner)
     bar = Progress(sum(kind != "classifier" for _, kind, *_ in specs) * p["n_iter"], owner, bool(verbose))
-    stop = threading.Event()
+    stop = Stop()
 
     def task(i):
         name, kind, cols, X, C, seed = specs[i]

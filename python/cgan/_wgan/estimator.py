@@ -83,7 +83,7 @@ class CausalWGAN(Synthesizer):
     critic_steps : int, default=15
         Critic steps per generator step.
     gp_lambda : float, default=5.0
-        Weight of the gradient penalty lambda * (|grad| - 1)^2, whose
+        Weight of the gradient penalty ``lambda * (|grad| - 1)**2``, whose
         parameter gradient is computed exactly (double backprop).
     one_sided : bool or dict, default=True
         Penalise only gradient norms above 1 (True), or every departure
@@ -583,14 +583,13 @@ class CausalWGAN(Synthesizer):
         if covariates is not None:
             raise ValueError("covariates cannot be chosen for a CausalWGAN: its estimators get the fitted ones")
         t0, t1 = self._arms(T0, T1)
-        lab0, lab1 = self._potential_label(t0), self._potential_label(t1)
+        return Experiment(self._n_fit, self._sample_bytes, (self._potential_label(t0), self._potential_label(t1)))
 
-        def draw(rows, seed):
-            df = self.sample(rows, random_state=seed)
-            truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
-            return df[list(self.covariates_)], df[self.treatment_].to_numpy(), df[self.outcome_].to_numpy(), truth
-
-        return Experiment(self._n_fit, self._sample_bytes, draw)
+    def _experiment_data(self, roles, rows, seed):
+        lab0, lab1 = roles
+        df = self.sample(rows, random_state=seed)
+        truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
+        return df[list(self.covariates_)], df[self.treatment_].to_numpy(), df[self.outcome_].to_numpy(), truth
 
     # ------------------------------------------------------- persistence
     _persistence = _state

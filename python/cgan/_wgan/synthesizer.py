@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 class Experiment(NamedTuple):
     """How cgan.evaluate draws from a synthesizer: `rows` per data set by
-    default, `nbytes(rows)` for one draw, and `draw(rows, seed)` giving
-    (X, T, Y, true effect) of one data set."""
+    default, `nbytes(rows)` for one draw, and `roles`, the picklable
+    description that _experiment_data(roles, rows, seed) turns into
+    (X, T, Y, true effect) of one data set, wherever it runs."""
     rows: int
     nbytes: Callable[[int], float]
-    draw: Callable[[int, int], tuple]
+    roles: tuple
 
 
 class Synthesizer(BaseEstimator):
@@ -67,6 +68,12 @@ class Synthesizer(BaseEstimator):
         raise NotImplementedError
 
     def _experiment(self, T0, T1, treatment, outcome, covariates) -> Experiment:
+        """evaluate's data sets for these roles, checked (see Experiment)."""
+        raise NotImplementedError
+
+    def _experiment_data(self, roles, rows, seed):
+        """(X, T, Y, the data set's own true effect) of one data set of
+        `rows` units from the stream `seed`."""
         raise NotImplementedError
 
     def _check_real(self, df, names=None):
