@@ -130,16 +130,19 @@ class CausalGraphWGAN(Synthesizer):
         the rows where a continuous root sits on one of its ``bounds``
         from the synthetic value of that column (as CausalWGAN does).
     mass_at_bounds : bool, default=False
-        Model the rows that sit exactly on a bound of a continuous column
-        as a point mass drawn from a softmax, when at least two rows do;
-        otherwise the point mass comes from values the generator pushes
-        past the bound, which are clamped.
+        For the root nodes' WGAN: model the rows that sit exactly on a
+        bound of a continuous column as a point mass drawn from a softmax,
+        when at least two rows do; otherwise the point mass comes from
+        values the generator pushes past the bound, which are clamped.  A
+        continuous node with parents always draws its point masses from a
+        classifier.
     range_margin : float or None, default=0.0
         Keep each continuous column's synthetic values within the range
         observed in :meth:`fit`, widened on each side by this share of the
         range; a side with a bound in ``bounds`` is kept at the bound
         instead.  None keeps them within ``bounds`` only.  Interventions
-        must lie within the same limits.
+        must lie within the same limits.  The root nodes' continuous
+        columns follow the data's law, within its range, either way.
     random_state : int, numpy Generator or None, default=None
         Seeds the fit and the default stream of :meth:`sample`; the same
         value gives the same fit, whatever ``n_jobs`` is.

@@ -115,12 +115,15 @@ class CausalWGAN(Synthesizer):
         a categorical column, alongside the value, and a draw at the bound
         is set to it exactly.  Otherwise the point mass comes only from
         values the generator pushes past the bound, which are clamped.
+        For the covariates; the outcome's point masses are always drawn by
+        a classifier.
     range_margin : float or None, default=0.0
-        Keep each continuous column's synthetic values within the range
-        observed in :meth:`fit`, widened on each side by this share of
-        the range (0.1: a tenth of it); a side with a bound in ``bounds``
-        is kept at the bound instead.  None keeps them within ``bounds``
-        only.
+        Keep the outcome's synthetic values within the range observed in
+        :meth:`fit`, widened on each side by this share of the range (0.1:
+        a tenth of it); a side with a bound in ``bounds`` is kept at the
+        bound instead.  None keeps them within ``bounds`` only.  The
+        continuous covariates follow the data's law, within its range,
+        either way.
     random_state : int, numpy Generator or None, default=None
         Seeds the fit and the default stream of :meth:`sample`; the same
         value gives the same fit.
