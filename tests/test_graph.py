@@ -368,6 +368,18 @@ def test_compare_reports_balance_before_the_treatment(fitted):
         model.compare(df, treatment="m")
 
 
+def test_plot_compare_draws_every_column(fitted):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    df, model = fitted
+    figure = model.plot_compare(df, pairs=[("z", "m")])
+    assert len([ax for ax in figure.axes if ax.get_visible()]) == len(df.columns) + 1
+    with pytest.raises(ValueError, match="not fitted continuous"):
+        model.plot_compare(df, pairs=[("z", "g")])
+
+
 def test_evaluate_draws_graph_data_sets_with_their_own_effects(fitted):
     _, model = fitted
 
