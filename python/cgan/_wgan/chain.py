@@ -36,6 +36,9 @@ MC_ROWS = 16384
 CALIBRATION_ROWS = 20000
 QUANTILES = 201
 REDRAWS = 4
+# a classifier matches its moments on synthetic contexts while its Newton
+# system has at most this many unknowns
+MATCH_SIZE = 2000
 # a classifier picks its model by held-out log-loss over this many folds
 # (with fewer rows than MIN_CV_ROWS it is the logistic model)
 FOLDS = 5
@@ -54,7 +57,8 @@ class Classifier:
     and overstates how much the parents decide the level (docs/design.md,
     "A categorical node given its parents")."""
 
-    def __init__(self, kind, width, sizes=None, params=None, linear=None, ranges=None, probs=None, offset=None):
+    def __init__(self, kind, width, sizes=None, params=None, linear=None, ranges=None, probs=None, offset=None,
+                 moments=None, shift=None):
         self.kind = kind
         self.width = width
         self.sizes = sizes
@@ -63,6 +67,12 @@ class Classifier:
         self.ranges = ranges
         self.probs = probs
         self.offset = offset
+        # the data's mean of [1, context] times the indicator of each level,
+        # (width, 1 + context columns), and the linear term added to the
+        # logits so that draws on the contexts of sampling match them
+        # (Chain.calibrate), (1 + context columns, width)
+        self.moments = moments
+        self.shift = shift
 
     @classmethod
     def fit(cls, Z, codes, K, seed):
@@ -90,10 +100,41 @@ class Classifier:
         net = softmax_net(inputs[kind], codes, K, seed, kind)
         linear, ranges = ([], []) if kind == "logistic" else (list(plan[0]), [[j, lo, hi] for j, lo, hi in plan[1]])
         sizes = [inputs[kind].shape[1], K]
+        X1 = np.column_stack([np.ones(n), Z.astype(np.float64)])
         model = cls(kind, K, sizes=sizes, params=net.get_params(), linear=[int(j) for j in linear],
-                    ranges=[[int(j), float(lo), float(hi)] for j, lo, hi in ranges], offset=np.zeros(K))
+                    ranges=[[int(j), float(lo), float(hi)] for j, lo, hi in ranges], offset=np.zeros(K),
+                    moments=np.eye(K)[codes].T @ X1 / n, shift=np.zeros((d + 1, K)))
         model.offset = calibrated_offset(model._logits(Z), np.bincount(codes, minlength=K) / n)
         return model, {"log_loss": losses}
+
+    def match(self, Z):
+        """Set `shift` so that on the context rows Z (drawn as at sampling)
+        the mean of [1, z] times each level's probability equals the
+        data's (`moments`): the levels' shares and each context column's
+        mean by level, so the data's imbalances between the levels, and no
+        more, carry over to synthetic data whose contexts differ from the
+        data's.  Newton's method on the convex objective whose gradient is
+        that difference; skipped when the system would exceed MATCH_SIZE."""
+        K, d1 = self.width, Z.shape[1] + 1
+        if (K - 1) * d1 > MATCH_SIZE:
+            return
+        X1 = np.column_stack([np.ones(len(Z)), Z.astype(np.float64)])
+        base = self._logits(Z) + self.offset
+        shift = np.zeros((d1, K))
+        for _ in range(50):
+            p = _softmax(base + X1 @ shift)
+            grad = (p.T @ X1 / len(Z) - self.moments)[1:].ravel()
+            if np.max(np.abs(grad)) < 1e-9:
+                break
+            H = np.empty((K - 1, d1, K - 1, d1))
+            for k in range(1, K):
+                for m in range(1, K):
+                    w = p[:, k] * ((k == m) - p[:, m])
+                    H[k - 1, :, m - 1, :] = (X1 * w[:, None]).T @ X1 / len(Z)
+            H = H.reshape((K - 1) * d1, (K - 1) * d1)
+            step = np.linalg.lstsq(H + 1e-9 * np.eye(len(H)), grad, rcond=None)[0]
+            shift[:, 1:] -= step.reshape(K - 1, d1).T
+        self.shift = shift
 
     def _logits(self, Z):
         if self.kind == "additive":
@@ -108,7 +149,8 @@ class Classifier:
         """(n, width) probabilities of each level given the context rows Z."""
         if self.kind == "frequencies":
             return np.repeat(self.probs[None, :], Z.shape[0], axis=0)
-        return _softmax(self._logits(Z) + self.offset)
+        logits = self._logits(Z) + self.offset
+        return _softmax(logits + self.shift[0] + Z.astype(np.float64) @ self.shift[1:])
 
     def draw(self, Z, seed):
         """One-hot draws (float32), one per row of Z: row i takes the
@@ -383,8 +425,9 @@ def check_saved_linear(a):
 
 def check_saved_classifier(a):
     """Raise ValueError unless `a` holds a consistent classifier's attributes."""
-    if set(a) != {"kind", "width", "sizes", "params", "linear", "ranges", "probs", "offset"}:
-        raise ValueError("a saved classifier must hold kind, width, sizes, params, linear, ranges, probs and offset")
+    if set(a) != {"kind", "width", "sizes", "params", "linear", "ranges", "probs", "offset", "moments", "shift"}:
+        raise ValueError("a saved classifier must hold kind, width, sizes, params, linear, ranges, probs, offset, "
+                         "moments and shift")
     K = a["width"]
     if type(K) is not int or not 2 <= K <= 1 << 16:
         raise ValueError("a saved classifier's width must be an int of at least 2")
@@ -392,7 +435,7 @@ def check_saved_classifier(a):
         p = a["probs"]
         if not (isinstance(p, np.ndarray) and p.shape == (K,) and p.dtype == np.float64 and np.all(p >= 0)
                 and abs(p.sum() - 1) < 1e-9) or any(a[k] is not None for k in ("sizes", "params", "linear", "ranges",
-                                                                                "offset")):
+                                                                                "offset", "moments", "shift")):
             raise ValueError("a saved classifier of frequencies must hold K probabilities only")
         return
     if a["kind"] not in CANDIDATES or a["probs"] is not None:
@@ -415,6 +458,11 @@ def check_saved_classifier(a):
         if not (type(r) is list and len(r) == 3 and type(r[0]) is int and r[0] >= 0
                 and all(type(x) is float and np.isfinite(x) for x in r[1:]) and r[1] < r[2]):
             raise ValueError("a saved classifier's spline ranges must be [column, lo, hi] with lo < hi")
+    d = len(linear) + len(ranges) if a["kind"] == "additive" else sizes[0]
+    for key, shape in (("moments", (K, d + 1)), ("shift", (d + 1, K))):
+        m = a[key]
+        if not (isinstance(m, np.ndarray) and m.dtype == np.float64 and m.shape == shape and np.all(np.isfinite(m))):
+            raise ValueError(f"a saved classifier's {key} must be finite float64 values of shape {shape}")
     width = len(linear) + len(ranges) * (SPLINE_KNOTS + 2)
     columns = sorted(linear + [r[0] for r in ranges])
     if a["kind"] == "logistic" and (linear or ranges) or a["kind"] == "additive" and (
@@ -473,19 +521,27 @@ class Chain:
         return values
 
     def calibrate(self, seed, n=None):
-        """Map each line-and-WGAN step's draws onto the data's residuals as
-        they come on contexts the chain itself draws (steps in order, each
-        on the draws of the steps before it): the contexts of sampling.  A
-        WGAN given a context can learn its training rows' residuals from
+        """Fit what depends on the contexts of sampling to contexts the
+        chain itself draws (steps in order, each on the draws of the steps
+        before it): each classifier's moments (Classifier.match), and the
+        map of each line-and-WGAN step's draws onto the data's residuals.
+        A WGAN given a context can learn its training rows' residuals from
         the context alone, and then draws them faithfully on those rows but
-        too narrowly on others (docs/design.md)."""
+        too narrowly on others; a classifier fitted on the data's contexts
+        carries a different imbalance between its levels to synthetic ones
+        (docs/design.md)."""
         n = CALIBRATION_ROWS if n is None else n
         levels = np.linspace(0.0, 1.0, QUANTILES)
         for k, ((model, outputs, inputs, _), s) in enumerate(zip(self.steps, seeds(seed, len(self.steps)))):
-            if not isinstance(model, LinearWgan):
+            classifier = model.masses if isinstance(model, LinearWgan) else model
+            if not isinstance(model, LinearWgan) and not (isinstance(model, Classifier) and inputs):
                 continue
             values = Chain(self.steps[:k], self.columns).draw(n, s)
             ctx = self.context(inputs, values, n)
+            if classifier is not None:
+                classifier.match(ctx)
+            if not isinstance(model, LinearWgan):
+                continue
             s_masses, s_wgan = seeds(s, 2)
             r = draw(model.core, n, ctx, s_wgan)[:, 0].astype(np.float64)
             if model.masses is not None:
