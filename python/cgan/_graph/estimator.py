@@ -276,7 +276,7 @@ class CausalGraphWGAN(Synthesizer):
             if len(step) == 1 and out[0].categorical:
                 kind = "classifier"
             elif inputs:
-                kind, X = "linear", df[step[0]].to_numpy()
+                kind, X, out = "linear", df[step[0]].to_numpy(), out + inputs
             else:
                 kind = "joint"
             specs.append((_model_name(step), kind, out, X, C, s))

@@ -201,7 +201,7 @@ class LinearWgan:
     that depends on the context.  A draw between the bounds that falls
     beyond the column's limits is drawn again.  Its parts: `core` (the WGAN), `coef` (the line:
     intercept, then one slope per context column, in standardised units of
-    the column), `drawn` and `target` (a WGAN draw r stands for the
+    the column, then one per product of `pairs`), `drawn` and `target` (a WGAN draw r stands for the
     residual np.interp(r, drawn, target): drawn holds QUANTILES quantiles
     of the WGAN's draws on the training contexts, target the same
     quantiles of the residuals, so that the residuals' spread and tails
@@ -209,18 +209,22 @@ class LinearWgan:
     `sides` (the bounds that hold point masses, 'lower' and/or 'upper') and
     `masses` (their classifier, or None)."""
 
-    def __init__(self, core, coef, drawn, target, sides, masses):
+    def __init__(self, core, coef, drawn, target, sides, masses, pairs=None):
         self.core = core
         self.coef = coef
+        # [categorical context column, continuous context column] pairs
+        # whose products the line also takes (after the context's columns)
+        self.pairs = [] if pairs is None else pairs
         self.drawn = drawn
         self.target = target
         self.sides = sides
         self.masses = masses
 
     @classmethod
-    def fit(cls, p, name, col, values, C, seed, stop, bar, owner):
+    def fit(cls, p, name, col, values, C, seed, stop, bar, owner, parents=()):
         """(model, WGAN history) for the column encoder `col` with raw
-        values `values` given the context rows C; None when `stop` is set."""
+        values `values` given the context rows C, encoded from the column
+        encoders `parents`; None when `stop` is set."""
         s_masses, s_wgan, s_calibrate = seeds(seed, 3)
         x = values.astype(np.float64)
         sides = [side for side in ("lower", "upper")
@@ -235,10 +239,11 @@ class LinearWgan:
                              f"{col.name!r}, fewer than batch_size={p['batch_size']}")
         Ci = np.ascontiguousarray(C[inner])
         s = col.standardise(x[inner])
-        coef = fit_baseline(Ci, np.zeros(len(s), np.int32), s, None, 1, stop)
+        pairs = interaction_pairs(parents)
+        coef = fit_baseline(line_features(Ci, pairs), np.zeros(len(s), np.int32), s, None, 1, stop)
         if coef is None:
             return None
-        residual = s - line(Ci, coef)[:, 0]
+        residual = s - line(line_features(Ci, pairs), coef)[:, 0]
         scale = float(residual.std()) or 1.0
         trained = _core.train(p, name, None, (residual / scale).astype(np.float32)[:, None], Ci, s_wgan, stop,
                               bar, owner)
@@ -251,7 +256,7 @@ class LinearWgan:
         g = draw(trained[0], reps * len(Ci), np.tile(Ci, (reps, 1)), s_calibrate)[:, 0].astype(np.float64)
         levels = np.linspace(0.0, 1.0, QUANTILES)
         drawn, target = np.quantile(g, levels), np.quantile(residual, levels)
-        return cls(trained[0], coef[:, 0].copy(), drawn, target, sides, masses), trained[1]
+        return cls(trained[0], coef[:, 0].copy(), drawn, target, sides, masses, pairs), trained[1]
 
     def draw(self, col, n, ctx, seed):
         """n values of the column given the context rows ctx (decoded).
@@ -260,7 +265,7 @@ class LinearWgan:
         own position, up to REDRAWS times, then clamped), so that the
         classifier alone decides the point masses."""
         s_masses, *s_wgan = seeds(seed, 2 + REDRAWS)
-        base = line(ctx, self.coef[:, None])[:, 0]
+        base = line(line_features(ctx, self.pairs), self.coef[:, None])[:, 0]
         lo, hi = (b[0] for b in col.bounds_std())
         s = np.full(n, np.nan)
         for stream in s_wgan:
@@ -284,6 +289,36 @@ class LinearWgan:
 
 
 register_object(LinearWgan)
+
+
+# the line of a LinearWgan takes at most this many products of a
+# categorical parent's level with a continuous parent
+MAX_PAIRS = 256
+
+
+def interaction_pairs(parents):
+    """[categorical context column, continuous context column] for every
+    level but the first of each categorical parent and every continuous
+    parent, in the encoded context of the encoders `parents`: the line then
+    has a slope per level (a treatment's effect may depend on the other
+    parents, as in GANITE's per-arm lines); none beyond MAX_PAIRS."""
+    levels, continuous, j = [], [], 0
+    for c in parents:
+        if c.categorical:
+            levels += list(range(j + 1, j + c.width))
+        else:
+            continuous.append(j)
+        j += c.width
+    pairs = [[a, b] for a in levels for b in continuous]
+    return pairs if len(pairs) <= MAX_PAIRS else []
+
+
+def line_features(C, pairs):
+    """The context rows C with the products `pairs` appended (float32)."""
+    if not pairs:
+        return C
+    a, b = np.array(pairs).T
+    return np.ascontiguousarray(np.concatenate([C, C[:, a] * C[:, b]], axis=1), dtype=np.float32)
 
 
 class JointWgan:
@@ -400,14 +435,18 @@ def check_saved_joint(a):
 
 def check_saved_linear(a):
     """Raise ValueError unless `a` holds a consistent LinearWgan's attributes."""
-    if set(a) != {"core", "coef", "drawn", "target", "sides", "masses"}:
-        raise ValueError("a saved line-and-WGAN model must hold core, coef, drawn, target, sides and masses")
+    if set(a) != {"core", "coef", "drawn", "target", "sides", "masses", "pairs"}:
+        raise ValueError("a saved line-and-WGAN model must hold core, coef, drawn, target, sides, masses and pairs")
     if not isinstance(a["core"], _cgan.Wgan):
         raise ValueError("a saved line-and-WGAN model's core must be a WGAN core")
     out, ctx = dims(a["core"])
+    pairs = a["pairs"]
+    if type(pairs) is not list or len(pairs) > MAX_PAIRS or not all(
+            type(q) is list and len(q) == 2 and all(type(j) is int and 0 <= j < ctx for j in q) for q in pairs):
+        raise ValueError("a saved line-and-WGAN model's pairs must be [column, column] pairs of its context")
     coef = a["coef"]
-    if out != 1 or not (isinstance(coef, np.ndarray) and coef.dtype == np.float64 and coef.shape == (ctx + 1,)
-                        and np.all(np.isfinite(coef))):
+    if out != 1 or not (isinstance(coef, np.ndarray) and coef.dtype == np.float64
+                        and coef.shape == (ctx + 1 + len(pairs),) and np.all(np.isfinite(coef))):
         raise ValueError("a saved line-and-WGAN model's line must have one finite coefficient per context column "
                          "and an intercept")
     for key in ("drawn", "target"):
@@ -592,8 +631,9 @@ def fit_steps(p, specs, n_jobs, owner, verbose):
     """Fit the models of a chain in parallel threads: specs holds
     (name, kind, columns, X, C, seed) for each, kind 'joint' (a JointWgan of
     the encoded columns X, without context), 'linear' (a LinearWgan; X the
-    column's raw values, C the context) or 'classifier' (X the one-hot
-    column); the result is [(model, history)] in order."""
+    column's raw values, C the context, columns the column's encoder and
+    then its parents') or 'classifier' (X the one-hot column); the result
+    is [(model, history)] in order."""
     # the WGANs' networks and data, all at once
     _core.check_memory(p, [(name, 1 if kind == "linear" else X.shape[1], C.shape[1])
                            for name, kind, _, X, C, _ in specs if kind != "classifier"], len(specs[0][3]), owner)
@@ -603,7 +643,7 @@ def fit_steps(p, specs, n_jobs, owner, verbose):
     def task(i):
         name, kind, cols, X, C, seed = specs[i]
         if kind == "linear":
-            return LinearWgan.fit(p, name, cols[0], X, C, seed, stop, bar, owner)
+            return LinearWgan.fit(p, name, cols[0], X, C, seed, stop, bar, owner, cols[1:])
         if kind == "joint":
             return JointWgan.fit(p, name, cols, X, seed, stop, bar, owner)
         return Classifier.fit(C, np.argmax(X, axis=1), X.shape[1], seed)

@@ -290,7 +290,8 @@ class CausalWGAN(Synthesizer):
             ("covariates", "joint", cov_cols, Xc, Xc[:, :0], s_cov),
             ("treatment", "classifier", [t_col], T1, Xc, s_t),
             ("outcome", *(("classifier", [out_col], out_col.encode(df[outcome].to_numpy())) if out_col.categorical
-                          else ("linear", [out_col], df[outcome].to_numpy())), np.concatenate([Xc, T1], axis=1), s_out),
+                          else ("linear", [out_col, *cov_cols, t_col], df[outcome].to_numpy())),
+             np.concatenate([Xc, T1], axis=1), s_out),
         ], self.n_jobs, "CausalWGAN", self.verbose)
         models = [model for model, _ in results]
         names = [c.name for c in cov_cols]
