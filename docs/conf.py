@@ -6,13 +6,11 @@ pages are generated from the docstrings (numpydoc style, read by napoleon),
 and the notebooks are rendered from their saved outputs (not run again)."""
 import os
 import shutil
-import sys
+
+import cgan  # the installed package (pip install ".[docs]" installs it), with its compiled core
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "python"))  # the source, when cgan is not installed
-
-import cgan  # noqa: E402
 
 project = "cgan"
 author = "the cgan developers"
