@@ -245,11 +245,11 @@ def _all_modules():
 
 
 EXAMPLE_MODULES = _all_modules()
-NEEDS_PANDAS = {"cgan._evaluate", "cgan._wgan.estimator", "cgan._graph.estimator", "cgan.datasets"}
+NEEDS_PANDAS = {"cgan._evaluate", "cgan._privacy", "cgan._wgan.estimator", "cgan._graph.estimator", "cgan.datasets"}
 # modules whose public names carry examples
 WITH_EXAMPLES = ("cgan._api", "cgan._ganite.estimator", "cgan._ganite.inference", "cgan._wgan.estimator",
                  "cgan._graph.estimator",
-                 "cgan.datasets", "cgan._evaluate", "cgan._persist", "cgan._inference")
+                 "cgan.datasets", "cgan._evaluate", "cgan._persist", "cgan._inference", "cgan._privacy")
 
 
 @pytest.mark.parametrize("module", EXAMPLE_MODULES)

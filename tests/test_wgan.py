@@ -215,6 +215,17 @@ def test_effects_and_compare(fitted):
     assert shares["south"][0] == pytest.approx((df["region"] == "south").mean())
     assert shares["south"][1] == pytest.approx((syn["region"] == "south").mean())
     assert table.loc["region", "distance"] == pytest.approx(0.5 * sum(abs(a - b) for a, b in shares.values()))
+    real_rows = {tuple(r) for r in df[["t", "age", "region", "flag", "earn"]].itertuples(index=False)}
+    copies = np.mean([tuple(r) in real_rows for r in syn[["t", "age", "region", "flag", "earn"]].itertuples(index=False)])
+    assert table.attrs["exact_copies"] == copies
+
+
+def test_compare_counts_synthetic_rows_that_copy_real_ones(fitted, monkeypatch):
+    df, model = fitted
+    # a synthesizer whose draws are the real rows themselves
+    monkeypatch.setattr(type(model), "sample", lambda self, n, random_state=None: df.sample(
+        n, replace=True, random_state=0).reset_index(drop=True))
+    assert model.compare(df).attrs["exact_copies"] == 1.0
 
 
 def test_fidelity_on_a_simple_population():

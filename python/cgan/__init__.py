@@ -10,6 +10,8 @@
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
 - :func:`fit`, :func:`sample` and :func:`ate` are one-line shortcuts.
+- :func:`privacy_report` shows what a synthetic table reveals about the
+  rows it was trained on.
 - :func:`load` and :func:`loads` read models written by ``model.save`` and
   ``model.dumps``.
 - :mod:`cgan.datasets` bundles IHDP replication 1 and the Dehejia-Wahba
@@ -19,6 +21,7 @@ from . import _cgan, datasets
 from ._api import ate, fit, sample
 from ._evaluate import evaluate
 from ._persist import load, loads
+from ._privacy import plot_privacy_report, privacy_report
 from ._ganite import GANITE
 from ._inference import ATEResult
 from ._wgan import CausalWGAN
@@ -26,4 +29,5 @@ from ._graph import CausalGraphWGAN, MediationResult
 
 __version__ = _cgan.__version__
 
-__all__ = ["ATEResult", "CausalGraphWGAN", "CausalWGAN", "GANITE", "MediationResult", "ate", "datasets", "evaluate", "fit", "load", "loads", "sample", "__version__"]
+__all__ = ["ATEResult", "CausalGraphWGAN", "CausalWGAN", "GANITE", "MediationResult", "ate", "datasets", "evaluate", "fit", "load", "loads",
+           "plot_privacy_report", "privacy_report", "sample", "__version__"]

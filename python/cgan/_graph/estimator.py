@@ -670,7 +670,7 @@ class CausalGraphWGAN(Synthesizer):
         -------
         pandas.DataFrame
             As :meth:`CausalWGAN.compare`: indexed by column, with the
-            attrs 'level_shares' and 'max_corr_diff'; with a treatment,
+            attrs 'level_shares', 'max_corr_diff' and 'exact_copies'; with a treatment,
             the columns ``real_smd`` and ``synthetic_smd`` (NaN for the
             treatment and its descendants) and the attr 'propensity_auc'.
 

@@ -548,7 +548,11 @@ class CausalWGAN(Synthesizer):
             synthetic share).  ``result.attrs['max_corr_diff']`` holds
             the largest absolute difference between the real and synthetic
             correlation matrices (a two-level column enters as 0/1, one
-            with more levels by its level's rank).  Balance:
+            with more levels by its level's rank).
+            ``result.attrs['exact_copies']`` is the share of synthetic rows
+            identical to a row of df on the fitted columns; rows of coarse
+            data coincide by chance too, so :func:`cgan.privacy_report`
+            sets it beside what fresh real rows give.  Balance:
             ``real_smd`` and ``synthetic_smd`` hold each covariate's
             standardised mean difference between the arms (the second
             level of ``classes_`` against the first; with more arms,
