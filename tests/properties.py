@@ -625,6 +625,7 @@ WGAN_PARAMS = {
     "noise_dim": ([None, 1, 3], [0, -1, 4097, 1.5, "2", True, float("nan")]),
     "derive_indicators": ([True, False, np.bool_(True), 0, 1], ["yes", None, 2, 0.5, [True], float("nan")]),
     "mass_at_bounds": ([True, False, np.bool_(True), 0, 1], ["yes", None, 2, 0.5, [True], float("nan")]),
+    "range_margin": ([0.0, 0.1, 1, np.float32(0.5), None], [-0.1, float("nan"), float("inf"), "0.1", True, [0.1]]),
     "random_state": (SEEDS_OK, SEEDS_BAD),
     "n_jobs": ([None, 1, 2, -1, np.int64(1)], [0, 1.5, True, "2", [1], float("nan")]),
     "verbose": ([False, True, 0, 1], ["yes", None, 1.5, [True], float("nan")]),
