@@ -8,6 +8,7 @@ Usage:
     python benchmarks/lalonde.py --log re78 --two-sided-covariates   # the options of the README's figures
     python benchmarks/lalonde.py --scale                  # also the CPS scale check
     python benchmarks/lalonde.py --no-fit --no-speed --scale   # only the scale check
+    python benchmarks/lalonde.py --seeds 0,1,2,3,4 --no-speed  # issue 24's defaults targets (~15 min)
 
 Data: $CGAN_SHARED_DATA/jobs/nsw_dw_{experimental,psid,cps}.csv (default
 /work/shared/data), columns t, age, education, black, hispanic, married,
@@ -65,6 +66,19 @@ Sections
    critic steps (ds-wgan's with 14), so counting generator steps is the
    conservative match.  The extrapolated time is compared with the target
    < 60 s.
+5. Seeds (--seeds 0,1,2,3,4): the targets of issue 24 for the estimator's
+   defaults, one fit per seed: cgan.CausalWGAN(random_state=s, n_jobs=--jobs)
+   .fit(df, treatment="t", outcome="re78", bounds=<re74, re75, re78 at 0>) on
+   the experimental sample without u74 and u75 (--drop u74,u75, the default
+   of this section; --log and --two-sided-covariates apply as above).  Per
+   seed: the fidelity targets of section 1 (means within 5%, sds within 10%,
+   shares within 0.05, max |delta corr| <= 0.1, re78's share at 0 within 5
+   points, ATE within $600 of 1794.34), the balance of every covariate
+   between the arms (compare's real_smd and synthetic_smd: every synthetic
+   standardised mean difference within 0.1 of the real one) and the
+   difference in means over 100 synthetic data sets of 445 rows
+   (cgan.evaluate, random_state=1): its bias against each data set's own
+   true ATE at most half the sd of its errors.
 """
 from __future__ import annotations
 
@@ -202,10 +216,10 @@ def fidelity(sample, df, n_iter, judge, log=None, one_sided=True):
     kw["one_sided"] = one_sided
     model = cgan.CausalWGAN(random_state=0, n_jobs=2, **kw)
     t0 = time.perf_counter()
-    model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS, log=log)
+    model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS, **({} if log is None else {"log": log}))
     fit_s = time.perf_counter() - t0
     print(f"\n## {sample}: {len(df)} rows ({int(df.t.sum())} treated), n_iter={model.n_iter}, "
-          f"log={log}, one_sided={one_sided}, fit {fit_s:.1f} s (n_jobs=2, the two WGANs in parallel)\n")
+          f"log={log or 'auto'}, one_sided={one_sided}, fit {fit_s:.1f} s (n_jobs=2, the models in parallel)\n")
     cmp = model.compare(df)
     cols = ["type", "real_mean", "synthetic_mean", "real_sd", "synthetic_sd", "distance",
             "real_at_lower", "synthetic_at_lower"]
@@ -250,6 +264,73 @@ def fidelity(sample, df, n_iter, judge, log=None, one_sided=True):
     if misses:
         print("  misses: " + "; ".join(misses))
     return model, fit_s
+
+
+def misses_of(cmp, ate):
+    """The fidelity targets of section 1 that compare's table and the ATE miss."""
+    out = []
+    for name, r in cmp.iterrows():
+        if r["type"] == "categorical":
+            if r["distance"] > TOL_SHARE:
+                out.append(f"{name} share {r.real_mean:.3f} vs {r.synthetic_mean:.3f}")
+            continue
+        dm, ds = r.synthetic_mean / r.real_mean - 1, r.synthetic_sd / r.real_sd - 1
+        if abs(dm) > TOL_MEAN:
+            out.append(f"{name} mean {100 * dm:+.1f}%")
+        if abs(ds) > TOL_SD:
+            out.append(f"{name} sd {100 * ds:+.1f}%")
+    if cmp.attrs["max_corr_diff"] > TOL_CORR:
+        out.append(f"max corr diff {cmp.attrs['max_corr_diff']:.3f}")
+    if abs(cmp.loc["re78", "real_at_lower"] - cmp.loc["re78", "synthetic_at_lower"]) > TOL_ZERO:
+        out.append("re78 share at 0")
+    if abs(ate - EXPERIMENTAL_DIFF) > TOL_ATE:
+        out.append(f"ATE {ate:,.0f}")
+    return out
+
+
+def seeds_table(df, seeds, n_iter, log, one_sided, jobs, n_datasets=100):
+    """Section 5: the issue-24 targets for each seed."""
+    kw = {} if n_iter is None else {"n_iter": n_iter}
+    print(f"\n## Seeds: defaults on the experimental sample, columns {list(df.columns)}; n_iter="
+          f"{n_iter or 'default'}, log={log or 'auto'}, one_sided={one_sided}, n_jobs={jobs}; difference in means "
+          f"over {n_datasets} data sets of {len(df)} rows\n")
+    print("| seed | fit s | re74 m / s % | re75 m / s % | re78 m / s % | at 0: re74 / re75 / re78 | max dcorr | ATE | ATT "
+          "| max SMD gap | DM bias / sd | AUC real / syn | misses |")
+    print("|---|---:|---|---|---|---|---:|---:|---:|---:|---|---|---|")
+    all_ok = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        model = cgan.CausalWGAN(random_state=seed, n_jobs=jobs, one_sided=one_sided, **kw)
+        model.fit(df, treatment="t", outcome="re78", bounds=BOUNDS, **({} if log is None else {"log": log}))
+        fit_s = time.perf_counter() - t0
+        cmp = model.compare(df)
+        ate, att = model.ate(), model.att()
+        misses = misses_of(cmp, ate)
+        gaps = (cmp["synthetic_smd"] - cmp["real_smd"]).dropna()
+        misses += [f"{k} SMD {cmp.loc[k, 'real_smd']:+.2f} vs {cmp.loc[k, 'synthetic_smd']:+.2f}"
+                   for k, v in gaps.items() if abs(v) > 0.1]
+        res = cgan.evaluate(model, {"diff_means": est_diff}, n_datasets=n_datasets, n=len(df), n_jobs=jobs,
+                            random_state=1)
+        bias, sd = res.loc["diff_means", "bias"], res.loc["diff_means", "sd"]
+        if abs(bias) > 0.5 * sd:
+            misses.append(f"DM bias {bias:,.0f} > sd/2 {sd / 2:,.0f}")
+        all_ok.append(not misses)
+
+        def rel(c):
+            return (f"{100 * (cmp.loc[c, 'synthetic_mean'] / cmp.loc[c, 'real_mean'] - 1):+.1f} / "
+                    f"{100 * (cmp.loc[c, 'synthetic_sd'] / cmp.loc[c, 'real_sd'] - 1):+.1f}")
+
+        zeros = " / ".join(f"{cmp.loc[c, 'synthetic_at_lower']:.3f}" for c in ("re74", "re75", "re78"))
+        auc = cmp.attrs["propensity_auc"]
+        print(f"| {seed} | {fit_s:.0f} | {rel('re74')} | {rel('re75')} | {rel('re78')} | {zeros} | "
+              f"{cmp.attrs['max_corr_diff']:.3f} | {ate:,.0f} | {att:,.0f} | {gaps.abs().max():.3f} | "
+              f"{bias:,.0f} / {sd:,.0f} | {auc['real']:.3f} / {auc['synthetic']:.3f} | "
+              f"{'; '.join(misses) or 'none'} |", flush=True)
+    real = {c: df[c].mean() for c in ("re74", "re75", "re78")}
+    print(f"\nreal: means {', '.join(f'{c} {v:,.0f}' for c, v in real.items())}; at 0: "
+          f"{' / '.join(f'{(df[c] == 0).mean():.3f}' for c in real)}; difference in means {EXPERIMENTAL_DIFF:,.2f}")
+    print(f"seeds meeting every target: {sum(all_ok)} of {len(all_ok)}")
+    return all_ok
 
 
 def _has_tabulate():
@@ -500,18 +581,25 @@ def main(argv=None):
                     help="comma-separated columns fitted on a log scale (fit's log=), e.g. re78")
     ap.add_argument("--two-sided-covariates", action="store_true",
                     help='two-sided penalty for the covariate model: one_sided={"covariates": False}')
+    ap.add_argument("--seeds", default=None, help="section 5 for these seeds, e.g. 0,1,2,3,4 (skips sections 1-2)")
+    ap.add_argument("--drop", default="u74,u75", help="columns section 5 drops (default u74,u75; '' for none)")
+    ap.add_argument("--jobs", type=int, default=2, help="n_jobs of section 5")
     args = ap.parse_args(argv)
     n_iter = args.n_iter if args.n_iter is not None else (300 if args.quick else None)
     n_datasets = args.datasets if args.datasets is not None else (5 if args.quick else 50)
     reps = args.reps if args.reps is not None else (2 if args.quick else 5)
     print(f"# cgan.CausalWGAN on LaLonde (cgan {cgan_version()}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})")
-    if not args.no_fit:
-        log = args.log.split(",") if args.log else None
+    log = args.log.split(",") if args.log else None
+    sides = {"covariates": False} if args.two_sided_covariates else True
+    if args.seeds:
+        drop = [c for c in args.drop.split(",") if c]
+        seeds_table(load("experimental").drop(columns=drop), [int(s) for s in args.seeds.split(",")], n_iter, log,
+                    sides, args.jobs)
+    elif not args.no_fit:
         for sample in args.samples.split(","):
             sample = sample.strip()
             df = load(sample)
-            sides = {"covariates": False} if args.two_sided_covariates else True
             model, _ = fidelity(sample, df, n_iter, judge=sample == "experimental", log=log, one_sided=sides)
             monte_carlo(sample, model, df, n_datasets)
     if not args.no_speed:

@@ -44,7 +44,7 @@ def _targets():
         found[name] = obj
     for name in ("load_ihdp", "load_lalonde", "IHDP"):
         found[f"datasets.{name}"] = getattr(datasets, name)
-    for cls in (cgan.GANITE, cgan.SCIGAN, cgan.CausalWGAN, cgan.ATEResult, datasets.IHDP):
+    for cls in (cgan.GANITE, cgan.SCIGAN, cgan.CausalWGAN, cgan.CausalGraphWGAN, cgan.ATEResult, datasets.IHDP):
         found.update(_public_members(cls))
     return found
 
@@ -245,9 +245,10 @@ def _all_modules():
 
 
 EXAMPLE_MODULES = _all_modules()
-NEEDS_PANDAS = {"cgan._evaluate", "cgan._privacy", "cgan._wgan.estimator", "cgan.datasets"}
+NEEDS_PANDAS = {"cgan._evaluate", "cgan._privacy", "cgan._wgan.estimator", "cgan._graph.estimator", "cgan.datasets"}
 # modules whose public names carry examples
 WITH_EXAMPLES = ("cgan._api", "cgan._ganite.estimator", "cgan._ganite.inference", "cgan._wgan.estimator",
+                 "cgan._graph.estimator",
                  "cgan.datasets", "cgan._evaluate", "cgan._persist", "cgan._inference", "cgan._privacy")
 
 

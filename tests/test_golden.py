@@ -1,7 +1,7 @@
 """The package's results against tests/data/golden.npz, bit for bit.
 
 tests/golden.py made that file with fixed seeds (see its docstring); any
-change to what GANITE or CausalWGAN compute, or to the bytes they save,
+change to what GANITE, CausalWGAN or CausalGraphWGAN compute, or to the bytes they save,
 shows up here.  A deliberate change of results rewrites the file with
 ``python tests/golden.py`` and says why in its commit."""
 from __future__ import annotations
@@ -38,7 +38,8 @@ def test_same_entries(recorded, computed):
     assert sorted(recorded) == sorted(computed)
 
 
-@pytest.mark.parametrize("group", ["ganite/ihdp", "ganite/log3", "ganite/binary3", "wgan/lalonde", "wgan/masses"])
+@pytest.mark.parametrize("group", ["ganite/ihdp", "ganite/log3", "ganite/binary3", "wgan/lalonde", "wgan/masses",
+                                   "graph/mediator"])
 def test_bits_match(recorded, computed, group):
     keys = [k for k in recorded if k.startswith(group + "/")]
     assert keys

@@ -670,7 +670,7 @@ def _legacy_state(model):
     if "_cores" in state:
         state["_core_snapshots"] = [c.snapshot() for c in state.pop("_cores")]
     for key in ("_cov_gan", "_out_gan"):
-        if key in state:
+        if key in state and hasattr(state[key], "snapshot"):  # a bare C core (models saved before the chains)
             state[key] = state[key].snapshot()
     return state
 

@@ -75,6 +75,8 @@ def test_surface_is_found():
         "SCIGAN.__init__", "SCIGAN.fit", "SCIGAN.dose_response", "SCIGAN.average_dose_response",
         "SCIGAN.average_dose_response_interval", "SCIGAN.effect", "SCIGAN.optimal_dose", "SCIGAN.sample",
         "SCIGAN.score", "SCIGAN.plot_dose_response", "SCIGAN.save", "SCIGAN.dumps",
+        "CausalGraphWGAN.__init__", "CausalGraphWGAN.fit", "CausalGraphWGAN.sample", "CausalGraphWGAN.ate",
+        "CausalGraphWGAN.mediation", "CausalGraphWGAN.compare", "CausalGraphWGAN.plot_compare",
         "ATEResult.__init__", "IHDP.__init__", "IHDP.true_ite", "IHDP.true_ate",
     }
     assert expected <= names, sorted(expected - names)

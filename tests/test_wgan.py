@@ -128,26 +128,52 @@ def test_one_sided_rejects_bad_values(one_sided, exc, match):
         cgan.CausalWGAN(one_sided=one_sided, **FAST).fit(_frame(n=60), treatment="t", outcome="earn")
 
 
-def test_pickle_from_before_the_container_and_point_masses_loads(fitted):
+LEGACY = os.path.join(os.path.dirname(__file__), "data", "causal_wgan_f3d704a.cgan")
+
+
+def test_a_model_saved_before_the_covariates_came_first_loads_and_samples():
+    # tests/data holds a CausalWGAN that commit f3d704a fitted to _frame()
+    # (n_iter=150, hidden_size=32, n_hidden=2, critic_steps=3,
+    # mass_at_bounds=True, random_state=0, bounds earn >= 0 and age in
+    # [18, 60]) and saved, with the sample(200, random_state=1) it drew: its
+    # covariates are conditioned on the treatment, which is drawn from its
+    # frequencies.  It loads, and draws the treatment and covariates that
+    # version drew; the outcomes now share their noise across arms.
+    model = cgan.load(LEGACY)
+    assert "_t_model" not in vars(model) and model.get_params()["range_margin"] is None
+    old = pd.read_csv(LEGACY.replace(".cgan", "_sample.csv"))
+    s = model.sample(200, random_state=1)
+    assert list(s.columns) == list(old.columns)
+    for c in ("t", "age", "region", "flag"):
+        assert np.array_equal(s[c].to_numpy(), old[c].to_numpy()), c
+    assert np.array_equal(s["earn"], np.where(s["t"] == 1, s["y1"], s["y0"]))
+    assert (s[["earn", "y0", "y1"]] >= 0).all().all()
+    pd.testing.assert_frame_equal(cgan.loads(model.dumps()).sample(50, random_state=2), model.sample(50, random_state=2))
+
+
+def test_pickle_from_before_the_container_and_point_masses_loads():
     # pickles from before the saved-model container held the WGANs'
-    # snapshots in the instance dict, and came before mass_at_bounds and
-    # the columns' masses; they load as models without point masses, and a
+    # snapshots in the instance dict, and came before range_margin and the
+    # columns' limits; they load with limits at their bounds only, and a
     # subclass loads the same way
     class Mine(cgan.CausalWGAN):
         pass
 
-    _, fitted = fitted
+    fitted = cgan.load(LEGACY)
     legacy = dict(vars(fitted), _cov_gan=fitted._cov_gan.snapshot(), _out_gan=fitted._out_gan.snapshot())
-    del legacy["mass_at_bounds"]
+    del legacy["range_margin"]
     legacy["_cov_cols"] = [copy.copy(c) for c in fitted._cov_cols]
     legacy["_t_col"], legacy["_out_col"] = copy.copy(fitted._t_col), copy.copy(fitted._out_col)
     for col in legacy["_cov_cols"] + [legacy["_t_col"], legacy["_out_col"]]:
-        del col.masses
+        del col.low, col.high
+    expected = fitted.sample(30, random_state=2)
     for cls in (cgan.CausalWGAN, Mine):
         restored = cls.__new__(cls)
         restored.__setstate__(dict(legacy))
-        assert restored.get_params()["mass_at_bounds"] is False and restored._out_col.masses == []
-        pd.testing.assert_frame_equal(restored.sample(30, random_state=2), fitted.sample(30, random_state=2))
+        assert restored.get_params()["range_margin"] is None
+        assert [(c.low, c.high) for c in restored._cov_cols if not c.categorical] == \
+            [(c.lower, c.upper) for c in restored._cov_cols if not c.categorical]
+        pd.testing.assert_frame_equal(restored.sample(30, random_state=2), expected)
 
 
 def test_pickle_then_sample_in_a_new_process(fitted, tmp_path):
@@ -235,7 +261,8 @@ def test_point_masses_at_bounds_are_drawn_exactly_and_in_their_share():
     bounds = {"y": (0, None), "hours": (0, 200)}
     model = cgan.CausalWGAN(random_state=0, n_iter=1500, hidden_size=64, n_hidden=2, critic_steps=5,
                             batch_size=64, mass_at_bounds=True).fit(df, treatment="t", outcome="y", bounds=bounds)
-    assert model._out_col.masses == ["lower"] and model._out_col.width == 3
+    # the outcome model draws its point mass from a classifier
+    assert model._out_gan.sides == ["lower"] and model._out_col.masses == []
     # "hours" has an upper bound but no rows on it: no point mass there
     assert [c.masses for c in model._cov_cols] == [[], ["lower"]]
     s = model.sample(20000, random_state=0)
@@ -255,7 +282,7 @@ def test_point_masses_at_bounds_are_drawn_exactly_and_in_their_share():
         assert abs(float((s[col] == 0).mean()) - p) < tol, (col, p, float((s[col] == 0).mean()), tol)
     # the outcome model's context gets the covariate exactly at its bound
     # when its indicator says so, as in the training rows
-    Xc = model._cov_gan.sample(200, np.eye(2, dtype=np.float32)[np.arange(200) % 2])
+    Xc = model._cov_gan.sample(model._cov_cols, 200, 0)
     hours = model._cov_cols[1]
     block = hours.snap(Xc[:, 1:1 + hours.width].copy())
     at = np.argmax(block[:, 1:], axis=1) == 1
@@ -265,7 +292,7 @@ def test_point_masses_at_bounds_are_drawn_exactly_and_in_their_share():
                             batch_size=64, mass_at_bounds=True).fit(df, treatment="t", outcome="y", bounds=bounds)
     pd.testing.assert_frame_equal(again.sample(500, random_state=3), model.sample(500, random_state=3))
     loaded = cgan.loads(model.dumps())
-    assert loaded._out_col.masses == ["lower"]
+    assert loaded._out_gan.sides == ["lower"]
     pd.testing.assert_frame_equal(loaded.sample(500, random_state=3), model.sample(500, random_state=3))
 
 
@@ -315,15 +342,22 @@ def test_log_scale_column_round_trips_and_keeps_its_bound_and_point_mass():
 def test_saved_point_masses_must_match_the_column():
     df = _hurdle_frame(200)
     model = cgan.CausalWGAN(random_state=0, mass_at_bounds=True, **FAST).fit(
-        df, treatment="t", outcome="y", bounds={"y": (0, None)})
+        df, treatment="t", outcome="y", bounds={"y": (0, None), "hours": (0, 200)})
     data = model.dumps()
-    model._out_col.masses = ["upper"]  # y has no upper bound
+    hours = model._cov_cols[1]
+    assert hours.masses == ["lower"]
+    hours.masses = ["upper", "lower"]  # out of order
     with pytest.raises(ValueError, match="point masses"):
         cgan.loads(model.dumps())
-    model._out_col.masses = []  # width 3 without masses
+    hours.masses = []  # width 3 without masses
     with pytest.raises(ValueError, match="width"):
         cgan.loads(model.dumps())
-    assert cgan.loads(data)._out_col.masses == ["lower"]
+    hours.masses = ["lower"]
+    model._out_gan.sides = ["upper"]  # y has no upper bound
+    with pytest.raises(ValueError, match="_out_gan"):
+        cgan.loads(model.dumps())
+    model._out_gan.sides = ["lower"]
+    assert cgan.loads(data)._cov_cols[1].masses == ["lower"] and cgan.loads(data)._out_gan.sides == ["lower"]
 
 
 def test_evaluate_reports_bias_rmse_and_coverage(fitted):
@@ -518,7 +552,7 @@ def test_indicators_of_a_bound_are_derived_and_always_agree():
     model = cgan.CausalWGAN(random_state=0, **long).fit(df, treatment="t", outcome="y", bounds=bounds)
     assert model.derived_ == {"jobless": "earn", "employed": "earn", "fulltime": "hours"}
     # the covariate generator still draws every column (1 + 2 + 2 + 2 + 1 + 2)
-    assert model._cov_gan.sample(3, np.eye(2, dtype=np.float32)[[0, 1, 0]]).shape == (3, 10)
+    assert model._cov_gan.sample(model._cov_cols, 3, 0).shape == (3, 10)
     s = model.sample(3000, random_state=1)
     at = s["earn"] == 0
     assert 0.2 < at.mean() < 0.8 and 0 < (s["hours"] == 40).mean() < 0.5
@@ -597,7 +631,7 @@ def test_outcome_model_sees_derived_indicators_with_their_source_on_the_bound(mo
     model = cgan.CausalWGAN(random_state=0, **FAST).fit(df, treatment="t", outcome="y", bounds={"kids": (0, None)})
     assert model.derived_ == {"nokids": "kids"}
     contexts = []
-    real = model._out_gan.sample
+    real = model._out_gan.core.sample
 
     class Spy:
         def __getattr__(self, name):
@@ -607,7 +641,7 @@ def test_outcome_model_sees_derived_indicators_with_their_source_on_the_bound(mo
             contexts.append(ctx.copy())
             return real(n, ctx, seed=seed)
 
-    model._out_gan = Spy()
+    model._out_gan.core = Spy()
     s = model.sample(2000, random_state=0)
     np.testing.assert_array_equal(s["nokids"].to_numpy(), (s["kids"] == 0).to_numpy().astype(float))
     assert s["nokids"].dtype == np.float64

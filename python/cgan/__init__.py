@@ -3,6 +3,9 @@
 - :class:`CausalWGAN` fits conditional WGAN-GPs to a data set and samples
   realistic synthetic copies with known effects (Athey et al., 2021);
   :func:`evaluate` ranks estimators on them by Monte Carlo.
+- :class:`CausalGraphWGAN` fits a model per node of a causal graph over
+  a data set's columns and samples observational, interventional and
+  nested worlds: average effects, natural direct and indirect effects.
 - :class:`GANITE` estimates individual and average treatment effects
   (Yoon, Jordon & van der Schaar, 2018) for two or more arms and continuous
   or binary outcomes, and draws counterfactual outcomes.
@@ -26,8 +29,10 @@ from ._ganite import GANITE
 from ._inference import ATEResult
 from ._scigan import SCIGAN
 from ._wgan import CausalWGAN
+from ._graph import CausalGraphWGAN, MediationResult
 
 __version__ = _cgan.__version__
 
-__all__ = ["ATEResult", "CausalWGAN", "GANITE", "SCIGAN", "ate", "datasets", "evaluate", "fit", "load", "loads",
+__all__ = ["ATEResult", "CausalGraphWGAN", "CausalWGAN", "GANITE", "MediationResult", "SCIGAN", "ate", "datasets",
+           "evaluate", "fit", "load", "loads",
            "plot_privacy_report", "privacy_report", "sample", "__version__"]

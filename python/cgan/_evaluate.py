@@ -10,16 +10,20 @@ import numpy as np
 
 from . import _memory
 from ._threads import effective_jobs, map_threads
-from ._wgan import CausalWGAN
 from ._validation import LIMITS, check_int, check_random_state, require_pandas
+from ._wgan.synthesizer import Synthesizer
 
 if TYPE_CHECKING:
     import pandas
 
+    from ._graph import CausalGraphWGAN
+    from ._wgan import CausalWGAN
 
-def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]], n_datasets: int = 100,
-             n: int | None = None, n_jobs: int | None = None, random_state: int | np.random.Generator | None = None, T0: Any = None,
-             T1: Any = None) -> pandas.DataFrame:
+
+def evaluate(synthesizer: CausalWGAN | CausalGraphWGAN, estimators: dict[str, Callable[..., Any]],
+             n_datasets: int = 100, n: int | None = None, n_jobs: int | None = None,
+             random_state: int | np.random.Generator | None = None, T0: Any = None, T1: Any = None, *,
+             treatment: Any = None, outcome: Any = None, covariates: Any = None) -> pandas.DataFrame:
     """Bias, RMSE and coverage of effect estimators over synthetic data sets.
 
     Each of ``n_datasets`` data sets is drawn from the fitted synthesizer
@@ -28,7 +32,7 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
 
     Parameters
     ----------
-    synthesizer : CausalWGAN
+    synthesizer : CausalWGAN or CausalGraphWGAN
         A fitted synthesizer.
     estimators : dict
         Maps a name to a callable ``f(X, T, Y)`` (X a DataFrame of the
@@ -47,9 +51,17 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
         do not depend on it.
     random_state : int, numpy Generator or None, default=None
         Seeds the data sets.
-    T0, T1 : treatment label, optional
+    T0, T1 : treatment label or value, optional
         The contrast: T0 defaults to the first treatment level, T1 to the
-        second (required with more than two levels).
+        second (required with more than two levels, and for a continuous
+        treatment of a CausalGraphWGAN).
+    treatment, outcome : column label, optional
+        For a CausalGraphWGAN, the treatment and outcome columns (required);
+        a CausalWGAN has its own.
+    covariates : list of column labels, optional
+        For a CausalGraphWGAN, the columns the estimators get as X; None
+        gives those that are not descendants of the treatment (nor the
+        outcome), which are measured before it.
 
     Returns
     -------
@@ -65,11 +77,13 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     Raises
     ------
     TypeError
-        If synthesizer is not a fitted CausalWGAN, estimators is not a
-        non-empty dict of callables, or a count has the wrong type.
+        If synthesizer is not a fitted CausalWGAN or CausalGraphWGAN,
+        estimators is not a non-empty dict of callables, or a count has
+        the wrong type.
     ValueError
         If n_datasets, n or n_jobs is out of range, T1 is missing with more
-        than two treatments, or an estimator returns a tuple that is not
+        than two treatments, the roles do not fit the synthesizer (see
+        treatment, outcome and covariates), or an estimator returns a tuple that is not
         (estimate, lower, upper), a value that is not finite, an interval
         with lower > upper, or an interval for some data sets and none for
         others.  The error names the estimator and the data set; an error
@@ -95,9 +109,10 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     """
     pd = require_pandas("evaluate")
 
-    if not isinstance(synthesizer, CausalWGAN) or not hasattr(synthesizer, "classes_"):
-        raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN, got "
-                        f"{'an unfitted one' if isinstance(synthesizer, CausalWGAN) else type(synthesizer).__name__}")
+    # a synthesizer describes its Monte Carlo data sets (Synthesizer._experiment)
+    if not isinstance(synthesizer, Synthesizer) or not synthesizer._is_fitted():
+        what = "an unfitted one" if isinstance(synthesizer, Synthesizer) else type(synthesizer).__name__
+        raise TypeError(f"synthesizer must be a fitted cgan.CausalWGAN or cgan.CausalGraphWGAN, got {what}")
     if not isinstance(estimators, dict) or not estimators:
         raise TypeError("estimators must be a non-empty dict of name -> callable(X, T, Y)")
     for name, f in estimators.items():
@@ -107,18 +122,14 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
     jobs = effective_jobs(n_jobs, n_datasets)
     seed = check_random_state(random_state)
     seeds = np.random.SeedSequence(seed).generate_state(n_datasets, np.uint64)
-    t0, t1 = synthesizer._arms(T0, T1)
-    rows = n
-    if rows is None:
-        rows = getattr(synthesizer, "_n_fit", 1000)
-    rows = check_int(rows, "n", 2, LIMITS["n_rows"])
-    lab0, lab1 = synthesizer._potential_label(t0), synthesizer._potential_label(t1)
+    design = synthesizer._experiment(T0, T1, treatment, outcome, covariates)
+    rows = check_int(design.rows if n is None else n, "n", 2, LIMITS["n_rows"])
     # each running data set holds its draw and the copies its estimators get
-    _memory.check(2 * jobs * synthesizer._sample_bytes(rows), f"evaluate with n={rows} rows per data set and "
+    _memory.check(2 * jobs * design.nbytes(rows), f"evaluate with n={rows} rows per data set and "
                   f"{jobs} at a time", "lower n or n_jobs")
 
     # the synthesizer and the estimators travel to each worker once
-    shared = (synthesizer, estimators, rows, [int(s) for s in seeds], lab0, lab1)
+    shared = (synthesizer, estimators, rows, [int(s) for s in seeds], design.roles)
     # the first error (or an interrupt) ends the run: data sets not yet
     # started are dropped, and those running finish
     results = map_threads(_one_dataset, n_datasets, jobs, shared=shared)
@@ -146,12 +157,8 @@ def evaluate(synthesizer: CausalWGAN, estimators: dict[str, Callable[..., Any]],
 def _one_dataset(shared, i):
     """(true effect, {estimator: (estimate, lower, upper)}) on data set i,
     drawn with its own seed, so results do not depend on the workers."""
-    synthesizer, estimators, rows, seeds, lab0, lab1 = shared
-    df = synthesizer.sample(rows, random_state=seeds[i])
-    truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
-    X = df[list(synthesizer.covariates_)]
-    T = df[synthesizer.treatment_].to_numpy()
-    Y = df[synthesizer.outcome_].to_numpy()
+    synthesizer, estimators, rows, seeds, roles = shared
+    X, T, Y, truth = synthesizer._experiment_data(roles, rows, seeds[i])
     out = {}
     for name, f in estimators.items():
         where = f"estimator {name!r} on data set {i}"

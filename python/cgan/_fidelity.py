@@ -1,12 +1,16 @@
 """Fidelity of synthetic data: real and synthetic columns side by side
-(moments, quantiles, Wasserstein-1 or total variation, shares at bounds)
-the largest difference between their correlation matrices, and the share
-of synthetic rows that copy a real one."""
+(moments, quantiles, Wasserstein-1 or total variation, shares at bounds),
+the largest difference between their correlation matrices, the share of
+synthetic rows that copy a real one, and covariate balance between
+treatment arms (standardised mean differences and how well a propensity
+model separates the arms)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ._privacy import share_in
+from ._propensity import fit_propensity, propensity_groups
+from ._tabular import encode_frame
 from ._validation import require_pandas
 
 
@@ -89,3 +93,97 @@ def numeric_frame(frame, cols):
         else:
             parts.append(v.astype(float))
     return np.column_stack(parts)
+
+
+# ---------------------------------------------------------------- balance
+SEPARATION_PIECES = 5
+
+
+def smd(x, a, b):
+    """Standardised mean difference of x between the rows a and b (boolean
+    masks): the difference of means over the root of the mean of the two
+    variances (0 when both are constant, NaN when an arm is empty)."""
+    if not a.any() or not b.any():
+        return float("nan")
+    xa, xb = x[a], x[b]
+    sd = np.sqrt((xa.var() + xb.var()) / 2)
+    return float((xa.mean() - xb.mean()) / sd) if sd > 0 else 0.0
+
+
+def balance(df, syn, treatment, covariates, seed):
+    """Covariate balance between the arms of the categorical column encoder
+    `treatment`, in the real rows df and the synthetic rows syn.
+
+    Returns ({smd column: {covariate: value}}, {'real': auc, 'synthetic':
+    auc}).  For two arms the columns are real_smd and synthetic_smd, the
+    standardised mean difference of the second arm against the first; with
+    more arms, real_smd_<level> and synthetic_smd_<level> for each arm
+    against the first.  A two-level covariate enters as its last level's
+    indicator; one with more levels by the level whose real and synthetic
+    differences are furthest apart.  auc is how well a cross-fitted
+    logistic propensity model on the covariates separates the arms: the
+    area under its ROC curve (the mean over arms, one against the rest,
+    with more than two), 0.5 for none: on the real rows, and on synthetic
+    pieces of as many rows (the mean over up to SEPARATION_PIECES)."""
+    levels = treatment.levels
+    out, auc = {}, {}
+    frames = {"real": df, "synthetic": syn}
+    arms = {k: np.asarray(f[treatment.name].to_numpy()) for k, f in frames.items()}
+    for level in levels[1:]:
+        suffix = "" if len(levels) == 2 else f"_{level}"
+        real_col, syn_col = {}, {}
+        for c in covariates:
+            pairs = []
+            for indicator in _indicators(c):
+                values = {k: indicator(f[c.name].to_numpy()) for k, f in frames.items()}
+                pairs.append(tuple(smd(values[k], arms[k] == level, arms[k] == levels[0]) for k in frames))
+            real_col[c.name], syn_col[c.name] = max(pairs, key=lambda p: abs(p[0] - p[1]))
+        out[f"real_smd{suffix}"] = real_col
+        out[f"synthetic_smd{suffix}"] = syn_col
+    # the cross-fitted AUC depends on the rows a model learns from, so the
+    # synthetic one is the mean over pieces of the real data's size
+    m = len(df)
+    auc["real"] = _separation(df, treatment, covariates, seed)
+    pieces = [syn.iloc[k * m:(k + 1) * m] for k in range(max(1, min(SEPARATION_PIECES, len(syn) // m)))]
+    auc["synthetic"] = float(np.mean([_separation(piece, treatment, covariates, seed) for piece in pieces]))
+    return out, auc
+
+
+def _indicators(c):
+    """How a covariate enters an SMD: its values, its last level's
+    indicator (two levels), or each level's (more)."""
+    if not c.categorical:
+        return [lambda v: v.astype(float)]
+    levels = c.levels[-1:] if c.width == 2 else c.levels
+    return [lambda v, lv=lv: (v == lv).astype(float) for lv in levels]
+
+
+def _separation(frame, treatment, covariates, seed):
+    """AUC of the cross-fitted (5 folds) logistic propensity of the arms of
+    `treatment` given the encoded covariates of `frame`."""
+    codes = np.searchsorted(treatment.levels, frame[treatment.name].to_numpy())
+    K = treatment.width
+    n = len(codes)
+    counts = np.bincount(codes, minlength=K)
+    if np.count_nonzero(counts) < 2 or n < 10:
+        return float("nan")
+    fold = np.arange(n) % 5
+    np.random.default_rng(seed).shuffle(fold)
+    probs = fit_propensity(encode_frame(covariates, frame), codes, K, propensity_groups(n, fold), seed, "logistic")
+    arms = [1] if K == 2 else [k for k in range(K) if 0 < counts[k] < n]
+    return float(np.mean([auc_score(probs[:, k], codes == k) for k in arms]))
+
+
+def auc_score(score, positive):
+    """Area under the ROC curve of `score` for the rows `positive`: the
+    chance that a positive row outscores a negative one (ties count half)."""
+    order = np.argsort(score, kind="mergesort")
+    s = score[order]
+    ranks = np.empty(len(s))
+    # average ranks (1-based) over ties
+    _, start, count = np.unique(s, return_index=True, return_counts=True)
+    avg = start + (count + 1) / 2.0
+    ranks[order] = np.repeat(avg, count)
+    n1 = int(positive.sum())
+    n0 = len(score) - n1
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))

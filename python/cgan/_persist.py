@@ -86,6 +86,16 @@ def register_object(cls: type, name: str | None = None) -> type:
     return cls
 
 
+def rebuild(cls: type, state: dict[str, Any], check: Any) -> Any:
+    """An instance of a registered class with the saved attributes `state`,
+    once check(state) has passed (it raises ValueError otherwise): what a
+    class's _from_saved does."""
+    check(state)
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
 def register_core(tag: str, core_type: type) -> None:
     """Let files hold C cores of `core_type` (with snapshot() and
     restore(bytes)) under `tag`, and pickle such cores as their snapshots

@@ -96,6 +96,13 @@ def spline_features(Z, ranks=False):
     by its basis, which spans the linear term within the knots' range.
     The knots come from x alone: no treatment or outcome information
     enters the basis."""
+    plan = spline_plan(Z)
+    return None if plan is None else spline_basis(Z, *plan, ranks=ranks)
+
+
+def spline_plan(Z):
+    """(linear columns, [(column, lo, hi), ...] of the spline columns) of
+    spline_features on Z, or None when it builds no basis."""
     n, d = Z.shape
     per_column = SPLINE_KNOTS + 2
     if n * per_column * 4 > SPLINE_BYTES:
@@ -111,7 +118,15 @@ def spline_features(Z, ranks=False):
     width = len(linear) + per_column * len(ranges)
     if not ranges or n * width * 4 > SPLINE_BYTES:
         return None
-    out = np.empty((n, width), dtype=np.float32)
+    return linear, ranges
+
+
+def spline_basis(Z, linear, ranges, ranks=False):
+    """The features of spline_features for the plan (linear, ranges); with
+    the plan of other rows, the same basis on new rows Z (beyond a knot
+    range each function is constant)."""
+    per_column = SPLINE_KNOTS + 2
+    out = np.empty((Z.shape[0], len(linear) + per_column * len(ranges)), dtype=np.float32)
     out[:, :len(linear)] = Z[:, linear]
     for i, (j, lo, hi) in enumerate(ranges):
         at = len(linear) + per_column * i
@@ -121,25 +136,37 @@ def spline_features(Z, ranks=False):
     return out
 
 
+def softmax_net(Z, codes, K, seed, model):
+    """Propensity model `model` (inputs Z as model_inputs gives them)
+    fitted in C to the labels codes in [0, K): a network with a softmax
+    output."""
+    hidden, acts, n_iter, penalty, inputs = PROPENSITY_MODELS[model]
+    ridge = inputs.endswith("splines")
+    n = len(codes)
+    net = _cgan.MLP([Z.shape[1], *hidden, K], [*acts, "identity"], seed=seed)
+    try:
+        net.fit_softmax(Z, codes, batch_size=min(256, n), n_iter=n_iter, learning_rate=1e-2,
+                        weight_decay=penalty / n if ridge else penalty, decoupled=not ridge)
+    except FloatingPointError as exc:
+        raise FloatingPointError(f"the propensity model ({model}) diverged: {exc}") from None
+    return net
+
+
+def softmax(net, Z):
+    """P(T = k | x) of a softmax_net on rows Z, float64."""
+    logits = net.forward(Z).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def fit_propensity(Z, codes, K, groups, seed, model):
     """Held-out P(T = k | x) of one propensity model, fitted in C per group.
     Z holds the model's inputs (a spline basis for the 'additive' models)."""
-    n, d = Z.shape
-    hidden, acts, n_iter, penalty, inputs = PROPENSITY_MODELS[model]
-    ridge = inputs.endswith("splines")
-    out = np.empty((n, K))
+    out = np.empty((Z.shape[0], K))
     for g, (train, held) in enumerate(groups):
-        net = _cgan.MLP([d, *hidden, K], [*acts, "identity"], seed=(seed + 7919 * (g + 1)) % 2**64)
-        try:
-            net.fit_softmax(Z[train], codes[train], batch_size=min(256, len(train)), n_iter=n_iter,
-                            learning_rate=1e-2, weight_decay=penalty / len(train) if ridge else penalty,
-                            decoupled=not ridge)
-        except FloatingPointError as exc:
-            raise FloatingPointError(f"the propensity model ({model}) diverged: {exc}") from None
-        logits = net.forward(Z[held]).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        out[held] = e / e.sum(axis=1, keepdims=True)
+        net = softmax_net(Z[train], codes[train], K, (seed + 7919 * (g + 1)) % 2**64, model)
+        out[held] = softmax(net, Z[held])
     return out
 
 

@@ -1,10 +1,12 @@
 """Tabular column encoding shared by cgan's synthesizers.
 
-A continuous column is standardised (optionally on a log scale above its
-lower bound), clamped to its bounds, and may carry point masses at them; a
-categorical column is one-hot over its levels.  layout gives the C core the
-softmax blocks and bounds of an encoded matrix; decode maps generated rows
-back to labels and values of the column's dtype."""
+A continuous column is standardised (on a log scale above its lower bound
+when asked, or when the data call for it), clamped to its limits (its
+bounds, and by default the range observed in fit), and may carry point
+masses at its bounds; a categorical column is one-hot over its levels.
+layout gives the C core the softmax blocks and limits of an encoded matrix;
+decode maps generated rows back to labels and values of the column's dtype.
+make_columns builds every column of a data set with these choices."""
 from __future__ import annotations
 
 import numbers
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._persist import register_object
+from ._persist import rebuild, register_object
 from ._validation import require_pandas
 
 if TYPE_CHECKING:
@@ -24,9 +26,13 @@ class Column:
     """How one column is encoded: continuous (standardised, with bounds) or
     categorical (one-hot over its levels)."""
 
-    def __init__(self, name, values, categorical, bounds, mass_at_bounds=False, log=False):
+    def __init__(self, name, values, categorical, bounds, mass_at_bounds=False, log=False, margin=None):
         self.name = name
         self.masses = []
+        # where generated values are clamped: the bound on a side that has
+        # one, else the observed extreme widened by `margin` times the
+        # observed range (None: no limit there)
+        self.low = self.high = None
         # the model works on u = log1p((x - lower) / log_scale) for a column
         # fitted with log, on x itself otherwise; mean and sd are those of u
         self.log_scale = None
@@ -54,6 +60,13 @@ class Column:
                                  f"(maximum {v.max():g})")
             self.lower = None if lo is None else float(lo)
             self.upper = None if hi is None else float(hi)
+            self.low, self.high = self.lower, self.upper
+            if margin is not None:
+                spread = float(v.max() - v.min())
+                if self.low is None:
+                    self.low = float(v.min()) - margin * spread
+                if self.high is None:
+                    self.high = float(v.max()) + margin * spread
             if log:
                 if self.lower is None:
                     raise ValueError(f"log names {name!r}, which has no lower bound; give one in bounds, "
@@ -79,10 +92,7 @@ class Column:
     @classmethod
     def _from_saved(cls, state):
         """A column rebuilt from saved attributes, checked (see _persist)."""
-        check_saved_column(state)
-        column = cls.__new__(cls)
-        column.__dict__.update(state)
-        return column
+        return rebuild(cls, state, check_saved_column)
 
     def to_model(self, x):
         """Values (float64) on the scale the model works on."""
@@ -135,7 +145,7 @@ class Column:
         # the core clamps in standardised units; snap to the exact bounds
         # (compared on the model's scale, where the clamp happened)
         at = list(self._at_bounds(block))
-        for bound, sign in ((self.lower, 1), (self.upper, -1)):
+        for bound, sign in ((self.low, 1), (self.high, -1)):
             if bound is not None:
                 b = float(self.to_model(bound))
                 at.append((sign * (u - b) <= 1e-6 * (abs(b) + self.sd), bound))
@@ -149,10 +159,10 @@ class Column:
             # rounding keeps integers within the bounds, and draws beyond
             # the column's integer type saturate at its limits
             v = np.round(v)
-            if self.lower is not None:
-                v = np.maximum(v, np.ceil(self.lower))
-            if self.upper is not None:
-                v = np.minimum(v, np.floor(self.upper))
+            if self.low is not None:
+                v = np.maximum(v, np.ceil(self.low))
+            if self.high is not None:
+                v = np.minimum(v, np.floor(self.high))
             if self.dtype.kind == "b":
                 lo, hi = 0.0, 1.0
             else:
@@ -166,8 +176,8 @@ class Column:
     def bounds_std(self):
         if self.categorical:
             return [-np.inf] * self.width, [np.inf] * self.width
-        lo = -np.inf if self.lower is None else self.standardise(self.lower)
-        hi = np.inf if self.upper is None else self.standardise(self.upper)
+        lo = -np.inf if self.low is None else self.standardise(self.low)
+        hi = np.inf if self.high is None else self.standardise(self.high)
         free = self.width - 1
         return [lo] + [-np.inf] * free, [hi] + [np.inf] * free
 
@@ -335,6 +345,8 @@ def check_saved_column(a):
             raise ValueError("a saved categorical column's levels do not match its width")
         if a.setdefault("masses", []) != []:
             raise ValueError("a saved categorical column cannot have point masses")
+        if a.setdefault("low", None) is not None or a.setdefault("high", None) is not None:
+            raise ValueError("a saved categorical column cannot have limits")
     elif a.get("categorical") is False:
         for k in ("mean", "sd"):
             if type(a.get(k)) is not float or not np.isfinite(a[k]):
@@ -353,6 +365,16 @@ def check_saved_column(a):
             raise ValueError("a saved continuous column's width does not match its point masses")
         if type(a.get("integer")) is not bool:
             raise ValueError("a saved column's 'integer' flag must be a bool")
+        # columns saved before the observed-range limits existed are
+        # clamped at their bounds only
+        for k, bound in (("low", "lower"), ("high", "upper")):
+            limit = a.setdefault(k, a[bound])
+            if not (limit is None or type(limit) is float and np.isfinite(limit)):
+                raise ValueError(f"a saved column's {k} limit must be a finite float or None")
+            if a[bound] is not None and limit != a[bound]:
+                raise ValueError(f"a saved column's {k} limit must equal its {bound} bound")
+        if a["low"] is not None and a["high"] is not None and a["low"] > a["high"]:
+            raise ValueError("a saved column's limits are reversed")
         # columns saved before the log scale existed are linear
         scale = a.setdefault("log_scale", None)
         if scale is not None and not (type(scale) is float and np.isfinite(scale) and scale > 0
@@ -442,3 +464,75 @@ def check_known(df, cols):
                 raise ValueError(f"column {c.name!r} of df holds levels not seen in fit: {unseen[:5]}")
         else:
             continuous_values(c.name, values)
+
+
+# ------------------------------------------------------- building columns
+def check_log(df, log) -> str | list:
+    """fit's `log`: 'auto', or a list of column names (None: none)."""
+    if isinstance(log, str) and log == "auto":
+        return "auto"
+    return [] if log is None else column_list(df, log, "log")
+
+
+def check_margin(margin):
+    """range_margin: None, or a finite float >= 0."""
+    if margin is None:
+        return None
+    if isinstance(margin, (bool, np.bool_)) or not isinstance(margin, numbers.Real) or \
+            not (np.isfinite(float(margin)) and float(margin) >= 0):
+        raise ValueError(f"range_margin must be None or a finite number >= 0, got {margin!r}")
+    return float(margin)
+
+
+# a column is put on a log scale by default when the 99th percentile of its
+# values above its lower bound is more than LOG_RANGE times their median
+LOG_RANGE = 25.0
+
+
+def prefers_log(values, lower) -> bool:
+    """Whether a continuous column with a lower bound is modelled on the log
+    scale by default: its values above the bound span more than an order of
+    magnitude beyond their median (the 99th percentile of the distances
+    from the bound over their median exceeds LOG_RANGE), as a log-normal
+    law with sigma above 1.4 does.  Earnings that fall off exponentially
+    (LaLonde's: a ratio of 5 to 8) stay on their own scale."""
+    above = values[values > lower] - lower
+    if len(np.unique(above)) < 10:
+        return False
+    return float(np.quantile(above, 0.99)) > LOG_RANGE * float(np.median(above))
+
+
+def make_columns(df, names, categorical, bounds, log, masses, margin, always_categorical=()):
+    """Column encoders for the columns `names` of df, in order.
+
+    categorical: None (non-numeric columns and those with at most two
+    values) or the names to treat as categorical, to which
+    always_categorical are added; bounds: a checked {name: (lower, upper)};
+    log: 'auto' (chosen by prefers_log among continuous columns with a lower
+    bound) or a list of names; masses: the names whose encoders carry
+    point-mass indicators (see Column); margin: None or the share of each
+    observed range that samples may go beyond it."""
+    if categorical is None:
+        cat = {c for c in names if looks_categorical(df[c])}
+    else:
+        cat = set(column_list(df, categorical, "categorical"))
+    cat |= set(always_categorical)
+    if log == "auto":
+        log = [c for c in names if c not in cat and bounds.get(c, (None, None))[0] is not None and
+               df[c].to_numpy().dtype.kind in "biuf" and
+               prefers_log(df[c].to_numpy().astype(np.float64), bounds[c][0])]
+    log = set(log)
+    return [Column(c, df[c].to_numpy(), c in cat, bounds.get(c), c in masses, c in log, margin) for c in names]
+
+
+def to_frame(data, columns, dtypes):
+    """A DataFrame of the arrays data[c] for the labels `columns` that data
+    holds, in that order, each cast back to dtypes[c] where it can be."""
+    pd = require_pandas("cgan's synthesizers")
+    frame = pd.DataFrame({c: data[c] for c in columns if c in data})
+    for c in frame.columns:
+        try:
+            frame[c] = frame[c].astype(dtypes[c])
+        except (TypeError, ValueError):
+            pass
+    return frame

@@ -3,7 +3,6 @@ checks, its training in C (in chunks, for Ctrl-C and progress) and seeded
 draws.  Every synthesizer of cgan builds its models from these."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .. import _cgan, _memory
@@ -74,12 +73,17 @@ def check_memory(p, models, n, owner):
 
 
 def train(p, name, cols, X, C, seed, stop, bar, owner):
-    """A WGAN of columns `cols` (encoded rows X) given the context C, trained
-    for p['n_iter'] generator steps; (core, history), or None when `stop`
-    is set.  `owner` and `name` label a divergence error."""
-    block, lower, upper = layout(cols)
+    """A WGAN of columns `cols` (encoded rows X; None: continuous columns
+    without limits) given the context C (which may have no columns),
+    trained for p['n_iter'] generator steps; (core, history), or None when
+    `stop` is set.  `owner` and `name` label a divergence error."""
+    if cols is None:
+        d = X.shape[1]
+        block, lower, upper = np.full(d, -1), np.full(d, -np.inf), np.full(d, np.inf)
+    else:
+        block, lower, upper = layout(cols)
     w = _cgan.Wgan(**config(p, name, X.shape[1], C.shape[1], seed), column_block=block, lower=lower, upper=upper)
-    w.set_data(X, C)
+    w.set_data(X, C if C.shape[1] else None)
     hist = {"critic_loss": [], "generator_loss": [], "penalty": []}
     try:
         for size in chunks(p["n_iter"]):
@@ -99,9 +103,17 @@ def train(p, name, cols, X, C, seed, stop, bar, owner):
 
 
 def draw(core, n, ctx, seed):
-    """n rows from a trained WGAN given ctx (n rows), from the stream seeded
-    by `seed`; the model is left as it was."""
+    """n rows from a trained WGAN given ctx (n rows; None without
+    context), from the stream seeded by `seed`; the model is left as it
+    was.  Each row's noise depends only on the seed and the row's position,
+    not on ctx, so draws with one seed share their noise row by row."""
     return core.sample(n, ctx, seed=seed)
+
+
+def dims(core):
+    """(x_dim, ctx_dim) of a WGAN core."""
+    config = core.config
+    return config["x_dim"], config["ctx_dim"]
 
 
 def seeds(seed, count):

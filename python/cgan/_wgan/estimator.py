@@ -1,13 +1,16 @@
 """cgan.CausalWGAN: synthetic data with known treatment effects.
 
-Following Athey, Imbens, Metzger & Munro (2021), two conditional WGAN-GPs are
-fitted to a real data set: one for the covariates given the treatment, one
-for the outcome given covariates and treatment.  Sampling draws a treatment
-from its empirical distribution, covariates given it, and then the outcome
-under every arm from the same covariates, so each synthetic unit carries all
-of its potential outcomes and the synthetic population's effects are known.
-The columns are encoded by cgan._tabular, each WGAN is trained by core.py,
-and state.py describes what a fitted model saves."""
+After Athey, Imbens, Metzger & Munro (2021), conditional models are fitted
+to a real data set along its causal order: a WGAN-GP for the covariates, a
+classifier for the treatment given them (its propensity), and a WGAN-GP for
+the outcome given covariates and treatment.  Sampling draws covariates,
+then a treatment, then the outcome under every arm from the same
+covariates and the same noise, so each synthetic unit carries all of its
+potential outcomes and the synthetic population's effects are known.  The
+columns are encoded by cgan._tabular, the models are fitted and drawn by
+chain.py, and state.py describes what a fitted model saves.  Models saved
+before the covariates came first (the covariates given the treatment, the
+treatment from its frequencies) still load and sample as they were fitted."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
@@ -15,42 +18,36 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _cgan, _memory, _persist, _plots
-from .._base import BaseEstimator, writes
-from .._fidelity import compare_table, strong_pairs
+from .. import _cgan, _memory, _persist
+from .._base import writes
 from .._persist import register_estimator
-from .._progress import Progress
 from .._tabular import (
-    Column,
-    blocks,
     bound_indicators,
     check_bounds_map,
     check_complete,
     check_frame,
-    check_known,
+    check_log,
+    check_margin,
     check_role,
     column_list,
-    decode_rows,
     encode_frame,
-    hashable,
     levels_of,
-    looks_categorical,
+    make_columns,
+    to_frame,
 )
-from .._threads import Stop, effective_jobs, map_threads
-from .._validation import LIMITS, check_int, check_random_state, require_pandas, treatment_code
+from .._validation import LIMITS, check_int, check_random_state, treatment_code
 from . import core as _core
 from . import state as _state
-from .core import draw, seeds
+from .chain import Chain, Classifier, fit_steps, monte_carlo
+from .core import seeds
+from .synthesizer import Experiment, Synthesizer
 
 if TYPE_CHECKING:
-    import matplotlib.figure
     import pandas
 
 _persist.register_core("wgan_core", _cgan.Wgan)
 
 _MODELS = ("covariates", "outcome")
-# ate and att draw their Monte Carlo units this many at a time
-_MC_ROWS = 16384
 
 
 def potential_label(classes, level):
@@ -61,15 +58,17 @@ def potential_label(classes, level):
 
 
 @register_estimator
-class CausalWGAN(BaseEstimator):
+class CausalWGAN(Synthesizer):
     """Synthetic data with known effects from conditional WGAN-GPs.
 
-    Two conditional WGAN-GPs are fitted to a data set (Athey, Imbens,
-    Metzger & Munro, 2021): one draws the covariates given the treatment,
-    the other the outcome given covariates and treatment.  Each synthetic
+    Conditional models are fitted to a data set along its causal order
+    (after Athey, Imbens, Metzger & Munro, 2021): a WGAN-GP draws the
+    covariates, a classifier the treatment given them, and a second
+    WGAN-GP the outcome given covariates and treatment.  Each synthetic
     unit gets its outcome under every arm, so the synthetic population's
-    effects are known; :func:`cgan.evaluate` ranks estimators on it.
-    Needs pandas.
+    effects are known; :func:`cgan.evaluate` ranks estimators on it.  It
+    is :class:`CausalGraphWGAN` on the graph in which every covariate
+    causes the treatment and the outcome.  Needs pandas.
 
     Parameters
     ----------
@@ -91,7 +90,8 @@ class CausalWGAN(BaseEstimator):
         from 1 (False, the two-sided penalty).  A dict sets the side per
         model, ``{"covariates": False, "outcome": True}``; a model it does
         not name is one-sided.  The two-sided penalty can trap a model
-        that generates one column (the outcome) at a bound.
+        that generates one column (the outcome) at a bound.  The
+        treatment's classifier has no penalty.
     critic_dropout : float, default=0.0
         Dropout rate of the critics' hidden layers, in [0, 0.99].
     learning_rate : float, default=2e-4
@@ -115,11 +115,20 @@ class CausalWGAN(BaseEstimator):
         a categorical column, alongside the value, and a draw at the bound
         is set to it exactly.  Otherwise the point mass comes only from
         values the generator pushes past the bound, which are clamped.
+        For the covariates; the outcome's point masses are always drawn by
+        a classifier.
+    range_margin : float or None, default=0.0
+        Keep the outcome's synthetic values within the range observed in
+        :meth:`fit`, widened on each side by this share of the range (0.1:
+        a tenth of it); a side with a bound in ``bounds`` is kept at the
+        bound instead.  None keeps them within ``bounds`` only.  The
+        continuous covariates follow the data's law, within its range,
+        either way.
     random_state : int, numpy Generator or None, default=None
         Seeds the fit and the default stream of :meth:`sample`; the same
         value gives the same fit.
     n_jobs : int or None, default=None
-        Threads: the two WGANs train in parallel with n_jobs >= 2.
+        Threads: the models train in parallel with n_jobs >= 2.
     verbose : bool, default=False
         Show training progress (tqdm when installed).
 
@@ -133,10 +142,12 @@ class CausalWGAN(BaseEstimator):
         The covariate columns, in the order generated.
     classes_ : ndarray
         The treatment levels, sorted.
-    history_ : dict of dict of ndarray
+    history_ : dict of dict
         ``history_['covariates']`` and ``history_['outcome']`` hold each
         WGAN's per-generator-step 'critic_loss', 'generator_loss' and
-        'penalty', each of shape (n_iter,).
+        'penalty', each of shape (n_iter,); ``history_['treatment']``
+        holds ``{'log_loss': {model: held-out log-loss}}`` of the
+        treatment's candidate classifiers.
     derived_ : dict
         Each derived indicator column (see ``derive_indicators``) mapped
         to the column it is derived from; empty when there are none.
@@ -144,6 +155,7 @@ class CausalWGAN(BaseEstimator):
     See Also
     --------
     cgan.evaluate : Monte Carlo ranking of estimators on synthetic copies.
+    CausalGraphWGAN : the same for any causal graph over the columns.
     cgan.datasets.load_lalonde : the data set of the reference study.
 
     Examples
@@ -158,37 +170,17 @@ class CausalWGAN(BaseEstimator):
     >>> list(synthetic.columns[-2:])
     ['y0', 'y1']
     """
-    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
-                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict[str, bool] = True,
-                 critic_dropout: float = 0.0, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999),
-                 noise_dim: int | None = None, derive_indicators: bool = True, mass_at_bounds: bool = False,
-                 random_state: int | np.random.Generator | None = None, n_jobs: int | None = None, verbose: bool = False) -> None:
-        self.hidden_size = hidden_size
-        self.n_hidden = n_hidden
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.critic_steps = critic_steps
-        self.gp_lambda = gp_lambda
-        self.one_sided = one_sided
-        self.critic_dropout = critic_dropout
-        self.learning_rate = learning_rate
-        self.betas = betas
-        self.noise_dim = noise_dim
-        self.derive_indicators = derive_indicators
-        self.mass_at_bounds = mass_at_bounds
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
     # ------------------------------------------------------------------ fit
     @writes
     def fit(self, df: pandas.DataFrame, *, treatment: Any, outcome: Any, covariates: Sequence[Any] | None = None,
             categorical: Collection[Any] | None = None, bounds: Mapping[Any, Any] | None = None,
-            log: Sequence[Any] | None = None) -> CausalWGAN:
-        """Fit the covariate and outcome generators to ``df``.
+            log: str | Sequence[Any] | None = "auto") -> CausalWGAN:
+        """Fit the covariate, treatment and outcome models to ``df``.
 
         Categorical columns are one-hot coded (the generator draws a level);
-        continuous ones are standardised, and a bounded column is clamped
-        to its bounds so that it keeps its point masses (earnings at 0).
+        continuous ones are standardised, and clamped to their bounds, so
+        that a bounded column keeps its point masses (earnings at 0), and
+        to the range observed here (see ``range_margin``).
 
         Parameters
         ----------
@@ -209,13 +201,17 @@ class CausalWGAN(BaseEstimator):
             Maps a continuous column to (lower, upper), either of which may
             be None, e.g. ``{"re78": (0, None)}``.  Generated values are
             kept within them.
-        log : list of column labels, optional
+        log : 'auto', list of column labels or None, default='auto'
             Continuous columns with a lower bound to model on a log scale,
             as log1p((x - lower) / s) with s the median distance of the
             rows above the bound, e.g. ``log=["re78"]`` for earnings.  A
             long right tail is then far less extreme in the units the
             networks see; samples are mapped back, so the bounds and the
-            point mass at the lower bound are kept.
+            point mass at the lower bound are kept.  'auto' takes the
+            columns with a lower bound whose values above it span more
+            than an order of magnitude (their 99th percentile is more than
+            25 times their median distance from the bound); None takes
+            none.
 
         Returns
         -------
@@ -254,15 +250,13 @@ class CausalWGAN(BaseEstimator):
         if not covariates:
             raise ValueError("there are no covariates")
         bounds = check_bounds_map(df, bounds)
-        log = set() if log is None else set(column_list(df, log, "log"))
-        for c in log:
+        log = check_log(df, log)
+        for c in [] if log == "auto" else log:
             if c not in covariates and c != outcome:
                 raise ValueError(f"log names {c!r}, which is neither a covariate nor the outcome")
         check_complete(df, [treatment, outcome] + covariates)
-        if categorical is None:
-            cat = {c for c in [outcome] + covariates if looks_categorical(df[c])}
-        else:
-            cat = set(column_list(df, categorical, "categorical"))
+        if categorical is not None:
+            column_list(df, categorical, "categorical")
         for c in bounds:
             if c == treatment or (c not in covariates and c != outcome):
                 raise ValueError(f"bounds name {c!r}, which is neither a covariate nor the outcome")
@@ -279,35 +273,37 @@ class CausalWGAN(BaseEstimator):
             raise ValueError(f"sample names the potential outcomes {taken}, which would overwrite columns of the "
                              f"same names; rename those columns")
         p = self._check_params()
-        s_cov, s_out, sample_seed = seeds(check_random_state(self.random_state), 3)
-        t_col = Column(treatment, t_values, True, None)
-        masses = bool(self.mass_at_bounds)
-        cov_cols = [Column(c, df[c].to_numpy(), c in cat, bounds.get(c), masses, c in log) for c in covariates]
-        out_col = Column(outcome, df[outcome].to_numpy(), outcome in cat, bounds.get(outcome), masses, outcome in log)
+        margin = check_margin(self.range_margin)
+        s_cov, s_t, s_out, sample_seed = seeds(check_random_state(self.random_state), 4)
+        # point-mass indicators belong to the covariates' joint model; the
+        # outcome model draws its own (LinearWgan)
+        t_col, out_col, *cov_cols = make_columns(df, [treatment, outcome] + covariates, categorical, bounds, log,
+                                                 covariates if self.mass_at_bounds else [], margin,
+                                                 always_categorical=[treatment])
         n = len(df)
         if p["batch_size"] > n:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} rows of df")
         T1 = t_col.encode(t_values)
         derived = bound_indicators(cov_cols, df) if self.derive_indicators else []
         Xc = encode_frame(cov_cols, df)
-        Yc = out_col.encode(df[outcome].to_numpy())
-        specs = [
-            ("covariates", cov_cols, Xc, T1, s_cov),
-            ("outcome", [out_col], Yc, np.concatenate([Xc, T1], axis=1), s_out),
-        ]
-        _core.check_memory(p, [(name, X.shape[1], C.shape[1]) for name, _, X, C, _ in specs], n, "CausalWGAN")
-        bar = Progress(2 * p["n_iter"], "CausalWGAN", bool(self.verbose))
-        stop = Stop()
-        try:
-            results = map_threads(lambda i: _core.train(p, *specs[i], stop, bar, "CausalWGAN"), 2,
-                                  effective_jobs(self.n_jobs, 2), stop)
-        finally:
-            bar.close()
+        results = fit_steps(p, [
+            ("covariates", "joint", cov_cols, Xc, Xc[:, :0], s_cov),
+            ("treatment", "classifier", [t_col], T1, Xc, s_t),
+            ("outcome", *(("classifier", [out_col], out_col.encode(df[outcome].to_numpy())) if out_col.categorical
+                          else ("linear", [out_col, *cov_cols, t_col], df[outcome].to_numpy())),
+             np.concatenate([Xc, T1], axis=1), s_out),
+        ], self.n_jobs, "CausalWGAN", self.verbose)
+        models = [model for model, _ in results]
+        names = [c.name for c in cov_cols]
+        Chain([(models[0], names, [], derived), (models[1], [treatment], names, []),
+               (models[2], [outcome], names + [treatment], [])],
+              {c.name: c for c in [t_col, out_col] + cov_cols}).calibrate(s_out)
         # published only once training has finished: an interrupted fit
         # leaves the model as it was
         self._publish({
-            "_cov_gan": results[0][0], "_out_gan": results[1][0], "_sample_seed": sample_seed,
-            "history_": {"covariates": results[0][1], "outcome": results[1][1]},
+            "_cov_gan": models[0], "_t_model": models[1], "_out_gan": models[2],
+            "_sample_seed": sample_seed,
+            "history_": {"covariates": results[0][1], "treatment": results[1][1], "outcome": results[2][1]},
             "_t_col": t_col, "_cov_cols": cov_cols, "_out_col": out_col, "_derived": derived,
             "treatment_": treatment, "outcome_": outcome, "covariates_": covariates, "classes_": classes,
             "_t_freq": np.array([(t_values == c).mean() for c in classes]),
@@ -325,9 +321,10 @@ class CausalWGAN(BaseEstimator):
     def sample(self, n: int, random_state: int | np.random.Generator | None = None) -> pandas.DataFrame:
         """Draw a synthetic data set of n units with all their potential outcomes.
 
-        A treatment is drawn from its empirical frequencies, covariates
-        given it, then the outcome under every arm from those covariates;
-        the outcome column holds the one under the drawn treatment.
+        Covariates are drawn, a treatment given them, then the outcome
+        under every arm from those covariates with the same noise (so the
+        arms differ by the effect of the treatment alone); the outcome
+        column holds the one under the drawn treatment.
 
         Parameters
         ----------
@@ -361,52 +358,50 @@ class CausalWGAN(BaseEstimator):
             n = check_int(n, "n", 1, LIMITS["n_rows"])
             _memory.check(self._sample_bytes(n), f"CausalWGAN.sample with n={n}",
                           "lower n, or draw several smaller data sets")
-            seed = self._next_seed() if random_state is None else check_random_state(random_state)
-            return self._draw(n, seed)
+            return self._draw(n, self._seed(random_state))
 
-    def _next_seed(self):
-        """The seed of the next draw from the model's own stream, which
-        moves on, so that successive calls without a seed differ (the
-        caller holds the write lock)."""
-        seed = self._sample_seed
-        self._sample_seed = seeds(seed, 4)[3]
-        return seed
+    def _chain(self):
+        """The fitted models as a chain: covariates, treatment given them,
+        outcome given both; or, for a model saved before the covariates
+        came first, the treatment from its frequencies, covariates given
+        it, then the outcome."""
+        cov = [c.name for c in self._cov_cols]
+        t, y = self.treatment_, self.outcome_
+        derived = getattr(self, "_derived", [])
+        columns = {c.name: c for c in [self._t_col, self._out_col] + self._cov_cols}
+        if "_t_model" in vars(self):
+            steps = [(self._cov_gan, cov, [], derived), (self._t_model, [t], cov, [])]
+        else:
+            frequencies = Classifier("frequencies", len(self.classes_), probs=np.asarray(self._t_freq, np.float64))
+            steps = [(frequencies, [t], [], []), (self._cov_gan, cov, [t], derived)]
+        return Chain(steps + [(self._out_gan, [y], cov + [t], [])], columns)
 
     def _sample_bytes(self, n):
-        """About what a draw of n units allocates: the encoded covariates and
-        each arm's context and outcomes (float32), the decoded columns, the
-        potential outcomes and the frame (float64), with copies."""
+        """About what a draw of n units allocates: the chain's draws of the
+        units and of each arm's outcomes, the potential outcomes and the
+        frame (float64, with copies)."""
         K = len(self.classes_)
-        x_dim = sum(c.width for c in self._cov_cols)
-        columns = len(self._columns) + K
-        return n * (4 * (2 * x_dim + 2 * K + self._out_col.width) + 8 * (2 * columns + K + 2)) * 2
+        return 2 * self._chain().nbytes(n) + n * (4 * K * self._out_col.width + 8 * 2 * (len(self._columns) + K))
 
     def _draw(self, n, seed):
-        """The synthetic data set of n units drawn from the stream `seed`."""
-        pd = require_pandas("CausalWGAN")
-        s_t, s_cov, s_out = seeds(seed, 3)
-        rng = np.random.default_rng(s_t)
-        K = len(self.classes_)
-        codes = rng.choice(K, size=n, p=self._t_freq)
-        T1 = np.eye(K, dtype=np.float32)[codes]
-        Xc = self._covariate_sample(n, T1, s_cov)
-        # the outcome under every arm, one stream through the arms in turn
-        eye = np.eye(K, dtype=np.float32)
-        ctx = np.concatenate([np.concatenate([Xc, np.repeat(eye[k:k + 1], n, axis=0)], axis=1) for k in range(K)])
-        rows = draw(self._out_gan, K * n, ctx, s_out)
-        potentials = {level: self._out_col.decode(rows[k * n:(k + 1) * n]) for k, level in enumerate(self.classes_)}
-        data = decode_rows(self._cov_cols, Xc)
-        data[self.treatment_] = self.classes_[codes]
-        y = np.empty(n, dtype=potentials[self.classes_[0]].dtype)
+        """The synthetic data set of n units drawn from the stream `seed`:
+        every arm's outcomes come from the same covariates and the same
+        noise, and the outcome column holds the one of the arm drawn."""
+        chain = self._chain()
+        t, y = self.treatment_, self.outcome_
+        # the outcome is taken from the potential outcomes below
+        data = chain.draw(n, seed, do={y: lambda values: None})
+        given = {c.name: data[c.name] for c in self._cov_cols}
+        potentials = {}
         for k, level in enumerate(self.classes_):
-            y[codes == k] = potentials[level][codes == k]
-        data[self.outcome_] = y
-        frame = pd.DataFrame({c: data[c] for c in self._columns if c in data})
-        for c in frame.columns:
-            try:
-                frame[c] = frame[c].astype(self._dtypes[c])
-            except (TypeError, ValueError):
-                pass
+            arm = np.repeat(self.classes_[k:k + 1], n)
+            potentials[level] = chain.draw(n, seed, do={t: lambda values, arm=arm: arm}, given=given)[y]
+        received = data[t]
+        outcome = np.empty(n, dtype=potentials[self.classes_[0]].dtype)
+        for level in self.classes_:
+            outcome[received == level] = potentials[level][received == level]
+        data[y] = outcome
+        frame = to_frame(data, self._columns, self._dtypes)
         for level in self.classes_:
             frame[self._potential_label(level)] = potentials[level]
         return frame
@@ -418,25 +413,6 @@ class CausalWGAN(BaseEstimator):
             raise AttributeError("this CausalWGAN is not fitted yet; call fit first")
         cols = self._cov_cols
         return {cols[i].name: cols[j].name for i, j, _, _ in getattr(self, "_derived", [])}
-
-    def _covariate_sample(self, n, T1, seed):
-        """n rows of encoded covariates drawn given the one-hot treatments
-        T1 by the covariate model, with each derived indicator set from its
-        source column and that column's rows at the bound set exactly on it
-        (as the outcome model saw such rows in fit), and point masses
-        snapped likewise."""
-        X = draw(self._cov_gan, n, T1, seed)
-        parts = [block for _, block in blocks(self._cov_cols, X)]
-        for c, block in zip(self._cov_cols, parts):
-            c.snap(block)
-        for i, j, bound, code in getattr(self, "_derived", []):
-            source = self._cov_cols[j]
-            at = source.decode(parts[j]) == bound
-            # decoding rounds and snaps values next to the bound onto it: the
-            # outcome model gets them exactly there, as in the training rows
-            parts[j][at, 0] = np.float32(source.standardise(bound))
-            parts[i][:] = np.eye(2, dtype=np.float32)[np.where(at, code, 1 - code)]
-        return X
 
     def _arms(self, T0, T1):
         """The fitted labels of T0 and T1 (defaults: the first two levels)."""
@@ -452,23 +428,22 @@ class CausalWGAN(BaseEstimator):
 
     def _effects(self, n, random_state, treated_only, T0, T1):
         """The mean potential-outcome difference over n drawn units (those
-        that received T1 when treated_only), drawn _MC_ROWS at a time: the
-        first piece from the seed itself, so up to _MC_ROWS units give the
+        that received T1 when treated_only), drawn 16,384 at a time: the
+        first piece from the seed itself, so up to 16,384 units give the
         draw sample(n, random_state) gives."""
         n = check_int(n, "n", 1, LIMITS["n_rows"])
         with self._holding(write=random_state is None):
             t0, t1 = self._arms(T0, T1)
             y0, y1, treatment = self._potential_label(t0), self._potential_label(t1), self.treatment_
-            seed = self._next_seed() if random_state is None else check_random_state(random_state)
-            total, count = 0.0, 0
-            for i, start in enumerate(range(0, n, _MC_ROWS)):
-                piece = seed if i == 0 else int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0])
-                df = self._draw(min(_MC_ROWS, n - start), piece)
+
+            def piece(rows, seed):
+                df = self._draw(rows, seed)
                 diff = df[y1].to_numpy(float) - df[y0].to_numpy(float)
                 if treated_only:
                     diff = diff[df[treatment].to_numpy() == t1]
-                total += float(diff.sum())
-                count += diff.size
+                return float(diff.sum()), diff.size
+
+            total, count = monte_carlo(n, self._seed(random_state), piece)
         if count == 0:
             raise ValueError(f"none of the n={n} synthetic units received T1={t1!r}, so they have no ATT; raise n")
         return total / count
@@ -541,21 +516,16 @@ class CausalWGAN(BaseEstimator):
         return self._effects(n, random_state, True, T0, T1)
 
     # -------------------------------------------------------------- compare
-    def _check_real(self, df, names=None):
-        """The column encoders of the fitted columns (those in `names` when
-        given), after checking that df holds them with values they encode."""
-        self._check_is_fitted()
-        check_frame(df)
-        cols = [c for c in [self._t_col] + self._cov_cols + [self._out_col] if names is None or c.name in names]
-        check_known(df, cols)
-        return cols
+    def _encoders(self):
+        return [self._t_col] + self._cov_cols + [self._out_col]
 
     def compare(self, df: pandas.DataFrame, n: int | None = None, random_state: int | np.random.Generator | None = 0) -> pandas.DataFrame:
         """Real and synthetic data side by side, one row per column.
 
         Per column: mean, sd, quantiles, Wasserstein-1 distance (continuous,
         in units of the real sd) or total variation distance (categorical),
-        and the share at each bound.
+        and the share at each bound; per covariate, its balance between the
+        arms in each.
 
         Parameters
         ----------
@@ -582,7 +552,20 @@ class CausalWGAN(BaseEstimator):
             ``result.attrs['exact_copies']`` is the share of synthetic rows
             identical to a row of df on the fitted columns; rows of coarse
             data coincide by chance too, so :func:`cgan.privacy_report`
-            sets it beside what fresh real rows give.
+            sets it beside what fresh real rows give.  Balance:
+            ``real_smd`` and ``synthetic_smd`` hold each covariate's
+            standardised mean difference between the arms (the second
+            level of ``classes_`` against the first; with more arms,
+            ``real_smd_<level>`` and ``synthetic_smd_<level>`` for each
+            against the first; NaN for the treatment and the outcome); a
+            categorical covariate enters by its last level's indicator (by
+            the level whose two differences are furthest apart when it has
+            more than two).  In a synthetic copy of an experiment they
+            should match the real ones: a gap is confounding that the real
+            data do not have.  ``result.attrs['propensity_auc']`` is
+            ``{'real': auc, 'synthetic': auc}``, the area under the ROC
+            curve of a cross-fitted logistic propensity model in each (0.5:
+            the covariates do not separate the arms).
 
         Raises
         ------
@@ -596,83 +579,25 @@ class CausalWGAN(BaseEstimator):
         plot_compare : the same as histograms.
         """
         with self._holding(write=random_state is None):
-            cols = self._check_real(df)
-            n = len(df) if n is None else check_int(n, "n", 1, LIMITS["n_rows"])
-            syn = self.sample(max(n, 10_000), random_state=random_state)
-        return compare_table(df, syn, cols)
-
-    def plot_compare(self, df: pandas.DataFrame, columns: Sequence[Any] | None = None,
-                     random_state: int | np.random.Generator | None = 0,
-                     pairs: Sequence[tuple[Any, Any]] | None = None) -> matplotlib.figure.Figure:
-        """Real and synthetic marginals and pairwise scatters (needs matplotlib).
-
-        Parameters
-        ----------
-        df : pandas.DataFrame
-            The real data.
-        columns : list of column labels, optional
-            Columns to plot; None plots the treatment, the covariates and
-            the outcome.
-        random_state : int, numpy Generator or None, default=0
-            Seeds the synthetic draw (at least 10,000 rows).
-        pairs : list of (column, column) pairs, optional
-            Pairs of fitted continuous columns to draw as scatters of real
-            and synthetic rows (as many synthetic rows as real ones).  None
-            picks up to three among the continuous columns plotted: the
-            pairs whose real correlation is largest in absolute value
-            (a constant column pairs with none); ``[]`` draws none.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-            One panel per column: histograms for continuous columns, bars
-            of level shares for categorical ones; then one scatter panel
-            per pair.
-
-        Raises
-        ------
-        ImportError
-            If matplotlib is not installed.
-        RuntimeError
-            If the model is not fitted.
-        TypeError
-            If columns or pairs is not a list.
-        ValueError
-            If df lacks one of the columns, columns names a column fit did
-            not model, or a pair is not two different fitted continuous
-            columns.
-        """
-        _plots.pyplot("plot_compare")
-        with self._holding(write=random_state is None):
             self._check_is_fitted()
-            fitted = [self.treatment_] + list(self.covariates_) + [self.outcome_]
-            if columns is None:
-                cols = fitted
-            else:
-                if isinstance(columns, (str, bytes, Mapping)) or not np.iterable(columns):
-                    raise TypeError(f"columns must be a list of column names, got {type(columns).__name__}")
-                cols = list(columns)
-                unknown = [c for c in cols if not hashable(c) or c not in fitted]
-                if unknown or not cols:
-                    raise ValueError(f"columns must name some of the fitted columns {fitted}; got {cols}")
-            continuous = [c.name for c in self._cov_cols + [self._out_col] if not c.categorical]
-            if pairs is not None:
-                if isinstance(pairs, (str, bytes, Mapping)) or not np.iterable(pairs):
-                    raise TypeError(f"pairs must be a list of (column, column) pairs, got {type(pairs).__name__}")
-                pairs = list(pairs)
-                for pair in pairs:
-                    if isinstance(pair, (str, bytes)) or not np.iterable(pair) or len(pair) != 2:
-                        raise ValueError(f"pairs must hold (column, column) pairs, got {pair!r}")
-                    bad = [c for c in pair if not hashable(c) or c not in continuous]
-                    if bad:
-                        raise ValueError(f"pairs name {bad}, which are not fitted continuous columns {continuous}")
-                    if pair[0] == pair[1]:
-                        raise ValueError(f"pairs hold ({pair[0]!r}, {pair[1]!r}); a pair needs two different columns")
-            self._check_real(df, list(dict.fromkeys(cols + [c for pair in pairs or () for c in pair])))
-            if pairs is None:
-                pairs = strong_pairs(df, [c for c in continuous if c in cols])
-            syn = self.sample(max(len(df), 10_000), random_state=random_state)
-        return _plots.real_against_synthetic(df, syn, cols, pairs)
+            return self._compare(df, n, random_state, self._t_col, self._cov_cols)
+
+    def _experiment(self, T0, T1, treatment, outcome, covariates):
+        """evaluate's data sets: the fitted covariates, treatment and
+        outcome, and each data set's own average effect of T1 against T0."""
+        for role, given, fitted in (("treatment", treatment, self.treatment_), ("outcome", outcome, self.outcome_)):
+            if given is not None and given != fitted:
+                raise ValueError(f"{role}={given!r} is not the CausalWGAN's {role} {fitted!r}")
+        if covariates is not None:
+            raise ValueError("covariates cannot be chosen for a CausalWGAN: its estimators get the fitted ones")
+        t0, t1 = self._arms(T0, T1)
+        return Experiment(self._n_fit, self._sample_bytes, (self._potential_label(t0), self._potential_label(t1)))
+
+    def _experiment_data(self, roles, rows, seed):
+        lab0, lab1 = roles
+        df = self.sample(rows, random_state=seed)
+        truth = float((df[lab1].to_numpy(float) - df[lab0].to_numpy(float)).mean())
+        return df[list(self.covariates_)], df[self.treatment_].to_numpy(), df[self.outcome_].to_numpy(), truth
 
     # ------------------------------------------------------- persistence
     _persistence = _state

@@ -11,32 +11,41 @@ from .. import _cgan
 from .._base import check_saved_classes
 from .._persist import check_array, restore_core
 from .._tabular import Column, is_label, valid_indicator
+from .chain import Classifier, JointWgan, LinearWgan, context_width
+from .core import dims
 
 # The attributes a fit sets: a saved fitted model holds exactly these (the
-# optional ones are absent in files from before they existed).
+# optional ones are absent in files from before they existed: without
+# _t_model, the covariate model is conditioned on the treatment, which is
+# drawn from its frequencies _t_freq).
 STATE_KEYS = (
     {"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan", "_sample_seed", "_t_col",
      "_t_freq", "classes_", "covariates_", "history_", "outcome_", "treatment_"},
-    {"_derived"},
+    {"_derived", "_t_model"},
 )
 # parameters added after the format was first written, with the value that
 # reproduces what earlier versions did
-ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False}
+ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False, "range_margin": None}
 
 
 def check_state(state):
     """Raise ValueError unless `state` (holding exactly STATE_KEYS' keys) is
     a consistent fitted CausalWGAN."""
     K = len(check_saved_classes(state))
-    for key in ("_cov_gan", "_out_gan"):
-        if not isinstance(state.get(key), _cgan.Wgan):
-            raise ValueError(f"saved {key} must be a WGAN core")
     cols = state.get("_cov_cols")
     if type(cols) is not list or not cols:
         raise ValueError("saved _cov_cols must be a non-empty list")
     for col in cols + [state.get("_t_col"), state.get("_out_col")]:
         if type(col) is not Column:
             raise ValueError("a saved column encoder is missing or of the wrong type")
+    # models saved since the covariates come first draw the outcome by a
+    # line and a WGAN (a classifier for a categorical one); earlier ones by
+    # a WGAN alone
+    first = "_t_model" in state
+    outcome = (Classifier if state["_out_col"].categorical else LinearWgan) if first else _cgan.Wgan
+    covariates = JointWgan if first else _cgan.Wgan
+    if type(state.get("_cov_gan")) is not covariates or type(state.get("_out_gan")) is not outcome:
+        raise ValueError(f"saved _cov_gan must be a {covariates.__name__} and _out_gan a {outcome.__name__}")
     if state["_t_col"].width != K:
         raise ValueError("saved _t_col does not match classes_")
     freq = check_array(state, "_t_freq", 1, shape=(K,), finite=True)
@@ -49,10 +58,19 @@ def check_state(state):
         raise ValueError("saved _derived must list [indicator, source, bound, level] of distinct two-level "
                          "covariates, each derived from a bound of a continuous one")
     x_dim = sum(c.width for c in cols)
-    for key, width, ctx in (("_cov_gan", x_dim, K), ("_out_gan", state["_out_col"].width, x_dim + K)):
-        config = state[key].config
-        if (config["x_dim"], config["ctx_dim"]) != (width, ctx):
-            raise ValueError(f"saved {key} does not match the saved columns")
+    if first and not (type(state["_t_model"]) is Classifier and state["_t_model"].width == K
+                      and state["_t_model"].kind != "frequencies" and context_width(state["_t_model"]) == x_dim):
+        raise ValueError("saved _t_model must be a classifier of the treatment given the covariates")
+    out, out_col = state["_out_gan"], state["_out_col"]
+    if not first:
+        fits = dims(out) == (out_col.width, x_dim + K)
+    elif out_col.categorical:
+        fits = out.width == out_col.width and out.kind != "frequencies" and context_width(out) == x_dim + K
+    else:
+        fits = context_width(out) == x_dim + K and all(getattr(out_col, side) is not None for side in out.sides)
+    cov = state["_cov_gan"]
+    if dims(cov.core if first else cov) != (x_dim, 0 if first else K) or not fits:
+        raise ValueError("saved _cov_gan or _out_gan does not match the saved columns")
     if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
         raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
     columns = state.get("_columns")
