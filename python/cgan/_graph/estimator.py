@@ -110,7 +110,7 @@ class CausalGraphWGAN(Synthesizer):
     critic_steps : int, default=15
         Critic steps per generator step.
     gp_lambda : float, default=5.0
-        Weight of the gradient penalty lambda * (|grad| - 1)^2, whose
+        Weight of the gradient penalty ``lambda * (|grad| - 1)**2``, whose
         parameter gradient is computed exactly (double backprop).
     one_sided : bool or dict, default=True
         Penalise only gradient norms above 1 (True), or every departure
