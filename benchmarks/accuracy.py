@@ -237,6 +237,15 @@ def fit_cgan(params, X, t, y, rep, binary):
     _, _, splines, losses = real_choose(Z, mu, e, codes, yf, fold, stage.EFFECT_MODELS)
     info["rule_picks"] = {rule: stage.pick(losses, rule) for rule in ("min", "1se")}
     info["r_loss"] = {m: float(v.mean()) for m, v in losses.items()}
+    # each candidate's paired R-loss difference against the plugin (mean,
+    # standard error), and the AIPW estimate of the training rows with the
+    # plug-in correction it adds (cross-fitted mu and propensities)
+    info["r_diff"] = {m: [float((v - losses["plugin"]).mean()),
+                          float((v - losses["plugin"]).std(ddof=1) / np.sqrt(len(v)))] for m, v in losses.items()}
+    aipw = model.ate_inference(method="aipw")
+    is1, is0 = (codes == 1).astype(float), (codes == 0).astype(float)
+    corr = is1 * (yf - mu[:, 1]) / e[:, 1] - is0 * (yf - mu[:, 0]) / e[:, 0]
+    info["aipw_train"] = [aipw.estimate, aipw.stderr, float(corr.mean()), float(corr.std(ddof=1) / np.sqrt(len(corr)))]
     coefs = {m: stage.fit(Z, mu, e, codes, yf, m, splines) for m in losses if m != "plugin"}
 
     def candidates(rows):
@@ -305,9 +314,13 @@ def run_job(job):
         out[f"pehe_{name}"] = float(np.sqrt(np.mean((est - tau[rows]) ** 2)))
         out[f"ate_{name}"] = float(abs(est.mean() - tau[rows].mean()))
         if candidates is not None:
+            cand = candidates(Xs[rows])
             out[f"candidates_{name}"] = {m: [float(np.sqrt(np.mean((v - tau[rows]) ** 2))),
                                               float(abs(v.mean() - tau[rows].mean()))]
-                                          for m, v in candidates(Xs[rows]).items()}
+                                          for m, v in cand.items()}
+            # signed means of each candidate's and the final effects, and of the true ones
+            out[f"means_{name}"] = {**{m: float(v.mean()) for m, v in cand.items()}, "final": float(est.mean()),
+                                    "true": float(tau[rows].mean())}
     return out
 
 
