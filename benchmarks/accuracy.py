@@ -347,9 +347,10 @@ def cmd_run(args):
     variants = [(args.label or "cgan", {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.cgan)})]
     for spec in args.variant or []:
         variants.append((spec[0], {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in spec[1:])}))
-    # jobs recorded in any results file beside --out are done
+    # jobs recorded in any results file beside --out are done (files of
+    # other benchmarks, whose records have no label, are passed over)
     done = {(r["design"], r["rep"], r["label"]) for path in Path(args.out).parent.glob("*.jsonl")
-            for r in read_results(path)}
+            for r in read_results(path) if "label" in r}
     jobs = []
     for design in designs:
         reps = replications(design, args.reps or REPS[design])
