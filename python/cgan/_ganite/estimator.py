@@ -124,10 +124,14 @@ class GANITE(EffectInference, BaseEstimator):
         Weight of the factual entry in the inference network's loss; each
         counterfactual entry (G's completion) has weight 1 (the GANITE
         paper's weighting is 1).  'auto' trains one inference network per
-        value of (1, 3, 10, 30) on each member's counterfactual network
-        and keeps the value whose members predict the outcomes of their
-        held-out rows best (with n_estimators=1, the training rows);
-        ``beta_`` reports it.
+        value of (1, 3, 10, 30) on each member's counterfactual network.
+        The value whose members predict the outcomes of their held-out
+        rows best supplies the outcome model of the effect stage's R-loss
+        (see ``effect_model``); when the networks' own effects win there,
+        the value whose members' effects have the lowest cross-fitted
+        R-loss is kept, otherwise the best predictor (with n_estimators=1,
+        the value that predicts the training rows best); ``beta_``
+        reports it.
     learning_rate : float, default=1e-3
         Adam step size for all three networks.  Predictions use an
         exponential moving average of the inference network's weights.
@@ -167,8 +171,9 @@ class GANITE(EffectInference, BaseEstimator):
         penalty by generalised cross-validation); the potential outcomes
         are then shifted to match these effects, keeping the arms'
         share-weighted mean.  'auto' keeps the candidate with the lowest
-        cross-fitted R-loss ('plugin' when n_estimators is 1); the others
-        need n_estimators >= 2.
+        cross-fitted R-loss, with beta='auto' the networks' contrasts of
+        every factual weight competing as 'plugin' candidates ('plugin'
+        when n_estimators is 1); the others need n_estimators >= 2.
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -403,22 +408,23 @@ class GANITE(EffectInference, BaseEstimator):
                 # each beta's members, scored on the rows they did not see
                 scored = selection.score_betas(results, X32, codes, y, y32, K, transform,
                                                fold if M > 1 else None)
-                for loss, b, mu_oof, smear in scored:
+                for index, (loss, _, _, _) in enumerate(scored):
                     if best is None or loss < best[0]:
-                        best = (loss, transform, [(r[0][b], r[1], r[2], r[3][b]) for r in results], mu_oof, smear,
-                                y32, links)
+                        best = (loss, transform, results, scored, index, y32, links)
         finally:
             bar.close()
-        _, transform, results, mu_oof, smear, y32, links = best
+        _, transform, results, scored, index, y32, links = best
+        raw, propensity_model = propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
+        # the effect model, and the factual weight whose members are kept
+        b, effect_model, effect_coef, splines = selection.choose_effect(p, X32, scored, index, clip_propensity(raw),
+                                                                       codes, y, fold)
+        _, _, mu_oof, smear = scored[b]
         history = {
             "generator_loss": [r[1] for r in results],
             "discriminator_loss": [r[2] for r in results],
-            "ite_loss": [r[3] for r in results],
+            "ite_loss": [r[3][b] for r in results],
         }
-        members = [r[0] for r in results]
-        raw, propensity_model = propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
-        effect_model, effect_coef, splines = selection.choose_effect(p, X32, mu_oof, clip_propensity(raw), codes, y,
-                                                                    fold)
+        members = [r[0][b] for r in results]
         # the fitted state, in the order files have always listed it, made
         # the model's at once: no reader sees a fit half published
         link_names = np.array(["log" if k in links else "identity" for k in range(K)])
@@ -473,8 +479,8 @@ class GANITE(EffectInference, BaseEstimator):
     def beta_(self) -> float:
         """The factual weight of the fitted inference networks.
 
-        ``beta``, or with ``beta='auto'`` the value of the grid whose
-        members predicted their held-out rows best."""
+        ``beta``, or with ``beta='auto'`` the value of the grid chosen by
+        the fit (see the ``beta`` parameter)."""
         self._check_is_fitted()
         return float(self._cores[0].config["beta"])
 

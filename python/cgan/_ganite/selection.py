@@ -2,12 +2,15 @@
 each arm's baseline link and the effect model.
 
 Every choice is judged on the training rows alone, by cross-fitting: each
-ensemble member is scored on the fold it did not train on.  beta='auto'
-keeps the value of BETA_GRID whose members predict their held-out
-outcomes best; baseline='auto' gives an arm a log link where that predicts
-the arm's held-out rows better (cgan._baseline.choose_links);
-effect_model='auto' keeps the effect model with the lowest cross-fitted
-R-loss (cgan._effect_stage).  docs/design.md gives the reasons."""
+ensemble member is scored on the fold it did not train on.  baseline='auto'
+gives an arm a log link where that predicts the arm's held-out rows better
+(cgan._baseline.choose_links).  Of the factual weights of BETA_GRID, the
+one whose members predict their held-out outcomes best supplies the outcome
+model m(x) of the R-loss (cgan._effect_stage); with m and the propensities
+held fixed, the parametric effect models and the networks' contrasts of
+every factual weight compete by cross-fitted R-loss, and the lowest is
+kept: the factual loss judges outcomes, the R-loss effects.
+docs/design.md gives the reasons."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +19,7 @@ from .. import _baseline, _effect_stage
 from .._scales import from_log
 
 # The factual weights beta='auto' tries, each an inference block trained on
-# the same counterfactual block; the one whose members predict their
-# held-out rows best is kept.
+# the same counterfactual block (choose_effect picks among them).
 BETA_GRID = (1.0, 3.0, 10.0, 30.0)
 # How effect_model='auto' picks among the candidates' cross-fitted R-losses
 # (_effect_stage.pick): the lowest mean.
@@ -76,14 +78,36 @@ def effect_options(p):
     return _effect_stage.EFFECT_MODELS if p["n_estimators"] > 1 else ("plugin",)
 
 
-def choose_effect(p, X32, mu_oof, propensity, codes, y, fold):
-    """(effect model, coefficients (K - 1, width + 1), spline ranges) chosen
-    among effect_options(p) by the cross-fitted R-loss of the held-out
-    potential outcomes mu_oof and the clipped propensities."""
-    K = mu_oof.shape[1]
-    model, coef, splines, _ = _effect_stage.choose(X32, mu_oof, propensity, codes, y, fold, effect_options(p),
-                                                   EFFECT_RULE)
-    return model, np.zeros((K - 1, 1)) if coef is None else coef, splines
+def choose_effect(p, X32, scored, chosen, propensity, codes, y, fold):
+    """(index into `scored` of the members kept, effect model, coefficients
+    (K - 1, width + 1), spline ranges), chosen by the cross-fitted R-loss.
+
+    `scored` holds score_betas' (loss, b, held-out potential outcomes,
+    smear) for each factual weight, and scored[chosen] is the one with the
+    lowest held-out factual loss.  Its held-out outcomes give the R-loss
+    its nuisance m(x) = sum_k e_k(x) mu_k(x), held fixed while the
+    candidates compete: the parametric models of effect_options(p) fitted
+    to that R-loss and, when 'plugin' is among the options, the contrasts
+    of every factual weight's members.  The candidate with the lowest mean
+    loss is kept; the members are those of its factual weight (the
+    parametric models keep scored[chosen]'s)."""
+    _, _, mu_f, _ = scored[chosen]
+    K = mu_f.shape[1]
+    options = effect_options(p)
+    model, coef, splines, losses = _effect_stage.choose(X32, mu_f, propensity, codes, y, fold, options, EFFECT_RULE)
+    pick = chosen
+    if "plugin" in options and p["n_estimators"] > 1 and len(scored) > 1:
+        residual, contrast = _effect_stage.r_terms(mu_f, propensity, codes, y)
+        rival = {}
+        for index, (_, _, mu_b, _) in enumerate(scored):
+            if index != chosen:
+                tau = mu_b[:, 1:] - mu_b[:, :1]
+                rival[index] = (residual - np.sum(contrast * tau, axis=1)) ** 2
+        names = {f"plugin/{index}": index for index in rival}
+        best = _effect_stage.pick({**losses, **{name: rival[index] for name, index in names.items()}}, EFFECT_RULE)
+        if best in names:
+            model, coef, pick = "plugin", None, names[best]
+    return pick, model, np.zeros((K - 1, 1)) if coef is None else coef, splines
 
 
 def with_effects(mu, Z, state):
