@@ -187,6 +187,22 @@ def test_beta_auto_keeps_the_beta_whose_effects_have_the_lowest_r_loss():
         assert np.array_equal(both._mu_oof, fixed[predictor]._mu_oof)
 
 
+def test_a_binary_outcome_takes_the_fixed_weight_and_the_networks_contrasts():
+    X, t, y, _ = _ganite_data(n=400)
+    yb = (y > np.median(y)).astype(float)
+    auto = GANITE(random_state=0, **FAST).fit(yb, t, X=X)
+    assert auto.beta_ == cgan._ganite.selection.BINARY_BETA and auto.effect_model_ == "plugin"
+    fixed = GANITE(beta=cgan._ganite.selection.BINARY_BETA, effect_model="plugin", random_state=0,
+                   **FAST).fit(yb, t, X=X)
+    np.testing.assert_array_equal(auto.predict(X), fixed.predict(X))
+    # set explicitly, the parameters still hold for a binary outcome
+    other = GANITE(beta=3.0, effect_model="constant", random_state=0, **FAST).fit(yb, t, X=X)
+    assert other.beta_ == 3.0 and other.effect_model_ == "constant"
+    mu = other.predict(X)
+    inside = np.all((mu > 0) & (mu < 1), axis=1)  # probabilities off the clip at 0 and 1
+    assert inside.sum() > len(X) // 2 and np.ptp(other.effect(X)[inside]) < 1e-9
+
+
 def test_choose_effect_takes_the_factual_weight_whose_contrasts_fit_the_r_loss():
     rng = np.random.default_rng(3)
     n = 800

@@ -130,8 +130,8 @@ class GANITE(EffectInference, BaseEstimator):
         (see ``effect_model``); when the networks' own effects win there,
         the value whose members' effects have the lowest cross-fitted
         R-loss is kept, otherwise the best predictor (with n_estimators=1,
-        the value that predicts the training rows best); ``beta_``
-        reports it.
+        the value that predicts the training rows best).  A binary outcome
+        takes 10.  ``beta_`` reports the value.
     learning_rate : float, default=1e-3
         Adam step size for all three networks.  Predictions use an
         exponential moving average of the inference network's weights.
@@ -173,7 +173,8 @@ class GANITE(EffectInference, BaseEstimator):
         share-weighted mean.  'auto' keeps the candidate with the lowest
         cross-fitted R-loss, with beta='auto' the networks' contrasts of
         every factual weight competing as 'plugin' candidates ('plugin'
-        when n_estimators is 1); the others need n_estimators >= 2.
+        for a binary outcome or when n_estimators is 1); the others need
+        n_estimators >= 2.
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -365,6 +366,8 @@ class GANITE(EffectInference, BaseEstimator):
         n, d = Xa.shape
         classes, codes = check_treatment(T, n)
         y, binary = check_outcome(Y, self.outcome, n)
+        if binary:
+            p = selection.binary_params(p, self.beta)
         if p["batch_size"] > n:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} training rows; lower batch_size")
         seed = check_random_state(self.random_state)

@@ -21,6 +21,9 @@ from .._scales import from_log
 # The factual weights beta='auto' tries, each an inference block trained on
 # the same counterfactual block (choose_effect picks among them).
 BETA_GRID = (1.0, 3.0, 10.0, 30.0)
+# What beta='auto' and effect_model='auto' mean for a binary outcome: the
+# networks' contrasts at a fixed factual weight (binary_params)
+BINARY_BETA = 10.0
 # How effect_model='auto' picks among the candidates' cross-fitted R-losses
 # (_effect_stage.pick): the lowest mean.
 EFFECT_RULE = "min"
@@ -29,6 +32,21 @@ EFFECT_RULE = "min"
 def betas(beta):
     """The factual weights to train for a checked `beta` ('auto' or a float)."""
     return BETA_GRID if isinstance(beta, str) else (beta,)
+
+
+def binary_params(p, beta):
+    """Checked parameters p for a binary outcome: beta='auto' takes
+    BINARY_BETA and effect_model='auto' the networks' contrasts ('plugin').
+    On 0/1 outcomes neither the held-out factual loss nor the R-loss tells
+    the factual weights or the effect models apart beyond their noise, while
+    a small weight shrinks the contrasts towards no effect
+    (docs/design.md)."""
+    p = dict(p)
+    if isinstance(beta, str):
+        p["betas"] = (BINARY_BETA,)
+    if p["effect_model"] == "auto":
+        p["effect_model"] = "plugin"
+    return p
 
 
 def baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop):
