@@ -153,15 +153,75 @@ def _ganite_data(n=600, seed=5):
     return X, t, y, tau
 
 
-def test_beta_auto_keeps_the_beta_whose_members_predict_held_out_rows_best():
+def _plugin_r_losses(models, reference):
+    """Each model's cross-fitted contrasts scored by the R-loss whose outcome
+    model and propensities are those of `reference` (mean per model)."""
+    residual, contrast = stage.r_terms(reference._mu_oof, reference.propensity_fit_, reference._codes_fit,
+                                       reference._y_fit)
+    return {b: float(np.mean((residual - contrast[:, 0] * (m._mu_oof[:, 1] - m._mu_oof[:, 0])) ** 2))
+            for b, m in models.items()}
+
+
+def test_beta_auto_keeps_the_beta_whose_effects_have_the_lowest_r_loss():
     X, t, y, _ = _ganite_data()
-    fixed = {b: GANITE(beta=b, random_state=0, **FAST).fit(y, t, X=X) for b in cgan._ganite.estimator.BETA_GRID}
-    auto = GANITE(random_state=0, **FAST).fit(y, t, X=X)
-    best = max(fixed, key=lambda b: fixed[b].oof_score_)
+    fixed = {b: GANITE(beta=b, effect_model="plugin", random_state=0, **FAST).fit(y, t, X=X)
+             for b in cgan._ganite.selection.BETA_GRID}
+    # the propensities do not depend on beta
+    for m in fixed.values():
+        np.testing.assert_array_equal(m.propensity_fit_, fixed[1.0].propensity_fit_)
+    # the best predictor of the held-out outcomes gives the R-loss its outcome model
+    predictor = max(fixed, key=lambda b: fixed[b].oof_score_)
+    losses = _plugin_r_losses(fixed, fixed[predictor])
+    best = min(losses, key=losses.get)
+    auto = GANITE(effect_model="plugin", random_state=0, **FAST).fit(y, t, X=X)
     assert auto.beta_ == best
     # the fixed-beta fit trains the same counterfactual block and I from the same start
     assert np.array_equal(auto._mu_oof, fixed[best]._mu_oof)
-    assert auto.oof_score_ == fixed[best].oof_score_
+    np.testing.assert_array_equal(auto.effect(X), fixed[best].effect(X))
+    # with every effect model competing, a parametric winner keeps the best predictor's members
+    both = GANITE(random_state=0, **FAST).fit(y, t, X=X)
+    if both.effect_model_ == "plugin":
+        assert both.beta_ == best
+    else:
+        assert both.beta_ == predictor
+        assert np.array_equal(both._mu_oof, fixed[predictor]._mu_oof)
+
+
+def test_a_binary_outcome_takes_the_fixed_weight_and_the_networks_contrasts():
+    X, t, y, _ = _ganite_data(n=400)
+    yb = (y > np.median(y)).astype(float)
+    auto = GANITE(random_state=0, **FAST).fit(yb, t, X=X)
+    assert auto.beta_ == cgan._ganite.selection.BINARY_BETA and auto.effect_model_ == "plugin"
+    fixed = GANITE(beta=cgan._ganite.selection.BINARY_BETA, effect_model="plugin", random_state=0,
+                   **FAST).fit(yb, t, X=X)
+    np.testing.assert_array_equal(auto.predict(X), fixed.predict(X))
+    # set explicitly, the parameters still hold for a binary outcome
+    other = GANITE(beta=3.0, effect_model="constant", random_state=0, **FAST).fit(yb, t, X=X)
+    assert other.beta_ == 3.0 and other.effect_model_ == "constant"
+    mu = other.predict(X)
+    inside = np.all((mu > 0) & (mu < 1), axis=1)  # probabilities off the clip at 0 and 1
+    assert inside.sum() > len(X) // 2 and np.ptp(other.effect(X)[inside]) < 1e-9
+
+
+def test_choose_effect_takes_the_factual_weight_whose_contrasts_fit_the_r_loss():
+    rng = np.random.default_rng(3)
+    n = 800
+    X = rng.normal(size=(n, 2))
+    e = np.full((n, 2), 0.5)
+    codes = (rng.random(n) < 0.5).astype(np.intp)
+    mu0, tau = X[:, 0], 1.0 + np.sin(2 * X[:, 1])  # effects no parametric candidate follows
+    y = mu0 + codes * tau + 0.1 * rng.normal(size=n)
+    fold = np.arange(n) % 4
+    truth = np.c_[mu0, mu0 + tau]
+    shrunk = np.c_[mu0 + 0.5 * tau, mu0 + 0.5 * tau]  # the same m, no effect
+    scored = [(0.1, 0, shrunk, np.ones(2)), (0.2, 1, truth, np.ones(2))]
+    p = {"effect_model": "auto", "n_estimators": 4}
+    pick, model, coef, _ = cgan._ganite.selection.choose_effect(p, X, scored, 0, e, codes, y, fold)
+    assert (pick, model) == (1, "plugin") and coef.shape == (1, 1) and not coef.any()
+    # without the networks' contrasts among the options the best predictor's members stay
+    pick, model, _, _ = cgan._ganite.selection.choose_effect(dict(p, effect_model="linear"), X, scored, 0, e, codes,
+                                                             y, fold)
+    assert (pick, model) == (0, "linear")
 
 
 def test_effect_model_linear_gives_linear_effects_and_keeps_the_arms_mean():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _baseline, _cgan, _effect_stage, _memory, _persist, _plots
+from .. import _cgan, _effect_stage, _memory, _persist, _plots
 from .._base import BaseEstimator, reads, writes
 from .._inference import stratified_folds
 from .._persist import register_estimator
@@ -27,7 +27,7 @@ from .._propensity import (
     overlap_summary,
     propensity_unclipped,
 )
-from .._scales import candidate_transforms, column_scale, from_log, smearing, standardize
+from .._scales import candidate_transforms, column_scale, smearing, standardize
 from .._threads import Stop, effective_jobs, map_threads
 from .._validation import (
     LIMITS,
@@ -44,6 +44,7 @@ from .._validation import (
     feature_names,
     treatment_code,
 )
+from . import selection
 from . import state as _state
 from .inference import EffectInference
 from .members import Member, check_memory, ensemble_mean, outcome_mean, train_fold_member
@@ -55,13 +56,8 @@ if TYPE_CHECKING:
 
 _persist.register_core("ganite_core", _cgan.Ganite)
 
-# The factual weights beta='auto' tries, each an inference block trained on
-# the same counterfactual block; the one whose members predict their
-# held-out rows best is kept.
-BETA_GRID = (1.0, 3.0, 10.0, 30.0)
-# How effect_model='auto' picks among the candidates' cross-fitted R-losses
-# (_effect_stage.pick): the lowest mean.
-EFFECT_RULE = "min"
+# the factual weights beta='auto' tries (selection.BETA_GRID)
+BETA_GRID = selection.BETA_GRID
 
 
 def _covariates(X, W):
@@ -128,10 +124,14 @@ class GANITE(EffectInference, BaseEstimator):
         Weight of the factual entry in the inference network's loss; each
         counterfactual entry (G's completion) has weight 1 (the GANITE
         paper's weighting is 1).  'auto' trains one inference network per
-        value of (1, 3, 10, 30) on each member's counterfactual network
-        and keeps the value whose members predict the outcomes of their
-        held-out rows best (with n_estimators=1, the training rows);
-        ``beta_`` reports it.
+        value of (1, 3, 10, 30) on each member's counterfactual network.
+        The value whose members predict the outcomes of their held-out
+        rows best supplies the outcome model of the effect stage's R-loss
+        (see ``effect_model``); when the networks' own effects win there,
+        the value whose members' effects have the lowest cross-fitted
+        R-loss is kept, otherwise the best predictor (with n_estimators=1,
+        the value that predicts the training rows best).  A binary outcome
+        takes 10.  ``beta_`` reports the value.
     learning_rate : float, default=1e-3
         Adam step size for all three networks.  Predictions use an
         exponential moving average of the inference network's weights.
@@ -171,8 +171,10 @@ class GANITE(EffectInference, BaseEstimator):
         penalty by generalised cross-validation); the potential outcomes
         are then shifted to match these effects, keeping the arms'
         share-weighted mean.  'auto' keeps the candidate with the lowest
-        cross-fitted R-loss ('plugin' when n_estimators is 1); the others
-        need n_estimators >= 2.
+        cross-fitted R-loss, with beta='auto' the networks' contrasts of
+        every factual weight competing as 'plugin' candidates ('plugin'
+        for a binary outcome or when n_estimators is 1); the others need
+        n_estimators >= 2.
     random_state : int, numpy Generator or None, default=None
         Seeds the model's own random stream.  The same value gives
         bit-identical fits.
@@ -298,10 +300,9 @@ class GANITE(EffectInference, BaseEstimator):
             raise ValueError(f"effect_model={p['effect_model']!r} is fitted to cross-fitted predictions, which need "
                              f"n_estimators >= 2; got n_estimators={p['n_estimators']}")
         if isinstance(self.beta, str):
-            check_choice(self.beta, "beta", ("auto",))
-            p["betas"] = BETA_GRID
+            p["betas"] = selection.betas(check_choice(self.beta, "beta", ("auto",)))
         else:
-            p["betas"] = (check_float(self.beta, "beta", 0.0),)
+            p["betas"] = selection.betas(check_float(self.beta, "beta", 0.0))
         p["log_arms"] = ()
         if p["learning_rate"] * p["weight_decay"] > 1:
             # AdamW multiplies every weight by 1 - learning_rate * weight_decay per step: below -1 the
@@ -365,6 +366,8 @@ class GANITE(EffectInference, BaseEstimator):
         n, d = Xa.shape
         classes, codes = check_treatment(T, n)
         y, binary = check_outcome(Y, self.outcome, n)
+        if binary:
+            p = selection.binary_params(p, self.beta)
         if p["batch_size"] > n:
             raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} training rows; lower batch_size")
         seed = check_random_state(self.random_state)
@@ -395,7 +398,7 @@ class GANITE(EffectInference, BaseEstimator):
         try:
             for transform in transforms:
                 y32 = np.ascontiguousarray(np.log(y) if transform == "log" else y, dtype=np.float32)
-                links = self._baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop)
+                links = selection.baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop)
                 if links is None:  # stopped
                     return self
                 p_scale = dict(p, log_arms=links)
@@ -406,32 +409,25 @@ class GANITE(EffectInference, BaseEstimator):
                 shared = (p_scale, X32, codes, y32, K, binary, seeds, fold if M > 1 else None, stop, bar)
                 results = map_threads(train_fold_member, M, n_jobs, stop, shared=shared)
                 # each beta's members, scored on the rows they did not see
-                for b in range(len(p["betas"])):
-                    mu_oof = np.zeros((n, K))
-                    for member, result in enumerate(results):
-                        held = np.flatnonzero(fold == member) if M > 1 else slice(None)
-                        mu_oof[held] = result[0][b].predict(X32[held])
-                    smear = np.ones(K)
-                    if transform == "log":
-                        mu_oof, smear = from_log(mu_oof, y32, codes, K)
-                    loss = float(np.mean((y - mu_oof[np.arange(n), codes]) ** 2))
+                scored = selection.score_betas(results, X32, codes, y, y32, K, transform,
+                                               fold if M > 1 else None)
+                for index, (loss, _, _, _) in enumerate(scored):
                     if best is None or loss < best[0]:
-                        best = (loss, transform, [(r[0][b], r[1], r[2], r[3][b]) for r in results], mu_oof, smear,
-                                y32, links)
+                        best = (loss, transform, results, scored, index, y32, links)
         finally:
             bar.close()
-        _, transform, results, mu_oof, smear, y32, links = best
+        _, transform, results, scored, index, y32, links = best
+        raw, propensity_model = propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
+        # the effect model, and the factual weight whose members are kept
+        b, effect_model, effect_coef, splines = selection.choose_effect(p, X32, scored, index, clip_propensity(raw),
+                                                                       codes, y, fold)
+        _, _, mu_oof, smear = scored[b]
         history = {
             "generator_loss": [r[1] for r in results],
             "discriminator_loss": [r[2] for r in results],
-            "ite_loss": [r[3] for r in results],
+            "ite_loss": [r[3][b] for r in results],
         }
-        members = [r[0] for r in results]
-        raw, propensity_model = propensity_unclipped(X32, codes, K, fold if M > 1 else None, seed)
-        options = (p["effect_model"],) if p["effect_model"] != "auto" else (
-            _effect_stage.EFFECT_MODELS if M > 1 else ("plugin",))
-        effect_model, effect_coef, splines, _ = _effect_stage.choose(X32, mu_oof, clip_propensity(raw), codes, y,
-                                                                    fold, options, EFFECT_RULE)
+        members = [r[0][b] for r in results]
         # the fitted state, in the order files have always listed it, made
         # the model's at once: no reader sees a fit half published
         link_names = np.array(["log" if k in links else "identity" for k in range(K)])
@@ -446,7 +442,7 @@ class GANITE(EffectInference, BaseEstimator):
             "outcome_type_": "binary" if binary else "continuous",
             "history_": {k: np.stack(v) for k, v in history.items()},
             "effect_model_": effect_model,
-            "_effect_coef": np.zeros((K - 1, 1)) if effect_coef is None else effect_coef,
+            "_effect_coef": effect_coef,
             "_effect_splines": splines,
             "_mu_fit": None,  # set below, from the state above
             "propensity_model_": propensity_model,
@@ -474,17 +470,6 @@ class GANITE(EffectInference, BaseEstimator):
             )
         return self
 
-    @staticmethod
-    def _baseline_links(p, X32, codes, y32, K, binary, transform, fold, stop):
-        """The arms whose baseline takes a log link: with baseline='auto',
-        on the outcome's own scale and with cross-fitting, the arms where
-        it predicts the held-out rows better (_baseline.choose_links);
-        otherwise none.  None once `stop` is set."""
-        if (p["baseline"] != "auto" or binary or transform != "none" or p["n_estimators"] < 2
-                or not _baseline.fits_baseline(X32.shape[1], K)):
-            return ()
-        return _baseline.choose_links(X32, codes, y32, fold, K, stop)
-
     def _refit_params(self):
         """Checked parameters for refitting members as the fit did (the
         bootstrap): its beta and its baseline links, not chosen again."""
@@ -497,8 +482,8 @@ class GANITE(EffectInference, BaseEstimator):
     def beta_(self) -> float:
         """The factual weight of the fitted inference networks.
 
-        ``beta``, or with ``beta='auto'`` the value of the grid whose
-        members predicted their held-out rows best."""
+        ``beta``, or with ``beta='auto'`` the value of the grid chosen by
+        the fit (see the ``beta`` parameter)."""
         self._check_is_fitted()
         return float(self._cores[0].config["beta"])
 
@@ -523,27 +508,8 @@ class GANITE(EffectInference, BaseEstimator):
         mu = ensemble_mean(self._members(), Z, self._smear if self._log_scale() else None)
         return self._with_effects(mu, Z, self.__dict__)
 
-    @staticmethod
-    def _with_effects(mu, Z, state):
-        """Potential outcomes mu (n, K) of rows Z moved so that their
-        contrasts with arm 0 are the fitted effect model's effects (state
-        holds effect_model_, _effect_coef, _effect_splines, _codes_fit and
-        outcome_type_): arm k moves by delta_k, its effect minus the
-        ensemble's, less the average move sum_j share_j delta_j (share_j
-        the training rows' share of arm j), so that the arms' mean, weighted
-        by their shares, is the ensemble's.  Probabilities stay in [0, 1].
-        'plugin' (and models saved before effect models existed) leaves mu
-        as it is."""
-        model = state.get("effect_model_", "plugin")
-        if model == "plugin":
-            return mu
-        K = mu.shape[1]
-        F = _effect_stage.features(Z, model, state["_effect_splines"])
-        delta = np.zeros_like(mu)
-        delta[:, 1:] = _effect_stage.effects(F, state["_effect_coef"], K) - (mu[:, 1:] - mu[:, :1])
-        share = np.bincount(state["_codes_fit"], minlength=K) / len(state["_codes_fit"])
-        out = mu + delta - (delta @ share)[:, None]
-        return np.clip(out, 0.0, 1.0) if state["outcome_type_"] == "binary" else out
+    # the effect model's contrasts put on the ensemble's outcomes (selection.with_effects)
+    _with_effects = staticmethod(selection.with_effects)
 
     def _member_predict(self, member, Z, smear=None):
         """One member's expected potential outcomes for rows Z, float64, in
