@@ -12,6 +12,47 @@
 #include <math.h>
 #include <string.h>
 
+#ifndef CG_DOUBLE
+/* y[n] = x > 0 ? x : a expm1(x) in float, in a form the compiler
+ * vectorises (libm's expm1 is one scalar call per element, which made ELU
+ * the largest cost of a SCIGAN step).  x = n ln2 + r with n = round(x /
+ * ln2) (by the 1.5 * 2^23 shift, exact for |x| <= 87) and |r| <= ln2 / 2;
+ * then expm1(x) = 2^n expm1(r) + (2^n - 1), where 2^n - 1 is exact and
+ * expm1(r) is its Taylor polynomial of degree 7 (truncation below 2e-8
+ * relative).  For n = 0 this is expm1(r) itself, so small |x| keep their
+ * relative accuracy; below -87 the result is -1 in float anyway.  No FMA
+ * in either clone (avx2 does not imply it), so both give the same bits. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* the selects vectorise only if comparisons may be taken as not trapping
+ * (which changes no value; exception flags are never read) */
+__attribute__((optimize("no-trapping-math")))
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CG_NO_CLONES)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void elu_forward_f(float *y, const float *x, size_t n, float a)
+{
+    const float shift = 12582912.0f, log2e = 1.44269504088896341f;
+    const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-06f;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], c = v < -87.0f ? -87.0f : v;
+        c = c > 0.0f ? 0.0f : c;
+        float t = c * log2e + shift;
+        float k = t - shift;
+        float r = (c - k * ln2_hi) - k * ln2_lo;
+        float p = r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 +
+                  r * (1.0f / 5040)))))));
+        uint32_t bits; /* unsigned: NaN inputs give any bits without overflow, and a NaN result */
+        memcpy(&bits, &t, sizeof bits);
+        bits = (bits - 0x4B400000u + 127u) << 23; /* 2^k: t's low bits hold k + 0x400000 */
+        float s;
+        memcpy(&s, &bits, sizeof s);
+        float neg = a * (s * p + (s - 1.0f));
+        y[i] = v > 0 ? v : neg;
+    }
+}
+#endif
+
 /* y[n] = f(x[n]) */
 void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation act, double param)
 {
@@ -30,7 +71,11 @@ void cg_activation_forward(cg_real *y, const cg_real *x, size_t n, cg_activation
         }
         break;
     case CG_ACT_ELU:
+#ifdef CG_DOUBLE
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : a * (cg_real)expm1(x[i]);
+#else
+        elu_forward_f(y, x, n, a);
+#endif
         break;
     case CG_ACT_TANH:
         for (size_t i = 0; i < n; i++) y[i] = (cg_real)tanh(x[i]);

@@ -77,15 +77,18 @@ struct cg_scigan {
     int32_t *tb, *pos;
     size_t *tstart;  /* [K + 1]: the batch is sorted by treatment; treatment k's rows are [tstart[k], tstart[k + 1]) */
     size_t *dd_b0, *dd_nb; /* [K]: the sets the dosage discriminator last ran on, per treatment */
+    size_t *dd_ld;         /* [K]: the line length of its first layer's lines, per treatment */
     cg_real *xb, *yb, *db, *gin, *ds, *mask, *onehot;
     /* curve networks (G, then I): per treatment [K][E*h] pre-activations
      * and activations of the first head layer, [K][E] outputs, [NB*K*h]
      * gradient of u, [E*h] scratch */
     cg_real *cz[2], *ca[2], *cout[2], *cdu[2], *cda;
     size_t cld[2];   /* the line length of the last curve_forward's heads */
-    /* discriminators: D_dosage's [K][E*h] first-layer pre-activations and
-     * activations, [K][E] logits, [NB*h] gradient of r(x); D_treatment's
-     * input, its gradient and its [NB*K] logits; the sets [K][E*2]; scratch */
+    /* discriminators, feature-major (each element a column of lines of LE):
+     * D_dosage's [K][h lines] first-layer pre-activations and activations,
+     * [K][E] logits, [NB*h] gradient of r(x); D_treatment's input, its
+     * gradient and its [NB*K] logits; the sets [K][2 lines: doses,
+     * outcomes]; scratch lines: pbuf, dp [4], qbuf, dq [2h], dh [h], de [2] */
     cg_real *z1, *a1, *dlog, *dxr, *tin, *dtin, *tlog, *sets, *pbuf, *qbuf, *dq, *dh, *dp, *de;
     /* gradients of the logits, of G's and I's outputs, G's completed sets */
     cg_real *ddlog, *dtlog, *gbar;
@@ -226,12 +229,13 @@ static void block_zero_grad(block_net *b)
  * plan only counts) */
 static void scigan_buffers(cg_scigan *g, cg_plan *p)
 {
-    size_t K = g->K, E = g->E, NB = g->NB, h = g->h, Eh = cg_mul(E, h), LEh = cg_mul(g->LE, h);
+    size_t K = g->K, E = g->E, NB = g->NB, h = g->h, LEh = cg_mul(g->LE, h);
     g->idx = cg_plan_alloc(p, g->B, sizeof *g->idx, 0);
     g->order = cg_plan_alloc(p, g->B, sizeof *g->order, 0);
     g->tstart = cg_plan_alloc(p, K + 1, sizeof *g->tstart, 0);
     g->dd_b0 = cg_plan_alloc(p, K, sizeof *g->dd_b0, 0);
     g->dd_nb = cg_plan_alloc(p, K, sizeof *g->dd_nb, 0);
+    g->dd_ld = cg_plan_alloc(p, K, sizeof *g->dd_ld, 0);
     g->tb = cg_plan_alloc(p, NB, sizeof *g->tb, 0);
     g->pos = cg_plan_alloc(p, g->B, sizeof *g->pos, 0);
     g->xb = cg_plan_alloc(p, cg_mul(NB, g->d), sizeof *g->xb, 0);
@@ -248,20 +252,20 @@ static void scigan_buffers(cg_scigan *g, cg_plan *p)
         g->cdu[c] = cg_plan_alloc(p, cg_mul(NB, cg_mul(K, h)), sizeof(cg_real), 0);
     }
     g->cda = cg_plan_alloc(p, LEh, sizeof *g->cda, 0);
-    g->z1 = cg_plan_alloc(p, cg_mul(K, Eh), sizeof *g->z1, 0);
-    g->a1 = cg_plan_alloc(p, cg_mul(K, Eh), sizeof *g->a1, 0);
+    g->z1 = cg_plan_alloc(p, cg_mul(K, LEh), sizeof *g->z1, 0);
+    g->a1 = cg_plan_alloc(p, cg_mul(K, LEh), sizeof *g->a1, 0);
     g->dlog = cg_plan_alloc(p, cg_mul(K, E), sizeof *g->dlog, 0);
     g->dxr = cg_plan_alloc(p, cg_mul(NB, h), sizeof *g->dxr, 0);
     g->tin = cg_plan_alloc(p, cg_mul(NB, g->tin_w), sizeof *g->tin, 0);
     g->dtin = cg_plan_alloc(p, cg_mul(NB, g->tin_w), sizeof *g->dtin, 0);
     g->tlog = cg_plan_alloc(p, cg_mul(NB, K), sizeof *g->tlog, 0);
-    g->sets = cg_plan_alloc(p, cg_mul(K, cg_mul(E, 2)), sizeof *g->sets, 0);
-    g->pbuf = cg_plan_alloc(p, cg_mul(E, 4), sizeof *g->pbuf, 0);
-    g->qbuf = cg_plan_alloc(p, cg_mul(Eh, 2), sizeof *g->qbuf, 0);
-    g->dq = cg_plan_alloc(p, cg_mul(Eh, 2), sizeof *g->dq, 0);
-    g->dh = cg_plan_alloc(p, Eh, sizeof *g->dh, 0);
-    g->dp = cg_plan_alloc(p, cg_mul(E, 4), sizeof *g->dp, 0);
-    g->de = cg_plan_alloc(p, cg_mul(E, 2), sizeof *g->de, 0);
+    g->sets = cg_plan_alloc(p, cg_mul(K, cg_mul(g->LE, 2)), sizeof *g->sets, 0);
+    g->pbuf = cg_plan_alloc(p, cg_mul(g->LE, 4), sizeof *g->pbuf, 0);
+    g->qbuf = cg_plan_alloc(p, cg_mul(LEh, 2), sizeof *g->qbuf, 0);
+    g->dq = cg_plan_alloc(p, cg_mul(LEh, 2), sizeof *g->dq, 0);
+    g->dh = cg_plan_alloc(p, LEh, sizeof *g->dh, 0);
+    g->dp = cg_plan_alloc(p, cg_mul(g->LE, 4), sizeof *g->dp, 0);
+    g->de = cg_plan_alloc(p, cg_mul(g->LE, 2), sizeof *g->de, 0);
     g->ddlog = cg_plan_alloc(p, cg_mul(K, E), sizeof *g->ddlog, 0);
     g->dtlog = cg_plan_alloc(p, cg_mul(NB, K), sizeof *g->dtlog, 0);
     g->gbar = cg_plan_alloc(p, cg_mul(K, E), sizeof *g->gbar, 0);
@@ -313,7 +317,7 @@ void cg_scigan_free(cg_scigan *g)
 {
     if (!g) return;
     for (int k = 0; k < N_NETS; k++) block_free(&g->net[k]);
-    void *blocks[] = {g->idx, g->order, g->tstart, g->dd_b0, g->dd_nb, g->tb, g->pos, g->xb, g->yb, g->db, g->gin, g->ds, g->mask, g->onehot, g->cz[0],
+    void *blocks[] = {g->idx, g->order, g->tstart, g->dd_b0, g->dd_nb, g->dd_ld, g->tb, g->pos, g->xb, g->yb, g->db, g->gin, g->ds, g->mask, g->onehot, g->cz[0],
                       g->cz[1], g->ca[0], g->ca[1], g->cout[0], g->cout[1], g->cdu[0], g->cdu[1], g->cda, g->z1,
                       g->a1, g->dlog, g->dxr, g->tin, g->dtin, g->tlog, g->sets, g->pbuf, g->qbuf, g->dq, g->dh,
                       g->dp, g->de, g->ddlog, g->dtlog, g->gbar, g->i_avg, g};
@@ -512,49 +516,122 @@ static void generator_input(cg_scigan *g, cg_rng *rng, const cg_real *x, const i
 
 /* ------------------------------------------------------ discriminators */
 
-/* the sets of the batch: (dose, outcome) per element, G's outcomes with
- * the factual y swapped in */
+/* the sets of the batch, as two lines per treatment (doses, outcomes):
+ * G's outcomes with the factual y swapped in */
 static void fill_sets(cg_scigan *g)
 {
-    size_t K = g->K, E = g->E, nm = g->B * g->S;
+    size_t K = g->K, E = g->E, LE = g->LE, nm = g->B * g->S;
     for (size_t k = 0; k < K; k++) {
-        cg_real *e = g->sets + k * E * 2;
-        const cg_real *o = g->cout[0] + k * E, *ds = g->ds + k * E, *mk = g->mask + k * E;
-        for (size_t i = 0; i < nm; i++) {
-            e[2 * i] = ds[i];
-            e[2 * i + 1] = mk[i] != 0 ? g->yb[i / g->S] : o[i];
+        cg_real *e = g->sets + k * LE * 2;
+        const cg_real *o = g->cout[0] + k * E, *mk = g->mask + k * E;
+        memcpy(e, g->ds + k * E, nm * sizeof(cg_real));
+        for (size_t i = 0; i < nm; i++) e[LE + i] = mk[i] != 0 ? g->yb[i / g->S] : o[i];
+    }
+}
+
+/* Feature-major set layers over n sets of m consecutive columns.  Each
+ * sums a set in element order and scales in double, as cg_set_mean_forward
+ * and cg_set_concat_mean_backward do, so the bits are theirs. */
+
+/* y: 2w lines (stride ldy) = [the w lines of x (stride ldx), each set's
+ * mean of them, repeated over the set] */
+static void fm_concat_mean_forward(cg_real *y, size_t ldy, const cg_real *x, size_t ldx, size_t n, size_t m, size_t w)
+{
+    double inv = 1.0 / (double)m;
+    for (size_t j = 0; j < w; j++) {
+        const cg_real *xj = x + j * ldx;
+        cg_real *yj = y + j * ldy, *mj = y + (w + j) * ldy;
+        memcpy(yj, xj, n * m * sizeof(cg_real));
+        for (size_t i = 0; i < n; i++) {
+            cg_real acc = xj[i * m];
+            for (size_t s = 1; s < m; s++) acc += xj[i * m + s];
+            acc = (cg_real)(acc * inv);
+            for (size_t s = 0; s < m; s++) mj[i * m + s] = acc;
         }
     }
+}
+
+/* dx: w lines (stride ldx) += dy's first w lines + the mean over the set
+ * of its last w lines (dy: 2w lines, stride ldy) */
+static void fm_concat_mean_backward(cg_real *dx, size_t ldx, const cg_real *dy, size_t ldy, size_t n, size_t m,
+                                    size_t w)
+{
+    for (size_t j = 0; j < w; j++) {
+        const cg_real *gj = dy + j * ldy, *pj = dy + (w + j) * ldy;
+        cg_real *dj = dx + j * ldx;
+        for (size_t i = 0; i < n; i++) {
+            cg_real pooled = 0;
+            for (size_t s = 0; s < m; s++) pooled += pj[i * m + s];
+            pooled = (cg_real)(pooled / (double)m);
+            for (size_t s = 0; s < m; s++) dj[i * m + s] += gj[i * m + s] + pooled;
+        }
+    }
+}
+
+/* y[i*ldy + j] = the mean over set i of line j of x (w lines, stride ldx) */
+static void fm_mean_forward(cg_real *y, size_t ldy, const cg_real *x, size_t ldx, size_t n, size_t m, size_t w)
+{
+    double inv = 1.0 / (double)m;
+    for (size_t j = 0; j < w; j++) {
+        const cg_real *xj = x + j * ldx;
+        for (size_t i = 0; i < n; i++) {
+            cg_real acc = xj[i * m];
+            for (size_t s = 1; s < m; s++) acc += xj[i * m + s];
+            y[i * ldy + j] = (cg_real)(acc * inv);
+        }
+    }
+}
+
+/* lines dx (w lines, stride ldx, n*m columns) = dy[i*ldy + j] / m over set i */
+static void fm_mean_backward(cg_real *dx, size_t ldx, const cg_real *dy, size_t ldy, size_t n, size_t m, size_t w)
+{
+    cg_real inv = (cg_real)(1.0 / (double)m);
+    for (size_t j = 0; j < w; j++) {
+        cg_real *dj = dx + j * ldx;
+        for (size_t i = 0; i < n; i++) {
+            cg_real v = (cg_real)0 + dy[i * ldy + j] * inv; /* 0 + x: the sign of a zero as an addition gives it */
+            for (size_t s = 0; s < m; s++) dj[i * m + s] = v;
+        }
+    }
+}
+
+/* zero the first `cols` columns of `lines` lines of stride ld */
+static void zero_lines(cg_real *x, size_t lines, size_t ld, size_t cols)
+{
+    for (size_t j = 0; j < lines; j++) memset(x + j * ld, 0, cols * sizeof(cg_real));
 }
 
 /* Both discriminators on the batch's sets: logits into dlog [K][E] and,
  * for K >= 2, tlog [B, K].  With factual_only, the dosage discriminator of
  * treatment k runs on the sets of the rows that received k alone (all its
- * loss reads); otherwise on every row's. */
+ * loss reads); otherwise on every row's.  Feature-major throughout: the
+ * set layers work on the MLPs' lines, with no transposes. */
 static void discriminators_forward(cg_scigan *g, int factual_only)
 {
     block_net *dd = &g->net[NET_DOSAGE], *dt = &g->net[NET_TREATMENT];
-    size_t B = g->B, S = g->S, K = g->K, E = g->E, h = g->h, nm = B * S;
+    size_t B = g->B, S = g->S, K = g->K, E = g->E, LE = g->LE, h = g->h, nm = B * S;
     cg_activation f = (cg_activation)g->cfg.activation;
     const cg_real *r = cg_mlp_forward(dd->parts[0], g->xb, B, 0, NULL);
     for (size_t k = 0; k < K; k++) {
         size_t b0 = factual_only ? g->tstart[k] : 0, nb = factual_only ? g->tstart[k + 1] - b0 : B;
-        size_t e0 = b0 * S, ne = nb * S;
+        size_t e0 = b0 * S, ne = nb * S, ld, ldo;
         g->dd_b0[k] = b0, g->dd_nb[k] = nb;
         if (nb == 0) continue;
-        cg_real *z1 = g->z1 + k * E * h, *a1 = g->a1 + k * E * h;
-        cg_set_concat_mean_forward(g->pbuf, g->sets + (k * E + e0) * 2, nb, S, 2);
-        const cg_real *lin = cg_mlp_forward(dd->parts[1 + 2 * k], g->pbuf, ne, 0, NULL);
-        cg_set_broadcast_forward(z1, lin, h, 1, r + b0 * h, h, nb, S, h);
-        cg_activation_forward(a1, z1, ne * h, f, g->act_param);
-        cg_set_concat_mean_forward(g->qbuf, a1, nb, S, h);
-        const cg_real *o = cg_mlp_forward(dd->parts[2 + 2 * k], g->qbuf, ne, 0, NULL);
+        cg_real *z1 = g->z1 + k * h * LE, *a1 = g->a1 + k * h * LE;
+        fm_concat_mean_forward(g->pbuf, LE, g->sets + k * LE * 2 + e0, LE, nb, S, 2);
+        const cg_real *lin = cg_mlp_forward_fm(dd->parts[1 + 2 * k], g->pbuf, LE, ne, 0, NULL, &ld);
+        cg_set_broadcast_forward(z1, lin, 1, ld, r + b0 * h, h, nb, S, h);
+        for (size_t j = 0; j < h; j++) cg_activation_forward(a1 + j * ld, z1 + j * ld, ne, f, g->act_param);
+        fm_concat_mean_forward(g->qbuf, LE, a1, ld, nb, S, h);
+        const cg_real *o = cg_mlp_forward_fm(dd->parts[2 + 2 * k], g->qbuf, LE, ne, 0, NULL, &ldo);
         memcpy(g->dlog + k * E + e0, o, ne * sizeof(cg_real));
+        g->dd_ld[k] = ld;
     }
     if (K < 2) return;
     for (size_t k = 0; k < K; k++) {
-        const cg_real *v = cg_mlp_forward(dt->parts[1 + k], g->sets + k * E * 2, nm, 0, NULL);
-        cg_set_mean_forward(g->tin + k * h, g->tin_w, v, B, S, h);
+        size_t ld;
+        const cg_real *v = cg_mlp_forward_fm(dt->parts[1 + k], g->sets + k * LE * 2, LE, nm, 0, NULL, &ld);
+        fm_mean_forward(g->tin + k * h, g->tin_w, v, ld, B, S, h);
     }
     for (size_t i = 0; i < B; i++) memcpy(g->tin + i * g->tin_w + K * h, g->xb + i * g->d, g->d * sizeof(cg_real));
     const cg_real *o = cg_mlp_forward(dt->parts[0], g->tin, B, 0, NULL);
@@ -567,34 +644,34 @@ static void discriminators_forward(cg_scigan *g, int factual_only)
 static void discriminators_backward(cg_scigan *g, int params, cg_real *dout)
 {
     block_net *dd = &g->net[NET_DOSAGE], *dt = &g->net[NET_TREATMENT];
-    size_t B = g->B, S = g->S, K = g->K, E = g->E, h = g->h, nm = B * S;
+    size_t B = g->B, S = g->S, K = g->K, E = g->E, LE = g->LE, h = g->h, nm = B * S;
     if (K >= 2) {
         memset(g->dtin, 0, B * g->tin_w * sizeof(cg_real));
         cg_mlp_backward_ex(dt->parts[0], g->dtin, g->dtlog, params);
     }
     if (params) memset(g->dxr, 0, B * h * sizeof(cg_real));
     for (size_t k = 0; k < K; k++) {
-        size_t b0 = g->dd_b0[k], nb = g->dd_nb[k], e0 = b0 * S, ne = nb * S;
-        if (dout) memset(g->de, 0, nm * 2 * sizeof(cg_real));
+        size_t b0 = g->dd_b0[k], nb = g->dd_nb[k], e0 = b0 * S, ne = nb * S, ld = g->dd_ld[k];
+        if (dout) zero_lines(g->de, 2, LE, fm_cols(nm));
         if (nb > 0) {
-            memset(g->dq, 0, ne * 2 * h * sizeof(cg_real));
-            cg_mlp_backward_ex(dd->parts[2 + 2 * k], g->dq, g->ddlog + k * E + e0, params);
-            memset(g->dh, 0, ne * h * sizeof(cg_real));
-            cg_set_concat_mean_backward(g->dh, g->dq, nb, S, h);
-            cg_activation_backward(g->dh, g->z1 + k * E * h, g->a1 + k * E * h, ne * h,
-                                   (cg_activation)g->cfg.activation, g->act_param);
-            if (params) cg_set_broadcast_backward(g->dxr + b0 * h, h, g->dh, h, 1, nb, S, h);
-            if (dout) memset(g->dp, 0, ne * 4 * sizeof(cg_real));
-            cg_mlp_backward_ex(dd->parts[1 + 2 * k], dout ? g->dp : NULL, g->dh, params);
-            if (dout) cg_set_concat_mean_backward(g->de + e0 * 2, g->dp, nb, S, 2);
+            zero_lines(g->dq, 2 * h, LE, fm_cols(ne));
+            cg_mlp_backward_fm(dd->parts[2 + 2 * k], g->dq, LE, g->ddlog + k * E + e0, ne, params);
+            zero_lines(g->dh, h, ld, ne);
+            fm_concat_mean_backward(g->dh, ld, g->dq, LE, nb, S, h);
+            for (size_t j = 0; j < h; j++)
+                cg_activation_backward(g->dh + j * ld, g->z1 + k * h * LE + j * ld, g->a1 + k * h * LE + j * ld, ne,
+                                       (cg_activation)g->cfg.activation, g->act_param);
+            if (params) cg_set_broadcast_backward(g->dxr + b0 * h, h, g->dh, 1, ld, nb, S, h);
+            if (dout) zero_lines(g->dp, 4, LE, fm_cols(ne));
+            cg_mlp_backward_fm(dd->parts[1 + 2 * k], dout ? g->dp : NULL, LE, g->dh, ld, params);
+            if (dout) fm_concat_mean_backward(g->de + e0, LE, g->dp, LE, nb, S, 2);
         }
         if (K >= 2) {
-            memset(g->dh, 0, nm * h * sizeof(cg_real));
-            cg_set_mean_backward(g->dh, g->dtin + k * h, g->tin_w, B, S, h);
-            cg_mlp_backward_ex(dt->parts[1 + k], dout ? g->de : NULL, g->dh, params);
+            fm_mean_backward(g->dh, LE, g->dtin + k * h, g->tin_w, B, S, h);
+            cg_mlp_backward_fm(dt->parts[1 + k], dout ? g->de : NULL, LE, g->dh, LE, params);
         }
         if (dout)
-            for (size_t i = 0; i < nm; i++) dout[k * E + i] += g->de[2 * i + 1];
+            for (size_t i = 0; i < nm; i++) dout[k * E + i] += g->de[LE + i];
     }
     if (params) cg_mlp_backward(dd->parts[0], NULL, g->dxr);
 }

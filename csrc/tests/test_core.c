@@ -262,6 +262,32 @@ static double act_obj(void *vc, int on_core)
     return dot_c(c->y, c->base, c->R, c->n);
 }
 
+/* ELU over a dense sweep of its negative side (the float build computes
+ * expm1 with its own vectorised polynomial): within 4 units in the last
+ * place of float of a * expm1(x), relatively, from -100 to 0 (tiny |x|
+ * included), -1 * a at -inf, NaN kept */
+static void test_elu_sweep(double param)
+{
+    const size_t n = 200003;
+    cg_real *x = ralloc(n), *y = ralloc(n);
+    for (size_t i = 0; i < n; i++) x[i] = (cg_real)(-100.0 * pow((double)i / (double)(n - 4), 3));
+    x[n - 3] = (cg_real)-1e-30;
+    x[n - 2] = (cg_real)-INFINITY;
+    x[n - 1] = (cg_real)NAN;
+    cg_activation_forward(y, x, n, CG_ACT_ELU, param);
+    double a = (double)(cg_real)param, worst = 0;
+    for (size_t i = 0; i < n - 2; i++) {
+        double want = a * expm1((double)x[i]), err = fabs((double)y[i] - want) / (fabs(want) > 0 ? fabs(want) : 1);
+        worst = err > worst ? err : worst;
+    }
+    double tol = sizeof(cg_real) == 4 ? 4 * 5.96e-8 : 4 * 1.12e-16;
+    CHECK(worst <= tol, "ELU(%g) sweep: worst relative error %.3g above %.3g", param, worst, tol);
+    CHECK(y[n - 2] == (cg_real)-a, "ELU(%g) at -inf gives %g, not %g", param, (double)y[n - 2], -a);
+    CHECK(isnan(y[n - 1]), "ELU(%g) at NaN gives %g, not NaN", param, (double)y[n - 1]);
+    free(x);
+    free(y);
+}
+
 static void test_activation(int act, double param)
 {
     char name[128];
@@ -3262,6 +3288,8 @@ int main(int argc, char **argv)
     test_activation(CG_ACT_LEAKY_RELU, 0.01);
     test_activation(CG_ACT_ELU, 1.0);
     test_activation(CG_ACT_ELU, 0.5);
+    test_elu_sweep(1.0);
+    test_elu_sweep(0.5);
     test_activation(CG_ACT_TANH, 0);
     test_activation(CG_ACT_SIGMOID, 0);
     test_dropout();
