@@ -2084,6 +2084,44 @@ static PyObject *Wgan_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
     return bytes_result(bytes, "this WGAN");
 }
 
+static PyObject *Wgan_privacy_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    cg_wgan_config cfg;
+    PyArrayObject *layout[3];
+    size_t bytes;
+    (void)unused;
+    if (wgan_args(args, kw, "OOOOOOOOOOOOOO|OOO:privacy_nbytes", &cfg, layout) < 0) return NULL;
+    for (int i = 0; i < 3; i++) Py_XDECREF(layout[i]);
+    Py_BEGIN_ALLOW_THREADS
+    bytes = cg_wgan_privacy_bytes(&cfg);
+    Py_END_ALLOW_THREADS
+    return bytes_result(bytes, "this WGAN's private training");
+}
+
+static PyObject *Wgan_set_privacy(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"noise_multiplier", "max_grad_norm", "sample_rate", NULL};
+    PyObject *o[3];
+    double sigma, clip, rate;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:set_privacy", kwlist, &o[0], &o[1], &o[2]) ||
+        get_real(o[0], "noise_multiplier", 0, 1e12, 0, 0, &sigma) < 0 ||
+        get_real(o[1], "max_grad_norm", 0, 1e12, 1, 0, &clip) < 0 ||
+        get_real(o[2], "sample_rate", 0, 1, 1, 0, &rate) < 0 || core_acquire(self, &held) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_set_privacy(self->model, sigma, clip, rate, err);
+    Py_END_ALLOW_THREADS
+    core_release(self, &held);
+    if (st != CG_OK) {
+        raise_status(st, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* With the lock: the context a call passes (ctx, NULL for None) against the
  * model's ctx_dim, for rows rows. */
 static int wgan_check_context(const cg_wgan *w, PyArrayObject *ctx, npy_intp rows)
@@ -2258,6 +2296,13 @@ static PyMethodDef Wgan_methods[] = {
      "reseed(seed) followed by sample(n, context)."},
     {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Wgan_restore, METH_O | METH_CLASS, "Wgan.restore(snapshot) -> Wgan."},
+    {"set_privacy", (PyCFunction)(void (*)(void))Wgan_set_privacy, METH_VARARGS | METH_KEYWORDS,
+     "set_privacy(noise_multiplier, max_grad_norm, sample_rate): train from here on with DP-SGD: Poisson\n"
+     "sampling of the real rows at sample_rate, each row's whole contribution to a step's gradient clipped\n"
+     "to max_grad_norm, Gaussian noise of sd noise_multiplier * max_grad_norm on the sum (critic steps,\n"
+     "and generator steps when the model has a context).  Not kept in snapshots."},
+    {"privacy_nbytes", (PyCFunction)(void (*)(void))Wgan_privacy_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "Wgan.privacy_nbytes(**the arguments of Wgan) -> int: what set_privacy allocates."},
     {"nbytes", (PyCFunction)(void (*)(void))Wgan_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
      "Wgan.nbytes(**the arguments of Wgan) -> int.\n"
      "The bytes Wgan(...) allocates (its two networks, their Adam moments and caches, the critic's\n"
