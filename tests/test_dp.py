@@ -200,3 +200,65 @@ def test_core_set_privacy_checks_its_arguments():
     w.set_data(np.random.default_rng(0).random((16, 2), dtype=np.float32))
     c, g, p = w.train(3)
     assert np.isfinite(c).all() and np.isfinite(g).all()
+
+
+# ------------------------------------------- per-example clipping, NumPy reference
+
+def _clipped_reference(m, sizes, acts, passes, max_norm, sigma, noise):
+    """NumPy DP-SGD sum: each example's gradient (the sum over `passes`
+    [(X, dOut)] of its row's parameter gradient, by tests/reference.py),
+    clipped to max_norm, summed, plus sigma * max_norm * noise."""
+    import reference as ref
+    n = passes[0][0].shape[0]
+    per = np.zeros((n, m.n_params))
+    params = m.get_params()
+    for i in range(n):
+        for X, dOut in passes:
+            _, cache = ref.mlp_forward(params, sizes, acts, X[i:i + 1])
+            per[i] += ref.mlp_backward(params, sizes, acts, cache, dOut[i:i + 1])[1]
+    sq = (per ** 2).sum(axis=1)
+    factor = np.minimum(1.0, max_norm / np.sqrt(sq))
+    return sq, factor, (factor[:, None] * per).sum(axis=0) + sigma * max_norm * noise
+
+
+@pytest.mark.parametrize("acts", [["relu", "relu", "identity"], ["tanh", "leaky_relu", "identity"]])
+def test_per_example_clipping_matches_numpy(acts):
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    sizes = [5, 7, 6, 1]
+    m = _cgan.MLP(sizes, acts, 3)
+    rng = np.random.default_rng(8)
+    n = 11
+    real, fake = rng.normal(size=(n, 5)).astype(np.float32), rng.normal(size=(n, 5)).astype(np.float32)
+    passes = [(real, -np.ones((n, 1), np.float32)), (fake, np.ones((n, 1), np.float32))]
+    m.zero_grad()
+    m.per_example_begin(n, 2)
+    for X, d in passes:
+        m.forward(X)
+        m.backward(d)
+    sq = m.per_example_end()
+    assert not m.get_grads().any()  # nothing was added to the gradient block
+    max_norm, sigma = float(np.median(np.sqrt(sq))), 0.7  # about half the examples are clipped
+    noise = rng.normal(size=m.n_params)
+    want_sq, factor, want = _clipped_reference(m, sizes, acts, passes, max_norm, sigma, noise)
+    np.testing.assert_allclose(sq, want_sq, rtol=2e-5)
+    assert 0 < np.sum(factor < 1) < n
+    m.per_example_accumulate(np.minimum(1.0, max_norm / np.sqrt(sq)))
+    got = m.get_grads().astype(np.float64) + sigma * max_norm * noise
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    # each clipped example's contribution has norm max_norm exactly
+    assert np.allclose(np.sqrt(want_sq) * factor, np.minimum(np.sqrt(want_sq), max_norm))
+
+
+def test_per_example_capture_misuse_is_refused():
+    m = _cgan.MLP([3, 4, 1], ["relu", "identity"], 0)
+    with pytest.raises(RuntimeError, match="per_example_begin"):
+        m.per_example_end()
+    m.per_example_begin(2, 1)
+    m.forward(np.zeros((5, 3), np.float32))
+    m.backward(np.ones((5, 1), np.float32))
+    with pytest.raises(ValueError, match="overflowed"):
+        m.per_example_end()
+    with pytest.raises(ValueError, match="rows"):
+        m.per_example_begin(0, 1)
