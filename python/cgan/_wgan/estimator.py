@@ -37,7 +37,7 @@ from .._tabular import (
 )
 from .._progress import Progress
 from .._threads import Stop, effective_jobs, map_threads
-from .._validation import LIMITS, check_int, check_random_state, treatment_code
+from .._validation import LIMITS, check_float, check_int, check_random_state, treatment_code
 from . import core as _core
 from . import state as _state
 from .chain import Chain, Classifier, fit_steps, monte_carlo
@@ -313,6 +313,7 @@ class CausalWGAN(Synthesizer):
         check_complete(df, [treatment, outcome] + covariates)
         if categorical is not None:
             column_list(df, categorical, "categorical")
+        self._check_params()
         if self.epsilon is not None:
             return self._fit_private(df, treatment, outcome, covariates, categorical, bounds, log, levels)
         for c in bounds:
@@ -436,7 +437,16 @@ class CausalWGAN(Synthesizer):
         return self
 
     def _check_params(self):
-        return _core.check_params(self, _MODELS)
+        p = _core.check_params(self, _MODELS)
+        # the budget's arguments are checked whether or not they are used
+        if self.epsilon is not None:
+            check_float(self.epsilon, "epsilon", 0.0, 1e6, low_open=True)
+        if self.delta is not None:
+            check_float(self.delta, "delta", 0.0, 1.0, low_open=True)
+            if not self.delta < 1.0:
+                raise ValueError(f"delta must be < 1, got {self.delta}")
+        check_float(self.max_grad_norm, "max_grad_norm", 0.0, 1e6, low_open=True)
+        return p
 
     # --------------------------------------------------------------- sample
     def _potential_label(self, level):
