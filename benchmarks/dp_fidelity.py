@@ -56,6 +56,8 @@ def fit(df, epsilon, seed):
 
 
 def dm(X, t, y):
+    if t.min() == t.max():
+        return float("nan")
     return float(y[t == 1].mean() - y[t == 0].mean())
 
 
@@ -65,7 +67,13 @@ def ols(X, t, y):
 
 
 def ranking(model, rows):
-    table = cgan.evaluate(model, {"difference in means": dm, "OLS": ols}, n_datasets=20, n=rows, random_state=1)
+    """The estimators by RMSE over 20 data sets; None when a data set
+    leaves an arm empty (the model draws one treatment level only)."""
+    try:
+        table = cgan.evaluate(model, {"difference in means": dm, "OLS": ols}, n_datasets=20, n=rows,
+                              random_state=1)
+    except ValueError:
+        return None
     return list(table.sort_values("rmse").index)
 
 
@@ -101,13 +109,21 @@ def main():
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     table = pd.DataFrame(out)
     print()
-    print(table.drop(columns="misses").round(3).to_markdown(index=False))
+    print(_table(table.drop(columns="misses").round(3), index=False))
     summary = table.groupby(["sample", "epsilon"], sort=False).agg(
         missed=("targets missed", "mean"), corr=("max corr diff", "mean"), ate=("ATE", "mean"),
         ate_gap=("ATE - non-private ATE", lambda v: float(np.mean(np.abs(v)))),
         same_ranking=("same ranking", "sum"), seeds=("seed", "nunique"))
     print()
-    print(summary.round(3).to_markdown())
+    print(_table(summary.round(3)))
+
+
+def _table(frame, index=True):
+    """Markdown when tabulate is installed, plain text otherwise."""
+    try:
+        return frame.to_markdown(index=index)
+    except ImportError:
+        return frame.to_string(index=index)
 
 
 if __name__ == "__main__":
