@@ -1047,6 +1047,7 @@ typedef struct {
     cg_adam *adam;
     cg_rng rng;
     npy_intp last_n;
+    cg_mlp_capture *capture;   /* per_example_begin's, freed with the network */
 } MLPObject;
 
 static void mlp_release(CoreObject *self)
@@ -1054,8 +1055,10 @@ static void mlp_release(CoreObject *self)
     MLPObject *m = (MLPObject *)self;
     cg_mlp_free(self->model);
     cg_adam_free(m->adam);
+    cg_mlp_capture_free(m->capture);
     self->model = NULL;
     m->adam = NULL;
+    m->capture = NULL;
     m->last_n = 0;
 }
 
@@ -1476,6 +1479,89 @@ done:
     return NULL;
 }
 
+/* per-example gradients (cg_mlp_capture_*), for the tests of DP-SGD */
+static PyObject *MLP_per_example_begin(MLPObject *self, PyObject *args)
+{
+    PyObject *orows, *oterms;
+    long long rows, terms;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    if (!PyArg_ParseTuple(args, "OO:per_example_begin", &orows, &oterms) ||
+        get_int(orows, "rows", 1, 1 << 20, &rows) < 0 || get_int(oterms, "terms_per_layer", 1, 16, &terms) < 0 ||
+        core_acquire(&self->core, &held) < 0)
+        return NULL;
+    cg_mlp *m = self->core.model;
+    int L = cg_mlp_n_layers(m);
+    int sizes[CG_MAX_LAYERS + 1], acts[CG_MAX_LAYERS];
+    for (int l = 0; l <= L; l++) sizes[l] = cg_mlp_size(m, l);
+    for (int l = 0; l < L; l++) acts[l] = cg_mlp_activation(m, l);
+    cg_mlp_spec spec = {L, sizes, acts, NULL, NULL};
+    cg_mlp_capture *cap = NULL;
+    cg_status st = cg_mlp_capture_create(&cap, &spec, (size_t)rows, (int)terms, err);
+    if (st == CG_OK) {
+        cg_mlp_capture_end(m, err);
+        cg_mlp_capture_free(self->capture);
+        self->capture = cap;
+        cg_mlp_capture_begin(m, cap);
+    }
+    core_release(&self->core, &held);
+    if (st != CG_OK) {
+        raise_status(st, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *MLP_per_example_end(MLPObject *self, PyObject *noargs)
+{
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    PyObject *result = NULL;
+    (void)noargs;
+    if (core_acquire(&self->core, &held) < 0) return NULL;
+    if (!self->capture) {
+        PyErr_SetString(PyExc_RuntimeError, "per_example_end needs per_example_begin first");
+        goto done;
+    }
+    if (cg_mlp_capture_end(self->core.model, err) != CG_OK) {
+        raise_status(CG_EINVAL, err);
+        goto done;
+    }
+    npy_intp n = (npy_intp)cg_mlp_capture_rows(self->capture);
+    PyArrayObject *sq = (PyArrayObject *)PyArray_ZEROS(1, &n, NPY_FLOAT64, 0);
+    if (!sq) goto done;
+    cg_mlp_capture_sqnorms(self->core.model, self->capture, (double *)PyArray_DATA(sq));
+    result = (PyObject *)sq;
+done:
+    core_release(&self->core, &held);
+    return result;
+}
+
+static PyObject *MLP_per_example_accumulate(MLPObject *self, PyObject *arg)
+{
+    int held = 0;
+    PyObject *result = NULL;
+    PyArrayObject *w = (PyArrayObject *)PyArray_FROM_OTF(arg, NPY_FLOAT64, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (!w || core_acquire(&self->core, &held) < 0) goto done;
+    if (!self->capture) {
+        PyErr_SetString(PyExc_RuntimeError, "per_example_accumulate needs per_example_begin and _end first");
+        goto done;
+    }
+    if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != (npy_intp)cg_mlp_capture_rows(self->capture)) {
+        PyErr_Format(PyExc_ValueError, "weights must have one entry per example (%zd)",
+                     (Py_ssize_t)cg_mlp_capture_rows(self->capture));
+        goto done;
+    }
+    cg_mlp_capture_accumulate(self->core.model, self->capture, (const double *)PyArray_DATA(w));
+    cg_mlp_capture_free(self->capture);
+    self->capture = NULL;
+    result = Py_NewRef(Py_None);
+done:
+    core_release(&self->core, &held);
+    Py_XDECREF(w);
+    return result;
+}
+
 static PyMethodDef MLP_methods[] = {
     {"gradient_penalty", (PyCFunction)(void (*)(void))MLP_gradient_penalty, METH_VARARGS | METH_KEYWORDS,
      "gradient_penalty(n_penalized, one_sided=False, scale=1.0) -> (penalty, norms).\n"
@@ -1486,6 +1572,13 @@ static PyMethodDef MLP_methods[] = {
     {"backward", (PyCFunction)MLP_backward, METH_O,
      "backward(dY) -> dX; adds parameter gradients into the gradient block."},
     {"zero_grad", (PyCFunction)MLP_zero_grad, METH_NOARGS, "Set the gradient block to zero."},
+    {"per_example_begin", (PyCFunction)MLP_per_example_begin, METH_VARARGS,
+     "per_example_begin(rows, terms_per_layer): until per_example_end, backward and gradient_penalty add\n"
+     "nothing to the gradient block; row i of every pass in between counts as part of example i."},
+    {"per_example_end", (PyCFunction)MLP_per_example_end, METH_NOARGS,
+     "per_example_end() -> squared norm of each example's gradient."},
+    {"per_example_accumulate", (PyCFunction)MLP_per_example_accumulate, METH_O,
+     "per_example_accumulate(weights): grads += sum_i weights[i] * example i's gradient."},
     {"get_params", (PyCFunction)MLP_get_params, METH_NOARGS, "A copy of the parameter block."},
     {"get_grads", (PyCFunction)MLP_get_grads, METH_NOARGS, "A copy of the gradient block."},
     {"set_params", (PyCFunction)MLP_set_params, METH_O, "Overwrite the parameter block."},
@@ -2084,6 +2177,44 @@ static PyObject *Wgan_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
     return bytes_result(bytes, "this WGAN");
 }
 
+static PyObject *Wgan_privacy_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
+{
+    cg_wgan_config cfg;
+    PyArrayObject *layout[3];
+    size_t bytes;
+    (void)unused;
+    if (wgan_args(args, kw, "OOOOOOOOOOOOOO|OOO:privacy_nbytes", &cfg, layout) < 0) return NULL;
+    for (int i = 0; i < 3; i++) Py_XDECREF(layout[i]);
+    Py_BEGIN_ALLOW_THREADS
+    bytes = cg_wgan_privacy_bytes(&cfg);
+    Py_END_ALLOW_THREADS
+    return bytes_result(bytes, "this WGAN's private training");
+}
+
+static PyObject *Wgan_set_privacy(CoreObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"noise_multiplier", "max_grad_norm", "sample_rate", NULL};
+    PyObject *o[3];
+    double sigma, clip, rate;
+    int held = 0;
+    char err[CG_ERR_LEN] = "";
+    cg_status st;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:set_privacy", kwlist, &o[0], &o[1], &o[2]) ||
+        get_real(o[0], "noise_multiplier", 0, 1e12, 0, 0, &sigma) < 0 ||
+        get_real(o[1], "max_grad_norm", 0, 1e12, 1, 0, &clip) < 0 ||
+        get_real(o[2], "sample_rate", 0, 1, 1, 0, &rate) < 0 || core_acquire(self, &held) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = cg_wgan_set_privacy(self->model, sigma, clip, rate, err);
+    Py_END_ALLOW_THREADS
+    core_release(self, &held);
+    if (st != CG_OK) {
+        raise_status(st, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* With the lock: the context a call passes (ctx, NULL for None) against the
  * model's ctx_dim, for rows rows. */
 static int wgan_check_context(const cg_wgan *w, PyArrayObject *ctx, npy_intp rows)
@@ -2258,6 +2389,13 @@ static PyMethodDef Wgan_methods[] = {
      "reseed(seed) followed by sample(n, context)."},
     {"snapshot", (PyCFunction)core_snapshot, METH_NOARGS, "A versioned byte snapshot of the full state."},
     {"restore", (PyCFunction)Wgan_restore, METH_O | METH_CLASS, "Wgan.restore(snapshot) -> Wgan."},
+    {"set_privacy", (PyCFunction)(void (*)(void))Wgan_set_privacy, METH_VARARGS | METH_KEYWORDS,
+     "set_privacy(noise_multiplier, max_grad_norm, sample_rate): train from here on with DP-SGD: Poisson\n"
+     "sampling of the real rows at sample_rate, each row's whole contribution to a step's gradient clipped\n"
+     "to max_grad_norm, Gaussian noise of sd noise_multiplier * max_grad_norm on the sum (critic steps,\n"
+     "and generator steps when the model has a context).  Not kept in snapshots."},
+    {"privacy_nbytes", (PyCFunction)(void (*)(void))Wgan_privacy_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "Wgan.privacy_nbytes(**the arguments of Wgan) -> int: what set_privacy allocates."},
     {"nbytes", (PyCFunction)(void (*)(void))Wgan_nbytes, METH_VARARGS | METH_KEYWORDS | METH_STATIC,
      "Wgan.nbytes(**the arguments of Wgan) -> int.\n"
      "The bytes Wgan(...) allocates (its two networks, their Adam moments and caches, the critic's\n"

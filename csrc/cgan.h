@@ -338,6 +338,27 @@ cg_status cg_mlp_reserve_penalty(cg_mlp *m, char *err);
 cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double scale, double *penalty,
                                   double *norms, char *err);
 
+/* Per-example gradients (for DP-SGD; see mlp.c).  While a capture is
+ * attached (begin .. end), backward and gradient_penalty add nothing to
+ * grads: each product they would add is kept instead, and row i of every
+ * pass run in between (all of the same row count, at most `rows`) counts
+ * as part of example i.  sqnorms: sq[i] = |example i's gradient|^2 for the
+ * rows of the capture (cg_mlp_capture_rows); accumulate: grads +=
+ * sum_i weight[i] * example i's gradient (it consumes the capture).
+ * terms_per_layer: the products per layer and example that the capture
+ * holds (1 per backward, 1 per penalty, 2 with a second-order activation).
+ * end returns CG_EINVAL when the capture overflowed. */
+typedef struct cg_mlp_capture cg_mlp_capture;
+size_t cg_mlp_capture_bytes(const cg_mlp_spec *spec, size_t rows, int terms_per_layer);
+cg_status cg_mlp_capture_create(cg_mlp_capture **out, const cg_mlp_spec *spec, size_t rows, int terms_per_layer,
+                                char *err);
+void cg_mlp_capture_free(cg_mlp_capture *c);
+void cg_mlp_capture_begin(cg_mlp *m, cg_mlp_capture *c);
+cg_status cg_mlp_capture_end(cg_mlp *m, char *err);
+size_t cg_mlp_capture_rows(const cg_mlp_capture *c);
+void cg_mlp_capture_sqnorms(const cg_mlp *m, const cg_mlp_capture *c, double *sq);
+void cg_mlp_capture_accumulate(cg_mlp *m, cg_mlp_capture *c, const double *weight);
+
 /* -------------------------------------------------------------- Adam */
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;
@@ -520,6 +541,21 @@ cg_status cg_wgan_sample(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n,
  * is not touched, and the draws are those of cg_wgan_reseed(w, seed)
  * followed by cg_wgan_sample.  Uses the model's buffers, as sampling does. */
 cg_status cg_wgan_sample_seeded(cg_wgan *w, cg_real *out, const cg_real *ctx, size_t n, uint64_t seed, char *err);
+/* Private training (DP-SGD, see wgan.c): from here on every train step
+ * Poisson-samples real rows at sample_rate, clips each row's whole
+ * contribution to a step's gradient to max_grad_norm, and adds Gaussian
+ * noise of sd noise_multiplier * max_grad_norm to the sum, for the critic's
+ * steps and, with a context, the generator's.  Allocates
+ * cg_wgan_privacy_bytes(cfg) on its first call.  Not kept in snapshots. */
+cg_status cg_wgan_set_privacy(cg_wgan *w, double noise_multiplier, double max_grad_norm, double sample_rate,
+                              char *err);
+size_t cg_wgan_privacy_bytes(const cg_wgan_config *cfg);
+/* The parts of a private step, for tests: cg_poisson_rows takes rows of
+ * [0, n) with probability q each, from *next on, at most max of them, and
+ * moves *next past them (n once the sample is complete); cg_dp_finish sets
+ * g = (g + N(0, sd^2) drawn into noise) / divisor over count values. */
+size_t cg_poisson_rows(cg_rng *rng, double q, int64_t n, int64_t *next, int64_t *rows, size_t max);
+void cg_dp_finish(cg_rng *rng, cg_real *g, cg_real *noise, size_t count, double sd, double divisor);
 /* Versioned snapshot of the whole state, as for GANITE. */
 size_t cg_wgan_snapshot_size(const cg_wgan *w);
 cg_status cg_wgan_snapshot(const cg_wgan *w, void *buf, size_t size, char *err);

@@ -49,6 +49,7 @@ struct cg_mlp {
     size_t gp_cap;
     cg_real *gp_D, *gp_G, *gp_E, *gp_R, *gp_P, *gp_S;
     double *gp_sq;
+    cg_mlp_capture *capture;     /* per-example gradients: see cg_mlp_capture_begin */
 };
 
 /* columns computed for n rows, and the line length that holds them: a
@@ -458,9 +459,16 @@ static void weight_product(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ
     }
 }
 
+static void capture_term(cg_mlp_capture *c, const cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n,
+                         size_t ld, int with_db);
+
 static void layer_param_grads(cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n, size_t ld,
                               int with_db)
 {
+    if (m->capture) {
+        capture_term(m->capture, m, l, P, dZ, n, ld, with_db);
+        return;
+    }
     weight_product(m, l, P, dZ, n, ld, m->grads + m->w_off[l], with_db ? m->grads + m->b_off[l] : NULL);
 }
 
@@ -920,7 +928,7 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
     }
     /* second backward, bottom to top; R_L is not needed, nor E without a
      * second-order layer */
-    int fold = !second_order && L >= 2 && relu_gate(m, L - 2) && m->acts[L - 1] == CG_ACT_IDENTITY &&
+    int fold = !m->capture && !second_order && L >= 2 && relu_gate(m, L - 2) && m->acts[L - 1] == CG_ACT_IDENTITY &&
                !m->dropped[L - 1];
     for (int l = 0; l < L; l++) {
         size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
@@ -984,4 +992,188 @@ cg_status cg_mlp_gradient_penalty(cg_mlp *m, size_t n_pen, int one_sided, double
         }
     }
     return CG_OK;
+}
+
+/* ------------------------------------------------- per-example gradients */
+
+/* A capture holds the products that a batch's parameter gradient is the sum
+ * of.  Every dense layer's weight gradient is a sum over rows of outer
+ * products: dW_l += sum_i U[:, i] V[:, i]^T, with U the lines that enter
+ * the layer (activations in the forward graph, R in the penalty's second
+ * backward) and V the gradient lines at its output (plus V's row sums for
+ * the bias).  Row i of every pass captured between begin and end belongs to
+ * example i, so example i's gradient of layer l is sum_t U_t[:, i] V_t[:, i]^T
+ * over the terms t of layer l, and its squared norm is
+ *   sum_{t, t'} (U_t[:, i] . U_t'[:, i]) (V_t[:, i] . V_t'[:, i])
+ * (+ sum over the terms with a bias of V_t[:, i] . V_t'[:, i]),
+ * a few dot products per row instead of a per-example gradient.  A
+ * weighted sum of the examples' gradients is the ordinary product with V's
+ * columns scaled (Goodfellow 2015's trick, extended to several rows and to
+ * the penalty's terms per example). */
+typedef struct {
+    int layer, with_db;
+    size_t ld;
+    cg_real *U, *V;
+} capture_rec;
+
+struct cg_mlp_capture {
+    int max_terms, n_terms, failed;
+    size_t rows, n, values, used;
+    capture_rec *rec;
+    cg_real *store;
+    double *gu, *gv;
+};
+
+static size_t capture_values(const cg_mlp_spec *spec, size_t rows, int terms_per_layer)
+{
+    size_t widths = 0;
+    for (int l = 0; l < spec->n_layers; l++) widths = cg_add(widths, (size_t)spec->sizes[l] + (size_t)spec->sizes[l + 1]);
+    return cg_mul(cg_mul(widths, fm_ld(rows)), (size_t)terms_per_layer);
+}
+
+static void capture_plan(cg_mlp_capture *c, const cg_mlp_spec *spec, size_t rows, int terms_per_layer, cg_plan *p)
+{
+    c->max_terms = spec->n_layers * terms_per_layer;
+    c->rec = cg_plan_alloc(p, (size_t)c->max_terms, sizeof *c->rec, 1);
+    c->values = capture_values(spec, rows, terms_per_layer);
+    c->store = cg_plan_alloc(p, c->values, sizeof *c->store, 0);
+    c->gu = cg_plan_alloc(p, rows, sizeof *c->gu, 0);
+    c->gv = cg_plan_alloc(p, rows, sizeof *c->gv, 0);
+}
+
+size_t cg_mlp_capture_bytes(const cg_mlp_spec *spec, size_t rows, int terms_per_layer)
+{
+    cg_mlp_capture shell;
+    cg_plan p = {0, 1, 0};
+    cg_plan_alloc(&p, 1, sizeof shell, 1);
+    capture_plan(&shell, spec, rows, terms_per_layer, &p);
+    return p.bytes;
+}
+
+void cg_mlp_capture_free(cg_mlp_capture *c)
+{
+    if (!c) return;
+    cg_free(c->rec);
+    cg_free(c->store);
+    cg_free(c->gu);
+    cg_free(c->gv);
+    cg_free(c);
+}
+
+cg_status cg_mlp_capture_create(cg_mlp_capture **out, const cg_mlp_spec *spec, size_t rows, int terms_per_layer,
+                                char *err)
+{
+    *out = NULL;
+    if (rows == 0 || terms_per_layer < 1) {
+        cg_set_error(err, "a capture needs rows >= 1 and terms_per_layer >= 1");
+        return CG_EINVAL;
+    }
+    cg_plan p = {0, 0, 0};
+    cg_mlp_capture *c = cg_plan_alloc(&p, 1, sizeof *c, 1);
+    if (c) capture_plan(c, spec, rows, terms_per_layer, &p);
+    if (!c || p.failed) {
+        cg_mlp_capture_free(c);
+        cg_set_error(err, "out of memory reserving per-example gradients for %zu rows", rows);
+        return CG_ENOMEM;
+    }
+    c->rows = rows;
+    *out = c;
+    return CG_OK;
+}
+
+void cg_mlp_capture_begin(cg_mlp *m, cg_mlp_capture *c)
+{
+    c->n_terms = 0;
+    c->used = 0;
+    c->n = 0;
+    c->failed = 0;
+    m->capture = c;
+}
+
+cg_status cg_mlp_capture_end(cg_mlp *m, char *err)
+{
+    cg_mlp_capture *c = m->capture;
+    m->capture = NULL;
+    if (c && c->failed) {
+        cg_set_error(err, "a per-example capture overflowed (more rows or terms than it was created for, or "
+                     "passes of different row counts)");
+        return CG_EINVAL;
+    }
+    return CG_OK;
+}
+
+static void capture_term(cg_mlp_capture *c, const cg_mlp *m, int l, const cg_real *P, const cg_real *dZ, size_t n,
+                         size_t ld, int with_db)
+{
+    size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1], np = fm_cols(n);
+    size_t need = (in + out) * ld;
+    if (c->failed) return;
+    if (c->n_terms >= c->max_terms || n > c->rows || (c->n && c->n != n) || c->used + need > c->values) {
+        c->failed = 1;
+        return;
+    }
+    c->n = n;
+    capture_rec *r = &c->rec[c->n_terms++];
+    r->layer = l;
+    r->with_db = with_db;
+    r->ld = ld;
+    r->U = c->store + c->used;
+    r->V = r->U + in * ld;
+    c->used += need;
+    /* the rows, then zeros up to the line's end */
+    for (size_t j = 0; j < in; j++) {
+        memcpy(r->U + j * ld, P + j * ld, n * sizeof(cg_real));
+        memset(r->U + j * ld + n, 0, (ld - n) * sizeof(cg_real));
+    }
+    for (size_t j = 0; j < out; j++) {
+        memcpy(r->V + j * ld, dZ + j * ld, n * sizeof(cg_real));
+        memset(r->V + j * ld + n, 0, (ld - n) * sizeof(cg_real));
+    }
+    (void)np;
+}
+
+/* acc[i] = sum_j A[j, i] B[j, i] over `lines` lines */
+static void line_dots(double *acc, const cg_real *A, const cg_real *B, size_t lines, size_t n, size_t ld)
+{
+    for (size_t i = 0; i < n; i++) acc[i] = 0;
+    for (size_t j = 0; j < lines; j++) {
+        const cg_real *restrict a = A + j * ld, *restrict b = B + j * ld;
+        for (size_t i = 0; i < n; i++) acc[i] += (double)a[i] * b[i];
+    }
+}
+
+size_t cg_mlp_capture_rows(const cg_mlp_capture *c) { return c->n; }
+
+void cg_mlp_capture_sqnorms(const cg_mlp *m, const cg_mlp_capture *c, double *sq)
+{
+    size_t n = c->n;
+    for (size_t i = 0; i < n; i++) sq[i] = 0;
+    for (int a = 0; a < c->n_terms; a++) {
+        const capture_rec *ra = &c->rec[a];
+        size_t in = (size_t)m->sizes[ra->layer], out = (size_t)m->sizes[ra->layer + 1];
+        for (int b = a; b < c->n_terms; b++) {
+            const capture_rec *rb = &c->rec[b];
+            if (rb->layer != ra->layer) continue;
+            double k = a == b ? 1.0 : 2.0;
+            line_dots(c->gu, ra->U, rb->U, in, n, ra->ld);
+            line_dots(c->gv, ra->V, rb->V, out, n, ra->ld);
+            int bias = ra->with_db && rb->with_db;
+            for (size_t i = 0; i < n; i++) sq[i] += k * c->gv[i] * (c->gu[i] + bias);
+        }
+    }
+}
+
+void cg_mlp_capture_accumulate(cg_mlp *m, cg_mlp_capture *c, const double *weight)
+{
+    size_t n = c->n;
+    for (int t = 0; t < c->n_terms; t++) {
+        capture_rec *r = &c->rec[t];
+        size_t out = (size_t)m->sizes[r->layer + 1];
+        for (size_t j = 0; j < out; j++) {
+            cg_real *v = r->V + j * r->ld;
+            for (size_t i = 0; i < n; i++) v[i] = (cg_real)(v[i] * weight[i]);
+        }
+        weight_product(m, r->layer, r->U, r->V, n, r->ld, m->grads + m->w_off[r->layer],
+                       r->with_db ? m->grads + m->b_off[r->layer] : NULL);
+    }
 }

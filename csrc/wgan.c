@@ -42,6 +42,14 @@ struct cg_wgan {
      * adversarial training leaves the generator oscillating around the
      * target, and averaging its weights (Yazici et al. 2019) damps that */
     cg_real *g_avg;
+    /* differentially private training (cg_wgan_set_privacy); dp_on = 0: off */
+    int dp_on;
+    double dp_sigma, dp_clip, dp_rate;
+    cg_mlp_capture *capC, *capG;
+    double *dp_sq, *dp_w, *dp_score;
+    cg_real *dp_noise;
+    int64_t *dp_rows;
+    size_t dp_cap;
 };
 
 void cg_wgan_free(cg_wgan *w)
@@ -51,6 +59,10 @@ void cg_wgan_free(cg_wgan *w)
     cg_mlp_free(w->C);
     cg_adam_free(w->optG);
     cg_adam_free(w->optC);
+    cg_mlp_capture_free(w->capC);
+    cg_mlp_capture_free(w->capG);
+    void *dp[] = {w->dp_sq, w->dp_w, w->dp_score, w->dp_noise, w->dp_rows};
+    for (size_t i = 0; i < sizeof dp / sizeof *dp; i++) cg_free(dp[i]);
     void *blocks[] = {w->kind, w->lower,  w->upper, w->block_start, w->block_width, w->idx,  w->gin,   w->fake,
                       w->raw,  w->cin,    w->dscore, w->dcin,       w->dfake,       w->draw, w->soft, w->g_avg, w};
     for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) cg_free(blocks[i]);
@@ -272,6 +284,268 @@ static void critic_input(cg_wgan *w, const cg_real *x, const int64_t *idx, size_
     }
 }
 
+/* ------------------------------------------------------ private training
+ *
+ * DP-SGD (Abadi et al. 2016) on every network step that reads real rows.
+ * A step samples each real row independently with probability q (Poisson
+ * sampling); each sampled row is one example.  A critic step's example i is
+ * everything row i brings to the critic's loss: its score -f(x_i, c_i), the
+ * score f(G(z_i, c_i), c_i) of the fake row made from its context, and the
+ * penalty at their interpolate; a generator step's example i is
+ * -f(G(z_i, c_i), c_i).  Each example's gradient is clipped to norm C, the
+ * sum gets Gaussian noise of sd sigma*C per parameter, and is divided by the
+ * expected number of examples q*n.  Per-example gradients come from the
+ * batched passes (cg_mlp_capture): no per-example network pass.  Without
+ * a context the generator step reads no real row and stays as it is. */
+
+/* rows of the per-example buffers */
+static size_t dp_rows(const cg_wgan *w) { return w->cap; }
+
+size_t cg_wgan_privacy_bytes(const cg_wgan_config *c)
+{
+    cg_mlp_stack nets[2];
+    wgan_nets(c, nets);
+    size_t B = wgan_rows(c);
+    size_t pc = cg_mlp_spec_n_params(&nets[1].spec), pg = cg_mlp_spec_n_params(&nets[0].spec);
+    size_t big = pc > pg ? pc : pg;
+    size_t bytes = cg_add(cg_mlp_capture_bytes(&nets[1].spec, B, 4), cg_mlp_capture_bytes(&nets[0].spec, B, 1));
+    bytes = cg_add(bytes, cg_mul(cg_mul(B, 3), sizeof(double)));
+    bytes = cg_add(bytes, cg_mul(big, sizeof(cg_real)));
+    return cg_add(bytes, cg_mul(B, sizeof(int64_t)));
+}
+
+cg_status cg_wgan_set_privacy(cg_wgan *w, double noise_multiplier, double max_grad_norm, double sample_rate,
+                              char *err)
+{
+    if (!(noise_multiplier >= 0) || !isfinite(noise_multiplier) || !(max_grad_norm > 0) || !isfinite(max_grad_norm) ||
+        !(sample_rate > 0 && sample_rate <= 1)) {
+        cg_set_error(err, "noise_multiplier must be finite and >= 0, max_grad_norm finite and > 0, sample_rate in "
+                     "(0, 1]");
+        return CG_EINVAL;
+    }
+    if (!w->capC) {
+        cg_mlp_stack nets[2];
+        wgan_nets(&w->cfg, nets);
+        size_t B = dp_rows(w), pc = cg_mlp_n_params(w->C), pg = cg_mlp_n_params(w->G);
+        cg_status st;
+        if ((st = cg_mlp_capture_create(&w->capC, &nets[1].spec, B, 4, err)) != CG_OK ||
+            (st = cg_mlp_capture_create(&w->capG, &nets[0].spec, B, 1, err)) != CG_OK)
+            return st;
+        w->dp_sq = cg_malloc(cg_mul(B, sizeof(double)), 0);
+        w->dp_w = cg_malloc(cg_mul(B, sizeof(double)), 0);
+        w->dp_score = cg_malloc(cg_mul(B, sizeof(double)), 0);
+        w->dp_noise = cg_malloc(cg_mul(pc > pg ? pc : pg, sizeof(cg_real)), 0);
+        w->dp_rows = cg_malloc(cg_mul(B, sizeof(int64_t)), 0);
+        if (!w->dp_sq || !w->dp_w || !w->dp_score || !w->dp_noise || !w->dp_rows) {
+            cg_set_error(err, "out of memory reserving the private training buffers");
+            return CG_ENOMEM;
+        }
+        w->dp_cap = B;
+    }
+    w->dp_on = 1;
+    w->dp_sigma = noise_multiplier;
+    w->dp_clip = max_grad_norm;
+    w->dp_rate = sample_rate;
+    return CG_OK;
+}
+
+/* The next Poisson-sampled rows, at most max of them, from row *next on:
+ * each row of [0, n) is taken with probability q, by drawing the gap to the
+ * next taken row (geometric), so a step costs its sample, not n.  *next
+ * moves past the rows returned; it is n when the sample is complete. */
+size_t cg_poisson_rows(cg_rng *rng, double q, int64_t n, int64_t *next, int64_t *rows, size_t max)
+{
+    size_t k = 0;
+    double lq = q < 1 ? log1p(-q) : 0;
+    while (k < max && *next < n) {
+        int64_t at = *next;
+        if (q < 1) {
+            double u = cg_rng_uniform(rng);
+            double gap = floor(log1p(-u) / lq); /* u in [0, 1): log1p(-u) finite */
+            if (!(gap < (double)(n - at))) {
+                *next = n;
+                break;
+            }
+            at += (int64_t)gap;
+        }
+        rows[k++] = at;
+        *next = at + 1;
+    }
+    return k;
+}
+
+/* clip factors min(1, C / |g_i|) from squared norms */
+static void clip_weights(double *wt, const double *sq, size_t n, double clip)
+{
+    for (size_t i = 0; i < n; i++) {
+        double r = sqrt(sq[i]);
+        wt[i] = r > clip ? clip / r : 1.0;
+    }
+}
+
+/* g = (g + N(0, (sigma C)^2)) / (q n), the noise from rng */
+void cg_dp_finish(cg_rng *rng, cg_real *g, cg_real *noise, size_t count, double sd, double divisor)
+{
+    cg_rng_fill_normal(rng, noise, count, 0.0, sd);
+    for (size_t j = 0; j < count; j++) g[j] = (cg_real)(((double)g[j] + (double)noise[j]) / divisor);
+}
+
+/* one private critic step; losses summed into *lc, *lp, with the examples in *count */
+static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *count, char *err)
+{
+    size_t p = (size_t)w->cfg.x_dim;
+    cg_real *xr = w->draw;
+    int64_t next = 0, *idx = w->idx;
+    cg_mlp_zero_grad(w->C);
+    for (;;) {
+        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->dp_cap);
+        if (B == 0) break;
+        for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)idx[i] * p, p * sizeof(cg_real));
+        generate(w, &w->rng, w->Ctx, idx, B, 1);
+        if (!cg_all_finite(w->raw, B * p)) {
+            cg_set_error(err, "WGAN generator output became non-finite at iteration %lld; lower learning_rate",
+                         (long long)w->steps + 1);
+            return CG_EFLOAT;
+        }
+        cg_mlp_capture_begin(w->C, w->capC);
+        critic_input(w, xr, idx, B);
+        const cg_real *sr = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+        for (size_t i = 0; i < B; i++) *lc -= sr[i], w->dscore[i] = -1;
+        cg_mlp_backward(w->C, NULL, w->dscore);
+        critic_input(w, w->fake, idx, B);
+        const cg_real *sf = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+        for (size_t i = 0; i < B; i++) *lc += sf[i], w->dscore[i] = 1;
+        cg_mlp_backward(w->C, NULL, w->dscore);
+        cg_status st = CG_OK;
+        if (w->cfg.gp_lambda > 0) {
+            for (size_t i = 0; i < B; i++) {
+                double e = cg_rng_uniform(&w->rng);
+                for (size_t j = 0; j < p; j++)
+                    w->dfake[i * p + j] = (cg_real)(e * xr[i * p + j] + (1 - e) * w->fake[i * p + j]);
+            }
+            critic_input(w, w->dfake, idx, B);
+            cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+            double pen = 0;
+            st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda, &pen, NULL, err);
+            *lp += pen;
+        }
+        cg_status end = cg_mlp_capture_end(w->C, err);
+        if (st == CG_EFLOAT || !isfinite(*lp)) {
+            cg_set_error(err, "WGAN critic gradient penalty became non-finite at iteration %lld; lower "
+                         "learning_rate or gp_lambda", (long long)w->steps + 1);
+            return CG_EFLOAT;
+        }
+        if (st != CG_OK) return st;
+        if (end != CG_OK) return end;
+        cg_mlp_capture_sqnorms(w->C, w->capC, w->dp_sq);
+        clip_weights(w->dp_w, w->dp_sq, B, w->dp_clip);
+        cg_mlp_capture_accumulate(w->C, w->capC, w->dp_w);
+        *count += B;
+        if (next >= (int64_t)w->n) break;
+    }
+    if (!isfinite(*lc)) {
+        cg_set_error(err, "WGAN critic loss became non-finite at iteration %lld; lower learning_rate",
+                     (long long)w->steps + 1);
+        return CG_EFLOAT;
+    }
+    cg_dp_finish(&w->rng, cg_mlp_grads(w->C), w->dp_noise, cg_mlp_n_params(w->C), w->dp_sigma * w->dp_clip,
+                 w->dp_rate * (double)w->n);
+    cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
+    return CG_OK;
+}
+
+/* back from the critic's input gradient (w->dcin) through the output
+ * transform into w->draw, for B rows */
+static void output_backward(cg_wgan *w, size_t B);
+
+/* one private generator step (a context is read from real rows) */
+static cg_status dp_generator_step(cg_wgan *w, double *lg, size_t *count, char *err)
+{
+    size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    int64_t next = 0, *idx = w->idx;
+    cg_mlp_zero_grad(w->G);
+    for (;;) {
+        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->dp_cap);
+        if (B == 0) break;
+        generate(w, &w->rng, w->Ctx, idx, B, 1);
+        critic_input(w, w->fake, idx, B);
+        const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+        for (size_t i = 0; i < B; i++) *lg -= sg[i], w->dscore[i] = -1;
+        memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
+        cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
+        output_backward(w, B);
+        cg_mlp_capture_begin(w->G, w->capG);
+        cg_mlp_backward(w->G, NULL, w->draw);
+        cg_status st = cg_mlp_capture_end(w->G, err);
+        if (st != CG_OK) return st;
+        cg_mlp_capture_sqnorms(w->G, w->capG, w->dp_sq);
+        clip_weights(w->dp_w, w->dp_sq, B, w->dp_clip);
+        cg_mlp_capture_accumulate(w->G, w->capG, w->dp_w);
+        *count += B;
+        if (next >= (int64_t)w->n) break;
+    }
+    if (!isfinite(*lg)) {
+        cg_set_error(err, "WGAN generator loss became non-finite at iteration %lld; lower learning_rate",
+                     (long long)w->steps + 1);
+        return CG_EFLOAT;
+    }
+    cg_dp_finish(&w->rng, cg_mlp_grads(w->G), w->dp_noise, cg_mlp_n_params(w->G), w->dp_sigma * w->dp_clip,
+                 w->dp_rate * (double)w->n);
+    cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+    return CG_OK;
+}
+
+static void output_backward(cg_wgan *w, size_t B)
+{
+    size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    for (size_t i = 0; i < B; i++) {
+        const cg_real *g = w->dcin + i * (p + c);
+        const cg_real *f = w->fake + i * p;
+        cg_real *d = w->draw + i * p;
+        /* straight-through at the bounds: a clamped output still learns
+         * which way the critic wants it to move, so a generator whose
+         * outputs fall below a bound cannot get stuck there */
+        for (size_t j = 0; j < p; j++)
+            if (w->kind[j] == 0) d[j] = g[j];
+        for (int b = 0; b < w->n_blocks; b++) {
+            size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
+            double dot = 0;
+            for (size_t j = 0; j < k; j++) dot += (double)f[s0 + j] * g[s0 + j];
+            for (size_t j = 0; j < k; j++) d[s0 + j] = (cg_real)(f[s0 + j] * (g[s0 + j] - dot));
+        }
+    }
+}
+
+/* the generator step of plain training: -mean f(G(z, c)) over batch_size
+ * rows' contexts; also the step of private training without a context,
+ * which reads no real row */
+static cg_status generator_step(cg_wgan *w, double *lg, char *err)
+{
+    size_t B = (size_t)w->cfg.batch_size, p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    double inv = 1.0 / (double)B;
+    cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
+    generate(w, &w->rng, w->Ctx, w->idx, B, 1);
+    critic_input(w, w->fake, w->idx, B);
+    const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+    double mg = 0;
+    for (size_t i = 0; i < B; i++) mg += sg[i], w->dscore[i] = (cg_real)-inv;
+    *lg = -mg * inv;
+    /* checked before the step, so that the averaged generator that
+     * sample uses never takes in non-finite weights */
+    if (!isfinite(*lg)) {
+        cg_set_error(err, "WGAN generator loss became non-finite at iteration %lld; lower learning_rate",
+                     (long long)w->steps + 1);
+        return CG_EFLOAT;
+    }
+    memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
+    cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
+    output_backward(w, B);
+    cg_mlp_zero_grad(w->G);
+    cg_mlp_backward(w->G, NULL, w->draw);
+    cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+    return CG_OK;
+}
+
 cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,
                         double *penalty, char *err)
 {
@@ -282,7 +556,32 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
     size_t B = (size_t)w->cfg.batch_size, p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
     double inv = 1.0 / (double)B;
     cg_real *xr = w->draw; /* real rows gathered here during critic steps */
-    for (size_t step = 0; step < n_steps; step++) {
+    for (size_t step = 0; step < n_steps && w->dp_on; step++) {
+        double lc = 0, lp = 0, lg = 0;
+        for (int s = 0; s < w->cfg.critic_steps; s++) {
+            double sc = 0, sp = 0;
+            size_t k = 0;
+            cg_status st = dp_critic_step(w, &sc, &sp, &k, err);
+            if (st != CG_OK) return st;
+            lc = k ? sc / (double)k : 0;
+            lp = k ? sp / (double)k : 0;
+        }
+        if (c) {
+            size_t k = 0;
+            cg_status st = dp_generator_step(w, &lg, &k, err);
+            if (st != CG_OK) return st;
+            lg = k ? lg / (double)k : 0;
+        } else {
+            cg_status st = generator_step(w, &lg, err);
+            if (st != CG_OK) return st;
+        }
+        cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
+        if (critic_loss) critic_loss[step] = lc;
+        if (generator_loss) generator_loss[step] = lg;
+        if (penalty) penalty[step] = lp;
+        w->steps++;
+    }
+    for (size_t step = 0; step < n_steps && !w->dp_on; step++) {
         double lc = 0, lp = 0;
         for (int s = 0; s < w->cfg.critic_steps; s++) {
             cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
@@ -334,43 +633,9 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
             }
             cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
         }
-        /* generator step: -mean f(G(z, c)) */
-        cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
-        generate(w, &w->rng, w->Ctx, w->idx, B, 1);
-        critic_input(w, w->fake, w->idx, B);
-        const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-        double mg = 0;
-        for (size_t i = 0; i < B; i++) mg += sg[i], w->dscore[i] = (cg_real)-inv;
-        double lg = -mg * inv;
-        /* checked before the step, so that the averaged generator that
-         * sample uses never takes in non-finite weights */
-        if (!isfinite(lg)) {
-            cg_set_error(err, "WGAN generator loss became non-finite at iteration %lld; lower learning_rate",
-                         (long long)w->steps + 1);
-            return CG_EFLOAT;
-        }
-        memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
-        cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
-        /* back through the output transform */
-        for (size_t i = 0; i < B; i++) {
-            const cg_real *g = w->dcin + i * (p + c);
-            const cg_real *f = w->fake + i * p;
-            cg_real *d = w->draw + i * p;
-            /* straight-through at the bounds: a clamped output still learns
-             * which way the critic wants it to move, so a generator whose
-             * outputs fall below a bound cannot get stuck there */
-            for (size_t j = 0; j < p; j++)
-                if (w->kind[j] == 0) d[j] = g[j];
-            for (int b = 0; b < w->n_blocks; b++) {
-                size_t s0 = (size_t)w->block_start[b], k = (size_t)w->block_width[b];
-                double dot = 0;
-                for (size_t j = 0; j < k; j++) dot += (double)f[s0 + j] * g[s0 + j];
-                for (size_t j = 0; j < k; j++) d[s0 + j] = (cg_real)(f[s0 + j] * (g[s0 + j] - dot));
-            }
-        }
-        cg_mlp_zero_grad(w->G);
-        cg_mlp_backward(w->G, NULL, w->draw);
-        cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+        double lg = 0;
+        cg_status gst = generator_step(w, &lg, err);
+        if (gst != CG_OK) return gst;
         cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
         if (critic_loss) critic_loss[step] = lc;
         if (generator_loss) generator_loss[step] = lg;

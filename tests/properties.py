@@ -631,6 +631,10 @@ WGAN_PARAMS = {
     "random_state": (SEEDS_OK, SEEDS_BAD),
     "n_jobs": ([None, 1, 2, -1, np.int64(1)], [0, 1.5, True, "2", [1], float("nan")]),
     "verbose": ([False, True, 0, 1], ["yes", None, 1.5, [True], float("nan")]),
+    # a valid epsilon needs declared column facts, which the generic fit does not give
+    "epsilon": ([None], [0.0, -1.0, float("nan"), float("inf"), "3", True, [1.0]]),
+    "delta": ([None, 1e-9, 1e-5], [0.0, 1.0, -1e-3, float("nan"), "0.1", True, [1e-5]]),
+    "max_grad_norm": _float_param(0.0, 1e6, [0.1, 1.0], low_open=True),
 }
 
 

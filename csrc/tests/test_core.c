@@ -1935,6 +1935,210 @@ done:
     free(S2);
 }
 
+
+/* Per-example gradients (DP-SGD): a capture of three passes (real rows'
+ * scores, fake rows' scores, the penalty at interpolates) gives each
+ * example's squared gradient norm and any weighted sum of the examples'
+ * gradients; the reference runs the same three passes on one example at a
+ * time and reads the gradient.  act1 is the hidden layers' activation (tanh
+ * brings the penalty's second-order term). */
+static void test_dp_capture_case(int act, double gp, int one_sided, int with_backward)
+{
+    enum { IN = 5, NPEN = 3, N = 19 };
+    int sizes[4] = {IN, 7, 6, 1}, acts[3] = {act, act, CG_ACT_IDENTITY};
+    char err[CG_ERR_LEN] = "", label[96];
+    cg_mlp *m = make_mlp(3, sizes, acts, NULL, 41);
+    cg_mlp_spec spec = {3, sizes, acts, NULL, NULL};
+    cg_mlp_capture *cap = NULL;
+    if (!m) return;
+    CHECK(cg_mlp_reserve(m, N, err) == CG_OK && cg_mlp_reserve_penalty(m, err) == CG_OK, "reserve: %s", err);
+    CHECK(cg_mlp_capture_create(&cap, &spec, N, 4, err) == CG_OK, "capture create: %s", err);
+    if (!cap) goto done;
+    cg_rng r;
+    cg_rng_seed(&r, 977);
+    cg_real Xr[N * IN], Xf[N * IN], Xi[N * IN], ones[N], minus[N], one = 1, mone = -1;
+    for (size_t i = 0; i < N * IN; i++) {
+        Xr[i] = (cg_real)(2 * cg_rng_uniform(&r) - 1);
+        Xf[i] = (cg_real)(2 * cg_rng_uniform(&r) - 1);
+        Xi[i] = (cg_real)(2 * cg_rng_uniform(&r) - 1);
+    }
+    for (size_t i = 0; i < N; i++) ones[i] = 1, minus[i] = -1;
+    size_t P = cg_mlp_n_params(m);
+    double pen;
+    cg_mlp_zero_grad(m);
+    cg_mlp_capture_begin(m, cap);
+    if (with_backward) {
+        cg_mlp_forward(m, Xr, N, 1, NULL);
+        cg_mlp_backward(m, NULL, minus);
+        cg_mlp_forward(m, Xf, N, 1, NULL);
+        cg_mlp_backward(m, NULL, ones);
+    }
+    cg_mlp_forward(m, Xi, N, 1, NULL);
+    CHECK(cg_mlp_gradient_penalty(m, NPEN, one_sided, gp, &pen, NULL, err) == CG_OK, "penalty: %s", err);
+    CHECK(cg_mlp_capture_end(m, err) == CG_OK, "capture end: %s", err);
+    int untouched = 1;
+    for (size_t j = 0; j < P; j++) untouched &= cg_mlp_grads(m)[j] == 0;
+    CHECK(untouched, "a capture left the gradient block alone");
+    double sq[N], wt[N], *ref_sq = dalloc(N), *ref_sum = dalloc(P), *got = dalloc(P);
+    cg_mlp_capture_sqnorms(m, cap, sq);
+    for (size_t i = 0; i < N; i++) wt[i] = 0.25 + 0.5 * cg_rng_uniform(&r);
+    cg_mlp_capture_accumulate(m, cap, wt);
+    to_dbl(got, cg_mlp_grads(m), P);
+    for (size_t i = 0; i < N; i++) {
+        cg_mlp_zero_grad(m);
+        if (with_backward) {
+            cg_mlp_forward(m, Xr + i * IN, 1, 1, NULL);
+            cg_mlp_backward(m, NULL, &mone);
+            cg_mlp_forward(m, Xf + i * IN, 1, 1, NULL);
+            cg_mlp_backward(m, NULL, &one);
+        }
+        cg_mlp_forward(m, Xi + i * IN, 1, 1, NULL);
+        cg_mlp_gradient_penalty(m, NPEN, one_sided, gp, &pen, NULL, err);
+        const cg_real *g = cg_mlp_grads(m);
+        ref_sq[i] = 0;
+        for (size_t j = 0; j < P; j++) {
+            ref_sq[i] += (double)g[j] * g[j];
+            ref_sum[j] += wt[i] * (double)g[j];
+        }
+    }
+    double tol = sizeof(cg_real) == 4 ? 2e-4 : 1e-10;
+    snprintf(label, sizeof label, "dp capture %s gp=%g%s%s: squared norms", act_name(act), gp,
+             one_sided ? " one-sided" : "", with_backward ? "" : " (penalty only)");
+    check_close(label, sq, ref_sq, N, tol, 1e-6);
+    snprintf(label, sizeof label, "dp capture %s gp=%g%s%s: weighted sum", act_name(act), gp,
+             one_sided ? " one-sided" : "", with_backward ? "" : " (penalty only)");
+    double scale = 0;
+    for (size_t j = 0; j < P; j++) scale = fabs(ref_sum[j]) > scale ? fabs(ref_sum[j]) : scale;
+    /* relative to the largest entry: a float sum of a few terms cancels */
+    check_close(label, got, ref_sum, P, tol, 1e-3 * scale);
+    /* a capture with fewer rows than a pass fails at end, not in memory */
+    cg_mlp_capture *small = NULL;
+    CHECK(cg_mlp_capture_create(&small, &spec, 2, 1, err) == CG_OK, "small capture: %s", err);
+    if (small) {
+        cg_mlp_capture_begin(m, small);
+        cg_mlp_forward(m, Xr, N, 1, NULL);
+        cg_mlp_backward(m, NULL, ones);
+        CHECK(cg_mlp_capture_end(m, err) == CG_EINVAL, "an overflowing capture is reported");
+        cg_mlp_capture_free(small);
+    }
+    free(ref_sq);
+    free(ref_sum);
+    free(got);
+done:
+    cg_mlp_capture_free(cap);
+    cg_mlp_free(m);
+}
+
+/* Poisson sampling: the rows are increasing and distinct, a sample taken
+ * in chunks is the sample taken at once, and each row's inclusion rate
+ * is q (binomial z-scores); the noise is the stream's normals times sd,
+ * added and divided as stated. */
+static void test_dp_parts(void)
+{
+    enum { N = 200, TRIALS = 3000 };
+    const double q = 0.07;
+    int64_t rows[N], chunk[N];
+    int counts[N] = {0};
+    cg_rng a, b;
+    cg_rng_seed(&a, 5);
+    int ordered = 1, same = 1;
+    for (int t = 0; t < TRIALS; t++) {
+        cg_rng_seed(&b, 1000 + (uint64_t)t);
+        cg_rng_seed(&a, 1000 + (uint64_t)t);
+        int64_t next = 0;
+        size_t k = cg_poisson_rows(&a, q, N, &next, rows, N);
+        ordered &= next == N;
+        for (size_t i = 0; i < k; i++) {
+            counts[rows[i]]++;
+            if (i) ordered &= rows[i] > rows[i - 1];
+        }
+        size_t got = 0;
+        next = 0;
+        while (next < N) {
+            size_t part = cg_poisson_rows(&b, q, N, &next, chunk + got, 3);
+            if (part == 0) break;
+            got += part;
+        }
+        same &= got == k && memcmp(chunk, rows, k * sizeof *rows) == 0;
+    }
+    CHECK(ordered, "poisson rows increasing, within range, sample complete");
+    CHECK(same, "a poisson sample in chunks of 3 equals the sample at once");
+    double worst = 0, total = 0;
+    for (int i = 0; i < N; i++) {
+        double z = (counts[i] - TRIALS * q) / sqrt(TRIALS * q * (1 - q));
+        worst = fabs(z) > worst ? fabs(z) : worst;
+        total += counts[i];
+    }
+    double zt = (total - (double)N * TRIALS * q) / sqrt((double)N * TRIALS * q * (1 - q));
+    CHECK(worst < 4.5 && fabs(zt) < 4.5, "poisson inclusion rate q: worst row |z| %.2f, total |z| %.2f", worst,
+          fabs(zt));
+    int64_t next = 0;
+    cg_rng_seed(&a, 9);
+    CHECK(cg_poisson_rows(&a, 1.0, 10, &next, rows, N) == 10 && rows[9] == 9, "q = 1 takes every row");
+    enum { P = 37 };
+    cg_real g[P], noise[P], ref[P];
+    double want[P];
+    for (int j = 0; j < P; j++) g[j] = (cg_real)(0.1 * j - 1);
+    cg_rng_seed(&a, 77);
+    cg_rng_seed(&b, 77);
+    cg_rng_fill_normal(&b, ref, P, 0.0, 1.0);
+    for (int j = 0; j < P; j++) want[j] = ((double)g[j] + 2.5 * (double)ref[j]) / 12.0;
+    cg_dp_finish(&a, g, noise, P, 2.5, 12.0);
+    check_close_r("dp noise: (g + sd * N(0, 1)) / divisor", g, want, P, sizeof(cg_real) == 4 ? 1e-6 : 1e-14, 1e-9);
+}
+
+/* A private WGAN trains, gives the same bits from the same seed, and
+ * refuses bad settings. */
+static void test_dp_wgan(void)
+{
+    size_t n = 64, p = 3, c = 2;
+    char err[CG_ERR_LEN];
+    cg_real *X = ralloc(n * p), *C = ralloc(n * c);
+    cg_rng r;
+    cg_rng_seed(&r, 3);
+    for (size_t i = 0; i < n * p; i++) X[i] = (cg_real)cg_rng_uniform(&r);
+    for (size_t i = 0; i < n * c; i++) C[i] = (cg_real)cg_rng_uniform(&r);
+    cg_wgan_config cfg = {3, 2, 3, 8, 2, 8, 2, 5.0, 1, 0.0, 1e-3, 0.5, 0.9, 21};
+    cg_real *params[2] = {NULL, NULL};
+    size_t np = 0;
+    for (int run = 0; run < 2; run++) {
+        cg_wgan *w = NULL;
+        CHECK(cg_wgan_create(&w, &cfg, NULL, NULL, NULL, err) == CG_OK, "dp wgan create: %s", err);
+        if (!w) break;
+        CHECK(cg_wgan_set_privacy(w, -1, 1, 0.5, err) == CG_EINVAL, "negative noise multiplier refused");
+        CHECK(cg_wgan_set_privacy(w, 1, 0, 0.5, err) == CG_EINVAL, "zero clipping norm refused");
+        CHECK(cg_wgan_set_privacy(w, 1, 1, 1.5, err) == CG_EINVAL, "sample rate above 1 refused");
+        CHECK(cg_wgan_set_privacy(w, 1.1, 1.0, 8.0 / 64, err) == CG_OK, "dp set: %s", err);
+        CHECK(cg_wgan_set_data(w, X, C, n, err) == CG_OK, "dp set_data: %s", err);
+        double cl[5], gl[5], pl[5];
+        CHECK(cg_wgan_train(w, 5, cl, gl, pl, err) == CG_OK, "dp train: %s", err);
+        int finite = 1;
+        for (int i = 0; i < 5; i++) finite &= isfinite(cl[i]) && isfinite(gl[i]) && pl[i] >= 0;
+        CHECK(finite, "dp wgan losses finite");
+        size_t size = cg_wgan_snapshot_size(w);
+        params[run] = xcalloc(size, 1);
+        cg_wgan_snapshot(w, params[run], size, err);
+        np = size;
+        cg_wgan_free(w);
+    }
+    if (params[0] && params[1]) CHECK(memcmp(params[0], params[1], np) == 0, "dp wgan: same seed, same bits");
+    free(params[0]);
+    free(params[1]);
+    free(X);
+    free(C);
+}
+
+static void test_dp(void)
+{
+    test_dp_capture_case(CG_ACT_RELU, 5.0, 0, 1);
+    test_dp_capture_case(CG_ACT_RELU, 5.0, 1, 1);
+    test_dp_capture_case(CG_ACT_LEAKY_RELU, 2.0, 0, 1);
+    test_dp_capture_case(CG_ACT_TANH, 3.0, 0, 1);
+    test_dp_capture_case(CG_ACT_ELU, 3.0, 0, 0);
+    test_dp_parts();
+    test_dp_wgan();
+}
+
 /* GANITE lifecycle: training on a row subset, prediction, sampling, and a
  * snapshot that restores to the same predictions and RNG stream; corrupt
  * snapshots are rejected.  Run under the sanitizers and valgrind. */
@@ -3304,6 +3508,7 @@ int main(int argc, char **argv)
     test_ganite();
     test_penalty();
     test_wgan();
+    test_dp();
     test_divergence();
     test_memory();
     test_arm_moments(); /* its draws would shift the data of the tests above */

@@ -63,26 +63,32 @@ def config(p, name, x_dim, ctx_dim, seed=0):
                 learning_rate=p["learning_rate"], beta1=p["beta1"], beta2=p["beta2"], seed=seed)
 
 
-def check_memory(p, models, n, owner):
+def check_memory(p, models, n, owner, private=False):
     """MemoryError unless the WGANs `models` ((name, x_dim, ctx_dim) each),
-    trained at once on n rows, fit in the budget (cgan._memory)."""
+    trained at once on n rows (privately: with set_privacy's buffers), fit
+    in the budget (cgan._memory)."""
     need = sum(_cgan.Wgan.nbytes(**config(p, name, x_dim, ctx_dim)) + 8 * n * (x_dim + ctx_dim)
+               + (_cgan.Wgan.privacy_nbytes(**config(p, name, x_dim, ctx_dim)) if private else 0)
                for name, x_dim, ctx_dim in models)
     _memory.check(need, f"{owner}.fit with hidden_size={p['hidden_size']} and n_hidden={p['n_hidden']} on "
                   f"{n} rows", "lower hidden_size or n_hidden")
 
 
-def train(p, name, cols, X, C, seed, stop, bar, owner):
+def train(p, name, cols, X, C, seed, stop, bar, owner, privacy=None):
     """A WGAN of columns `cols` (encoded rows X; None: continuous columns
     without limits) given the context C (which may have no columns),
     trained for p['n_iter'] generator steps; (core, history), or None when
-    `stop` is set.  `owner` and `name` label a divergence error."""
+    `stop` is set.  `owner` and `name` label a divergence error.  privacy:
+    None, or (noise_multiplier, max_grad_norm, sample_rate) to train with
+    DP-SGD (Wgan.set_privacy)."""
     if cols is None:
         d = X.shape[1]
         block, lower, upper = np.full(d, -1), np.full(d, -np.inf), np.full(d, np.inf)
     else:
         block, lower, upper = layout(cols)
     w = _cgan.Wgan(**config(p, name, X.shape[1], C.shape[1], seed), column_block=block, lower=lower, upper=upper)
+    if privacy is not None:
+        w.set_privacy(*privacy)
     w.set_data(X, C if C.shape[1] else None)
     hist = {"critic_loss": [], "generator_loss": [], "penalty": []}
     try:

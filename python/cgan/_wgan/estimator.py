@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import _cgan, _memory, _persist
+from .. import _cgan, _dp, _memory, _persist
 from .._base import writes
 from .._persist import register_estimator
 from .._tabular import (
@@ -35,7 +35,9 @@ from .._tabular import (
     make_columns,
     to_frame,
 )
-from .._validation import LIMITS, check_int, check_random_state, treatment_code
+from .._progress import Progress
+from .._threads import Stop, effective_jobs, map_threads
+from .._validation import LIMITS, check_float, check_int, check_random_state, treatment_code
 from . import core as _core
 from . import state as _state
 from .chain import Chain, Classifier, fit_steps, monte_carlo
@@ -131,6 +133,26 @@ class CausalWGAN(Synthesizer):
         Threads: the models train in parallel with n_jobs >= 2.
     verbose : bool, default=False
         Show training progress (tqdm when installed).
+    epsilon : float or None, default=None
+        Train with differential privacy: the fitted model is
+        (epsilon, delta)-differentially private with respect to adding or
+        removing one row of the data given to :meth:`fit` (see
+        docs/guide/privacy.md for what this covers).  Every WGAN step that
+        reads real rows runs DP-SGD (Poisson sampling at rate
+        batch_size / n, each row's clipped contribution, Gaussian noise),
+        with the one noise multiplier that makes all the planned steps
+        spend exactly this budget by the Renyi-DP accountant of
+        dp-accounting (``pip install cgan[privacy]``).  The fit then uses
+        no fact of the data but the rows' clipped gradients: every
+        continuous column needs finite bounds in ``bounds``, every
+        categorical column (the treatment included) its levels in
+        ``levels``, and ``log`` must be None; the treatment is drawn
+        jointly with the covariates by one WGAN, the outcome by a WGAN
+        given both.  None trains without privacy.
+    delta : float or None, default=None
+        The delta of the budget; must be below 1/n.  None uses 1/(10 n).
+    max_grad_norm : float, default=1.0
+        The norm each row's gradient is clipped to in private training.
 
     Attributes
     ----------
@@ -151,6 +173,14 @@ class CausalWGAN(Synthesizer):
     derived_ : dict
         Each derived indicator column (see ``derive_indicators``) mapped
         to the column it is derived from; empty when there are none.
+    privacy_spent_ : dict or None
+        After a private fit: ``epsilon`` and ``delta`` spent (the
+        accountant's epsilon for the calibrated noise, at most the one
+        requested), ``noise_multiplier``, ``max_grad_norm``,
+        ``sample_rate``, ``accountant``, and ``split``: each private part
+        of the fit with its steps and the epsilon it would spend alone
+        (the parts compose to the total; the column facts are declared and
+        spend nothing).  None after a fit without privacy.
 
     See Also
     --------
@@ -170,11 +200,27 @@ class CausalWGAN(Synthesizer):
     >>> list(synthetic.columns[-2:])
     ['y0', 'y1']
     """
+    def __init__(self, *, hidden_size: int = 128, n_hidden: int = 3, batch_size: int = 32, n_iter: int = 10000,
+                 critic_steps: int = 15, gp_lambda: float = 5.0, one_sided: bool | dict[Any, bool] = True,
+                 critic_dropout: float = 0.0, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.9, 0.999),
+                 noise_dim: int | None = None, derive_indicators: bool = True, mass_at_bounds: bool = False,
+                 range_margin: float | None = 0.0, random_state: int | np.random.Generator | None = None,
+                 n_jobs: int | None = None, verbose: bool = False, epsilon: float | None = None,
+                 delta: float | None = None, max_grad_norm: float = 1.0) -> None:
+        super().__init__(hidden_size=hidden_size, n_hidden=n_hidden, batch_size=batch_size, n_iter=n_iter,
+                         critic_steps=critic_steps, gp_lambda=gp_lambda, one_sided=one_sided,
+                         critic_dropout=critic_dropout, learning_rate=learning_rate, betas=betas, noise_dim=noise_dim,
+                         derive_indicators=derive_indicators, mass_at_bounds=mass_at_bounds,
+                         range_margin=range_margin, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
+
     # ------------------------------------------------------------------ fit
     @writes
     def fit(self, df: pandas.DataFrame, *, treatment: Any, outcome: Any, covariates: Sequence[Any] | None = None,
             categorical: Collection[Any] | None = None, bounds: Mapping[Any, Any] | None = None,
-            log: str | Sequence[Any] | None = "auto") -> CausalWGAN:
+            log: str | Sequence[Any] | None = "auto", levels: Mapping[Any, Sequence[Any]] | None = None) -> CausalWGAN:
         """Fit the covariate, treatment and outcome models to ``df``.
 
         Categorical columns are one-hot coded (the generator draws a level);
@@ -211,7 +257,13 @@ class CausalWGAN(Synthesizer):
             columns with a lower bound whose values above it span more
             than an order of magnitude (their 99th percentile is more than
             25 times their median distance from the bound); None takes
-            none.
+            none.  Must be None in private training (``epsilon``).
+        levels : dict, optional
+            Maps a categorical column to its levels, e.g. ``{"t": [0, 1]}``:
+            the declared levels that private training (``epsilon``) needs
+            for the treatment and every categorical column; the columns it
+            names are the categorical ones then.  Ignored without
+            ``epsilon``.
 
         Returns
         -------
@@ -232,7 +284,11 @@ class CausalWGAN(Synthesizer):
             (``y0``, ``y1``, ``y_<label>``) is already a column's,
             ``log`` names a categorical column, the treatment or a
             column without a lower bound, ``batch_size`` exceeds the rows,
-            or a parameter is out of range.
+            or a parameter is out of range; in private training
+            (``epsilon``), also when a column fact the fit needs is not
+            declared (the message names each: bounds of a continuous
+            column, levels of a categorical one, ``log``), or a column
+            holds a level not declared.
         ImportError
             If pandas is not installed.
         """
@@ -257,6 +313,9 @@ class CausalWGAN(Synthesizer):
         check_complete(df, [treatment, outcome] + covariates)
         if categorical is not None:
             column_list(df, categorical, "categorical")
+        self._check_params()
+        if self.epsilon is not None:
+            return self._fit_private(df, treatment, outcome, covariates, categorical, bounds, log, levels)
         for c in bounds:
             if c == treatment or (c not in covariates and c != outcome):
                 raise ValueError(f"bounds name {c!r}, which is neither a covariate nor the outcome")
@@ -308,11 +367,86 @@ class CausalWGAN(Synthesizer):
             "treatment_": treatment, "outcome_": outcome, "covariates_": covariates, "classes_": classes,
             "_t_freq": np.array([(t_values == c).mean() for c in classes]),
             "_columns": list(df.columns), "_n_fit": n, "_dtypes": {c: df[c].dtype for c in df.columns},
+            "privacy_spent_": None,
+        })
+        return self
+
+    def _fit_private(self, df, treatment, outcome, covariates, categorical, bounds, log, levels):
+        """fit with DP-SGD from declared column facts (see ``epsilon``)."""
+        p = self._check_params()
+        n = len(df)
+        epsilon, delta, clip = _dp.check_budget(self.epsilon, self.delta, self.max_grad_norm, n)
+        if p["batch_size"] > n:
+            raise ValueError(f"batch_size={p['batch_size']} is larger than the {n} rows of df")
+        names = covariates + [treatment, outcome]
+        cols = _dp.declared_columns(df, names, treatment, categorical, bounds, log, levels)
+        cov_cols, t_col, out_col = cols[:-2], cols[-2], cols[-1]
+        classes = t_col.levels
+        taken = [lab for lab in (potential_label(classes, level) for level in classes) if lab in names]
+        if taken:
+            raise ValueError(f"sample names the potential outcomes {taken}, which would overwrite columns of the "
+                             f"same names; rename those columns")
+        X = _dp.encode_declared(cov_cols + [t_col], df)
+        Y = _dp.encode_declared([out_col], df)
+        q = p["batch_size"] / n
+        critic = p["n_iter"] * p["critic_steps"]
+        # the covariate model has no context: its generator reads no real
+        # row; the outcome model's generator is given real rows' contexts
+        parts = {"covariates and treatment (critic steps)": critic, "outcome (critic steps)": critic,
+                 "outcome (generator steps, given real rows' contexts)": p["n_iter"]}
+        steps = [(q, sum(parts.values()))]
+        sigma = _dp.calibrate(epsilon, delta, steps)
+        _core.check_memory(p, [("covariates", X.shape[1], 0), ("outcome", Y.shape[1], X.shape[1])], n,
+                           "CausalWGAN", private=True)
+        s_cov, s_out, s_freq, sample_seed = seeds(check_random_state(self.random_state), 4)
+        privacy = (sigma, clip, q)
+        bar = Progress(2 * p["n_iter"], "CausalWGAN", bool(self.verbose))
+        stop = Stop()
+        specs = [("covariates", cov_cols + [t_col], X, X[:, :0], s_cov), ("outcome", [out_col], Y, X, s_out)]
+
+        def task(i):
+            name, enc, rows, ctx, seed = specs[i]
+            return _core.train(p, name, enc, rows, ctx, seed, stop, bar, "CausalWGAN", privacy)
+
+        try:
+            results = map_threads(task, 2, effective_jobs(self.n_jobs, 2), stop)
+        finally:
+            bar.close()
+        cov_gan, out_gan = (core for core, _ in results)
+        # the treatment's shares as the private model draws them
+        # (post-processing; used by models that draw the treatment alone)
+        drawn = _core.draw(cov_gan, 20_000, None, s_freq)[:, X.shape[1] - t_col.width:]
+        freq = np.bincount(np.argmax(drawn, axis=1), minlength=t_col.width) / len(drawn)
+        spent = _dp.spent(sigma, steps, delta)
+        self._publish({
+            "_cov_gan": cov_gan, "_out_gan": out_gan, "_private": True, "_sample_seed": sample_seed,
+            # the losses are computed on real rows without noise: not released
+            "history_": {"covariates": {}, "treatment": {}, "outcome": {}},
+            "_t_col": t_col, "_cov_cols": cov_cols, "_out_col": out_col, "_derived": [],
+            "treatment_": treatment, "outcome_": outcome, "covariates_": covariates, "classes_": classes,
+            "_t_freq": freq, "_columns": list(df.columns), "_n_fit": n,
+            "_dtypes": {c: df[c].dtype for c in df.columns},
+            "privacy_spent_": {
+                "epsilon": spent, "delta": delta, "epsilon_requested": epsilon, "noise_multiplier": sigma,
+                "max_grad_norm": clip, "sample_rate": q, "accountant": "Renyi DP (dp-accounting), add/remove one row",
+                "split": {part: {"steps": count, "epsilon_alone": _dp.spent(sigma, [(q, count)], delta)}
+                          for part, count in parts.items()} | {"column facts (declared)": {"steps": 0,
+                                                                                            "epsilon_alone": 0.0}},
+            },
         })
         return self
 
     def _check_params(self):
-        return _core.check_params(self, _MODELS)
+        p = _core.check_params(self, _MODELS)
+        # the budget's arguments are checked whether or not they are used
+        if self.epsilon is not None:
+            check_float(self.epsilon, "epsilon", 0.0, 1e6, low_open=True)
+        if self.delta is not None:
+            check_float(self.delta, "delta", 0.0, 1.0, low_open=True)
+            if not self.delta < 1.0:
+                raise ValueError(f"delta must be < 1, got {self.delta}")
+        check_float(self.max_grad_norm, "max_grad_norm", 0.0, 1e6, low_open=True)
+        return p
 
     # --------------------------------------------------------------- sample
     def _potential_label(self, level):
@@ -369,6 +503,9 @@ class CausalWGAN(Synthesizer):
         t, y = self.treatment_, self.outcome_
         derived = getattr(self, "_derived", [])
         columns = {c.name: c for c in [self._t_col, self._out_col] + self._cov_cols}
+        if getattr(self, "_private", False):
+            # one WGAN draws the covariates and the treatment, one the outcome
+            return Chain([(self._cov_gan, cov + [t], [], []), (self._out_gan, [y], cov + [t], [])], columns)
         if "_t_model" in vars(self):
             steps = [(self._cov_gan, cov, [], derived), (self._t_model, [t], cov, [])]
         else:

@@ -21,11 +21,12 @@ from .core import dims
 STATE_KEYS = (
     {"_columns", "_cov_cols", "_cov_gan", "_dtypes", "_n_fit", "_out_col", "_out_gan", "_sample_seed", "_t_col",
      "_t_freq", "classes_", "covariates_", "history_", "outcome_", "treatment_"},
-    {"_derived", "_t_model"},
+    {"_derived", "_t_model", "_private", "privacy_spent_"},
 )
 # parameters added after the format was first written, with the value that
 # reproduces what earlier versions did
-ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False, "range_margin": None}
+ADDED_PARAMS = {"mass_at_bounds": False, "derive_indicators": False, "range_margin": None, "epsilon": None,
+                "delta": None, "max_grad_norm": 1.0}
 
 
 def check_state(state):
@@ -42,6 +43,15 @@ def check_state(state):
     # line and a WGAN (a classifier for a categorical one); earlier ones by
     # a WGAN alone
     first = "_t_model" in state
+    private = state.get("_private", False)
+    if private is not True and "_private" in state:
+        raise ValueError("saved _private must be True when present")
+    spent = state.get("privacy_spent_")
+    if private:
+        check_private_state(state, cols, K)
+        return check_roles(state, cols)
+    if spent is not None:
+        raise ValueError("saved privacy_spent_ must be None for a model fitted without privacy")
     outcome = (Classifier if state["_out_col"].categorical else LinearWgan) if first else _cgan.Wgan
     covariates = JointWgan if first else _cgan.Wgan
     if type(state.get("_cov_gan")) is not covariates or type(state.get("_out_gan")) is not outcome:
@@ -71,6 +81,34 @@ def check_state(state):
     cov = state["_cov_gan"]
     if dims(cov.core if first else cov) != (x_dim, 0 if first else K) or not fits:
         raise ValueError("saved _cov_gan or _out_gan does not match the saved columns")
+    check_roles(state, cols)
+
+
+def check_private_state(state, cols, K):
+    """The models and the spent budget of a privately fitted CausalWGAN."""
+    x_dim = sum(c.width for c in cols)
+    cov, out = state.get("_cov_gan"), state.get("_out_gan")
+    if type(cov) is not _cgan.Wgan or type(out) is not _cgan.Wgan or "_t_model" in state:
+        raise ValueError("a private CausalWGAN saves two WGAN cores and no treatment model")
+    if dims(cov) != (x_dim + K, 0) or dims(out) != (state["_out_col"].width, x_dim + K):
+        raise ValueError("saved _cov_gan or _out_gan does not match the saved columns")
+    spent = state.get("privacy_spent_")
+    keys = {"epsilon", "delta", "epsilon_requested", "noise_multiplier", "max_grad_norm", "sample_rate", "accountant",
+            "split"}
+    if type(spent) is not dict or set(spent) != keys or not all(
+            isinstance(spent[k], (int, float)) and np.isfinite(spent[k]) and spent[k] >= 0
+            for k in keys - {"accountant", "split"}) or type(spent["split"]) is not dict:
+        raise ValueError("saved privacy_spent_ must hold the spent epsilon and delta, the noise, the clipping norm, "
+                         "the sampling rate, the accountant and the split")
+    if state.get("_derived", []) != []:
+        raise ValueError("a private CausalWGAN derives no indicators")
+    freq = check_array(state, "_t_freq", 1, shape=(K,), finite=True)
+    if not np.all(freq >= 0) or not abs(freq.sum() - 1) < 1e-6:
+        raise ValueError("saved _t_freq must be K probabilities")
+
+
+def check_roles(state, cols):
+    """The sample seed, the columns, their dtypes and roles of a saved CausalWGAN."""
     if type(state.get("_sample_seed")) is not int or not 0 <= state["_sample_seed"] < 2**64:
         raise ValueError("saved _sample_seed must be an int in [0, 2**64)")
     columns = state.get("_columns")
