@@ -320,6 +320,37 @@ def test_a_randomised_treatment_keeps_its_effect_without_spurious_heterogeneity(
     assert abs(effect[treated].mean() - effect.mean()) < 0.05
 
 
+def test_the_line_alone_carries_the_linear_part_of_a_nodes_mean(fitted):
+    # the calibration takes the linear part of the WGAN's mapped draws (on
+    # contexts the chain draws) off the line, so that line and WGAN
+    # together have the data's line: the line fitted to the data equals the
+    # calibrated line plus the linear part of fresh mapped draws, up to the
+    # noise of 40,000 draws
+    from cgan._wgan.chain import fit_line, interaction_pairs, line_features, main_columns
+
+    df, model = fitted
+    chain = model._chain()
+    k = next(i for i, (_, outputs, _, _) in enumerate(chain.steps) if outputs == ["m"])
+    m_model, (_, _, inputs, _) = model._models[k], chain.steps[k]
+    assert m_model.masses is None and m_model.inputs
+    parents = [chain.columns[c] for c in inputs]
+    C = chain.context(inputs, {c: df[c].to_numpy() for c in inputs}, len(df))
+    pairs = interaction_pairs(parents)
+    fitted_line = fit_line(C, pairs, main_columns(parents), chain.columns["m"].standardise(df["m"].to_numpy()), None)
+    n = 40000
+    ctx = chain.context(inputs, chain.draw(n, 11), n)
+    v = m_model.residual(ctx, 13)
+    d = C.shape[1]
+    terms = [0] + [1 + j for j in m_model.inputs]
+    F = np.column_stack([np.ones(n), line_features(ctx, pairs).astype(np.float64)])[:, terms]
+    slope = np.linalg.lstsq(F, v, rcond=None)[0]
+    assert d == len(m_model.coef) - 1 - len(pairs)
+    np.testing.assert_allclose(m_model.coef[terms] + slope, fitted_line[terms], atol=0.03)
+    # the terms the WGAN does not take keep the fitted line's slopes
+    rest = [j for j in range(len(fitted_line)) if j not in terms]
+    np.testing.assert_array_equal(m_model.coef[rest], fitted_line[rest])
+
+
 def test_roots_keep_the_datas_marginal_laws_and_their_dependence():
     # two skewed, dependent roots: the WGAN says which values go together,
     # the data's quantiles what each column's values are

@@ -341,13 +341,17 @@ def interaction_pairs(parents):
 def wgan_linear_part(model, r, ctx):
     """The linear part of a LinearWgan's mapped WGAN draws r on the context
     rows ctx, as a change of its line's coefficients: the least-squares
-    line of the mapped draws on the columns the WGAN takes and the products
-    of `pairs` among them (zero elsewhere, and zero when there are too few
-    rows)."""
+    line of the mapped draws on the terms of the line that involve only
+    columns the WGAN takes (its products among them when the line took the
+    products; zero elsewhere, and zero when there are too few rows).  The
+    data's residuals have no linear part on the line's own terms; on terms
+    the line left out they may (a product of two categorical parents shows
+    partly as a product with a continuous one), and the WGAN keeps it."""
     d = len(model.coef) - 1 - len(model.pairs)
     taken = set(model.inputs)
+    products = bool(np.any(model.coef[1 + d:]))
     terms = [0] + [1 + j for j in model.inputs] + [1 + d + k for k, (a, b) in enumerate(model.pairs)
-                                                  if a in taken and b in taken]
+                                                  if products and a in taken and b in taken]
     F = np.column_stack([np.ones(len(r)), line_features(ctx, model.pairs).astype(np.float64)])[:, terms]
     change = np.zeros(len(model.coef))
     if len(r) > F.shape[1]:
