@@ -658,7 +658,7 @@ class CausalGraphWGAN(Synthesizer):
         df : pandas.DataFrame
             The real data, with the fitted columns.
         n : int or None, default=None
-            Synthetic rows to draw (at least 10,000 are drawn); None uses
+            Synthetic rows to draw (at least 50,000 are drawn); None uses
             the rows of df.
         random_state : int, numpy Generator or None, default=0
             Seeds the synthetic draw.

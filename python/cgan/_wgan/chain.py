@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _cgan
-from .._baseline import fit_baseline, line
+from .._baseline import fit_baseline_loo, line
 from .._persist import rebuild, register_object
 from .._progress import Progress
 from .._propensity import SPLINE_KNOTS, fit_propensity, propensity_groups, softmax_net, spline_basis, spline_plan
@@ -195,26 +195,39 @@ class LinearWgan:
     a unit is at the lower bound, at the upper bound or between (the
     interior), and the line and the WGAN are fitted to the interior rows.
 
-    The line carries the context's linear effect exactly (a WGAN alone
-    shrinks how much its output moves with its context), and the WGAN the
-    shape of the rest: non-linear effects, skew, several modes, a spread
-    that depends on the context.  A draw between the bounds that falls
-    beyond the column's limits is drawn again.  Its parts: `core` (the WGAN), `coef` (the line:
-    intercept, then one slope per context column, in standardised units of
-    the column, then one per product of `pairs`), `drawn` and `target` (a WGAN draw r stands for the
-    residual np.interp(r, drawn, target): drawn holds QUANTILES quantiles
-    of the WGAN's draws on the training contexts, target the same
-    quantiles of the residuals, so that the residuals' spread and tails
-    are those of the data while the WGAN says where in them a unit falls),
-    `sides` (the bounds that hold point masses, 'lower' and/or 'upper') and
-    `masses` (their classifier, or None)."""
+    The line carries the linear part of the column's mean given the
+    context exactly (a WGAN alone shrinks how much its output moves with
+    its context, and a WGAN given a few hundred rows learns their noise as
+    effects): a ridge line whose products of a categorical parent's levels
+    with the continuous parents (effects that vary with the other parents)
+    enter only when they predict held-out rows better (fit_line), and from
+    which the linear part of the WGAN's mapped draws on the contexts of
+    sampling is taken away (Chain.calibrate).  The WGAN carries the shape
+    of the rest: non-linear effects, skew, several modes, a spread that
+    depends on the context; it takes the continuous parents and only those
+    categorical parents on which the residuals are seen to depend
+    (wgan_inputs).  A draw between the bounds that falls beyond the
+    column's limits is drawn again.  Its parts: `core` (the WGAN), `coef`
+    (the line: intercept, then one slope per context column, in
+    standardised units of the column, then one per product of `pairs`),
+    `inputs` (the context columns the WGAN takes; None in models saved
+    before they were chosen: all, and no linear part taken away), `drawn`
+    and `target` (a WGAN draw r stands for the residual np.interp(r, drawn,
+    target): drawn holds QUANTILES quantiles of the WGAN's draws on the
+    training contexts, target the same quantiles of the residuals, so that
+    the residuals' spread and tails are those of the data while the WGAN
+    says where in them a unit falls), `sides` (the bounds that hold point
+    masses, 'lower' and/or 'upper') and `masses` (their classifier, or
+    None)."""
 
-    def __init__(self, core, coef, drawn, target, sides, masses, pairs=None):
+    def __init__(self, core, coef, drawn, target, sides, masses, pairs=None, inputs=None):
         self.core = core
         self.coef = coef
         # [categorical context column, continuous context column] pairs
         # whose products the line also takes (after the context's columns)
         self.pairs = [] if pairs is None else pairs
+        # the context columns the WGAN takes (None: all of them)
+        self.inputs = inputs
         self.drawn = drawn
         self.target = target
         self.sides = sides
@@ -240,12 +253,16 @@ class LinearWgan:
         Ci = np.ascontiguousarray(C[inner])
         s = col.standardise(x[inner])
         pairs = interaction_pairs(parents)
-        coef = fit_baseline(line_features(Ci, pairs), np.zeros(len(s), np.int32), s, None, 1, stop)
+        coef = fit_line(Ci, pairs, main_columns(parents), s, stop)
         if coef is None:
             return None
-        residual = s - line(line_features(Ci, pairs), coef)[:, 0]
+        residual = s - line(line_features(Ci, pairs), coef[:, None])[:, 0]
         scale = float(residual.std()) or 1.0
-        trained = _core.train(p, name, None, (residual / scale).astype(np.float32)[:, None], Ci, s_wgan, stop,
+        inputs = wgan_inputs(Ci, parents, residual / scale, stop)
+        if inputs is None:
+            return None
+        Cw = np.ascontiguousarray(Ci[:, inputs])
+        trained = _core.train(p, name, None, (residual / scale).astype(np.float32)[:, None], Cw, s_wgan, stop,
                               bar, owner)
         if trained is None:
             return None
@@ -253,10 +270,18 @@ class LinearWgan:
         # mapped onto those of the residuals (Chain.calibrate maps those on
         # the contexts of sampling once the chain is fitted)
         reps = -(-CALIBRATION_ROWS // len(Ci))
-        g = draw(trained[0], reps * len(Ci), np.tile(Ci, (reps, 1)), s_calibrate)[:, 0].astype(np.float64)
+        g = draw(trained[0], reps * len(Ci), np.tile(Cw, (reps, 1)) if inputs else None,
+                 s_calibrate)[:, 0].astype(np.float64)
         levels = np.linspace(0.0, 1.0, QUANTILES)
         drawn, target = np.quantile(g, levels), np.quantile(residual, levels)
-        return cls(trained[0], coef[:, 0].copy(), drawn, target, sides, masses, pairs), trained[1]
+        return cls(trained[0], coef, drawn, target, sides, masses, pairs, inputs), trained[1]
+
+    def residual(self, ctx, seed):
+        """One WGAN draw per context row (encoded, all the context's
+        columns), mapped onto the data's residuals (float64)."""
+        wctx = ctx if self.inputs is None else ctx[:, self.inputs]
+        r = draw(self.core, len(ctx), wctx if wctx.shape[1] else None, seed)[:, 0].astype(np.float64)
+        return np.interp(r, self.drawn, self.target)
 
     def draw(self, col, n, ctx, seed):
         """n values of the column given the context rows ctx (decoded).
@@ -269,8 +294,7 @@ class LinearWgan:
         lo, hi = (b[0] for b in col.bounds_std())
         s = np.full(n, np.nan)
         for stream in s_wgan:
-            r = draw(self.core, n, ctx if ctx.shape[1] else None, stream)[:, 0].astype(np.float64)
-            value = base + np.interp(r, self.drawn, self.target)
+            value = base + self.residual(ctx, stream)
             take = np.isnan(s) & (lo <= value) & (value <= hi)
             s[take] = value[take]
             if not np.isnan(s).any():
@@ -285,7 +309,8 @@ class LinearWgan:
 
     @classmethod
     def _from_saved(cls, state):
-        return rebuild(cls, state, check_saved_linear)
+        # models saved before the WGAN's inputs were chosen give it all
+        return rebuild(cls, {"inputs": None, **state}, check_saved_linear)
 
 
 register_object(LinearWgan)
@@ -313,12 +338,153 @@ def interaction_pairs(parents):
     return pairs if len(pairs) <= MAX_PAIRS else []
 
 
+def wgan_linear_part(model, r, ctx):
+    """The linear part of a LinearWgan's mapped WGAN draws r on the context
+    rows ctx, as a change of its line's coefficients: the least-squares
+    line of the mapped draws on the terms of the line that involve only
+    columns the WGAN takes (its products among them when the line took the
+    products; zero elsewhere, and zero when there are too few rows).  The
+    data's residuals have no linear part on the line's own terms; on terms
+    the line left out they may (a product of two categorical parents shows
+    partly as a product with a continuous one), and the WGAN keeps it."""
+    d = len(model.coef) - 1 - len(model.pairs)
+    taken = set(model.inputs)
+    products = bool(np.any(model.coef[1 + d:]))
+    terms = [0] + [1 + j for j in model.inputs] + [1 + d + k for k, (a, b) in enumerate(model.pairs)
+                                                  if products and a in taken and b in taken]
+    F = np.column_stack([np.ones(len(r)), line_features(ctx, model.pairs).astype(np.float64)])[:, terms]
+    change = np.zeros(len(model.coef))
+    if len(r) > F.shape[1]:
+        change[terms] = np.linalg.lstsq(F, np.interp(r, model.drawn, model.target), rcond=None)[0]
+    return change
+
+
 def line_features(C, pairs):
     """The context rows C with the products `pairs` appended (float32)."""
     if not pairs:
         return C
     a, b = np.array(pairs).T
     return np.ascontiguousarray(np.concatenate([C, C[:, a] * C[:, b]], axis=1), dtype=np.float32)
+
+
+# the context's columns enter the line with this weight, so that the ridge
+# penalty on their slopes is 1 / MAIN_WEIGHT^2 of the products' (the data's
+# linear dependence on the parents, a treatment's effect among it, is not
+# shrunk towards zero; the first level column of a categorical parent keeps
+# weight 1, as the intercept and the other levels determine it)
+MAIN_WEIGHT = 1000.0
+
+
+def main_columns(parents):
+    """The context columns of the encoders `parents` but the first level
+    column of each categorical parent (those the intercept and the other
+    levels determine)."""
+    out, j = [], 0
+    for c in parents:
+        out += list(range(j + 1 if c.categorical else j, j + c.width))
+        j += c.width
+    return out
+
+
+def _loo_line(F, y, weights, stop):
+    """(coef, leave-one-out mean squared error, its standard error) of the
+    ridge line of y on the columns of F (penalty by exact leave-one-out
+    error), each column scaled by `weights` before the fit; coef (intercept
+    first) applies to the unscaled columns.  None once `stop` is set."""
+    if F.shape[1] == 0:
+        n = len(y)
+        loo = (y - y.mean()) * (n / (n - 1.0)) ** 2 if n > 1 else np.zeros(n)
+        sq = loo * (y - y.mean())
+        return np.array([y.mean()]), float(sq.mean()), float(sq.std() / np.sqrt(max(n, 1)))
+    out = fit_baseline_loo(np.ascontiguousarray(F * weights, dtype=np.float32), np.zeros(len(y), np.int32), y,
+                           None, 1, stop)
+    if out is None:
+        return None
+    coef, mse, se = out
+    coef = coef[:, 0].copy()
+    coef[1:] *= weights
+    return coef, mse, se
+
+
+def better(challenger, incumbent):
+    """Whether a (coef, error, standard error) fit beats another by more
+    than its own standard error (the simpler incumbent otherwise stays)."""
+    return challenger[1] + challenger[2] < incumbent[1]
+
+
+def fit_line(C, pairs, main, y, stop):
+    """The line of a LinearWgan: intercept, one slope per context column of
+    C, one per product of `pairs` (0 when left out), fitted by ridge with
+    the penalty chosen by leave-one-out error and the context columns
+    `main` nearly unpenalised (see MAIN_WEIGHT).  The products (how a categorical parent
+    changes the slopes of the continuous ones: effect heterogeneity) enter
+    only when their leave-one-out error beats the line without them by more
+    than its standard error.  None once `stop` is set."""
+    weights = np.ones(C.shape[1])
+    weights[main] = MAIN_WEIGHT
+    base = _loo_line(C, y, weights, stop)
+    if base is None:
+        return None
+    coef = np.concatenate([base[0], np.zeros(len(pairs))])
+    if pairs:
+        full = _loo_line(line_features(C, pairs), y, np.concatenate([weights, np.ones(len(pairs))]), stop)
+        if full is None:
+            return None
+        if better(full, base):
+            coef = full[0]
+    return coef
+
+
+def loo_errors(F, y):
+    """Each row's squared leave-one-out error of the least-squares line of
+    y on the columns of F (with an intercept; a ridge of 1e-8 per row keeps
+    collinear columns solvable)."""
+    X = np.column_stack([np.ones(len(y)), F.astype(np.float64)])
+    A = X.T @ X + 1e-8 * len(y) * np.eye(X.shape[1])
+    A[0, 0] -= 1e-8 * len(y)
+    P = np.linalg.solve(A, X.T)
+    h = np.einsum("ij,ji->i", X, P)
+    return ((y - X @ (P @ y)) / np.maximum(1.0 - h, 1e-12)) ** 2
+
+
+# a categorical parent enters a LinearWgan's WGAN when its columns lower the
+# leave-one-out error of the residuals' mean or spread by this many
+# standard errors of the rows' paired differences
+DEPENDENCE_Z = 2.0
+
+
+def wgan_inputs(C, parents, e, stop):
+    """The context columns of C (encoded from the encoders `parents`) that
+    a LinearWgan's WGAN takes: every continuous parent's, and a
+    categorical parent's only when the data show the residuals e depend on
+    it: when its levels and their products with the other columns predict
+    e or |e| (its spread) better, by leave-one-out error, than the other
+    columns alone, by DEPENDENCE_Z standard errors of the difference.  A
+    categorical parent the WGAN does not take acts through the line (and
+    the point masses) alone, so that noise in a few hundred residuals does
+    not become effects that vary with the other parents.  None once `stop`
+    is set."""
+    groups, j = [], 0
+    for c in parents:
+        groups.append((c, list(range(j, j + c.width))))
+        j += c.width
+    keep = []
+    for c, cols in groups:
+        if stop is not None and stop.is_set():
+            return None
+        if not c.categorical:
+            keep += cols
+            continue
+        others = [k for k in range(C.shape[1]) if k not in cols]
+        O = C[:, others].astype(np.float64)
+        L = C[:, cols[1:]].astype(np.float64)
+        W = np.concatenate([O, L] + [L[:, [a]] * O for a in range(L.shape[1])], axis=1)
+        for target in (e, np.abs(e)):
+            gain = loo_errors(O, target) - loo_errors(W, target)
+            if gain.mean() > DEPENDENCE_Z * gain.std() / np.sqrt(len(gain)):
+                keep += cols
+                break
+    return sorted(keep)
 
 
 class JointWgan:
@@ -435,16 +601,25 @@ def check_saved_joint(a):
 
 def check_saved_linear(a):
     """Raise ValueError unless `a` holds a consistent LinearWgan's attributes."""
-    if set(a) != {"core", "coef", "drawn", "target", "sides", "masses", "pairs"}:
-        raise ValueError("a saved line-and-WGAN model must hold core, coef, drawn, target, sides, masses and pairs")
+    if set(a) != {"core", "coef", "drawn", "target", "sides", "masses", "pairs", "inputs"}:
+        raise ValueError("a saved line-and-WGAN model must hold core, coef, drawn, target, sides, masses, pairs "
+                         "and inputs")
     if not isinstance(a["core"], _cgan.Wgan):
         raise ValueError("a saved line-and-WGAN model's core must be a WGAN core")
-    out, ctx = dims(a["core"])
-    pairs = a["pairs"]
+    out, width = dims(a["core"])
+    inputs, pairs, coef = a["inputs"], a["pairs"], a["coef"]
+    ctx = width
+    if inputs is not None:
+        if not (isinstance(coef, np.ndarray) and coef.ndim == 1 and type(pairs) is list):
+            raise ValueError("a saved line-and-WGAN model's line must be a 1-d array and its pairs a list")
+        ctx = len(coef) - 1 - len(pairs)
+        if type(inputs) is not list or len(inputs) != width or not all(
+                type(j) is int and 0 <= j < ctx for j in inputs) or inputs != sorted(set(inputs)):
+            raise ValueError("a saved line-and-WGAN model's inputs must be distinct, sorted columns of its context, "
+                             "one per input of its WGAN")
     if type(pairs) is not list or len(pairs) > MAX_PAIRS or not all(
             type(q) is list and len(q) == 2 and all(type(j) is int and 0 <= j < ctx for j in q) for q in pairs):
         raise ValueError("a saved line-and-WGAN model's pairs must be [column, column] pairs of its context")
-    coef = a["coef"]
     if out != 1 or not (isinstance(coef, np.ndarray) and coef.dtype == np.float64
                         and coef.shape == (ctx + 1 + len(pairs),) and np.all(np.isfinite(coef))):
         raise ValueError("a saved line-and-WGAN model's line must have one finite coefficient per context column "
@@ -511,6 +686,8 @@ def check_saved_classifier(a):
 
 def context_width(model):
     """The context width a step's model expects."""
+    if isinstance(model, LinearWgan) and model.inputs is not None:
+        return len(model.coef) - 1 - len(model.pairs)
     if isinstance(model, (LinearWgan, JointWgan)):
         return dims(model.core)[1]
     if isinstance(model, Classifier):
@@ -582,11 +759,15 @@ class Chain:
             if not isinstance(model, LinearWgan):
                 continue
             s_masses, s_wgan = seeds(s, 2)
-            r = draw(model.core, n, ctx, s_wgan)[:, 0].astype(np.float64)
+            wctx = ctx if model.inputs is None else ctx[:, model.inputs]
+            r = draw(model.core, n, wctx if wctx.shape[1] else None, s_wgan)[:, 0].astype(np.float64)
             if model.masses is not None:
-                r = r[np.argmax(model.masses.draw(ctx, s_masses), axis=1) == 0]
+                inner = np.argmax(model.masses.draw(ctx, s_masses), axis=1) == 0
+                r, ctx = r[inner], ctx[inner]
             if r.size >= 2:
                 model.drawn = np.quantile(r, levels)
+            if model.inputs is not None:
+                model.coef = model.coef - wgan_linear_part(model, r, ctx)
 
     def context(self, inputs, values, n):
         """The encoded columns `inputs` of values, (n, width) float32."""
