@@ -22,11 +22,17 @@ rows that received arm k, each weighted by its cross-fitted odds
 stand for the units whose outcome under k is counterfactual."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import _memory
 from .._base import reads
 from .._validation import LIMITS, check_choice, check_float, check_int, check_random_state
+
+if TYPE_CHECKING:
+    import pandas
+    from numpy.typing import ArrayLike
 
 # draws per training row behind the stored calibration scores
 CALIBRATION_DRAWS = 100
@@ -275,7 +281,8 @@ class DistributionMixin:
         return data[0] * self._x_scale.astype(np.float32) + self._x_mean.astype(np.float32)
 
     @reads
-    def predict_quantiles(self, X, q, *, n_draws=200, random_state=0):
+    def predict_quantiles(self, X: ArrayLike | pandas.DataFrame, q: float | ArrayLike, *, n_draws: int = 200,
+                          random_state: int | np.random.Generator | None = 0) -> np.ndarray:
         """Quantiles of each arm's outcome distribution at each row.
 
         The generator's draws of each potential outcome given the row's
@@ -315,7 +322,9 @@ class DistributionMixin:
         return out[:, :, 0] if scalar else out
 
     @reads
-    def effect_quantiles(self, q, X=None, T0=None, T1=None, *, n_draws=200, random_state=0):
+    def effect_quantiles(self, q: float | ArrayLike, X: ArrayLike | pandas.DataFrame | None = None, T0: Any = None,
+                         T1: Any = None, *, n_draws: int = 200,
+                         random_state: int | np.random.Generator | None = 0) -> np.ndarray | float:
         """Quantile treatment effects over a population of rows.
 
         The q quantile of the outcome under T1 minus the q quantile of the
@@ -359,7 +368,9 @@ class DistributionMixin:
         return float(out[0]) if scalar else out
 
     @reads
-    def prob_benefit(self, X, threshold=0.0, T0=None, T1=None, *, coupling="rank", n_draws=200, random_state=0):
+    def prob_benefit(self, X: ArrayLike | pandas.DataFrame, threshold: float = 0.0, T0: Any = None, T1: Any = None, *,
+                     coupling: str = "rank", n_draws: int = 200,
+                     random_state: int | np.random.Generator | None = 0) -> np.ndarray:
         """Probability that T1 raises a row's outcome by more than threshold.
 
         P(Y(T1) - Y(T0) > threshold | x).  Data identify each arm's
@@ -406,7 +417,9 @@ class DistributionMixin:
         return benefit(draws[:, :, t0], draws[:, :, t1], thr, coupling)
 
     @reads
-    def predict_interval(self, X, alpha=0.1, *, calibrate=True, n_draws=200, random_state=0):
+    def predict_interval(self, X: ArrayLike | pandas.DataFrame, alpha: float = 0.1, *, calibrate: bool = True,
+                         n_draws: int = 200,
+                         random_state: int | np.random.Generator | None = 0) -> tuple[np.ndarray, np.ndarray]:
         """Intervals for each potential outcome of each row.
 
         With ``calibrate=True`` (the default) the intervals are weighted
@@ -466,7 +479,7 @@ class DistributionMixin:
             return med - mult * dev, med + mult * dev
 
     @property
-    def oof_crps_(self):
+    def oof_crps_(self) -> float:
         """Cross-fitted CRPS of the training rows' factual outcomes; lower is better.
 
         Each training row's outcome is scored by the continuous ranked

@@ -223,6 +223,12 @@ class GANITE(_distribution.DistributionMixin, EffectInference, BaseEstimator):
         Each arm's baseline link, 'identity' or 'log'.
     effect_model_ : str
         The effect model in use (see ``effect_model``).
+    draw_center_ : {'generator', 'mean'}
+        How the distributional methods use the generator's draws: as
+        drawn, or shifted so that each row's draws average to
+        :meth:`predict`'s outcomes; the one whose cross-fitted CRPS of the
+        training rows is lower.  Set for continuous outcomes with
+        ``n_estimators >= 2``.
 
     See Also
     --------
