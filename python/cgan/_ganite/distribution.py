@@ -2,8 +2,8 @@
 as drawn by the counterfactual generator, its quantiles, quantile effects,
 the probability of benefit and calibrated individual intervals.
 
-The draws of arm k at x come from each ensemble member in turn (draw s
-from member s % M).  A model fitted with ``crps_weight > 0`` has a
+Each ensemble member draws arm k at x, and the members' quantile functions
+are averaged.  A model fitted with ``crps_weight > 0`` has a
 generator that sees x and noise only, so every arm's draws come straight
 from it.  A model fitted without it has GANITE's generator, which completes
 a unit's outcomes from an anchor: as in GANITE.sample, an arm drawn from the
@@ -92,16 +92,19 @@ def anchor_pools(y, mu_oof, smear, codes, K, log):
 
 
 def ensemble_draws(members, Z, count, seed, anchors, log):
-    """(count, n, K) draws in the outcome's units; draw s from member s % M."""
+    """(count, n, K) draws in the outcome's units: each member's `count`
+    draws sorted, and the sorted draws averaged over the members (their
+    quantile functions averaged), so that the ensemble's spread is a
+    member's spread, as the calibration judged it, and not widened by the
+    members' disagreement on the mean."""
     M = len(members)
     n, K = Z.shape[0], members[0].coef.shape[1]
-    out = np.empty((count, n, K))
+    out = np.zeros((count, n, K))
     seeds = np.random.SeedSequence(seed).generate_state(M, np.uint64)
     for m, member in enumerate(members):
-        draws = range(m, count, M)
-        if draws:
-            out[m::M] = member_draws(member, Z, len(draws), int(seeds[m]), anchors)
-    return np.exp(out) if log else out
+        d = member_draws(member, Z, count, int(seeds[m]), anchors)
+        out += np.sort(np.exp(d) if log else d, axis=0)
+    return out / M
 
 
 def crps_from_draws(draws, y):

@@ -945,6 +945,12 @@ class GANITE(_distribution.DistributionMixin, EffectInference, BaseEstimator):
         * with neither, the anchor arm is drawn from the arms' shares in the
           training data, then its outcome as with ``T`` alone.
 
+        A model fitted with ``crps_weight > 0`` has a generator that sees
+        neither the anchor arm nor its outcome: the anchor only fixes the
+        anchor arm's entry, and every other arm is drawn from x and noise
+        (:meth:`predict_quantiles` and the other distributional methods
+        draw every arm so).
+
         A model fitted on log(Y) (``outcome_transform_ == 'log'``) does all
         of this on the log scale (its expected log outcome plus a log
         residual, the log of an observed Y) and returns exp of the draws.
