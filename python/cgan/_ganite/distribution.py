@@ -288,9 +288,9 @@ class DistributionMixin:
                           random_state: int | np.random.Generator | None = 0) -> np.ndarray:
         """Quantiles of each arm's outcome distribution at each row.
 
-        The generator's draws of each potential outcome given the row's
-        covariates (``n_draws`` per row, spread over the ensemble's
-        members), summarised by their quantiles.
+        Each ensemble member's generator draws each potential outcome
+        given the row's covariates (``n_draws`` times), and the members'
+        quantile functions are averaged.
 
         Parameters
         ----------
@@ -299,7 +299,7 @@ class DistributionMixin:
         q : float or sequence of float in (0, 1)
             Quantile levels.
         n_draws : int, default=200
-            Draws per row and arm.
+            Draws per row, arm and ensemble member.
         random_state : int, numpy Generator or None, default=0
             Seeds the draws; the same value gives the same quantiles.
 
@@ -344,7 +344,7 @@ class DistributionMixin:
         T0, T1 : treatment labels, optional
             As in :meth:`effect`.
         n_draws : int, default=200
-            Draws per row and arm.
+            Draws per row, arm and ensemble member.
         random_state : int, numpy Generator or None, default=0
             Seeds the draws.
 
@@ -393,7 +393,7 @@ class DistributionMixin:
         coupling : {'rank', 'independent'}, default='rank'
             How the arms' draws are paired.
         n_draws : int, default=200
-            Draws per row and arm.
+            Draws per row, arm and ensemble member.
         random_state : int, numpy Generator or None, default=0
             Seeds the draws.
 
@@ -444,7 +444,7 @@ class DistributionMixin:
         calibrate : bool, default=True
             Conformal calibration (needs n_estimators >= 2).
         n_draws : int, default=200
-            Draws per row and arm.
+            Draws per row, arm and ensemble member.
         random_state : int, numpy Generator or None, default=0
             Seeds the draws.
 
