@@ -91,6 +91,23 @@ def test_weighted_quantile_matches_a_direct_count():
     assert dist.weighted_quantile(s, w, 0.999, 100.0) == np.inf
 
 
+def test_conformal_multipliers_use_each_rows_own_weight():
+    rng = np.random.default_rng(3)
+    n, K = 80, 3
+    score, codes = rng.random(n), np.arange(n) % K
+    e = rng.dirichlet(np.ones(K), n)
+    new = rng.dirichlet(np.ones(K), 6)
+    new[0] = [0.98, 0.01, 0.01]  # a weight of 98 for arms 1 and 2: no quantile reaches 0.9
+    got = dist.conformal_multipliers(score, codes, e, new, 0.1)
+    for i in range(len(new)):
+        for k in range(K):
+            rows = codes == k
+            w = (1 - e[rows, k]) / e[rows, k]
+            own = (1 - new[i, k]) / new[i, k]
+            assert got[i, k] == dist.weighted_quantile(score[rows], w, 0.9, own)
+    assert np.isinf(got[0, 1:]).all() and np.isfinite(got[1:]).any()
+
+
 def test_benefit_matches_brute_force():
     rng = np.random.default_rng(3)
     d0, d1 = rng.normal(size=(30, 4)), rng.normal(1, 2, size=(30, 4))
@@ -156,6 +173,32 @@ def test_calibrated_intervals_cover_at_the_nominal_rate(which, request):
     assert np.all(hi80 - lo80 < hi - lo)
     raw_lo, raw_hi = model.predict_interval(X, alpha=0.1, calibrate=False)
     assert np.all(raw_lo < raw_hi)
+
+
+def test_each_rows_conformal_weight_follows_its_own_propensity(crps_model):
+    # the design's assignment is sigmoid(x_1 / 2): a row with x_1 = -3 is
+    # unlike the rows that received arm 1, so its arm-1 multiplier is larger
+    model = crps_model
+    X = design(2000, 11)[0]
+    Z = (X - model._x_mean) / model._x_scale
+    e = dist.logistic_propensity(model._weight_coef, Z)
+    truth = 1 / (1 + np.exp(-X[:, 1] / 2))
+    # a logistic fit to 3,000 rows: off by a few hundredths, most at the extremes of x_1
+    assert np.mean(np.abs(e[:, 1] - truth)) < 0.03 and np.max(np.abs(e[:, 1] - truth)) < 0.1
+    grid = np.zeros((2, 3))
+    grid[:, 1] = (-3.0, 3.0)
+    Zg = (grid - model._x_mean) / model._x_scale
+    mult = dist.conformal_multipliers(model._score_fit, model._codes_fit, model._weight_fit,
+                                      dist.logistic_propensity(model._weight_coef, Zg), 0.1)
+    assert mult[0, 1] > mult[1, 1] and mult[1, 0] > mult[0, 0]
+    # the counterfactual coverage: rows weighted by their true chance of not
+    # receiving the arm, each row's coverage in closed form; within 0.03 of 0.9
+    lo, hi = model.predict_interval(X, alpha=0.1)
+    mean = X[:, :1] + np.array(SHIFT)
+    cover = norm.cdf((hi - mean) / np.array(SD)) - norm.cdf((lo - mean) / np.array(SD))
+    away = np.stack([truth, 1 - truth], 1)
+    counterfactual = np.sum(cover * away, 0) / away.sum(0)
+    assert np.all(np.abs(counterfactual - 0.9) < 0.03), counterfactual
 
 
 def test_oof_crps_is_near_the_closed_form(crps_model, data):

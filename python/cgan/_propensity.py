@@ -170,6 +170,25 @@ def fit_propensity(Z, codes, K, groups, seed, model):
     return out
 
 
+def logistic_coef(Z, codes, K, seed):
+    """(d + 1, K) float64 coefficients of the logistic propensity model
+    fitted to every row of Z (the model propensity(..., fold=None) fits,
+    with the same seed): the weights, then the intercepts.  Unlike the
+    cross-fitted models, they evaluate on new rows (logistic_propensity)."""
+    d = Z.shape[1]
+    params = softmax_net(Z, codes, K, (seed + 7919) % 2**64, "logistic").get_params().astype(np.float64)
+    return np.vstack([params[:d * K].reshape(d, K), params[d * K:].reshape(1, K)])
+
+
+def logistic_propensity(coef, Z):
+    """Clipped P(T = k | x) on standardised rows Z from logistic_coef's
+    coefficients, in float64."""
+    logits = np.asarray(Z, dtype=np.float64) @ coef[:-1] + coef[-1]
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return clip_propensity(e / e.sum(axis=1, keepdims=True))
+
+
 def propensity_unclipped(Z, codes, K, fold, seed):
     """Unclipped propensities and the name of the model that gave them.
 

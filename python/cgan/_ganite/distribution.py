@@ -17,9 +17,13 @@ reports as oof_crps_.  Intervals are weighted split-conformal (Lei & Candes
 2021) with a locally scaled score: |y - m(x)| / s(x), m the draws' median
 and s their mean absolute deviation from it.  The interval for arm k is
 m(x) -+ q_k s(x), q_k the weighted 1 - alpha quantile of the scores of the
-rows that received arm k, each weighted by its cross-fitted odds
-(1 - e_k(x)) / e_k(x) of not receiving arm k, so that the calibration rows
-stand for the units whose outcome under k is counterfactual."""
+rows that received arm k, each weighted by its odds (1 - e_k(x)) / e_k(x)
+of not receiving arm k, so that the calibration rows stand for the units
+whose outcome under k is counterfactual, and the new row itself weighted by
+its own odds (Tibshirani et al. 2019): the further a row lies from the rows
+that received k, the wider its interval for k.  e_k is one logistic
+propensity model fitted to every training row, so that it evaluates on new
+rows."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -28,6 +32,7 @@ import numpy as np
 
 from .. import _memory
 from .._base import reads
+from .._propensity import logistic_coef, logistic_propensity
 from .._validation import LIMITS, check_choice, check_float, check_int, check_random_state
 
 if TYPE_CHECKING:
@@ -163,7 +168,11 @@ def calibration_state(members, Z, codes, y, fold, seed, anchors, log, mu_oof):
             med, dev = location_scale(draws)
             score[name][rows] = np.abs(yr - med) / dev
     best = min(("generator", "mean"), key=lambda name: float(np.mean(crps[name])))
-    return {"draw_center_": best, "_score_fit": score[best], "_crps_fit": crps[best]}
+    # one propensity function weighs the calibration rows and, at predict
+    # time, each new row
+    coef = logistic_coef(Z, codes, members[0].coef.shape[1], int(seed))
+    return {"draw_center_": best, "_score_fit": score[best], "_crps_fit": crps[best], "_weight_coef": coef,
+            "_weight_fit": logistic_propensity(coef, Z)}
 
 
 # ----------------------------------------------------------- arguments
@@ -217,17 +226,26 @@ def weighted_quantile(scores, weights, level, extra_weight):
     return float(s[hit[0]]) if hit.size else np.inf
 
 
-def conformal_multipliers(score, codes, propensity, K, alpha):
-    """For each arm k, the weighted 1 - alpha quantile of the normalised
-    scores of the rows that received k, weights (1 - e_k) / e_k; the test
-    point's weight is taken as their mean (infinite when the rows are too
-    few for the level)."""
-    out = np.empty(K)
+def conformal_multipliers(score, codes, propensity, new_propensity, alpha):
+    """(n_new, K): for each new row and arm k, the weighted 1 - alpha
+    quantile of the normalised scores of the rows that received k, weights
+    (1 - e_k) / e_k, with the new row's own weight (from new_propensity) at
+    +inf; infinite where that mass is needed to reach the level.  Per row
+    it equals weighted_quantile(scores, weights, 1 - alpha, own weight)."""
+    K = propensity.shape[1]
+    out = np.empty(new_propensity.shape)
     for k in range(K):
         rows = codes == k
         e = propensity[rows, k]
-        w = (1 - e) / e
-        out[k] = weighted_quantile(score[rows], w, 1 - alpha, float(np.mean(w)) if w.size else 1.0)
+        order = np.argsort(score[rows], kind="stable")
+        s, w = score[rows][order], ((1 - e) / e)[order]
+        cum = np.cumsum(w)
+        own = (1 - new_propensity[:, k]) / new_propensity[:, k]
+        if not s.size:
+            out[:, k] = np.inf
+            continue
+        hit = np.searchsorted(cum, (1 - alpha) * (cum[-1] + own), side="left")
+        out[:, k] = np.where(hit < s.size, s[np.minimum(hit, s.size - 1)], np.inf)
     return out
 
 
@@ -428,11 +446,14 @@ class DistributionMixin:
         With ``calibrate=True`` (the default) the intervals are weighted
         split-conformal (Lei & Candes 2021): the draws' median -+ q_k times
         their mean absolute deviation from it, with q_k set so that the
-        training rows that received arm k, weighted by their cross-fitted
-        odds of not receiving it, fall inside at rate 1 - alpha when judged
-        by the draws of the member that did not train on them.  The weights
-        make the calibration rows stand for the units whose outcome under k
-        is counterfactual.  With ``calibrate=False``, the draws' quantiles
+        training rows that received arm k, weighted by their odds of not
+        receiving it, and the row itself, weighted by its own odds, fall
+        inside at rate 1 - alpha, each training row judged by the draws of
+        the member that did not train on them.  The weights make the
+        calibration rows stand for the units whose outcome under k is
+        counterfactual; a row unlike those that received k gets a wider
+        interval for k.  The odds come from a logistic propensity model
+        fitted to the training rows.  With ``calibrate=False``, the draws' quantiles
         at alpha / 2 and 1 - alpha / 2.
 
         Parameters
@@ -472,10 +493,14 @@ class DistributionMixin:
             raise ValueError("calibrate=True needs cross-fitted draws of the training rows, which a model with "
                              "n_estimators=1 (or a binary outcome) does not hold; fit with n_estimators >= 2 or "
                              "pass calibrate=False")
-        _, draws = self._distribution_draws(X, n_draws, random_state, "predict_interval")
+        if calibrate and getattr(self, "_weight_coef", None) is None:
+            raise ValueError("calibrate=True needs the propensity model that weighs each new row, which models "
+                             "saved by earlier versions do not hold; refit, or pass calibrate=False")
+        Z, draws = self._distribution_draws(X, n_draws, random_state, "predict_interval")
         if not calibrate:
             return np.quantile(draws, level / 2, axis=0), np.quantile(draws, 1 - level / 2, axis=0)
-        mult = conformal_multipliers(self._score_fit, self._codes_fit, self.propensity_fit_, len(self.classes_), level)
+        mult = conformal_multipliers(self._score_fit, self._codes_fit, self._weight_fit,
+                                     logistic_propensity(self._weight_coef, Z), level)
         med, dev = location_scale(draws.reshape(draws.shape[0], -1))
         med, dev = med.reshape(draws.shape[1:]), dev.reshape(draws.shape[1:])
         with np.errstate(invalid="ignore"):  # an infinite multiplier gives the whole line
