@@ -322,6 +322,24 @@ def test_persistence_keeps_every_output(crps_model, tmp_path):
         loaded.effect_quantiles(0.5)
 
 
+def test_saved_conformal_weights_are_checked(crps_model):
+    from cgan._ganite.state import STATE_KEYS, check_state
+    state = {k: v for k, v in vars(crps_model).items() if k in STATE_KEYS[0] | STATE_KEYS[1]}
+    check_state(dict(state))
+    for key, bad in (("_weight_fit", state["_weight_fit"] * 0), ("_weight_coef", state["_weight_coef"][:-1])):
+        with pytest.raises(ValueError, match=key):
+            check_state({**state, key: bad})
+    with pytest.raises(ValueError, match="_weight_coef and _weight_fit"):
+        check_state({k: v for k, v in state.items() if k != "_weight_fit"})
+    # a model saved before the weights existed still gives its raw intervals
+    old = pickle.loads(pickle.dumps(crps_model))
+    del old._weight_coef, old._weight_fit
+    X = design(5, 18)[0]
+    with pytest.raises(ValueError, match="refit"):
+        old.predict_interval(X)
+    assert old.predict_interval(X, calibrate=False)[0].shape == (5, 2)
+
+
 @pytest.mark.parametrize("crps", [0.0, 1.0])
 def test_same_seed_same_bits_whatever_n_jobs(crps):
     X, T, Y, _ = design(400, 17)

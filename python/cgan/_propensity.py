@@ -154,7 +154,11 @@ def softmax_net(Z, codes, K, seed, model):
 
 def softmax(net, Z):
     """P(T = k | x) of a softmax_net on rows Z, float64."""
-    logits = net.forward(Z).astype(np.float64)
+    return softmax_rows(net.forward(Z).astype(np.float64))
+
+
+def softmax_rows(logits):
+    """Each row of float64 logits (modified) turned into probabilities."""
     logits -= logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
     return e / e.sum(axis=1, keepdims=True)
@@ -183,10 +187,7 @@ def logistic_coef(Z, codes, K, seed):
 def logistic_propensity(coef, Z):
     """Clipped P(T = k | x) on standardised rows Z from logistic_coef's
     coefficients, in float64."""
-    logits = np.asarray(Z, dtype=np.float64) @ coef[:-1] + coef[-1]
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return clip_propensity(e / e.sum(axis=1, keepdims=True))
+    return clip_propensity(softmax_rows(np.asarray(Z, dtype=np.float64) @ coef[:-1] + coef[-1]))
 
 
 def propensity_unclipped(Z, codes, K, fold, seed):
