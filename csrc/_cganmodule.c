@@ -1676,16 +1676,19 @@ static int ganite_args(PyObject *args, PyObject *kw, const char *fmt, cg_ganite_
 {
     static char *kwlist[] = {"n_features", "n_treatments", "hidden_size", "n_hidden", "noise_dim",
                              "binary_outcome", "batch_size", "d_steps", "alpha", "beta", "learning_rate",
-                             "weight_decay", "seed", NULL};
+                             "weight_decay", "seed", "crps_weight", NULL};
     static const long long lo[8] = {1, 2, 1, 1, 0, 0, 1, 1};
     static const long long hi[8] = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN,
                                     CG_MAX_NOISE_DIM, 1, CG_MAX_BATCH_SIZE, CG_MAX_INNER_STEPS};
-    PyObject *o[13];
+    PyObject *o[14];
     long long v[8];
+    o[13] = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                                     &o[8], &o[9], &o[10], &o[11], &o[12]) ||
+                                     &o[8], &o[9], &o[10], &o[11], &o[12], &o[13]) ||
         get_ints(o, (const char *const *)kwlist, lo, hi, 8, v) < 0)
         return -1;
+    cfg->crps_weight = 0.0;
+    if (o[13] && get_real(o[13], "crps_weight", 0, 1e6, 0, 0, &cfg->crps_weight) < 0) return -1;
     cfg->n_features = (int)v[0];
     cfg->n_treatments = (int)v[1];
     cfg->hidden_size = (int)v[2];
@@ -1703,7 +1706,7 @@ static int Ganite_init(CoreObject *self, PyObject *args, PyObject *kw)
     char err[CG_ERR_LEN] = "";
     cg_ganite *g = NULL;
     cg_status st;
-    if (ganite_args(args, kw, "OOOOOOOOOOOOO:Ganite", &cfg) < 0) return -1;
+    if (ganite_args(args, kw, "OOOOOOOOOOOOO|O:Ganite", &cfg) < 0) return -1;
     Py_BEGIN_ALLOW_THREADS
     st = cg_ganite_create(&g, &cfg, err);
     Py_END_ALLOW_THREADS
@@ -1732,7 +1735,7 @@ static PyObject *Ganite_nbytes(PyObject *unused, PyObject *args, PyObject *kw)
         if (orows && PyDict_DelItemString(rest, "n_rows") < 0) goto error;
     }
     if ((orows && get_int(orows, "n_rows", 0, CG_MAX_ROWS, &n_rows) < 0) ||
-        ganite_args(args, rest, "OOOOOOOOOOOOO:nbytes", &cfg) < 0)
+        ganite_args(args, rest, "OOOOOOOOOOOOO|O:nbytes", &cfg) < 0)
         goto error;
     Py_BEGIN_ALLOW_THREADS
     size_t model = cg_ganite_bytes(&cfg), data = cg_ganite_data_bytes(&cfg, (size_t)n_rows);
@@ -2001,11 +2004,12 @@ static PyObject *Ganite_get_config(CoreObject *self, void *closure)
     PyObject *scales = scale_tuple(scale, scale + c.n_treatments, c.n_treatments);
     PyMem_Free(scale);
     if (!scales) return NULL;
-    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:d,s:d,s:d,s:K,s:N}", "n_features", c.n_features,
+    return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:d,s:d,s:d,s:d,s:d,s:K,s:N}", "n_features", c.n_features,
                          "n_treatments", c.n_treatments, "hidden_size", c.hidden_size, "n_hidden", c.n_hidden,
                          "noise_dim", c.noise_dim, "binary_outcome", c.binary_outcome, "batch_size", c.batch_size,
                          "d_steps", c.d_steps, "alpha", c.alpha, "beta", c.beta, "learning_rate", c.learning_rate,
-                         "weight_decay", c.weight_decay, "seed", (unsigned long long)c.seed, "outcome_scale", scales);
+                         "weight_decay", c.weight_decay, "crps_weight", c.crps_weight, "seed",
+                         (unsigned long long)c.seed, "outcome_scale", scales);
 }
 
 static PyMethodDef Ganite_methods[] = {
@@ -2042,7 +2046,7 @@ static PyTypeObject GaniteType = {
     .tp_basicsize = sizeof(CoreObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Ganite(n_features, n_treatments, hidden_size, n_hidden, noise_dim, binary_outcome, batch_size,\n"
-              "       d_steps, alpha, beta, learning_rate, weight_decay, seed)\n\n"
+              "       d_steps, alpha, beta, learning_rate, weight_decay, seed, crps_weight=0)\n\n"
               "The GANITE training loops of the cgan core.  cgan.GANITE is the estimator users call.  Calls on\n"
               "one object from several threads run one at a time.",
     .tp_new = Ganite_new,

@@ -428,6 +428,12 @@ typedef struct {
     double learning_rate;
     double weight_decay;   /* AdamW decoupled weight decay */
     uint64_t seed;
+    /* Weight of the CRPS of G's draws of the factual outcome (two draws per
+     * row).  0: GANITE's G, which sees the factual arm and outcome.  > 0
+     * (needs noise_dim >= 1 and a continuous outcome): G sees x and noise
+     * only, so each arm's draws estimate that arm's conditional
+     * distribution; the CRPS replaces the factual squared error. */
+    double crps_weight;
 } cg_ganite_config;
 
 typedef struct cg_ganite cg_ganite;

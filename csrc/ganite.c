@@ -2,6 +2,8 @@
  *
  * Shapes (B = batch rows, d = features, K = arms, z = noise_dim):
  *   G: [x (d) | onehot(t) (K) | y (1) | noise (z)] -> K values (logits if binary)
+ *      (with crps_weight > 0 the onehot and y inputs are held at 0: G draws
+ *      from x and noise alone, and its loss is the CRPS of two draws per row)
  *   D: [x (d) | ybar (K)] -> 1 logit (K = 2) or K logits
  *   I: x (d) -> K values (logits if binary)
  * ybar[i,k] is the observed y when k == t_i and G's value otherwise.
@@ -84,7 +86,9 @@ static void ganite_shape(cg_ganite *g, const cg_ganite_config *c)
     g->gin_w = d + K + 1 + (size_t)c->noise_dim;
     g->din_w = d + K;
     g->dout_w = K == 2 ? 1 : K;
-    g->cap = (size_t)c->batch_size > CHUNK ? (size_t)c->batch_size : CHUNK;
+    /* the CRPS generator step runs G on two copies of each batch row */
+    size_t rows = (size_t)c->batch_size * (c->crps_weight > 0 ? 2 : 1);
+    g->cap = rows > CHUNK ? rows : CHUNK;
 }
 
 /* the networks G, D and I */
@@ -156,6 +160,14 @@ cg_status cg_ganite_create(cg_ganite **out, const cg_ganite_config *cfg, char *e
     if (st != CG_OK) return st;
     if (!(c->alpha >= 0) || !isfinite(c->alpha) || !(c->beta >= 0) || !isfinite(c->beta)) {
         cg_set_error(err, "alpha and beta must be finite and non-negative");
+        return CG_EINVAL;
+    }
+    if (!(c->crps_weight >= 0) || !isfinite(c->crps_weight)) {
+        cg_set_error(err, "crps_weight must be finite and non-negative");
+        return CG_EINVAL;
+    }
+    if (c->crps_weight > 0 && (c->noise_dim < 1 || c->binary_outcome)) {
+        cg_set_error(err, "crps_weight > 0 needs noise_dim >= 1 and a continuous outcome");
         return CG_EINVAL;
     }
     if (cg_ganite_bytes(c) == SIZE_MAX) {
@@ -306,11 +318,12 @@ static const cg_real *generator_forward(cg_ganite *g, cg_rng *rng, const cg_real
 {
     size_t d = (size_t)g->cfg.n_features, K = (size_t)g->cfg.n_treatments, w = g->gin_w;
     size_t nz = (size_t)g->cfg.noise_dim;
+    int anchored = !(g->cfg.crps_weight > 0);
     for (size_t i = 0; i < B; i++) {
         cg_real *row = g->gin + i * w;
         memcpy(row, xb + i * d, d * sizeof(cg_real));
-        for (size_t k = 0; k < K; k++) row[d + k] = (int32_t)k == tb[i];
-        row[d + K] = yb[i];
+        for (size_t k = 0; k < K; k++) row[d + k] = anchored && (int32_t)k == tb[i];
+        row[d + K] = anchored ? yb[i] : 0;
         cg_rng_fill_normal(rng, row + d + K + 1, nz, 0.0, 1.0);
     }
     const cg_real *out = cg_mlp_forward(g->G, g->gin, B, train, rng);
@@ -382,9 +395,17 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         }
         /* generator step: minimise supervised - alpha * D loss */
         gather_batch(g, B);
-        const cg_real *gout = generator_forward(g, &g->rng, g->xb, g->tb, g->yb, B, 1, 1);
+        double crps = g->cfg.crps_weight;
+        size_t BG = crps > 0 ? 2 * B : B; /* rows B + i repeat row i, with noise of their own */
+        if (crps > 0) {
+            memcpy(g->xb + B * d, g->xb, B * d * sizeof(cg_real));
+            memcpy(g->tb + B, g->tb, B * sizeof *g->tb);
+            memcpy(g->yb + B, g->yb, B * sizeof *g->yb);
+            memcpy(g->tt + B, g->tt, B * sizeof *g->tt);
+        }
+        const cg_real *gout = generator_forward(g, &g->rng, g->xb, g->tb, g->yb, BG, 1, 1);
         double ldg = alpha > 0 ? discriminator_loss(g, B, -alpha) : 0.0;
-        memset(g->dgout, 0, B * K * sizeof(cg_real));
+        memset(g->dgout, 0, BG * K * sizeof(cg_real));
         if (alpha > 0) {
             memset(g->ddin, 0, B * g->din_w * sizeof(cg_real));
             cg_mlp_backward_cols(g->D, g->ddin + d, g->din_w, d, K, g->dlog, 0);
@@ -402,7 +423,19 @@ cg_status cg_ganite_train_counterfactual(cg_ganite *g, size_t n_iter, double *g_
         }
         double sup = 0;
         double inv = 1.0 / (double)B;
-        for (size_t i = 0; i < B; i++) {
+        /* the fair CRPS estimate from draws a, b of the factual outcome y:
+         * (|a - y| + |b - y|) / 2 - |a - b| / 2, unbiased for the CRPS of
+         * G's distribution; D saw only the first copy */
+        for (size_t i = 0; crps > 0 && i < B; i++) {
+            size_t ja = i * K + (size_t)g->tb[i], jb = (B + i) * K + (size_t)g->tb[i];
+            double a = gout[ja], b = gout[jb], y = g->yb[i];
+            double sa = a > y ? 1 : a < y ? -1 : 0, sb = b > y ? 1 : b < y ? -1 : 0;
+            double sab = a > b ? 1 : a < b ? -1 : 0;
+            sup += crps * inv * (0.5 * (fabs(a - y) + fabs(b - y)) - 0.5 * fabs(a - b));
+            g->dgout[ja] += (cg_real)(crps * inv * 0.5 * (sa - sab));
+            g->dgout[jb] += (cg_real)(crps * inv * 0.5 * (sb + sab));
+        }
+        for (size_t i = 0; crps == 0 && i < B; i++) {
             size_t j = i * K + (size_t)g->tb[i];
             if (g->cfg.binary_outcome)
                 sup += cg_bce_logits_loss(g->dgout + j, gout + j, g->yb + i, NULL, 1, inv);
@@ -590,16 +623,21 @@ cg_status cg_ganite_sample(cg_ganite *g, cg_real *out, const cg_real *X, const i
 /* ---------------------------------------------------------- snapshot */
 
 #define SNAP_MAGIC "CGANGNT"
-#define SNAP_VERSION 3u /* 3: outcome scale per arm */
+/* 3: outcome scale per arm; 4: crps_weight after the other reals.  A
+ * model with crps_weight 0 is written as version 3, byte for byte what
+ * builds before version 4 wrote. */
+#define SNAP_VERSION 4u
+#define SNAP_VERSION_NO_CRPS 3u
 
 static void write_all(const cg_ganite *g, cursor *c)
 {
     const cg_ganite_config *k = &g->cfg;
-    put_header(c, SNAP_MAGIC, SNAP_VERSION);
+    int crps = k->crps_weight > 0;
+    put_header(c, SNAP_MAGIC, crps ? SNAP_VERSION : SNAP_VERSION_NO_CRPS);
     const int32_t ints[8] = {k->n_features, k->n_treatments, k->hidden_size, k->n_hidden,
                              k->noise_dim,  k->binary_outcome, k->batch_size, k->d_steps};
-    const double reals[4] = {k->alpha, k->beta, k->learning_rate, k->weight_decay};
-    put_config(c, ints, 8, reals, 4, k->seed);
+    const double reals[5] = {k->alpha, k->beta, k->learning_rate, k->weight_decay, k->crps_weight};
+    put_config(c, ints, 8, reals, crps ? 5 : 4, k->seed);
     for (int a = 0; a < k->n_treatments; a++) {
         put_f64(c, g->ymean[a]);
         put_f64(c, g->ysd[a]);
@@ -633,11 +671,18 @@ cg_status cg_ganite_restore(cg_ganite **out, const void *buf, size_t size, char 
     *out = NULL;
     cursor c = {(unsigned char *)buf, size, 1};
     int32_t ints[8];
-    double reals[4];
+    double reals[5] = {0, 0, 0, 0, 0};
     cg_ganite_config k;
+    cursor start = c;
+    int crps = 1;
     cg_status hst = get_header(&c, SNAP_MAGIC, SNAP_VERSION, "GANITE", err);
-    if (hst != CG_OK) return hst;
-    k.seed = get_config(&c, ints, 8, reals, 4);
+    if (hst != CG_OK) {
+        c = start;
+        crps = 0;
+        if (get_header(&c, SNAP_MAGIC, SNAP_VERSION_NO_CRPS, "GANITE", err) != CG_OK) return hst;
+    }
+    k.seed = get_config(&c, ints, 8, reals, crps ? 5 : 4);
+    k.crps_weight = reals[4];
     k.n_features = ints[0];
     k.n_treatments = ints[1];
     k.hidden_size = ints[2];

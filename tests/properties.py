@@ -599,6 +599,8 @@ GANITE_PARAMS = {
     "learning_rate": _float_param(0.0, 10.0, [1e-4, 1e-2, 1.0], low_open=True),
     "weight_decay": _float_param(0.0, 1e3, [0.0, 0.1, 1e3]),
     "noise_dim": _int_param(0, 4096, [0, 1, 3]),
+    # a positive value needs noise_dim >= 1, so the values valid whatever the others are
+    "crps_weight": ([0.0, 0, np.float32(0.0)], [-1.0, 2e6, float("nan"), float("inf"), "1", True, None, [1.0]]),
     "outcome": (["auto", "continuous"], ["binary", "Binary", "", "ordinal", *BAD_SCALARS]),
     # Y0 is not all positive, so 'log' is refused for the data, not the value
     "outcome_transform": (["auto", "none"], ["log", "Log", "", "sqrt", *BAD_SCALARS]),

@@ -2,6 +2,7 @@
 what the networks learn around them."""
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -387,3 +388,28 @@ def test_ganite_takes_a_log_link_where_the_outcome_is_exponential():
     broken.baseline_link_ = np.array(["log", "cubic"])
     with pytest.raises(ValueError, match="baseline_link_"):
         cgan.loads(broken.dumps())
+
+
+def test_log_link_weights_survive_an_overflowing_mean():
+    # IHDP covariates with an outcome of mean zero and wide noise: in one
+    # fold the log link's iterations reach eta > 355, where mu^2 overflowed
+    # and the weights became NaN (a ValueError from the moments)
+    from cgan.datasets import load_ihdp
+
+    data = load_ihdp()
+    X = np.asarray(data.X, dtype=np.float64)
+    T = np.asarray(data.T).astype(int)
+    n, d = X.shape
+    rng = np.random.default_rng([3, 3])
+    b = rng.normal(0, 0.5, d) / np.sqrt(d)
+    rng.normal(0, 0.5, d)  # the draw the design spends on an effect it does not use
+    mu = X @ b * 2
+    e = rng.normal(size=(1, n, 2))
+    Y = np.stack([mu + e[0, :, 0], mu + 3 * e[0, :, 1]], -1)[np.arange(n), T]
+    test = np.zeros(n, bool)
+    test[rng.choice(n, n // 5, replace=False)] = True
+    model = cgan.GANITE(n_iter=1, n_estimators=3, beta=10.0, random_state=3007)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the overlap warning
+        model.fit(Y[~test], T[~test], X=X[~test])
+    assert np.all(np.isfinite(model.predict(X[test])))

@@ -10,7 +10,8 @@ WGAN_CONFIG = dict(x_dim=4, ctx_dim=2, noise_dim=3, hidden_size=16, n_hidden=2, 
                    gp_lambda=5.0, one_sided=1, critic_dropout=0.1, learning_rate=1e-3, beta1=0.5, beta2=0.9,
                    seed=2**64 - 5)
 GANITE_CONFIG = dict(n_features=3, n_treatments=3, hidden_size=8, n_hidden=2, noise_dim=1, binary_outcome=0,
-                     batch_size=16, d_steps=2, alpha=1.0, beta=2.0, learning_rate=1e-3, weight_decay=0.01, seed=7)
+                     batch_size=16, d_steps=2, alpha=1.0, beta=2.0, learning_rate=1e-3, weight_decay=0.01, seed=7,
+                     crps_weight=0.0)
 
 
 def _wgan(**change):

@@ -217,9 +217,14 @@ def _log_lines(Z, codes, y, w, K, stop, arms, coef):
     for _ in range(LOG_LINK_STEPS):
         eta = np.clip(_linear_predictor(Z, coef)[np.arange(len(yd)), codes], -MAX_LOG_MEAN, MAX_LOG_MEAN)
         mu = np.exp(eta)
-        weight = np.where(in_arms, mu * mu, 0.0)
+        with np.errstate(over="ignore"):
+            weight = np.where(in_arms, mu * mu, 0.0)
         for k in arms:
             arm = in_arms & (codes == k)
+            if not np.all(np.isfinite(weight[arm])):
+                # mu^2 overflows where eta passes ~355: the same weights,
+                # relative to the arm's largest, from the exponent
+                weight[arm] = np.exp(2 * (eta[arm] - np.max(eta[arm])))
             weight[arm] /= max(np.average(weight[arm], weights=base[arm]), np.finfo(float).tiny)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             working = np.where(in_arms, eta + (yd - mu) / mu, 0.0)
@@ -285,7 +290,8 @@ def choose_links(Z, codes, y, fold, K, stop=None):
             if coef is None:
                 return None
             fitted = line(Z[held], coef, log_arms)[np.arange(held.size), codes[held]]
-            np.add.at(error[link], codes[held], (yd[held] - fitted) ** 2)
+            with np.errstate(over="ignore"):  # a diverged log link's error is inf, and loses
+                np.add.at(error[link], codes[held], (yd[held] - fitted) ** 2)
     return tuple(k for k in candidates if error[1, k] < error[0, k])
 
 

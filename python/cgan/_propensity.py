@@ -154,7 +154,11 @@ def softmax_net(Z, codes, K, seed, model):
 
 def softmax(net, Z):
     """P(T = k | x) of a softmax_net on rows Z, float64."""
-    logits = net.forward(Z).astype(np.float64)
+    return softmax_rows(net.forward(Z).astype(np.float64))
+
+
+def softmax_rows(logits):
+    """Each row of float64 logits (modified) turned into probabilities."""
     logits -= logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
     return e / e.sum(axis=1, keepdims=True)
@@ -168,6 +172,22 @@ def fit_propensity(Z, codes, K, groups, seed, model):
         net = softmax_net(Z[train], codes[train], K, (seed + 7919 * (g + 1)) % 2**64, model)
         out[held] = softmax(net, Z[held])
     return out
+
+
+def logistic_coef(Z, codes, K, seed):
+    """(d + 1, K) float64 coefficients of the logistic propensity model
+    fitted to every row of Z (the model propensity(..., fold=None) fits,
+    with the same seed): the weights, then the intercepts.  Unlike the
+    cross-fitted models, they evaluate on new rows (logistic_propensity)."""
+    d = Z.shape[1]
+    params = softmax_net(Z, codes, K, (seed + 7919) % 2**64, "logistic").get_params().astype(np.float64)
+    return np.vstack([params[:d * K].reshape(d, K), params[d * K:].reshape(1, K)])
+
+
+def logistic_propensity(coef, Z):
+    """Clipped P(T = k | x) on standardised rows Z from logistic_coef's
+    coefficients, in float64."""
+    return clip_propensity(softmax_rows(np.asarray(Z, dtype=np.float64) @ coef[:-1] + coef[-1]))
 
 
 def propensity_unclipped(Z, codes, K, fold, seed):

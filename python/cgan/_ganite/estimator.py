@@ -44,6 +44,7 @@ from .._validation import (
     feature_names,
     treatment_code,
 )
+from . import distribution as _distribution
 from . import selection
 from . import state as _state
 from .inference import EffectInference
@@ -81,7 +82,7 @@ def _check_threshold(threshold):
 
 
 @register_estimator
-class GANITE(EffectInference, BaseEstimator):
+class GANITE(_distribution.DistributionMixin, EffectInference, BaseEstimator):
     """Treatment effects with generative adversarial nets (GANITE).
 
     A counterfactual generator completes each unit's vector of potential
@@ -142,6 +143,17 @@ class GANITE(EffectInference, BaseEstimator):
         Dimensions of the generator's Gaussian noise.  0 gives a
         deterministic generator; a positive value makes :meth:`sample` draw
         varied counterfactuals.
+    crps_weight : float, default=0.0
+        Weight of the continuous ranked probability score (CRPS) of the
+        generator's draws of the factual outcome, two draws per unit.  0
+        keeps GANITE's generator, which completes a unit's outcomes from
+        its observed arm and outcome.  A positive value gives a generator
+        that draws every arm's outcome from the covariates and its noise
+        alone, trained by this score beside the discriminator, so that
+        :meth:`sample`, :meth:`predict_quantiles` and the other
+        distributional methods draw from each arm's conditional
+        distribution; it needs ``noise_dim >= 1`` and a continuous
+        outcome.  Compare settings by :attr:`oof_crps_`.
     outcome : {'auto', 'continuous', 'binary'}, default='auto'
         'auto' treats an outcome holding only 0 and 1 as binary.
     outcome_transform : {'auto', 'none', 'log'}, default='auto'
@@ -213,6 +225,12 @@ class GANITE(EffectInference, BaseEstimator):
         Each arm's baseline link, 'identity' or 'log'.
     effect_model_ : str
         The effect model in use (see ``effect_model``).
+    draw_center_ : {'generator', 'mean'}
+        How the distributional methods use the generator's draws: as
+        drawn, or shifted so that each row's draws average to
+        :meth:`predict`'s outcomes; the one whose cross-fitted CRPS of the
+        training rows is lower.  Set for continuous outcomes with
+        ``n_estimators >= 2``.
 
     See Also
     --------
@@ -249,6 +267,7 @@ class GANITE(EffectInference, BaseEstimator):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.1,
         noise_dim: int = 0,
+        crps_weight: float = 0.0,
         outcome: str = "auto",
         outcome_transform: str = "auto",
         baseline: str = "auto",
@@ -269,6 +288,7 @@ class GANITE(EffectInference, BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.noise_dim = noise_dim
+        self.crps_weight = crps_weight
         self.outcome = outcome
         self.outcome_transform = outcome_transform
         self.baseline = baseline
@@ -291,7 +311,11 @@ class GANITE(EffectInference, BaseEstimator):
             "learning_rate": check_float(self.learning_rate, "learning_rate", 0.0, 10.0, low_open=True),
             "weight_decay": check_float(self.weight_decay, "weight_decay", 0.0, 1e3),
             "noise_dim": check_int(self.noise_dim, "noise_dim", 0, LIMITS["noise_dim"]),
+            "crps_weight": check_float(self.crps_weight, "crps_weight", 0.0, 1e6),
         }
+        if p["crps_weight"] > 0 and p["noise_dim"] < 1:
+            raise ValueError(f"crps_weight={p['crps_weight']:g} trains a generator that draws from its noise, which "
+                             f"needs noise_dim >= 1; got noise_dim={p['noise_dim']}")
         check_choice(self.outcome, "outcome", ("auto", "continuous", "binary"))
         p["outcome_transform"] = check_choice(self.outcome_transform, "outcome_transform", ("auto", "none", "log"))
         p["baseline"] = check_choice(self.baseline, "baseline", ("auto", "linear", "none"))
@@ -366,6 +390,9 @@ class GANITE(EffectInference, BaseEstimator):
         n, d = Xa.shape
         classes, codes = check_treatment(T, n)
         y, binary = check_outcome(Y, self.outcome, n)
+        if binary and p["crps_weight"] > 0:
+            raise ValueError("crps_weight > 0 draws a continuous outcome's distribution; a binary outcome's is its "
+                             "probability: fit it with crps_weight=0")
         if binary:
             p = selection.binary_params(p, self.beta)
         if p["batch_size"] > n:
@@ -455,6 +482,11 @@ class GANITE(EffectInference, BaseEstimator):
             # only (_transient_attributes keeps it out of saves and pickles)
             "_fit_data": (X32, codes, y32),
         })
+        log = transform == "log"
+        anchors = None if p["crps_weight"] > 0 or binary else _distribution.anchor_pools(y, mu_oof, smear, codes, K, log)
+        if not binary:
+            state.update(_distribution.calibration_state(members, X32, codes, y, fold, seed, anchors, log,
+                                                                  mu_oof))
         state["_mu_fit"] = self._with_effects(ensemble_mean(members, X32, smear if transform == "log" else None),
                                               X32, state)
         self._publish(state, drop=() if names is not None else ("feature_names_in_",))
@@ -878,6 +910,12 @@ class GANITE(EffectInference, BaseEstimator):
           outcome);
         * with neither, the anchor arm is drawn from the arms' shares in the
           training data, then its outcome as with ``T`` alone.
+
+        A model fitted with ``crps_weight > 0`` has a generator that sees
+        neither the anchor arm nor its outcome: the anchor only fixes the
+        anchor arm's entry, and every other arm is drawn from x and noise
+        (:meth:`predict_quantiles` and the other distributional methods
+        draw every arm so).
 
         A model fitted on log(Y) (``outcome_transform_ == 'log'``) does all
         of this on the log scale (its expected log outcome plus a log

@@ -99,7 +99,7 @@ def core_config(p, d, K, binary, seed=0):
     return dict(n_features=d, n_treatments=K, hidden_size=p["hidden_size"], n_hidden=p["n_hidden"],
                 noise_dim=p["noise_dim"], binary_outcome=int(binary), batch_size=p["batch_size"],
                 d_steps=p["d_steps"], alpha=p["alpha"], beta=p["betas"][0], learning_rate=p["learning_rate"],
-                weight_decay=p["weight_decay"], seed=int(seed))
+                weight_decay=p["weight_decay"], seed=int(seed), crps_weight=p.get("crps_weight", 0.0))
 
 
 def check_memory(p, d, K, binary, rows, members, what):

@@ -23,11 +23,12 @@ STATE_KEYS = (
     {"_codes_fit", "_cores", "_mu_fit", "_mu_oof", "_propensity_unclipped", "_x_mean", "_x_scale", "_y_fit",
      "classes_", "history_", "n_features_in_", "outcome_type_", "propensity_fit_", "propensity_model_"},
     {"feature_names_in_", "outcome_transform_", "_smear", "_baseline", "baseline_link_", "effect_model_",
-     "_effect_coef", "_effect_splines"},
+     "_effect_coef", "_effect_splines", "draw_center_", "_score_fit", "_crps_fit",
+     "_weight_coef", "_weight_fit"},
 )
 # parameters added after the format was first written, with the value that
 # reproduces what earlier versions did
-ADDED_PARAMS = {"outcome_transform": "none", "baseline": "none", "effect_model": "plugin"}
+ADDED_PARAMS = {"outcome_transform": "none", "baseline": "none", "effect_model": "plugin", "crps_weight": 0.0}
 
 
 def check_state(state):
@@ -111,6 +112,25 @@ def check_state(state):
         coef = check_array(state, "_effect_coef", 2, finite=True)
         if coef.shape != (K - 1, width + 1):
             raise ValueError(f"saved _effect_coef must have shape ({K - 1}, {width + 1}) for effect_model_={model!r}")
+    # models saved before calibrated draws, or with one member, hold none
+    draw_keys = ("draw_center_", "_score_fit", "_crps_fit")
+    if any(key in state for key in draw_keys):
+        if not all(key in state for key in draw_keys):
+            raise ValueError("saved draw_center_, _score_fit and _crps_fit must come together")
+        if state["draw_center_"] not in ("generator", "mean"):
+            raise ValueError("saved draw_center_ must be 'generator' or 'mean'")
+        for key in draw_keys[1:]:
+            if not np.all(check_array(state, key, 1, shape=(n,), finite=True) >= 0):
+                raise ValueError(f"saved {key} must hold non-negative scores")
+    # models saved before each new row had its own conformal weight hold none
+    weight_keys = ("_weight_coef", "_weight_fit")
+    if any(key in state for key in weight_keys):
+        if not all(key in state for key in weight_keys + draw_keys):
+            raise ValueError("saved _weight_coef and _weight_fit must come together, with _score_fit")
+        check_array(state, "_weight_coef", 2, shape=(d + 1, K), finite=True)
+        weight = check_array(state, "_weight_fit", 2, shape=(n, K), finite=True)
+        if not np.all((weight > 0) & (weight <= 1)):
+            raise ValueError("saved _weight_fit must hold probabilities in (0, 1]")
     check_names_and_history(state, d)
 
 
