@@ -2156,7 +2156,7 @@ static void test_ganite_case(int K, int binary, int noise_dim)
         Y[i] = binary ? (cg_real)(urand(0, 1) < 0.5 + 0.3 * X[i * d]) : (cg_real)(X[i * d] + T[i] + 0.1 * urand(-1, 1));
         if (i % 4 != 0) rows[n_rows++] = (int64_t)i;
     }
-    cg_ganite_config cfg = {(int)d, K, 8, 2, noise_dim, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 99};
+    cg_ganite_config cfg = {(int)d, K, 8, 2, noise_dim, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 99, 0.0};
     cg_ganite *g = NULL, *h = NULL;
     CHECK(cg_ganite_create(&g, &cfg, err) == CG_OK, "ganite K=%d create: %s", K, err);
     if (!g) goto done;
@@ -2277,7 +2277,7 @@ static void test_ganite_restart(void)
         T[i] = (int32_t)(i % 2);
         Y[i] = (cg_real)(X[i * d] + T[i] + 0.1 * urand(-1, 1));
     }
-    cg_ganite_config cfg = {(int)d, 2, 8, 2, 0, 0, 16, 2, 1.0, 10.0, 1e-3, 0.01, 5};
+    cg_ganite_config cfg = {(int)d, 2, 8, 2, 0, 0, 16, 2, 1.0, 10.0, 1e-3, 0.01, 5, 0.0};
     cg_ganite *g = NULL, *copy[3] = {NULL, NULL, NULL};
     const double beta[3] = {2.0, 2.0, 7.0};
     unsigned char *buf = NULL;
@@ -2316,7 +2316,7 @@ static void test_ganite(void)
 {
     char err[CG_ERR_LEN];
     cg_ganite *g = NULL;
-    cg_ganite_config bad = {3, 1, 8, 2, 0, 0, 16, 2, 1.0, 1.0, 1e-3, 0, 1};
+    cg_ganite_config bad = {3, 1, 8, 2, 0, 0, 16, 2, 1.0, 1.0, 1e-3, 0, 1, 0.0};
     CHECK(cg_ganite_create(&g, &bad, err) == CG_EINVAL && !g && err[0], "ganite rejects K=1");
     bad.n_treatments = 2;
     bad.batch_size = 0;
@@ -2433,7 +2433,7 @@ static void test_ganite_memory(int K, int noise_dim, int batch)
 {
     char err[CG_ERR_LEN] = "", what[96];
     size_t n = 1500, d = 4, nr = n - 7;
-    cg_ganite_config cfg = {(int)d, K, 12, 2, noise_dim, 0, batch, 1, 1.0, 1.0, 1e-3, 0, 3};
+    cg_ganite_config cfg = {(int)d, K, 12, 2, noise_dim, 0, batch, 1, 1.0, 1.0, 1e-3, 0, 3, 0.0};
     cg_real *X = ralloc(n * d), *Y = ralloc(n), *out = ralloc(2 * n * (size_t)K);
     int32_t *T = xcalloc(n, sizeof *T);
     int64_t *rows = xcalloc(nr, sizeof *rows);
@@ -2547,7 +2547,7 @@ static void test_memory(void)
     /* the biggest models the limits allow are counted, not wrapped: an
      * upper bound on their parameters times the four copies per network */
     cg_ganite_config g = {CG_MAX_FEATURES, CG_MAX_TREATMENTS, CG_MAX_HIDDEN_SIZE, CG_MAX_N_HIDDEN, CG_MAX_NOISE_DIM,
-                          0, CG_MAX_BATCH_SIZE, 1, 1, 1, 1e-3, 0, 1};
+                          0, CG_MAX_BATCH_SIZE, 1, 1, 1, 1e-3, 0, 1, 0.0};
     size_t gb = cg_ganite_bytes(&g);
     CHECK(gb > (size_t)3 * 4 * (CG_MAX_N_HIDDEN - 1) * ((size_t)CG_MAX_HIDDEN_SIZE * CG_MAX_HIDDEN_SIZE) * sizeof(cg_real),
           "cg_ganite_bytes of the largest GANITE: %zu", gb);
@@ -2610,7 +2610,7 @@ static void test_divergence_ganite(int binary)
         T[i] = (int32_t)(i % 2);
         Y[i] = binary ? (cg_real)(i % 3 == 0) : (cg_real)(X[i * d] + T[i]);
     }
-    cg_ganite_config cfg = {(int)d, K, 8, 2, 1, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 5};
+    cg_ganite_config cfg = {(int)d, K, 8, 2, 1, binary, 16, 2, 1.0, 1.0, 1e-3, 0.01, 5, 0.0};
     cg_ganite *g = NULL;
     unsigned char *buf = NULL, *bad = NULL;
     if (!CHECK(cg_ganite_create(&g, &cfg, err) == CG_OK, "divergence: ganite create: %s", err)) goto done;
