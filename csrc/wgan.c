@@ -49,7 +49,6 @@ struct cg_wgan {
     double *dp_sq, *dp_w, *dp_score;
     cg_real *dp_noise;
     int64_t *dp_rows;
-    size_t dp_cap;
 };
 
 void cg_wgan_free(cg_wgan *w)
@@ -298,9 +297,6 @@ static void critic_input(cg_wgan *w, const cg_real *x, const int64_t *idx, size_
  * batched passes (cg_mlp_capture): no per-example network pass.  Without
  * a context the generator step reads no real row and stays as it is. */
 
-/* rows of the per-example buffers */
-static size_t dp_rows(const cg_wgan *w) { return w->cap; }
-
 size_t cg_wgan_privacy_bytes(const cg_wgan_config *c)
 {
     cg_mlp_stack nets[2];
@@ -326,7 +322,8 @@ cg_status cg_wgan_set_privacy(cg_wgan *w, double noise_multiplier, double max_gr
     if (!w->capC) {
         cg_mlp_stack nets[2];
         wgan_nets(&w->cfg, nets);
-        size_t B = dp_rows(w), pc = cg_mlp_n_params(w->C), pg = cg_mlp_n_params(w->G);
+        /* per-example buffers of w->cap rows, the chunk a private step works in */
+        size_t B = w->cap, pc = cg_mlp_n_params(w->C), pg = cg_mlp_n_params(w->G);
         cg_status st;
         if ((st = cg_mlp_capture_create(&w->capC, &nets[1].spec, B, 4, err)) != CG_OK ||
             (st = cg_mlp_capture_create(&w->capG, &nets[0].spec, B, 1, err)) != CG_OK)
@@ -340,7 +337,6 @@ cg_status cg_wgan_set_privacy(cg_wgan *w, double noise_multiplier, double max_gr
             cg_set_error(err, "out of memory reserving the private training buffers");
             return CG_ENOMEM;
         }
-        w->dp_cap = B;
     }
     w->dp_on = 1;
     w->dp_sigma = noise_multiplier;
@@ -390,15 +386,17 @@ void cg_dp_finish(cg_rng *rng, cg_real *g, cg_real *noise, size_t count, double 
     for (size_t j = 0; j < count; j++) g[j] = (cg_real)(((double)g[j] + (double)noise[j]) / divisor);
 }
 
-/* one private critic step; losses summed into *lc, *lp, with the examples in *count */
-static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *count, char *err)
+/* one private critic step; *lc and *lp get its losses per example (0 when
+ * the Poisson sample is empty) */
+static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, char *err)
 {
-    size_t p = (size_t)w->cfg.x_dim;
+    size_t p = (size_t)w->cfg.x_dim, count = 0;
+    double sc = 0, sp = 0;
     cg_real *xr = w->draw;
     int64_t next = 0, *idx = w->idx;
     cg_mlp_zero_grad(w->C);
     for (;;) {
-        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->dp_cap);
+        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->cap);
         if (B == 0) break;
         for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)idx[i] * p, p * sizeof(cg_real));
         generate(w, &w->rng, w->Ctx, idx, B, 1);
@@ -410,11 +408,11 @@ static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *coun
         cg_mlp_capture_begin(w->C, w->capC);
         critic_input(w, xr, idx, B);
         const cg_real *sr = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-        for (size_t i = 0; i < B; i++) *lc -= sr[i], w->dscore[i] = -1;
+        for (size_t i = 0; i < B; i++) sc -= sr[i], w->dscore[i] = -1;
         cg_mlp_backward(w->C, NULL, w->dscore);
         critic_input(w, w->fake, idx, B);
         const cg_real *sf = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-        for (size_t i = 0; i < B; i++) *lc += sf[i], w->dscore[i] = 1;
+        for (size_t i = 0; i < B; i++) sc += sf[i], w->dscore[i] = 1;
         cg_mlp_backward(w->C, NULL, w->dscore);
         cg_status st = CG_OK;
         if (w->cfg.gp_lambda > 0) {
@@ -427,10 +425,10 @@ static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *coun
             cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
             double pen = 0;
             st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda, &pen, NULL, err);
-            *lp += pen;
+            sp += pen;
         }
         cg_status end = cg_mlp_capture_end(w->C, err);
-        if (st == CG_EFLOAT || !isfinite(*lp)) {
+        if (st == CG_EFLOAT || !isfinite(sp)) {
             cg_set_error(err, "WGAN critic gradient penalty became non-finite at iteration %lld; lower "
                          "learning_rate or gp_lambda", (long long)w->steps + 1);
             return CG_EFLOAT;
@@ -440,10 +438,10 @@ static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *coun
         cg_mlp_capture_sqnorms(w->C, w->capC, w->dp_sq);
         clip_weights(w->dp_w, w->dp_sq, B, w->dp_clip);
         cg_mlp_capture_accumulate(w->C, w->capC, w->dp_w);
-        *count += B;
+        count += B;
         if (next >= (int64_t)w->n) break;
     }
-    if (!isfinite(*lc)) {
+    if (!isfinite(sc)) {
         cg_set_error(err, "WGAN critic loss became non-finite at iteration %lld; lower learning_rate",
                      (long long)w->steps + 1);
         return CG_EFLOAT;
@@ -451,6 +449,8 @@ static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *coun
     cg_dp_finish(&w->rng, cg_mlp_grads(w->C), w->dp_noise, cg_mlp_n_params(w->C), w->dp_sigma * w->dp_clip,
                  w->dp_rate * (double)w->n);
     cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
+    *lc = count ? sc / (double)count : 0;
+    *lp = count ? sp / (double)count : 0;
     return CG_OK;
 }
 
@@ -458,19 +458,21 @@ static cg_status dp_critic_step(cg_wgan *w, double *lc, double *lp, size_t *coun
  * transform into w->draw, for B rows */
 static void output_backward(cg_wgan *w, size_t B);
 
-/* one private generator step (a context is read from real rows) */
-static cg_status dp_generator_step(cg_wgan *w, double *lg, size_t *count, char *err)
+/* one private generator step (a context is read from real rows); *lg gets
+ * its loss per example */
+static cg_status dp_generator_step(cg_wgan *w, double *lg, char *err)
 {
-    size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
+    size_t p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim, count = 0;
+    double sum = 0;
     int64_t next = 0, *idx = w->idx;
     cg_mlp_zero_grad(w->G);
     for (;;) {
-        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->dp_cap);
+        size_t B = cg_poisson_rows(&w->rng, w->dp_rate, (int64_t)w->n, &next, idx, w->cap);
         if (B == 0) break;
         generate(w, &w->rng, w->Ctx, idx, B, 1);
         critic_input(w, w->fake, idx, B);
         const cg_real *sg = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-        for (size_t i = 0; i < B; i++) *lg -= sg[i], w->dscore[i] = -1;
+        for (size_t i = 0; i < B; i++) sum -= sg[i], w->dscore[i] = -1;
         memset(w->dcin, 0, B * (p + c) * sizeof(cg_real));
         cg_mlp_backward_ex(w->C, w->dcin, w->dscore, 0);
         output_backward(w, B);
@@ -481,10 +483,10 @@ static cg_status dp_generator_step(cg_wgan *w, double *lg, size_t *count, char *
         cg_mlp_capture_sqnorms(w->G, w->capG, w->dp_sq);
         clip_weights(w->dp_w, w->dp_sq, B, w->dp_clip);
         cg_mlp_capture_accumulate(w->G, w->capG, w->dp_w);
-        *count += B;
+        count += B;
         if (next >= (int64_t)w->n) break;
     }
-    if (!isfinite(*lg)) {
+    if (!isfinite(sum)) {
         cg_set_error(err, "WGAN generator loss became non-finite at iteration %lld; lower learning_rate",
                      (long long)w->steps + 1);
         return CG_EFLOAT;
@@ -492,6 +494,7 @@ static cg_status dp_generator_step(cg_wgan *w, double *lg, size_t *count, char *
     cg_dp_finish(&w->rng, cg_mlp_grads(w->G), w->dp_noise, cg_mlp_n_params(w->G), w->dp_sigma * w->dp_clip,
                  w->dp_rate * (double)w->n);
     cg_adam_step(w->optG, cg_mlp_params(w->G), cg_mlp_grads(w->G));
+    *lg = count ? sum / (double)count : 0;
     return CG_OK;
 }
 
@@ -546,6 +549,64 @@ static cg_status generator_step(cg_wgan *w, double *lg, char *err)
     return CG_OK;
 }
 
+/* critic step s of plain training, on batch_size rows drawn with
+ * replacement; *lc and *lp get its losses */
+static cg_status critic_step(cg_wgan *w, int s, double *lc, double *lp, char *err)
+{
+    size_t B = (size_t)w->cfg.batch_size, p = (size_t)w->cfg.x_dim;
+    double inv = 1.0 / (double)B;
+    cg_real *xr = w->draw; /* real rows gathered here */
+    cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
+    for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
+    generate(w, &w->rng, w->Ctx, w->idx, B, 1);
+    /* a diverged generator would otherwise surface as a non-finite
+     * critic loss (bounds clamp inf, so its raw output is checked) */
+    if (!cg_all_finite(w->raw, B * p)) {
+        cg_set_error(err, "WGAN generator output became non-finite at iteration %lld; lower learning_rate",
+                     (long long)w->steps + 1);
+        return CG_EFLOAT;
+    }
+    cg_mlp_zero_grad(w->C);
+    /* real rows: -mean f */
+    critic_input(w, xr, w->idx, B);
+    const cg_real *sr = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+    double mr = 0;
+    for (size_t i = 0; i < B; i++) mr += sr[i], w->dscore[i] = (cg_real)-inv;
+    cg_mlp_backward(w->C, NULL, w->dscore);
+    /* fake rows: +mean f */
+    critic_input(w, w->fake, w->idx, B);
+    const cg_real *sf = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+    double mf = 0;
+    for (size_t i = 0; i < B; i++) mf += sf[i], w->dscore[i] = (cg_real)inv;
+    cg_mlp_backward(w->C, NULL, w->dscore);
+    *lc = (mf - mr) * inv;
+    /* gradient penalty at interpolates */
+    if (w->cfg.gp_lambda > 0) {
+        for (size_t i = 0; i < B; i++) {
+            double e = cg_rng_uniform(&w->rng);
+            for (size_t j = 0; j < p; j++)
+                w->dfake[i * p + j] = (cg_real)(e * xr[i * p + j] + (1 - e) * w->fake[i * p + j]);
+        }
+        critic_input(w, w->dfake, w->idx, B);
+        cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
+        cg_status st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda * inv, lp,
+                                               NULL, err);
+        if (st == CG_EFLOAT || (st == CG_OK && !isfinite(*lp))) {
+            cg_set_error(err, "WGAN critic gradient penalty became non-finite at iteration %lld (critic step "
+                         "%d); lower learning_rate or gp_lambda", (long long)w->steps + 1, s + 1);
+            return CG_EFLOAT;
+        }
+        if (st != CG_OK) return st;
+    }
+    if (!isfinite(*lc)) {
+        cg_set_error(err, "WGAN critic loss became non-finite at iteration %lld (critic step %d); lower "
+                     "learning_rate", (long long)w->steps + 1, s + 1);
+        return CG_EFLOAT;
+    }
+    cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
+    return CG_OK;
+}
+
 cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double *generator_loss,
                         double *penalty, char *err)
 {
@@ -553,89 +614,16 @@ cg_status cg_wgan_train(cg_wgan *w, size_t n_steps, double *critic_loss, double 
         cg_set_error(err, "no training data: call set_data first");
         return CG_EINVAL;
     }
-    size_t B = (size_t)w->cfg.batch_size, p = (size_t)w->cfg.x_dim, c = (size_t)w->cfg.ctx_dim;
-    double inv = 1.0 / (double)B;
-    cg_real *xr = w->draw; /* real rows gathered here during critic steps */
-    for (size_t step = 0; step < n_steps && w->dp_on; step++) {
+    /* without a context, a generator step reads no real row: private
+     * training keeps the plain step there */
+    int dp_generator = w->dp_on && w->cfg.ctx_dim > 0;
+    for (size_t step = 0; step < n_steps; step++) {
         double lc = 0, lp = 0, lg = 0;
-        for (int s = 0; s < w->cfg.critic_steps; s++) {
-            double sc = 0, sp = 0;
-            size_t k = 0;
-            cg_status st = dp_critic_step(w, &sc, &sp, &k, err);
-            if (st != CG_OK) return st;
-            lc = k ? sc / (double)k : 0;
-            lp = k ? sp / (double)k : 0;
-        }
-        if (c) {
-            size_t k = 0;
-            cg_status st = dp_generator_step(w, &lg, &k, err);
-            if (st != CG_OK) return st;
-            lg = k ? lg / (double)k : 0;
-        } else {
-            cg_status st = generator_step(w, &lg, err);
-            if (st != CG_OK) return st;
-        }
-        cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
-        if (critic_loss) critic_loss[step] = lc;
-        if (generator_loss) generator_loss[step] = lg;
-        if (penalty) penalty[step] = lp;
-        w->steps++;
-    }
-    for (size_t step = 0; step < n_steps && !w->dp_on; step++) {
-        double lc = 0, lp = 0;
-        for (int s = 0; s < w->cfg.critic_steps; s++) {
-            cg_rng_indices(&w->rng, w->idx, B, (int64_t)w->n);
-            for (size_t i = 0; i < B; i++) memcpy(xr + i * p, w->X + (size_t)w->idx[i] * p, p * sizeof(cg_real));
-            generate(w, &w->rng, w->Ctx, w->idx, B, 1);
-            /* a diverged generator would otherwise surface as a non-finite
-             * critic loss (bounds clamp inf, so its raw output is checked) */
-            if (!cg_all_finite(w->raw, B * p)) {
-                cg_set_error(err, "WGAN generator output became non-finite at iteration %lld; lower learning_rate",
-                             (long long)w->steps + 1);
-                return CG_EFLOAT;
-            }
-            cg_mlp_zero_grad(w->C);
-            /* real rows: -mean f */
-            critic_input(w, xr, w->idx, B);
-            const cg_real *sr = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-            double mr = 0;
-            for (size_t i = 0; i < B; i++) mr += sr[i], w->dscore[i] = (cg_real)-inv;
-            cg_mlp_backward(w->C, NULL, w->dscore);
-            /* fake rows: +mean f */
-            critic_input(w, w->fake, w->idx, B);
-            const cg_real *sf = cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-            double mf = 0;
-            for (size_t i = 0; i < B; i++) mf += sf[i], w->dscore[i] = (cg_real)inv;
-            cg_mlp_backward(w->C, NULL, w->dscore);
-            lc = (mf - mr) * inv;
-            /* gradient penalty at interpolates */
-            if (w->cfg.gp_lambda > 0) {
-                for (size_t i = 0; i < B; i++) {
-                    double e = cg_rng_uniform(&w->rng);
-                    for (size_t j = 0; j < p; j++)
-                        w->dfake[i * p + j] = (cg_real)(e * xr[i * p + j] + (1 - e) * w->fake[i * p + j]);
-                }
-                critic_input(w, w->dfake, w->idx, B);
-                cg_mlp_forward(w->C, w->cin, B, 1, &w->rng);
-                cg_status st = cg_mlp_gradient_penalty(w->C, p, w->cfg.one_sided, w->cfg.gp_lambda * inv, &lp,
-                                                       NULL, err);
-                if (st == CG_EFLOAT || (st == CG_OK && !isfinite(lp))) {
-                    cg_set_error(err, "WGAN critic gradient penalty became non-finite at iteration %lld (critic step "
-                                 "%d); lower learning_rate or gp_lambda", (long long)w->steps + 1, s + 1);
-                    return CG_EFLOAT;
-                }
-                if (st != CG_OK) return st;
-            }
-            if (!isfinite(lc)) {
-                cg_set_error(err, "WGAN critic loss became non-finite at iteration %lld (critic step %d); lower "
-                             "learning_rate", (long long)w->steps + 1, s + 1);
-                return CG_EFLOAT;
-            }
-            cg_adam_step(w->optC, cg_mlp_params(w->C), cg_mlp_grads(w->C));
-        }
-        double lg = 0;
-        cg_status gst = generator_step(w, &lg, err);
-        if (gst != CG_OK) return gst;
+        cg_status st = CG_OK;
+        for (int s = 0; s < w->cfg.critic_steps && st == CG_OK; s++)
+            st = w->dp_on ? dp_critic_step(w, &lc, &lp, err) : critic_step(w, s, &lc, &lp, err);
+        if (st == CG_OK) st = dp_generator ? dp_generator_step(w, &lg, err) : generator_step(w, &lg, err);
+        if (st != CG_OK) return st;
         cg_ema_update(w->g_avg, cg_mlp_params(w->G), cg_mlp_n_params(w->G), w->steps, G_EMA_DECAY);
         if (critic_loss) critic_loss[step] = lc;
         if (generator_loss) generator_loss[step] = lg;
